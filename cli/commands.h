@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+/// The subcommands of `mig`. main.cpp parses the command line; each
+/// command is a function of its options that returns the exit code.
+namespace mig::cli {
+
+/// Exit codes, as product.md defines them.
+enum ExitCode : int {
+  kSuccess = 0,
+  kPlanErrors = 1,     ///< lint/compile errors, or `fmt --check` found changes
+  kUsage = 2,          ///< unknown flag, missing file
+  kRolledBack = 3,     ///< a step failed and everything was rolled back
+  kRollbackIncomplete = 4,
+  kPaused = 5,         ///< a window is closed, or a failure after switchover
+  kLocked = 6,
+  kNeedsDecision = 7,  ///< resume needs the operator's decision
+  kPreflightFailed = 8,
+};
+
+struct LintOptions {
+  std::vector<std::string> files;
+  std::string format = "text";
+  bool werror = false;
+};
+int lintCommand(const LintOptions& options);
+
+struct ExplainOptions {
+  std::string rule;
+  bool list = false;
+};
+int explainCommand(const ExplainOptions& options);
+
+struct FmtOptions {
+  std::vector<std::string> files;
+  bool check = false;
+};
+int fmtCommand(const FmtOptions& options);
+
+/// Prints "mig: <message>" to stderr.
+void printError(const std::string& message);
+
+}  // namespace mig::cli

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <memory>
+#include <set>
+
+#include "compiler/ast/ast.h"
+#include "compiler/diag/diagnostic.h"
+#include "compiler/sema/model.h"
+#include "compiler/sema/modules.h"
+
+namespace mig::sema {
+
+/// Which declarations something refers to: the input of unused-declaration.
+struct Usage {
+  std::set<const Secret*> secrets;
+  std::set<const Endpoint*> endpoints;
+  std::set<const Window*> windows;
+};
+
+struct CheckedPlan {
+  std::unique_ptr<Plan> plan;
+  Usage usage;
+};
+
+/// Gives a plan file's AST its meaning: resolves every name, checks every
+/// attribute, argument and value against its schema, and reports what is
+/// wrong. The plan it returns holds everything that checked; with errors
+/// reported it may be incomplete and must not be lowered.
+CheckedPlan checkPlanFile(const ast::File& file, const FileScope& scope,
+                          diag::DiagnosticEngine& diags);
+
+}  // namespace mig::sema

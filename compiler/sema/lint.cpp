@@ -1,0 +1,446 @@
+#include "compiler/sema/lint.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "compiler/parse/literals.h"
+#include "compiler/sema/addresses.h"
+
+namespace mig::sema {
+namespace {
+
+using diag::Rule;
+
+constexpr int64_t kMinimumRetentionMs = 48LL * 3600 * 1000;
+
+// Dependencies of a step inside its own phase (earlier phases are ordered
+// by the phase barriers; later ones are errors reported elsewhere).
+std::vector<const Dependency*> samePhaseDependencies(const Step& step) {
+  std::vector<const Dependency*> deps;
+  for (const auto* list : {&step.after, &step.dataFlow}) {
+    for (const Dependency& dep : *list) {
+      if (dep.step->phase == step.phase) deps.push_back(&dep);
+    }
+  }
+  return deps;
+}
+
+bool refersTo(const Call& call, const Endpoint* endpoint) {
+  for (const auto& [name, value] : call.args) {
+    if (value.tag == Value::Tag::Ref && value.ref.endpoint == endpoint &&
+        value.ref.to == Ref::To::Endpoint) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class Linter {
+ public:
+  Linter(const Plan& plan, const Usage& usage, diag::DiagnosticEngine& diags)
+      : plan_(plan), usage_(usage), diags_(diags) {}
+
+  void run() {
+    checkDependencies();
+    checkAcls();
+    checkSwitchoverWindow();
+    checkReversibility();
+    checkParity();
+    checkRetention();
+    checkVerification();
+    checkWindowLengths();
+    checkUnused();
+    checkSameSourceTarget();
+  }
+
+ private:
+  void checkDependencies() {
+    for (const auto& step : plan_.steps) {
+      for (const auto* list : {&step->after, &step->dataFlow}) {
+        for (const Dependency& dep : *list) {
+          if (dep.step->phase->kind <= step->phase->kind) continue;
+          auto& d = diags_.report(
+              Rule::AfterLaterPhase, dep.range,
+              fmt::format("step '{}' ({}) cannot {} step '{}' of the later phase {}", step->name,
+                          phaseName(step->phase->kind),
+                          dep.explicitAfter ? "run after" : "use a value of", dep.step->name,
+                          phaseName(dep.step->phase->kind)));
+          d.notes.push_back({dep.step->nameRange, fmt::format("'{}' is declared here", dep.step->name)});
+          d.fix = diag::FixHint{"phases run in runbook order: move one of the steps, or drop the "
+                                "dependency",
+                                dep.range, std::nullopt};
+        }
+      }
+    }
+    for (const auto& phase : plan_.phases) findCycles(*phase);
+  }
+
+  // Iterative depth-first search (plans may hold long chains); each cycle
+  // found is reported once, at one of its `after`s.
+  void findCycles(const Phase& phase) {
+    enum class Mark { New, Active, Done };
+    std::map<const Step*, Mark> marks;
+    std::set<std::set<const Step*>> reported;
+    for (const Step* root : phase.steps) {
+      if (marks[root] != Mark::New) continue;
+      struct Frame {
+        const Step* step;
+        std::vector<const Dependency*> deps;
+        size_t next = 0;
+      };
+      std::vector<Frame> stack;
+      stack.push_back({root, samePhaseDependencies(*root)});
+      marks[root] = Mark::Active;
+      while (!stack.empty()) {
+        Frame& frame = stack.back();
+        if (frame.next == frame.deps.size()) {
+          marks[frame.step] = Mark::Done;
+          stack.pop_back();
+          continue;
+        }
+        const Dependency* dep = frame.deps[frame.next++];
+        Mark mark = marks[dep->step];
+        if (mark == Mark::New) {
+          marks[dep->step] = Mark::Active;
+          stack.push_back({dep->step, samePhaseDependencies(*dep->step)});
+          continue;
+        }
+        if (mark != Mark::Active) continue;
+        // A back edge: the cycle is the stack from dep->step to here.
+        std::vector<const Dependency*> edges;
+        size_t start = 0;
+        while (stack[start].step != dep->step) ++start;
+        for (size_t i = start; i < stack.size(); ++i) {
+          edges.push_back(i + 1 < stack.size() ? stack[i].deps[stack[i].next - 1] : dep);
+        }
+        std::set<const Step*> members;
+        for (size_t i = start; i < stack.size(); ++i) members.insert(stack[i].step);
+        if (reported.insert(members).second) reportCycle(stack, start, edges);
+      }
+    }
+  }
+
+  template <typename Frames>
+  void reportCycle(const Frames& stack, size_t start, const std::vector<const Dependency*>& edges) {
+    std::string path;
+    for (size_t i = start; i < stack.size(); ++i) path += stack[i].step->name + " -> ";
+    path += stack[start].step->name;
+    auto primary = std::find_if(edges.begin(), edges.end(),
+                                [](const Dependency* e) { return e->explicitAfter; });
+    if (primary == edges.end()) primary = edges.begin();
+    auto& d = diags_.report(Rule::DependencyCycle, (*primary)->range,
+                            fmt::format("steps wait for each other in a cycle: {} (-> reads "
+                                        "'waits for')",
+                                        path));
+    for (const Dependency* edge : edges) {
+      if (edge == *primary) continue;
+      d.notes.push_back({edge->range, edge->explicitAfter ? "the cycle continues here"
+                                                          : "the cycle continues through this "
+                                                            "data flow"});
+    }
+    d.fix = diag::FixHint{"remove one `after` of the cycle", (*primary)->range, std::nullopt};
+  }
+
+  void checkAcls() {
+    for (const auto& endpoint : plan_.endpoints) {
+      if (!endpoint->isTarget || endpoint->acl) continue;
+      auto& d = diags_.report(Rule::AclMissing, endpoint->nameRange,
+                              fmt::format("target '{}' has no ACL: nothing says which machines "
+                                          "may reach it",
+                                          endpoint->name));
+      d.fix = diag::FixHint{
+          fmt::format("add `acl {} {{ allow \"10.0.0.0/24\" \"app servers\" }}`", endpoint->name),
+          endpoint->nameRange, std::nullopt};
+    }
+    const Phase* testing = plan_.phase(PhaseKind::Testing);
+    for (const auto& acl : plan_.acls) {
+      for (const AclEntry& entry : acl->entries) {
+        std::string error;
+        auto network = parseNetwork(entry.address, error);
+        if (!network || !network->isEverything()) continue;
+        auto& d = diags_.report(Rule::AclTooOpen, entry.range,
+                                fmt::format("'{}' lets every address on the internet reach "
+                                            "target '{}'",
+                                            entry.address, acl->target->name));
+        d.fix = diag::FixHint{"allow the application's own networks and hosts instead",
+                              entry.addressRange, std::nullopt};
+      }
+      bool verified = testing && std::any_of(testing->steps.begin(), testing->steps.end(),
+                                             [&](const Step* step) {
+                                               return step->run.action &&
+                                                      step->effect() == Effect::Acl &&
+                                                      refersTo(step->run, acl->target);
+                                             });
+      if (verified) continue;
+      auto& d = diags_.report(Rule::AclNotVerified, acl->header,
+                              fmt::format("no testing step verifies the ACL of target '{}'",
+                                          acl->target->name));
+      d.fix = diag::FixHint{fmt::format("add `step acl_check = acl.verify(target: {})` to the "
+                                        "testing phase",
+                                        acl->target->name),
+                            acl->header, std::nullopt};
+    }
+  }
+
+  void checkSwitchoverWindow() {
+    const Phase* switchover = plan_.phase(PhaseKind::Switchover);
+    if (switchover == nullptr || switchover->window) return;
+    std::vector<const Step*> unbound;
+    for (const Step* step : switchover->steps) {
+      if (step->window == nullptr) unbound.push_back(step);
+    }
+    if (unbound.empty() && !switchover->steps.empty()) return;
+    if (unbound.size() == switchover->steps.size()) {
+      auto& d = diags_.report(Rule::SwitchoverOutsideWindow, switchover->header,
+                              "the switchover phase is bound to no maintenance window: it would "
+                              "cut over whenever the run reaches it");
+      d.fix = diag::FixHint{"declare a window and add `window NAME` to the phase",
+                            switchover->header, std::nullopt};
+      return;
+    }
+    for (const Step* step : unbound) {
+      auto& d = diags_.report(Rule::SwitchoverOutsideWindow, step->nameRange,
+                              fmt::format("switchover step '{}' is bound to no maintenance window",
+                                          step->name));
+      d.fix = diag::FixHint{"add `window NAME` to the step or to the phase", step->nameRange,
+                            std::nullopt};
+    }
+  }
+
+  void checkReversibility() {
+    for (const auto& step : plan_.steps) {
+      PhaseKind kind = step->phase->kind;
+      if (kind != PhaseKind::Migration && kind != PhaseKind::Switchover) continue;
+      if (!step->run.action || step->effect() != Effect::Write || step->undo) continue;
+      auto& d = diags_.report(Rule::IrreversibleStep, step->nameRange,
+                              fmt::format("{} step '{}' changes something ({}) and has no undo: a "
+                                          "rollback cannot reverse it",
+                                          phaseName(kind), step->name,
+                                          step->run.action->qualifiedName()));
+      d.fix = diag::FixHint{"add an `undo` that reverses it, like postgres.wipe(db: ...) after a "
+                            "copy",
+                            step->nameRange, std::nullopt};
+    }
+  }
+
+  void checkParity() {
+    for (const auto& target : plan_.endpoints) {
+      if (!target->isTarget) continue;
+      const Step* writer = nullptr;
+      for (const auto& step : plan_.steps) {
+        const Action* action = step->run.action;
+        if (action && action->effect == Effect::Write &&
+            (action->name == "copy" || action->name == "restore") &&
+            refersTo(step->run, target.get())) {
+          writer = step.get();
+          break;
+        }
+      }
+      if (writer == nullptr) continue;
+      bool compared = false;
+      for (PhaseKind kind : {PhaseKind::Testing, PhaseKind::Switchover}) {
+        const Phase* phase = plan_.phase(kind);
+        if (phase == nullptr) continue;
+        for (const Step* step : phase->steps) {
+          if (step->run.action && step->effect() == Effect::Compare &&
+              refersTo(step->run, target.get())) {
+            compared = true;
+          }
+        }
+      }
+      if (compared) continue;
+      auto& d = diags_.report(Rule::ParityUnchecked, target->nameRange,
+                              fmt::format("target '{}' is written by step '{}' but nothing "
+                                          "compares it with its source before or during "
+                                          "switchover",
+                                          target->name, writer->name));
+      d.notes.push_back({writer->nameRange, "written here"});
+      d.fix = diag::FixHint{
+          fmt::format("add a compare step in testing or switchover, like "
+                      "`{}.compare(a: SOURCE, b: {})`",
+                      writer->run.action->module, target->name),
+          target->nameRange, std::nullopt};
+    }
+  }
+
+  void checkRetention() {
+    if (!plan_.retainMs) {
+      auto& d = diags_.report(Rule::RetentionMissing, plan_.nameRange,
+                              fmt::format("plan '{}' does not say how long the old environment "
+                                          "is kept after switchover",
+                                          plan_.name));
+      d.fix = diag::FixHint{"add `retain 72h` (at least 48h)", plan_.nameRange, std::nullopt};
+      return;
+    }
+    if (*plan_.retainMs >= kMinimumRetentionMs) return;
+    auto& d = diags_.report(Rule::RetentionTooShort, plan_.retainRange,
+                            fmt::format("the old environment is kept {} after switchover; keep it "
+                                        "at least 48h to be able to roll back",
+                                        parse::formatDuration(*plan_.retainMs)));
+    d.fix = diag::FixHint{"retain 48h or more", plan_.retainRange, std::string("48h")};
+  }
+
+  void checkVerification() {
+    const Phase* verification = plan_.phase(PhaseKind::Verification);
+    if (verification && !verification->steps.empty()) return;
+    auto& d = diags_.report(Rule::VerificationMissing, plan_.nameRange,
+                            verification ? fmt::format("plan '{}' has an empty verification "
+                                                       "phase: nothing checks the application "
+                                                       "after switchover",
+                                                       plan_.name)
+                                         : fmt::format("plan '{}' has no verification phase: "
+                                                       "nothing checks the application after "
+                                                       "switchover",
+                                                       plan_.name));
+    d.fix = diag::FixHint{
+        "add `phase verification { step health = sh(\"curl -fsS https://.../health\") }`",
+        plan_.nameRange, std::nullopt};
+  }
+
+  static int64_t plannedMs(const Step& step) {
+    if (step.timeoutMs) return *step.timeoutMs;
+    if (step.estimateMs) return *step.estimateMs;
+    return 0;
+  }
+
+  void checkWindowLengths() {
+    for (const auto& phase : plan_.phases) {
+      auto order = orderWithinPhase(*phase);
+      if (!order) continue;  // a cycle, reported already
+      std::map<const Window*, std::vector<const Step*>> byWindow;
+      for (const Step* step : *order) {
+        if (const Window* window = step->effectiveWindow()) byWindow[window].push_back(step);
+      }
+      for (const auto& [window, steps] : byWindow) {
+        if (window->lengthMs <= 0) continue;
+        // Longest chain through the steps bound to this window.
+        std::map<const Step*, std::pair<int64_t, const Step*>> finish;
+        const Step* last = nullptr;
+        for (const Step* step : steps) {
+          int64_t start = 0;
+          const Step* via = nullptr;
+          for (const Dependency* dep : samePhaseDependencies(*step)) {
+            auto it = finish.find(dep->step);
+            if (it != finish.end() && it->second.first > start) {
+              start = it->second.first;
+              via = dep->step;
+            }
+          }
+          finish[step] = {start + plannedMs(*step), via};
+          if (last == nullptr || finish[step].first > finish[last].first) last = step;
+        }
+        int64_t needed = finish[last].first;
+        if (needed <= window->lengthMs) continue;
+        std::vector<std::string> chain;
+        for (const Step* s = last; s; s = finish[s].second) {
+          chain.push_back(fmt::format("{} {}", s->name, parse::formatDuration(plannedMs(*s))));
+        }
+        std::reverse(chain.begin(), chain.end());
+        Range at = phase->window == window ? phase->windowRange : steps.front()->windowRange;
+        auto& d = diags_.report(Rule::WindowTooShort, at,
+                                fmt::format("the steps bound to window '{}' may need {} ({}), "
+                                            "longer than its {}",
+                                            window->name, parse::formatDuration(needed),
+                                            fmt::join(chain, " -> "),
+                                            parse::formatDuration(window->lengthMs)));
+        d.notes.push_back({window->nameRange, "the window is declared here"});
+        d.fix = diag::FixHint{"lengthen the window, or move steps out of it", at, std::nullopt};
+      }
+    }
+  }
+
+  void checkUnused() {
+    for (const auto& secret : plan_.secrets) {
+      if (usage_.secrets.count(secret.get())) continue;
+      auto& d = diags_.report(Rule::UnusedDeclaration, secret->nameRange,
+                              fmt::format("secret '{}' is never used", secret->name));
+      d.fix = diag::FixHint{"give it to an endpoint's password, or remove it", secret->nameRange,
+                            std::nullopt};
+    }
+    for (const auto& endpoint : plan_.endpoints) {
+      if (usage_.endpoints.count(endpoint.get())) continue;
+      diags_.report(Rule::UnusedDeclaration, endpoint->nameRange,
+                    fmt::format("{} '{}' is never used by a step",
+                                endpoint->isTarget ? "target" : "source", endpoint->name));
+    }
+    for (const auto& window : plan_.windows) {
+      if (usage_.windows.count(window.get())) continue;
+      auto& d = diags_.report(Rule::UnusedDeclaration, window->nameRange,
+                              fmt::format("window '{}' is never used", window->name));
+      d.fix = diag::FixHint{fmt::format("bind it with `window {}` in a phase or step", window->name),
+                            window->nameRange, std::nullopt};
+    }
+  }
+
+  // Host, port and database (or the URL when there is no host) identify a
+  // server's data; loopback names count as one.
+  static std::string identity(const Endpoint& endpoint) {
+    auto text = [&](const char* field) {
+      auto it = endpoint.text.find(field);
+      return it == endpoint.text.end() ? std::string() : it->second;
+    };
+    std::string host = text("host");
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (host == "127.0.0.1" || host == "::1" || host == "localhost") host = "localhost";
+    if (host.empty()) return text("url");
+    return fmt::format("{}|{}|{}|{}", host, text("port"), text("database"), text("db"));
+  }
+
+  void checkSameSourceTarget() {
+    for (const auto& target : plan_.endpoints) {
+      if (!target->isTarget || target->kind == nullptr) continue;
+      std::string id = identity(*target);
+      if (id.empty() || id == "|||") continue;
+      for (const auto& source : plan_.endpoints) {
+        if (source->isTarget || source->kind != target->kind || identity(*source) != id) continue;
+        auto& d = diags_.report(Rule::SameSourceTarget, target->nameRange,
+                                fmt::format("target '{}' is the same server and database as "
+                                            "source '{}': a copy would overwrite the source",
+                                            target->name, source->name));
+        d.notes.push_back({source->nameRange, "the source is declared here"});
+        break;
+      }
+    }
+  }
+
+  const Plan& plan_;
+  const Usage& usage_;
+  diag::DiagnosticEngine& diags_;
+};
+
+}  // namespace
+
+std::optional<std::vector<const Step*>> orderWithinPhase(const Phase& phase) {
+  // Kahn's algorithm, stable in source order.
+  std::map<const Step*, size_t> waiting;
+  std::map<const Step*, std::vector<const Step*>> dependents;
+  for (const Step* step : phase.steps) {
+    std::set<const Step*> distinct;
+    for (const Dependency* dep : samePhaseDependencies(*step)) distinct.insert(dep->step);
+    waiting[step] = distinct.size();
+    for (const Step* dep : distinct) dependents[dep].push_back(step);
+  }
+  std::vector<const Step*> order;
+  std::vector<const Step*> ready;
+  for (const Step* step : phase.steps) {
+    if (waiting[step] == 0) ready.push_back(step);
+  }
+  for (size_t i = 0; i < ready.size(); ++i) {
+    order.push_back(ready[i]);
+    for (const Step* next : dependents[ready[i]]) {
+      if (--waiting[next] == 0) ready.push_back(next);
+    }
+  }
+  if (order.size() != phase.steps.size()) return std::nullopt;
+  return order;
+}
+
+void lintPlan(const Plan& plan, const Usage& usage, diag::DiagnosticEngine& diags) {
+  Linter(plan, usage, diags).run();
+}
+
+}  // namespace mig::sema

@@ -1,0 +1,113 @@
+#include "compiler/sema/model.h"
+
+#include <algorithm>
+
+namespace mig::sema {
+
+Type Type::listOf(Type element) {
+  Type type = of(Tag::List);
+  type.element.push_back(std::move(element));
+  return type;
+}
+
+std::string Type::name() const {
+  switch (tag) {
+    case Tag::Invalid: return "invalid";
+    case Tag::String: return "string";
+    case Tag::Command: return "command";
+    case Tag::Int: return "int";
+    case Tag::Bool: return "bool";
+    case Tag::Duration: return "duration";
+    case Tag::Size: return "size";
+    case Tag::Secret: return "secret";
+    case Tag::List: return "[" + (element.empty() ? std::string("?") : element[0].name()) + "]";
+    case Tag::OneOf: {
+      std::string out = "one_of(";
+      for (size_t i = 0; i < symbols.size(); ++i) out += (i ? ", " : "") + symbols[i];
+      return out + ")";
+    }
+    case Tag::Endpoint: {
+      if (kinds.empty()) return "endpoint";
+      std::string out;
+      for (size_t i = 0; i < kinds.size(); ++i) out += (i ? "|" : "") + kinds[i]->name;
+      return out;
+    }
+  }
+  return "invalid";
+}
+
+bool Type::acceptsKind(const EndpointKind* kind) const {
+  if (tag != Tag::Endpoint) return false;
+  return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
+
+std::string_view effectName(Effect effect) {
+  switch (effect) {
+    case Effect::Read: return "read";
+    case Effect::Write: return "write";
+    case Effect::Compare: return "compare";
+    case Effect::Acl: return "acl";
+  }
+  return "write";
+}
+
+std::string_view phaseName(PhaseKind kind) { return kPhaseNames[static_cast<size_t>(kind)]; }
+
+const Field* EndpointKind::field(std::string_view fieldName) const {
+  for (const Field& f : fields) {
+    if (f.name == fieldName) return &f;
+  }
+  return nullptr;
+}
+
+const Field* EndpointKind::secretField() const {
+  for (const Field& f : fields) {
+    if (f.type.tag == Type::Tag::Secret) return &f;
+  }
+  return nullptr;
+}
+
+const Parameter* Action::param(std::string_view paramName) const {
+  for (const Parameter& p : params) {
+    if (p.name == paramName) return &p;
+  }
+  return nullptr;
+}
+
+std::string Action::qualifiedName() const {
+  return module == "shell" ? name : module + "." + name;
+}
+
+const Window* Step::effectiveWindow() const {
+  if (window) return window;
+  return phase ? phase->window : nullptr;
+}
+
+OnWindowEnd Step::effectiveOnWindowEnd() const {
+  if (onWindowEnd) return *onWindowEnd;
+  if (phase && phase->onWindowEnd) return *phase->onWindowEnd;
+  return OnWindowEnd::Pause;
+}
+
+const Phase* Plan::phase(PhaseKind kind) const {
+  for (const auto& p : phases) {
+    if (p->kind == kind) return p.get();
+  }
+  return nullptr;
+}
+
+const Endpoint* Plan::endpoint(std::string_view endpointName) const {
+  for (const auto& e : endpoints) {
+    if (e->name == endpointName) return e.get();
+  }
+  return nullptr;
+}
+
+const Step* Plan::step(std::string_view stepName) const {
+  for (const auto& s : steps) {
+    if (s->name == stepName) return s.get();
+  }
+  return nullptr;
+}
+
+}  // namespace mig::sema

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what mig needs to build, test and run its demo on Debian 12.
+# Idempotent: installs only what is missing, so a second run is quick.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  antlr4 libantlr4-runtime-dev
+  libfmt-dev libspdlog-dev libboost-dev libboost-filesystem-dev
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev tzdata
+  libgtest-dev googletest
+  # tests and demo: real servers, and the tools the stdlib runs
+  postgresql postgresql-contrib redis-server redis-tools
+  python3 python3-jsonschema graphviz procps iproute2 util-linux
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian packages start their own PostgreSQL and Redis services where
+# an init system runs; mig's tests and demo start private servers on their
+# own ports and need none of them.

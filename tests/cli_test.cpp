@@ -1,0 +1,176 @@
+// The `mig` binary end to end: exit codes, usage errors, output formats.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "compiler/diag/rules.h"
+#include "test_support.h"
+
+namespace mig {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::mig;
+using testing::runCommand;
+
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("mig-cli-test-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+const char* kWarnOnly =
+    "plan p {\n"
+    "  phase verification {\n"
+    "    step health = sh(\"true\")\n"
+    "  }\n"
+    "}\n";
+
+TEST(Cli, LintsTheExamplesClean) {
+  auto result = runCommand(mig() + " lint examples/*.mig");
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_EQ(result.output, "no problems found\n");
+}
+
+TEST(Cli, MissingFileIsAUsageError) {
+  auto result = runCommand(mig() + " lint examples/acme_postgres.mig no/such.mig 2>&1");
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_EQ(result.output, "mig: cannot read 'no/such.mig': No such file or directory\n");
+}
+
+TEST(Cli, UnknownFlagIsAUsageError) {
+  auto result = runCommand(mig() + " lint --frobnicate examples/acme_postgres.mig 2>&1");
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.output.find("frobnicate"), std::string::npos) << result.output;
+}
+
+TEST(Cli, UnknownFormatIsAUsageError) {
+  auto result = runCommand(mig() + " lint --format xml examples/acme_postgres.mig 2>&1");
+  EXPECT_EQ(result.exitCode, 2) << result.output;
+}
+
+TEST(Cli, NoSubcommandIsAUsageError) {
+  EXPECT_EQ(runCommand(mig() + " 2>&1").exitCode, 2);
+}
+
+TEST(Cli, WarningsPassUnlessWerror) {
+  fs::path dir = scratch("werror");
+  testing::writeFile(dir / "p.mig", kWarnOnly);
+  auto plain = runCommand(mig() + " lint " + (dir / "p.mig").string());
+  EXPECT_EQ(plain.exitCode, 0) << plain.output;
+  EXPECT_NE(plain.output.find("warning:"), std::string::npos);
+  auto strict = runCommand(mig() + " lint --werror " + (dir / "p.mig").string());
+  EXPECT_EQ(strict.exitCode, 1) << strict.output;
+  EXPECT_NE(strict.output.find("error: plan 'p' does not say how long"), std::string::npos);
+}
+
+TEST(Cli, ErrorsExitOne) {
+  fs::path dir = scratch("errors");
+  testing::writeFile(dir / "p.mig", "plan p {\n  phase cleanup {\n  }\n}\n");
+  auto result = runCommand(mig() + " lint " + (dir / "p.mig").string());
+  EXPECT_EQ(result.exitCode, 1);
+  EXPECT_NE(result.output.find("[unknown-phase]"), std::string::npos);
+}
+
+TEST(Cli, ReadsStdin) {
+  auto result = runCommand(std::string("printf 'plan p {\\n  retain 1h\\n}\\n' | ") + mig() +
+                           " lint -");
+  EXPECT_NE(result.output.find("<stdin>:2:10: warning: the old environment is kept 1h"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST(Cli, JsonIsOneArrayOfDiagnostics) {
+  fs::path dir = scratch("json");
+  testing::writeFile(dir / "p.mig", kWarnOnly);
+  auto result = runCommand(mig() + " lint --format json " + (dir / "p.mig").string());
+  auto json = nlohmann::json::parse(result.output);
+  ASSERT_TRUE(json.is_array());
+  ASSERT_FALSE(json.empty());
+  for (const auto& d : json) {
+    for (const char* field : {"file", "line", "column", "severity", "rule", "message"}) {
+      EXPECT_TRUE(d.contains(field)) << field;
+    }
+  }
+}
+
+TEST(Cli, SarifValidatesAgainstTheOfficialSchema) {
+  fs::path dir = scratch("sarif");
+  testing::writeFile(dir / "p.mig", std::string(kWarnOnly) + "plan q {\n  phase x {}\n}\n");
+  fs::path sarif = dir / "out.sarif";
+  auto lint = runCommand(mig() + " lint --format sarif " + (dir / "p.mig").string() + " > " +
+                         sarif.string());
+  EXPECT_EQ(lint.exitCode, 1);
+  // The official OASIS schema (draft-04), checked in beside the tests.
+  std::string schema = (testing::sourceDir() / "tests" / "sarif-schema-2.1.0.json").string();
+  auto check = runCommand("/usr/bin/python3 -c 'import json,sys,jsonschema; "
+                          "jsonschema.Draft4Validator(json.load(open(sys.argv[1])))"
+                          ".validate(json.load(open(sys.argv[2]))); print(\"valid\")' " +
+                          schema + " " + sarif.string() + " 2>&1");
+  EXPECT_EQ(check.output, "valid\n");
+  auto log = nlohmann::json::parse(testing::readFile(sarif));
+  EXPECT_GE(log["runs"][0]["results"].size(), 2u);
+}
+
+TEST(Cli, GithubFormatPrintsWorkflowCommands) {
+  fs::path dir = scratch("github");
+  testing::writeFile(dir / "p.mig", kWarnOnly);
+  auto result = runCommand(mig() + " lint --format github " + (dir / "p.mig").string());
+  EXPECT_EQ(result.output.rfind("::warning file=", 0), 0u) << result.output;
+  EXPECT_NE(result.output.find(",line=1,col=6,"), std::string::npos);
+  EXPECT_NE(result.output.find("title=retention-missing::"), std::string::npos);
+}
+
+TEST(Cli, ExplainsEveryRule) {
+  for (const diag::RuleInfo& info : diag::allRules()) {
+    auto result = runCommand(mig() + " explain " + std::string(info.name));
+    EXPECT_EQ(result.exitCode, 0) << info.name;
+    for (const char* section : {"What it catches", "Why it matters", "How to fix it", "Bad", "Good"}) {
+      EXPECT_NE(result.output.find(section), std::string::npos) << info.name << ": " << section;
+    }
+  }
+  EXPECT_EQ(runCommand(mig() + " explain no-such-rule 2>/dev/null").exitCode, 2);
+}
+
+TEST(Cli, ExplainListNamesEveryRule) {
+  auto result = runCommand(mig() + " explain --list");
+  for (const diag::RuleInfo& info : diag::allRules()) {
+    EXPECT_NE(result.output.find(std::string(info.name)), std::string::npos) << info.name;
+  }
+}
+
+TEST(Cli, FmtCheckReportsAndChangesNothing) {
+  fs::path dir = scratch("fmt");
+  std::string messy = "plan p {\n      retain 72h\n title \"t\"\n}\n";
+  testing::writeFile(dir / "p.mig", messy);
+  auto check = runCommand(mig() + " fmt --check " + (dir / "p.mig").string());
+  EXPECT_EQ(check.exitCode, 1);
+  EXPECT_NE(check.output.find("-      retain 72h\n"), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find("+  retain 72h\n"), std::string::npos) << check.output;
+  EXPECT_EQ(testing::readFile(dir / "p.mig"), messy);
+
+  auto rewrite = runCommand(mig() + " fmt " + (dir / "p.mig").string());
+  EXPECT_EQ(rewrite.exitCode, 0);
+  EXPECT_EQ(testing::readFile(dir / "p.mig"), "plan p {\n  retain 72h\n  title  \"t\"\n}\n");
+  EXPECT_EQ(runCommand(mig() + " fmt --check " + (dir / "p.mig").string()).exitCode, 0);
+}
+
+TEST(Cli, FmtReadsStdinWritesStdout) {
+  auto result = runCommand(std::string("printf 'plan p {\\nretain 72h\\n}\\n' | ") + mig() + " fmt -");
+  EXPECT_EQ(result.exitCode, 0);
+  EXPECT_EQ(result.output, "plan p {\n  retain 72h\n}\n");
+}
+
+TEST(Cli, FmtRefusesFilesWithSyntaxErrors) {
+  fs::path dir = scratch("fmt-broken");
+  testing::writeFile(dir / "p.mig", "plan p {\n");
+  auto result = runCommand(mig() + " fmt " + (dir / "p.mig").string() + " 2>&1");
+  EXPECT_EQ(result.exitCode, 1);
+  EXPECT_NE(result.output.find("cannot format"), std::string::npos);
+  EXPECT_EQ(testing::readFile(dir / "p.mig"), "plan p {\n");
+}
+
+}  // namespace
+}  // namespace mig

@@ -1,0 +1,282 @@
+// Semantic checks that the per-rule goldens do not pin down: module
+// resolution, data flow, rendering of endpoint fields, value validation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "compiler/sema/compilation.h"
+#include "test_support.h"
+
+namespace mig {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::lintText;
+
+// A small complete plan around `phases`, clean apart from what they add.
+std::string planWith(std::string_view extra, std::string_view phases) {
+  return std::string(
+             "import \"std/postgres\"\n"
+             "import \"std/acl\"\n"
+             "plan p {\n"
+             "  retain 72h\n"
+             "  secret pw { from env(\"PW\") }\n"
+             "  source a postgres {\n"
+             "    host     \"10.0.0.1\"\n"
+             "    database \"app\"\n"
+             "    password pw\n"
+             "  }\n"
+             "  target b postgres {\n"
+             "    host     \"10.0.0.2\"\n"
+             "    database \"app\"\n"
+             "  }\n"
+             "  acl b { allow \"10.1.0.0/24\" }\n") +
+         std::string(extra) +
+         "  phase testing {\n"
+         "    step acl_check = acl.verify(target: b)\n"
+         "  }\n"
+         "  phase verification {\n"
+         "    step health = sh(\"curl -fsS http://x/health ${a.host} ${b.host}\")\n"
+         "  }\n" +
+         std::string(phases) + "}\n";
+}
+
+TEST(Sema, MinimalPlanIsClean) {
+  auto result = lintText("p.mig", planWith("", ""));
+  EXPECT_EQ(result.text, "no problems found\n");
+}
+
+TEST(Sema, EndpointFieldsRenderWithKindDefaults) {
+  sema::Compilation compilation(std::vector<std::string>{});
+  const auto* file = compilation.addText("p.mig", planWith("", ""));
+  ASSERT_TRUE(file->checked.plan);
+  const sema::Endpoint* a = file->checked.plan->endpoint("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->text.at("url"), "postgresql://postgres@10.0.0.1:5432/app");
+  EXPECT_EQ(a->text.at("port"), "5432");
+  ASSERT_NE(a->secret, nullptr);
+  EXPECT_EQ(a->secret->name, "pw");
+  EXPECT_EQ(a->secret->location, "PW");
+}
+
+TEST(Sema, DataFlowReferenceMakesADependency) {
+  sema::Compilation compilation(std::vector<std::string>{});
+  const auto* file = compilation.addText(
+      "p.mig", planWith("", "  phase recovery {\n"
+                            "    step dump    = postgres.dump(db: a, file: \"/tmp/a.dump\")\n"
+                            "    step restore = postgres.restore(db: b, file: dump.file)\n"
+                            "  }\n"));
+  EXPECT_FALSE(compilation.diags().hasErrors());
+  const sema::Step* restore = file->checked.plan->step("restore");
+  ASSERT_NE(restore, nullptr);
+  ASSERT_EQ(restore->dataFlow.size(), 1u);
+  EXPECT_EQ(restore->dataFlow[0].step->name, "dump");
+}
+
+TEST(Sema, StepArgumentThatDoesNotExistIsUndefined) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step dump    = postgres.dump(db: a, file: \"/tmp/a.dump\")\n"
+                                               "    step restore = postgres.restore(db: b, file: dump.fil)\n"
+                                               "  }\n"));
+  EXPECT_NE(result.text.find("step 'dump' calls postgres.dump, which has no argument 'fil'"),
+            std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("help: did you mean 'file'?"), std::string::npos) << result.text;
+}
+
+TEST(Sema, ModuleOfAnActionMustBeImported) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step s = redis.wipe(db: b)\n"
+                                               "  }\n"));
+  EXPECT_NE(result.text.find("error: module 'redis' is not imported [undefined-reference]"),
+            std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("help: add `import \"std/redis\"` at the top of the file"),
+            std::string::npos);
+}
+
+TEST(Sema, WrongKindOfEndpointIsATypeMismatch) {
+  auto result = lintText("p.mig", "import \"std/redis\"\n" +
+                                      planWith("", "  phase recovery {\n"
+                                                   "    step s = redis.wipe(db: b)\n"
+                                                   "  }\n"));
+  EXPECT_NE(result.text.find("expected redis endpoint, found 'b' of kind postgres [type-mismatch]"),
+            std::string::npos)
+      << result.text;
+}
+
+TEST(Sema, MissingArgumentPointsAtTheCall) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step s = postgres.copy(from: a)\n"
+                                               "  }\n"));
+  EXPECT_NE(result.text.find("p.mig:23:14: error: postgres.copy is missing 'to' [missing-attribute]"),
+            std::string::npos)
+      << result.text;
+}
+
+TEST(Sema, UnknownArgumentSuggestsTheParameter) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step s = postgres.copy(form: a, to: b)\n"
+                                               "  }\n"));
+  EXPECT_NE(result.text.find("postgres.copy has no parameter 'form' [unknown-attribute]"),
+            std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("did you mean 'from'?"), std::string::npos);
+}
+
+TEST(Sema, MigPathOverridesTheStdlib) {
+  fs::path dir = fs::temp_directory_path() / "mig-sema-test-path";
+  testing::writeFile(dir / "std" / "postgres.mig",
+                     "module postgres\n"
+                     "kind postgres {\n"
+                     "  host     string\n"
+                     "  database string\n"
+                     "  url      string = \"pg://${host}/${database}\"\n"
+                     "}\n"
+                     "action ping(db: postgres) {\n"
+                     "  effect read\n"
+                     "  run    \"pg_isready -d ${db.url}\"\n"
+                     "}\n");
+  sema::Compilation compilation({dir.string()});
+  compilation.addText("p.mig",
+                      "import \"std/postgres\"\n"
+                      "plan p {\n"
+                      "  target b postgres {\n"
+                      "    host     \"h\"\n"
+                      "    database \"d\"\n"
+                      "  }\n"
+                      "  phase testing {\n"
+                      "    step s = postgres.ping(db: b)\n"
+                      "  }\n"
+                      "}\n");
+  for (const auto& d : compilation.diags().diagnostics()) {
+    EXPECT_NE(d.rule, diag::Rule::UndefinedReference) << d.message;
+    EXPECT_NE(d.rule, diag::Rule::UnknownImport) << d.message;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Sema, UnknownImportSuggestsTheClosestModule) {
+  auto result = lintText("p.mig", "import \"std/postgress\"\nplan p {\n  retain 72h\n}\n");
+  EXPECT_NE(result.text.find("p.mig:1:8: error: unknown module 'std/postgress'"), std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("help: did you mean \"std/postgres\"?"), std::string::npos);
+}
+
+TEST(Sema, RelativeImportsResolveAgainstThePlansDirectory) {
+  fs::path dir = fs::temp_directory_path() / "mig-sema-relative";
+  testing::writeFile(dir / "lib" / "ops.mig",
+                     "module ops\n"
+                     "action page(team: string) {\n"
+                     "  effect read\n"
+                     "  run    \"pagerduty-notify --team ${team}\"\n"
+                     "}\n");
+  sema::Compilation compilation(std::vector<std::string>{});
+  compilation.addText((dir / "plan.mig").string(),
+                      "import \"./lib/ops\"\n"
+                      "plan p {\n"
+                      "  phase verification {\n"
+                      "    step tell = ops.page(team: \"dba\")\n"
+                      "  }\n"
+                      "}\n");
+  for (const auto& d : compilation.diags().diagnostics()) {
+    EXPECT_NE(d.severity, diag::Severity::Error) << d.message;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Sema, InterpolatingASecretIsRefusedWherever) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step leak = sh(\"echo ${pw}\")\n"
+                                               "    step leak2 = sh(\"echo ${a.password}\")\n"
+                                               "  }\n"));
+  int count = 0;
+  for (const auto& d : result.diagnostics) count += d.rule == diag::Rule::SecretInCommand;
+  EXPECT_EQ(count, 2) << result.text;
+}
+
+TEST(Sema, InterpolationInsideQuotesIsInvalid) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step q1 = sh(\"psql -c '${a.host}'\")\n"
+                                               "    step q2 = sh(\"echo \\\"${a.host}\\\"\")\n"
+                                               "    step q3 = sh(\"echo ${a.host} 'it''s' # '${a.host}\")\n"
+                                               "  }\n"));
+  int count = 0;
+  for (const auto& d : result.diagnostics) count += d.rule == diag::Rule::InvalidValue;
+  EXPECT_EQ(count, 2) << result.text;
+  EXPECT_NE(result.text.find("interpolation inside single quotes"), std::string::npos);
+  EXPECT_NE(result.text.find("interpolation inside double quotes"), std::string::npos);
+}
+
+TEST(Sema, HereDocumentBodiesDoNotCountAsQuotes) {
+  auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
+                                               "    step h = sh(\"\"\"\n"
+                                               "psql ${b.url} <<'SQL'\n"
+                                               "SELECT 'it''s';\n"
+                                               "SQL\n"
+                                               "echo ${a.host}\n"
+                                               "\"\"\")\n"
+                                               "  }\n"));
+  EXPECT_FALSE(result.has(diag::Rule::InvalidValue)) << result.text;
+}
+
+TEST(Sema, WindowValuesAreValidated) {
+  auto result = lintText("p.mig", planWith("  window w {\n"
+                                           "    days     [sat, caturday]\n"
+                                           "    start    \"25:00\"\n"
+                                           "    length   0s\n"
+                                           "    timezone \"Mars/Olympus\"\n"
+                                           "  }\n",
+                                           "  phase recovery {\n"
+                                           "    window w\n"
+                                           "    step s = sh(\"true\")\n"
+                                           "  }\n"));
+  EXPECT_NE(result.text.find("'caturday' is not a weekday"), std::string::npos) << result.text;
+  EXPECT_NE(result.text.find("'25:00' is not a time of day"), std::string::npos);
+  EXPECT_NE(result.text.find("a window's length must be longer than zero"), std::string::npos);
+  EXPECT_NE(result.text.find("unknown time zone 'Mars/Olympus'"), std::string::npos);
+}
+
+TEST(Sema, AddressesAndNetworksAreValidated) {
+  auto result = lintText("p.mig", "import \"std/postgres\"\n"
+                                   "plan p {\n"
+                                   "  target b postgres {\n"
+                                   "    host     \"h\"\n"
+                                   "    database \"d\"\n"
+                                   "  }\n"
+                                   "  acl b {\n"
+                                   "    allow \"10.1.0.5/24\"\n"
+                                   "    allow \"300.1.1.1\"\n"
+                                   "    allow \"2001:db8::/129\"\n"
+                                   "    allow \"fe80::1\"\n"
+                                   "  }\n"
+                                   "}\n");
+  EXPECT_NE(result.text.find("'10.1.0.5/24' has host bits set below its /24 prefix; the network is "
+                             "10.1.0.0/24"),
+            std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("'300.1.1.1' is not an IPv4 or IPv6 address"), std::string::npos);
+  EXPECT_NE(result.text.find("prefix length /129 is out of range for IPv6"), std::string::npos);
+  int invalid = 0;
+  for (const auto& d : result.diagnostics) invalid += d.rule == diag::Rule::InvalidValue;
+  EXPECT_EQ(invalid, 3);
+}
+
+TEST(Sema, ModuleFilesAreCheckedOnTheirOwn) {
+  auto result = lintText("lib.mig",
+                         "module lib\n"
+                         "kind thing {\n"
+                         "  host string\n"
+                         "  port integer\n"
+                         "}\n"
+                         "action poke(t: thing) {\n"
+                         "  effect poke\n"
+                         "  run    \"poke ${t.hots}\"\n"
+                         "}\n");
+  EXPECT_NE(result.text.find("unknown type 'integer'"), std::string::npos) << result.text;
+  EXPECT_NE(result.text.find("'poke' is not one of read, write, compare, acl"), std::string::npos);
+  EXPECT_NE(result.text.find("kind 'thing' of parameter 't' has no field 'hots'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mig

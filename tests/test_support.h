@@ -1,0 +1,86 @@
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "compiler/diag/printers.h"
+#include "compiler/sema/compilation.h"
+
+namespace mig::testing {
+
+inline std::filesystem::path sourceDir() { return MIG_SOURCE_DIR; }
+
+inline std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline void writeFile(const std::filesystem::path& path, std::string_view text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+/// What `mig lint` prints for `text` (named `name`), without colour, and the
+/// diagnostics themselves.
+struct LintResult {
+  std::string text;
+  std::vector<diag::Diagnostic> diagnostics;
+  size_t errors = 0;
+  size_t warnings = 0;
+
+  bool has(diag::Rule rule) const {
+    for (const auto& d : diagnostics) {
+      if (d.rule == rule) return true;
+    }
+    return false;
+  }
+};
+
+inline LintResult lintText(const std::string& name, std::string text,
+                           std::vector<std::string> searchPath = {}) {
+  sema::Compilation compilation(std::move(searchPath));
+  compilation.addText(name, std::move(text));
+  compilation.diags().sort(compilation.sources());
+  LintResult result;
+  std::ostringstream out;
+  diag::printText(out, compilation.sources(), compilation.diags().diagnostics());
+  out << diag::summaryLine(compilation.diags().errorCount(), compilation.diags().warningCount())
+      << '\n';
+  result.text = out.str();
+  result.diagnostics = compilation.diags().diagnostics();
+  result.errors = compilation.diags().errorCount();
+  result.warnings = compilation.diags().warningCount();
+  return result;
+}
+
+/// Runs a shell command; returns its exit code and what it printed on stdout.
+struct CommandResult {
+  int exitCode = -1;
+  std::string output;
+};
+
+inline CommandResult runCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+/// The mig binary, quoted for a shell.
+inline std::string mig() { return std::string("'") + MIG_BINARY + "'"; }
+
+}  // namespace mig::testing

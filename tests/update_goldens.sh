@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the golden outputs of the lint tests from the built mig:
+# tests/lint/RULE/bad.expected is what `mig lint tests/lint/RULE/bad.mig`
+# prints. Read the diff before committing: a golden is only as right as the
+# output it was made from.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mig=${MIG:-build/cli/mig}
+for dir in tests/lint/*/; do
+  rule=$(basename "$dir")
+  NO_COLOR=1 "$mig" lint "tests/lint/$rule/bad.mig" > "tests/lint/$rule/bad.expected" || true
+done
+git --no-pager diff --stat -- tests/lint || true
