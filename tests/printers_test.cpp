@@ -132,3 +132,32 @@ TEST(GithubPrinter, EscapesWorkflowCommands) {
 
 }  // namespace
 }  // namespace mig
+
+namespace mig {
+namespace {
+
+TEST(Rules, EveryRuleIsFullyExplained) {
+  for (const diag::RuleInfo& info : diag::allRules()) {
+    EXPECT_FALSE(info.summary.empty()) << info.name;
+    EXPECT_FALSE(info.catches.empty()) << info.name << ": what it catches";
+    EXPECT_FALSE(info.why.empty()) << info.name << ": why it matters";
+    EXPECT_FALSE(info.fix.empty()) << info.name << ": how to fix it";
+    EXPECT_FALSE(info.bad.empty()) << info.name << ": a bad snippet";
+    EXPECT_FALSE(info.good.empty()) << info.name << ": a good snippet";
+    EXPECT_NE(info.bad, info.good) << info.name;
+  }
+}
+
+TEST(Rules, NamesAreFoundAndUnique) {
+  for (const diag::RuleInfo& info : diag::allRules()) {
+    auto found = diag::findRule(info.name);
+    ASSERT_TRUE(found) << info.name;
+    EXPECT_EQ(*found, info.rule);
+    EXPECT_EQ(&diag::ruleInfo(info.rule), &info);
+  }
+  EXPECT_FALSE(diag::findRule("no-such-rule"));
+  EXPECT_EQ(diag::allRules().size(), 26u);
+}
+
+}  // namespace
+}  // namespace mig
