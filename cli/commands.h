@@ -39,6 +39,25 @@ struct FmtOptions {
 };
 int fmtCommand(const FmtOptions& options);
 
+struct CompileOptions {
+  std::string file;
+  std::string output;  ///< "" or "-": stdout
+};
+int compileCommand(const CompileOptions& options);
+
+struct GraphOptions {
+  std::string file;
+  std::string format = "dot";
+  std::string output;
+};
+int graphCommand(const GraphOptions& options);
+
+struct PlanOptions {
+  std::string file;
+  std::string now;  ///< ISO 8601 instant to compute windows from; "" for the clock
+};
+int planCommand(const PlanOptions& options);
+
 /// Prints "mig: <message>" to stderr.
 void printError(const std::string& message);
 

@@ -30,6 +30,24 @@ int main(int argc, char** argv) {
   explainCmd->add_option("rule", explain.rule, "Rule name, like acl-too-open");
   explainCmd->add_flag("--list", explain.list, "List every rule");
 
+  CompileOptions compile;
+  auto* compileCmd = app.add_subcommand("compile", "Compile a plan into its step graph (JSON)");
+  compileCmd->add_option("file", compile.file, "Plan file")->required();
+  compileCmd->add_option("-o,--output", compile.output, "Where to write the compiled plan (default: stdout)");
+
+  GraphOptions graphOptions;
+  auto* graphCmd = app.add_subcommand("graph", "Draw a plan's step graph");
+  graphCmd->add_option("file", graphOptions.file, "Plan file (.mig or compiled .json)")->required();
+  graphCmd->add_option("--format", graphOptions.format, "dot, mermaid or json")
+      ->check(CLI::IsMember({"dot", "mermaid", "json"}));
+  graphCmd->add_option("-o,--output", graphOptions.output, "Output file (default: stdout)");
+
+  PlanOptions plan;
+  auto* planCmd = app.add_subcommand("plan", "Show what `run` would do, in order");
+  planCmd->add_option("file", plan.file, "Plan file (.mig or compiled .json)")->required();
+  planCmd->add_option("--now", plan.now,
+                      "Compute window openings as of this instant (2026-12-01T10:00Z) instead of now");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -42,5 +60,8 @@ int main(int argc, char** argv) {
   if (lintCmd->parsed()) return lintCommand(lint);
   if (fmtCmd->parsed()) return fmtCommand(fmtOptions);
   if (explainCmd->parsed()) return explainCommand(explain);
+  if (compileCmd->parsed()) return compileCommand(compile);
+  if (graphCmd->parsed()) return graphCommand(graphOptions);
+  if (planCmd->parsed()) return planCommand(plan);
   return kUsage;
 }

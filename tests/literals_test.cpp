@@ -1,9 +1,15 @@
 #include <gtest/gtest.h>
 
 #include "compiler/parse/literals.h"
+#include "compiler/units/units.h"
 
 namespace mig::parse {
 namespace {
+
+using units::formatDuration;
+using units::formatSize;
+using units::parseUnitNumber;
+using units::UnitValue;
 
 int64_t durationMs(std::string_view text) {
   std::string error;

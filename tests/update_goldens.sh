@@ -11,3 +11,13 @@ for dir in tests/lint/*/; do
   NO_COLOR=1 "$mig" lint "tests/lint/$rule/bad.mig" > "tests/lint/$rule/bad.expected" || true
 done
 git --no-pager diff --stat -- tests/lint || true
+
+# Compiled plans and pictures of the examples.
+mkdir -p tests/golden
+for plan in examples/*.mig; do
+  name=$(basename "$plan" .mig)
+  "$mig" compile "$plan" -o "tests/golden/$name.json"
+  "$mig" graph "$plan" --format dot -o "tests/golden/$name.dot"
+  "$mig" graph "$plan" --format mermaid -o "tests/golden/$name.mmd"
+done
+git --no-pager diff --stat -- tests/golden || true

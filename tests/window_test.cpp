@@ -606,3 +606,29 @@ TEST(IsKnownTimezone, RejectsUnknownOrMisspelledZones) {
 
 }  // namespace
 }  // namespace mig::window
+
+namespace mig::window {
+namespace {
+
+TEST(ParseInstant, ReadsUtcAndOffsets) {
+  using namespace std::chrono;
+  auto utc = parseInstant("2026-12-01T10:00Z");
+  ASSERT_TRUE(utc);
+  EXPECT_EQ(*utc, Instant(sys_days(year{2026} / 12 / 1) + hours(10)));
+  auto seconds = parseInstant("2026-12-01T10:00:30Z");
+  ASSERT_TRUE(seconds);
+  EXPECT_EQ(*seconds, *utc + std::chrono::seconds(30));
+  auto offset = parseInstant("2026-12-01T04:00-06:00");
+  ASSERT_TRUE(offset);
+  EXPECT_EQ(*offset, *utc);
+}
+
+TEST(ParseInstant, RejectsMalformedInstants) {
+  for (const char* bad : {"", "2026-12-01", "2026-12-01T10:00", "tomorrow", "2026-13-01T10:00Z",
+                          "2026-12-01T10:00Zjunk"}) {
+    EXPECT_FALSE(parseInstant(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace mig::window

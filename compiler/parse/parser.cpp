@@ -12,6 +12,7 @@
 #include "MigParser.h"
 #include "antlr4-runtime.h"
 #include "compiler/parse/literals.h"
+#include "compiler/units/units.h"
 
 namespace mig::parse {
 namespace {
@@ -185,6 +186,27 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
  public:
   explicit ErrorStrategy(Reporter& reporter) : reporter_(reporter) {}
 
+  // ANTLR's default gives up on a rule when a bad token stands in front of
+  // the first iteration of a loop (`retain: 72h` as a block's first item):
+  // the block is left, its '}' closes the enclosing block, and a distant
+  // '}' is reported as well. Here that token is skipped as it is in front
+  // of any later iteration, and parsing goes on in the same block.
+  void sync(antlr4::Parser* parser) override {
+    if (inErrorRecoveryMode(parser)) return;
+    antlr4::atn::ATNState* state =
+        parser->getInterpreter<antlr4::atn::ATNSimulator>()->atn.states[parser->getState()];
+    if (state->getStateType() != antlr4::atn::ATNState::STAR_LOOP_ENTRY) {
+      DefaultErrorStrategy::sync(parser);
+      return;
+    }
+    size_t la = parser->getTokenStream()->LA(1);
+    const antlr4::misc::IntervalSet& next = parser->getATN().nextTokens(state);
+    if (next.contains(Token::EPSILON) || next.contains(la)) return;
+    if (singleTokenDeletion(parser) != nullptr) return;
+    reportUnwantedToken(parser);
+    consumeUntil(parser, parser->getExpectedTokens().Or(getErrorRecoverySet(parser)));
+  }
+
  protected:
   void reportNoViableAlternative(antlr4::Parser* parser,
                                  const antlr4::NoViableAltException& e) override {
@@ -239,6 +261,42 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     return std::nullopt;
   }
 
+  // The column of the first token on `token`'s line, and whether that
+  // token is `token` itself.
+  static std::pair<size_t, bool> lineIndent(antlr4::BufferedTokenStream& stream, Token* token) {
+    size_t i = token->getTokenIndex();
+    while (i > 0 && stream.get(i - 1)->getLine() == token->getLine()) --i;
+    while (i < token->getTokenIndex() && stream.get(i)->getType() == MigLexer::SPACE) ++i;
+    Token* first = stream.get(i);
+    return {first->getCharPositionInLine(), first == token};
+  }
+
+  // When a block is still open at the end of the file, the '}' that is
+  // missing usually belongs to the first block (after `outer` opened) whose
+  // matching '}' sits on its own line with another indentation than the
+  // block's header: that '}' was written for an enclosing block. Returns
+  // that block's '{' and the '}' matched with it.
+  static std::optional<std::pair<Token*, Token*>> misindentedBlock(antlr4::Parser* parser,
+                                                                   Token* outer) {
+    auto* stream = dynamic_cast<antlr4::BufferedTokenStream*>(parser->getTokenStream());
+    if (stream == nullptr || isConjured(outer)) return std::nullopt;
+    std::vector<Token*> open;
+    for (size_t i = outer->getTokenIndex() + 1; i < stream->size(); ++i) {
+      Token* token = stream->get(i);
+      if (token->getType() == MigLexer::LBRACE) {
+        open.push_back(token);
+      } else if (token->getType() == MigLexer::RBRACE && !open.empty()) {
+        Token* opener = open.back();
+        open.pop_back();
+        if (token->getLine() == opener->getLine()) continue;
+        auto [closerColumn, closerFirst] = lineIndent(*stream, token);
+        if (!closerFirst) continue;
+        if (closerColumn != lineIndent(*stream, opener).first) return std::make_pair(opener, token);
+      }
+    }
+    return std::nullopt;
+  }
+
   static Token* previousToken(antlr4::Parser* parser, Token* token) {
     auto* stream = dynamic_cast<antlr4::BufferedTokenStream*>(parser->getTokenStream());
     if (stream == nullptr || isConjured(token) || token->getTokenIndex() == 0) return nullptr;
@@ -272,6 +330,26 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
                                                 closer, open->what,
                                                 reporter_.position(open->opener), found));
       if (d) d->notes.push_back({reporter_.rangeOf(open->opener), fmt::format("the {} opened here", open->what)});
+      if (d && type == Token::EOF && open->closer == MigLexer::RBRACE) {
+        if (auto suspect = misindentedBlock(parser, open->opener)) {
+          d->notes.push_back(
+              {reporter_.rangeOf(suspect->first),
+               fmt::format("a '}}' is probably missing from this block: the '}}' on line {} that "
+                           "closes it is indented like an outer block",
+                           suspect->second->getLine())});
+        }
+      }
+      return;
+    }
+
+    // Inside (...) or [...], a value followed by something that neither
+    // continues nor closes the list: most often a missing ')' or ']'.
+    if (open && open->closer != MigLexer::RBRACE &&
+        expected.contains(static_cast<size_t>(open->closer)) && type != MigLexer::NL) {
+      auto* d = reporter_.error(at, fmt::format("expected ',' or {} in the {} opened at {}, found {}",
+                                                describeExpectedToken(open->closer), open->what,
+                                                reporter_.position(open->opener), found));
+      if (d) d->notes.push_back({reporter_.rangeOf(open->opener), fmt::format("the {} opened here", open->what)});
       return;
     }
 
@@ -282,7 +360,12 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
                        type == MigLexer::ASSIGN || type == MigLexer::DOT ||
                        type == MigLexer::PIPE || type == MigLexer::RBRACE;
     if (lineEndExpected && punctuation) {
-      reporter_.error(at, fmt::format("unexpected {}", found));
+      auto* d = reporter_.error(at, fmt::format("unexpected {}", found));
+      if (d && type == MigLexer::COLON) {
+        d->fix = diag::FixHint{"an attribute is written `NAME VALUE`, without ':' (a ':' only names "
+                               "a call's argument, as in `from: old_db`)",
+                               at, std::nullopt};
+      }
       return;
     }
     if (lineEndExpected && type != MigLexer::NL && type != Token::EOF) {
@@ -501,12 +584,12 @@ class AstBuilder {
     }
     if (auto* u = dynamic_cast<MigParser::UnitValueContext*>(ctx)) {
       std::string error;
-      auto parsed = parseUnitNumber(u->getText(), error);
+      auto parsed = units::parseUnitNumber(u->getText(), error);
       if (!parsed) {
         reporter_.diags().report(diag::Rule::InvalidValue, range, error);
         return makeExpr(ast::ExprKind::BadUnit, range);
       }
-      auto expr = makeExpr(parsed->kind == UnitValue::Kind::Duration ? ast::ExprKind::Duration
+      auto expr = makeExpr(parsed->kind == units::UnitValue::Kind::Duration ? ast::ExprKind::Duration
                                                                      : ast::ExprKind::Size,
                            range);
       expr->number = parsed->amount;

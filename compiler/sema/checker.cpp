@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <functional>
 
-#include "compiler/parse/literals.h"
+#include "compiler/units/units.h"
 #include "compiler/sema/addresses.h"
 #include "compiler/sema/resolve.h"
 #include "compiler/window/window.h"
@@ -71,6 +71,12 @@ class PlanChecker : public Scope {
       : scope_(scope), diags_(diags), values_(diags) {}
 
   CheckedPlan check(const ast::File& file) {
+    // An import that failed was reported at its path; the names it would
+    // have brought are then not reported again at every use.
+    const auto& reported = diags_.diagnostics();
+    importFailed_ = std::any_of(reported.begin(), reported.end(), [&](const diag::Diagnostic& d) {
+      return d.rule == Rule::UnknownImport && d.range.file == file.file;
+    });
     const ast::Block* planBlock = nullptr;
     for (const ast::Item& item : file.items) {
       if (item.attribute) {
@@ -561,7 +567,7 @@ class PlanChecker : public Scope {
     } else {
       const ast::Identifier& kindName = block.labels[1];
       endpoint->kind = scope_.kind(kindName.text);
-      if (endpoint->kind == nullptr) {
+      if (endpoint->kind == nullptr && !importFailed_) {
         auto& d = diags_.report(Rule::UndefinedReference, kindName.range,
                                 fmt::format("kind '{}' is not declared by any imported module",
                                             kindName.text));
@@ -679,8 +685,8 @@ class PlanChecker : public Scope {
       }
       case Value::Tag::Int: return std::to_string(value.number);
       case Value::Tag::Bool: return value.boolean ? "true" : "false";
-      case Value::Tag::Duration: return parse::formatDuration(value.number);
-      case Value::Tag::Size: return parse::formatSize(value.number);
+      case Value::Tag::Duration: return units::formatDuration(value.number);
+      case Value::Tag::Size: return units::formatSize(value.number);
       case Value::Tag::Symbol: return value.symbol;
       case Value::Tag::Ref: return refText(endpoint, value.ref, visiting, field);
       default: return std::nullopt;
@@ -1160,6 +1166,7 @@ class PlanChecker : public Scope {
     const std::string& actionName = expr.path[1].text;
     auto module = scope_.modules.find(moduleName);
     if (module == scope_.modules.end()) {
+      if (importFailed_) return call;
       auto& d = diags_.report(Rule::UndefinedReference, expr.path[0].range,
                               fmt::format("module '{}' is not imported", moduleName));
       if (knownModule(moduleName)) {
@@ -1376,6 +1383,7 @@ class PlanChecker : public Scope {
   std::vector<std::pair<Step*, StepSource>> stepBlocks_;
   Step* currentStep_ = nullptr;
   bool usingFromStep_ = false;
+  bool importFailed_ = false;
 };
 
 }  // namespace

@@ -61,6 +61,11 @@ const CompiledFile* Compilation::check(std::string path, source::FileId file) {
   }
   if (isModule) {
     compiled->module = modules_.addModuleFile(std::move(tree), compiled->path);
+  } else if (!tree->clean) {
+    // A plan with syntax errors gets only those: the tree that error
+    // recovery leaves (a missing '}' nests every later phase in one block)
+    // would give checks and lint rules a plan the author did not write.
+    compiled->ast = std::move(tree);
   } else {
     std::string directory = std::filesystem::path(compiled->path).parent_path().string();
     FileScope scope = modules_.importsOf(*tree, directory);

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "compiler/parse/literals.h"
+#include "compiler/units/units.h"
 #include "compiler/sema/addresses.h"
 
 namespace mig::sema {
@@ -279,7 +279,7 @@ class Linter {
     auto& d = diags_.report(Rule::RetentionTooShort, plan_.retainRange,
                             fmt::format("the old environment is kept {} after switchover; keep it "
                                         "at least 48h to be able to roll back",
-                                        parse::formatDuration(*plan_.retainMs)));
+                                        units::formatDuration(*plan_.retainMs)));
     d.fix = diag::FixHint{"retain 48h or more", plan_.retainRange, std::string("48h")};
   }
 
@@ -336,16 +336,16 @@ class Linter {
         if (needed <= window->lengthMs) continue;
         std::vector<std::string> chain;
         for (const Step* s = last; s; s = finish[s].second) {
-          chain.push_back(fmt::format("{} {}", s->name, parse::formatDuration(plannedMs(*s))));
+          chain.push_back(fmt::format("{} {}", s->name, units::formatDuration(plannedMs(*s))));
         }
         std::reverse(chain.begin(), chain.end());
         Range at = phase->window == window ? phase->windowRange : steps.front()->windowRange;
         auto& d = diags_.report(Rule::WindowTooShort, at,
                                 fmt::format("the steps bound to window '{}' may need {} ({}), "
                                             "longer than its {}",
-                                            window->name, parse::formatDuration(needed),
+                                            window->name, units::formatDuration(needed),
                                             fmt::join(chain, " -> "),
-                                            parse::formatDuration(window->lengthMs)));
+                                            units::formatDuration(window->lengthMs)));
         d.notes.push_back({window->nameRange, "the window is declared here"});
         d.fix = diag::FixHint{"lengthen the window, or move steps out of it", at, std::nullopt};
       }

@@ -341,4 +341,47 @@ bool isKnownTimezone(std::string_view name) {
   return loadZone(name, nullptr) != nullptr;
 }
 
+std::optional<Instant> parseInstant(std::string_view text) {
+  // YYYY-MM-DDTHH:MM[:SS] then Z or +HH:MM / -HH:MM.
+  auto digits = [&](size_t at, size_t count) -> std::optional<int> {
+    if (at + count > text.size()) return std::nullopt;
+    int value = 0;
+    for (size_t i = at; i < at + count; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  auto hour = digits(11, 2), minute = digits(14, 2);
+  if (!year || !month || !day || !hour || !minute || text.size() < 17 || text[4] != '-' ||
+      text[7] != '-' || text[10] != 'T' || text[13] != ':') {
+    return std::nullopt;
+  }
+  size_t at = 16;
+  int second = 0;
+  if (text[at] == ':') {
+    auto s = digits(at + 1, 2);
+    if (!s || *s > 59) return std::nullopt;
+    second = *s;
+    at += 3;
+  }
+  int offsetMinutes = 0;
+  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z') && at + 1 == text.size()) {
+    offsetMinutes = 0;
+  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
+    auto offsetHours = digits(at + 1, 2), offsetMins = digits(at + 4, 2);
+    if (!offsetHours || !offsetMins || *offsetHours > 23 || *offsetMins > 59) return std::nullopt;
+    offsetMinutes = (*offsetHours * 60 + *offsetMins) * (text[at] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;
+  }
+  date::year_month_day date{date::year{*year}, date::month{static_cast<unsigned>(*month)},
+                            date::day{static_cast<unsigned>(*day)}};
+  if (!date.ok() || *hour > 23 || *minute > 59) return std::nullopt;
+  auto local = date::sys_days(date) + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
+               std::chrono::seconds(second) - std::chrono::minutes(offsetMinutes);
+  return std::chrono::time_point_cast<Milliseconds>(local);
+}
+
 }  // namespace mig::window

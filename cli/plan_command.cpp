@@ -1,0 +1,183 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/plan_loader.h"
+#include "compiler/graph/pictures.h"
+#include "compiler/units/units.h"
+#include "compiler/window/window.h"
+
+namespace mig::cli {
+namespace {
+
+std::optional<window::Window> openWindow(const graph::Window& spec, std::string& error) {
+  std::chrono::milliseconds length(spec.lengthMs);
+  if (spec.isOneOff()) return window::Window::oneOff(spec.at, length, spec.timezone, &error);
+  std::vector<int> days;
+  for (const std::string& day : spec.days) {
+    if (auto weekday = window::parseWeekday(day)) days.push_back(*weekday);
+  }
+  int start = window::parseClock(spec.start).value_or(0);
+  return window::Window::weekly(days, start, length, spec.timezone, &error);
+}
+
+void printWindows(const graph::Graph& g, window::Instant now) {
+  if (g.windows.empty()) return;
+  std::cout << fmt::format("\nWindows (as of {})\n", window::Window::formatUtc(now));
+  for (const graph::Window& spec : g.windows) {
+    std::cout << fmt::format("  {:<14} {}\n", spec.name, graph::describeWindow(spec));
+    std::string error;
+    auto w = openWindow(spec, error);
+    if (!w) {
+      std::cout << fmt::format("  {:<14} {}\n", "", error);
+      continue;
+    }
+    auto opening = w->currentOrNext(now);
+    if (!opening) {
+      std::cout << fmt::format("  {:<14} no opening after now: the window has passed\n", "");
+      continue;
+    }
+    bool open = opening->begin <= now;
+    std::cout << fmt::format("  {:<14} {} {} to {}\n", "", open ? "open now, since" : "next opens",
+                             w->formatLocal(opening->begin), w->formatLocal(opening->end));
+    std::cout << fmt::format("  {:<14} {:<15} {} to {}\n", "", "", window::Window::formatUtc(opening->begin),
+                             window::Window::formatUtc(opening->end));
+  }
+}
+
+void printScript(const std::string& script, std::string_view indent) {
+  size_t start = 0;
+  bool first = true;
+  while (start < script.size()) {
+    size_t end = script.find('\n', start);
+    if (end == std::string::npos) end = script.size();
+    std::cout << indent << (first ? "$ " : "  ") << std::string_view(script).substr(start, end - start)
+              << '\n';
+    first = false;
+    start = end + 1;
+  }
+}
+
+void printCommand(const graph::Command& command, std::string_view indent) {
+  printScript(command.script, indent);
+  for (const auto& [name, value] : command.env) {
+    std::cout << indent << fmt::format("  env {}={}\n", name, value);
+  }
+  for (const graph::SecretDelivery& secret : command.secrets) {
+    if (secret.via == graph::SecretDelivery::Via::Pgpass) {
+      std::cout << indent
+                << fmt::format("  PGPASSFILE line {}:{}:{}:{}:*** (secret {}, for {})\n", secret.host,
+                               secret.port, secret.database, secret.user, secret.secret,
+                               secret.endpoint);
+    } else {
+      std::cout << indent
+                << fmt::format("  env {}=*** (secret {})\n", secret.variable, secret.secret);
+    }
+  }
+}
+
+std::string stepAttributes(const graph::Node& node) {
+  std::vector<std::string> parts;
+  if (node.timeoutMs) parts.push_back("timeout " + units::formatDuration(*node.timeoutMs));
+  if (node.retry) parts.push_back(fmt::format("retry {}", node.retry));
+  if (node.delayMs) parts.push_back("delay " + units::formatDuration(node.delayMs));
+  if (node.estimateMs) parts.push_back("estimate " + units::formatDuration(*node.estimateMs));
+  if (node.idempotent) parts.push_back("idempotent");
+  if (!node.window.empty()) {
+    parts.push_back(fmt::format("window {}, at its end: {}", node.window, node.onWindowEnd));
+  }
+  std::vector<std::string> waits;
+  for (const std::string& dep : node.after) {
+    if (!dep.starts_with("phase:")) waits.push_back(dep);
+  }
+  if (!waits.empty()) parts.push_back(fmt::format("after {}", fmt::join(waits, ", ")));
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+}  // namespace
+
+int planCommand(const PlanOptions& options) {
+  window::Instant now = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now());
+  if (!options.now.empty()) {
+    auto parsed = window::parseInstant(options.now);
+    if (!parsed) {
+      printError(fmt::format("--now '{}' is not an instant like 2026-12-01T10:00Z", options.now));
+      return kUsage;
+    }
+    now = *parsed;
+  }
+  int exitCode = kSuccess;
+  auto loaded = loadPlan(options.file, exitCode);
+  if (!loaded) return exitCode;
+  const graph::Graph& g = loaded->graph;
+
+  size_t steps = 0;
+  for (const graph::Node& node : g.nodes) steps += !node.isBarrier();
+  std::cout << fmt::format("Plan {}{}\n", g.plan, g.title.empty() ? "" : ": " + g.title);
+  std::cout << fmt::format("  file   {}\n", g.source.empty() ? options.file : g.source);
+  if (!g.owner.empty()) std::cout << fmt::format("  owner  {}\n", g.owner);
+  std::cout << fmt::format("  hash   {}\n", g.planHash);
+  std::cout << fmt::format("  steps  {} in {} phases\n", steps, g.phases.size());
+
+  std::cout << "\nRetention\n";
+  if (g.retainMs) {
+    std::cout << fmt::format("  the old environment is kept {} after switchover completes; `mig "
+                             "rollback` is promised until then\n",
+                             units::formatDuration(*g.retainMs));
+  } else {
+    std::cout << "  none declared: rollback after switchover is not promised\n";
+  }
+
+  printWindows(g, now);
+
+  if (!g.secrets.empty()) {
+    std::cout << "\nSecrets (read when a step runs; values are never shown)\n";
+    for (const graph::Secret& secret : g.secrets) {
+      std::cout << fmt::format("  {:<14} from {} {}\n", secret.name,
+                               secret.from == "env" ? "environment variable" : "file",
+                               secret.location);
+    }
+  }
+
+  std::cout << "\nSteps, in the order run starts them (steps of a phase run in parallel unless "
+               "one waits for another)\n";
+  int number = 0;
+  for (const graph::Node& node : g.nodes) {
+    if (node.isBarrier()) {
+      const graph::Phase* phase = nullptr;
+      for (const graph::Phase& p : g.phases) {
+        if (p.barrier == node.id) phase = &p;
+      }
+      std::cout << fmt::format("\n  phase {}{}\n", node.phase,
+                               phase && !phase->window.empty() ? " (window " + phase->window + ")"
+                                                               : "");
+      continue;
+    }
+    ++number;
+    std::cout << fmt::format("  {:>3}. {}  {}  [{}]\n", number, node.id, node.run.call, node.effect);
+    std::string attributes = stepAttributes(node);
+    if (!attributes.empty()) std::cout << "       " << attributes << '\n';
+    printCommand(node.run, "       ");
+    if (node.check) {
+      std::cout << fmt::format("       check {}\n", node.check->call);
+      printCommand(*node.check, "       ");
+    }
+    if (node.undo) {
+      std::cout << fmt::format("       undo {}\n", node.undo->call);
+      printCommand(*node.undo, "       ");
+    }
+  }
+
+  std::cout << "\nLint\n";
+  if (loaded->warningCount == 0) {
+    std::cout << "  no warnings\n";
+  } else {
+    std::cout << loaded->warnings;
+  }
+  return kSuccess;
+}
+
+}  // namespace mig::cli
