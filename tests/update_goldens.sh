@@ -21,3 +21,9 @@ for plan in examples/*.mig; do
   "$mig" graph "$plan" --format mermaid -o "tests/golden/$name.mmd"
 done
 git --no-pager diff --stat -- tests/golden || true
+
+# What `mig plan` shows, as of a fixed instant.
+for plan in examples/*.mig; do
+  name=$(basename "$plan" .mig)
+  NO_COLOR=1 "$mig" plan "$plan" --now 2026-11-25T12:00Z > "tests/golden/$name.plan.txt"
+done
