@@ -132,5 +132,55 @@ TEST(BadInput, WindowsLineEndingsParse) {
   EXPECT_EQ(result.errors, 0u) << result.text;
 }
 
+// A bad token after a block's first item is skipped there: parsing goes on
+// in the same block, and the plan's '}' is not reported as well.
+TEST(BadInput, ColonAfterAFirstAttributeIsOneError) {
+  auto result = lintText("colon.mig", "plan p {\n  retain: 72h\n  owner \"x\"\n}\n");
+  ASSERT_EQ(result.diagnostics.size(), 1u) << result.text;
+  EXPECT_NE(result.text.find("colon.mig:2:9: error: unexpected ':' [syntax-error]"),
+            std::string::npos)
+      << result.text;
+  EXPECT_NE(result.text.find("without ':'"), std::string::npos) << result.text;
+}
+
+TEST(BadInput, MissingParenNamesTheOpenArgumentList) {
+  auto result = lintText("paren.mig",
+                         "plan p {\n  phase migration {\n    step copy {\n"
+                         "      do   postgres.copy(from: a, to: b\n      undo postgres.wipe(db: b)\n"
+                         "    }\n  }\n}\n");
+  EXPECT_NE(result.text.find("paren.mig:5:7: error: expected ',' or ')' in the argument list "
+                             "opened at 4:25, found name 'undo'"),
+            std::string::npos)
+      << result.text;
+}
+
+TEST(BadInput, MissingBraceNotesTheBlockIndentedLikeAnOuterOne) {
+  auto result = lintText("brace.mig",
+                         "plan p {\n  phase migration {\n    step copy {\n      do sh(\"x\")\n"
+                         "  }\n\n  phase testing {\n    step t = sh(\"y\")\n  }\n}\n");
+  EXPECT_NE(result.text.find("brace.mig:3:15: note: a '}' is probably missing from this block: "
+                             "the '}' on line 5"),
+            std::string::npos)
+      << result.text;
+}
+
+// The tree left by error recovery is not the plan the author wrote: a file
+// with syntax errors gets those only.
+TEST(BadInput, SyntaxErrorsAreReportedAlone) {
+  auto result = lintText("alone.mig", "plan p {\n  phase testing {\n    step a = sh(\"x\")\n"
+                                      "    step b { after nowhere \n  }\n}\n");
+  EXPECT_TRUE(result.has(diag::Rule::SyntaxError)) << result.text;
+  for (const auto& d : result.diagnostics) EXPECT_EQ(d.rule, diag::Rule::SyntaxError) << result.text;
+}
+
+// An import that fails is reported once, not again at every use of its module.
+TEST(BadInput, FailedImportIsReportedOnlyAtTheImport) {
+  auto result = lintText("import.mig",
+                         "import \"std/wiat\"\nplan p {\n  retain 72h\n"
+                         "  phase verification {\n    step settle = wait.for(duration: 30s)\n  }\n}\n");
+  ASSERT_EQ(result.diagnostics.size(), 1u) << result.text;
+  EXPECT_EQ(result.diagnostics[0].rule, diag::Rule::UnknownImport);
+}
+
 }  // namespace
 }  // namespace mig

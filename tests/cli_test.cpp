@@ -77,7 +77,7 @@ TEST(Cli, ErrorsExitOne) {
 TEST(Cli, ReadsStdin) {
   auto result = runCommand(std::string("printf 'plan p {\\n  retain 1h\\n}\\n' | ") + mig() +
                            " lint -");
-  EXPECT_NE(result.output.find("<stdin>:2:10: warning: the old environment is kept 1h"),
+  EXPECT_NE(result.output.find("<stdin>:2:10: warning: the old environment is kept only 1h"),
             std::string::npos)
       << result.output;
 }
@@ -170,6 +170,26 @@ TEST(Cli, FmtRefusesFilesWithSyntaxErrors) {
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_NE(result.output.find("cannot format"), std::string::npos);
   EXPECT_EQ(testing::readFile(dir / "p.mig"), "plan p {\n");
+}
+
+}  // namespace
+}  // namespace mig
+
+namespace mig {
+namespace {
+
+// A password written into a plan is reported as secret-literal, and no
+// output format shows it again.
+TEST(Cli, SecretLiteralsAreNeverPrinted) {
+  std::string plan = (testing::sourceDir() / "tests/lint/secret-literal/bad.mig").string();
+  std::string text = testing::readFile(plan);
+  ASSERT_NE(text.find("Shipm3nts!2019"), std::string::npos);
+  for (const char* format : {"text", "json", "sarif", "github"}) {
+    auto result = testing::runCommand(testing::mig() + " lint --format " + format + " " + plan);
+    EXPECT_EQ(result.exitCode, 1) << format;
+    EXPECT_NE(result.output.find("secret-literal"), std::string::npos) << format;
+    EXPECT_EQ(result.output.find("Shipm3nts!2019"), std::string::npos) << format;
+  }
 }
 
 }  // namespace

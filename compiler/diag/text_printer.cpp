@@ -17,8 +17,14 @@ constexpr std::string_view kGreen = "\033[1;32m";
 
 class TextPrinter {
  public:
-  TextPrinter(std::ostream& out, const source::SourceManager& sources, TextStyle style)
-      : out_(out), sources_(sources), style_(style) {}
+  TextPrinter(std::ostream& out, const source::SourceManager& sources, TextStyle style,
+              std::span<const Diagnostic> all)
+      : out_(out), sources_(sources), style_(style) {
+    // A secret written as a literal is reported, but never shown again.
+    for (const Diagnostic& d : all) {
+      if (d.rule == Rule::SecretLiteral) secrets_.push_back(d.range);
+    }
+  }
 
   void print(const Diagnostic& d) {
     header(d.range, d.severity, d.message, ruleInfo(d.rule).name);
@@ -60,7 +66,7 @@ class TextPrinter {
     if (!range.valid()) return;
     source::LineColumn from = sources_.begin(range);
     source::LineColumn to = sources_.end(range);
-    std::string line = printable(sources_.lineText(range.file, from.line));
+    std::string line = printable(masked(range.file, from.line));
     std::string gutter = fmt::format("{:>5} | ", from.line);
     out_ << gutter << line << '\n';
 
@@ -99,9 +105,28 @@ class TextPrinter {
     return out;
   }
 
+  // The line with every secret literal on it replaced by asterisks (its
+  // quotes kept), so that reporting a password does not print it.
+  std::string masked(source::FileId file, uint32_t lineNumber) const {
+    std::string_view text = sources_.lineText(file, lineNumber);
+    std::string line(text);
+    auto lineBegin = static_cast<uint32_t>(text.data() - sources_.text(file).data());
+    auto lineEnd = lineBegin + static_cast<uint32_t>(text.size());
+    for (const source::Range& secret : secrets_) {
+      if (secret.file != file || secret.end <= lineBegin || secret.begin >= lineEnd) continue;
+      size_t begin = std::max(secret.begin, lineBegin) - lineBegin;
+      size_t end = std::min(secret.end, lineEnd) - lineBegin;
+      for (size_t i = begin; i < end; ++i) {
+        if (line[i] != '"') line[i] = '*';
+      }
+    }
+    return line;
+  }
+
   std::ostream& out_;
   const source::SourceManager& sources_;
   TextStyle style_;
+  std::vector<source::Range> secrets_;
 };
 
 }  // namespace
@@ -117,7 +142,7 @@ std::string_view severityName(Severity severity) {
 
 void printText(std::ostream& out, const source::SourceManager& sources,
                std::span<const Diagnostic> diagnostics, TextStyle style) {
-  TextPrinter printer(out, sources, style);
+  TextPrinter printer(out, sources, style, diagnostics);
   for (const Diagnostic& d : diagnostics) printer.print(d);
 }
 

@@ -38,6 +38,21 @@ bool refersTo(const Call& call, const Endpoint* endpoint) {
   return false;
 }
 
+// The endpoint a copy or restore writes: its `to` or its `db` (every stdlib
+// module names them so). A copy *from* a target does not write it.
+const Endpoint* writtenEndpoint(const Call& call) {
+  const Action* action = call.action;
+  if (action == nullptr || action->effect != Effect::Write) return nullptr;
+  const char* param = action->name == "copy" ? "to" : action->name == "restore" ? "db" : nullptr;
+  if (param == nullptr) return nullptr;
+  auto it = call.args.find(param);
+  if (it == call.args.end() || it->second.tag != Value::Tag::Ref ||
+      it->second.ref.to != Ref::To::Endpoint) {
+    return nullptr;
+  }
+  return it->second.ref.endpoint;
+}
+
 class Linter {
  public:
   Linter(const Plan& plan, const Usage& usage, diag::DiagnosticEngine& diags)
@@ -131,17 +146,23 @@ class Linter {
     auto primary = std::find_if(edges.begin(), edges.end(),
                                 [](const Dependency* e) { return e->explicitAfter; });
     if (primary == edges.end()) primary = edges.begin();
-    auto& d = diags_.report(Rule::DependencyCycle, (*primary)->range,
-                            fmt::format("steps wait for each other in a cycle: {} (-> reads "
-                                        "'waits for')",
-                                        path));
+    std::string message =
+        edges.size() == 1
+            ? fmt::format("step '{}' waits for itself: it can never start", stack[start].step->name)
+            : fmt::format("steps wait for each other in a cycle: {} (-> reads 'waits for')", path);
+    auto& d = diags_.report(Rule::DependencyCycle, (*primary)->range, message);
     for (const Dependency* edge : edges) {
       if (edge == *primary) continue;
       d.notes.push_back({edge->range, edge->explicitAfter ? "the cycle continues here"
                                                           : "the cycle continues through this "
                                                             "data flow"});
     }
-    d.fix = diag::FixHint{"remove one `after` of the cycle", (*primary)->range, std::nullopt};
+    d.fix = diag::FixHint{(*primary)->explicitAfter
+                              ? (edges.size() == 1 ? "remove this `after`"
+                                                   : "remove one `after` of the cycle")
+                              : "break the cycle: drop one of its references to another step's "
+                                "arguments",
+                          (*primary)->range, std::nullopt};
   }
 
   void checkAcls() {
@@ -187,10 +208,11 @@ class Linter {
 
   void checkSwitchoverWindow() {
     const Phase* switchover = plan_.phase(PhaseKind::Switchover);
-    if (switchover == nullptr || switchover->window) return;
+    // A `window` that names no window is an error already; it still binds.
+    if (switchover == nullptr || switchover->window || switchover->windowRange.valid()) return;
     std::vector<const Step*> unbound;
     for (const Step* step : switchover->steps) {
-      if (step->window == nullptr) unbound.push_back(step);
+      if (step->window == nullptr && !step->windowRange.valid()) unbound.push_back(step);
     }
     if (unbound.empty() && !switchover->steps.empty()) return;
     if (unbound.size() == switchover->steps.size()) {
@@ -215,14 +237,20 @@ class Linter {
       PhaseKind kind = step->phase->kind;
       if (kind != PhaseKind::Migration && kind != PhaseKind::Switchover) continue;
       if (!step->run.action || step->effect() != Effect::Write || step->undo) continue;
+      const Action& action = *step->run.action;
       auto& d = diags_.report(Rule::IrreversibleStep, step->nameRange,
                               fmt::format("{} step '{}' changes something ({}) and has no undo: a "
                                           "rollback cannot reverse it",
-                                          phaseName(kind), step->name,
-                                          step->run.action->qualifiedName()));
-      d.fix = diag::FixHint{"add an `undo` that reverses it, like postgres.wipe(db: ...) after a "
-                            "copy",
-                            step->nameRange, std::nullopt};
+                                          phaseName(kind), step->name, action.qualifiedName()));
+      std::string hint = "add an `undo` that reverses it";
+      const Endpoint* written = writtenEndpoint(step->run);
+      if (written && !action.module.empty()) {
+        hint = fmt::format("add an `undo` that reverses it, like `undo {}.wipe(db: {})`",
+                           action.module, written->name);
+      } else if (action.module == "shell") {
+        hint = "add an `undo` with the command that reverses it, like `undo sh(\"...\")`";
+      }
+      d.fix = diag::FixHint{hint, step->nameRange, std::nullopt};
     }
   }
 
@@ -231,10 +259,7 @@ class Linter {
       if (!target->isTarget) continue;
       const Step* writer = nullptr;
       for (const auto& step : plan_.steps) {
-        const Action* action = step->run.action;
-        if (action && action->effect == Effect::Write &&
-            (action->name == "copy" || action->name == "restore") &&
-            refersTo(step->run, target.get())) {
+        if (writtenEndpoint(step->run) == target.get()) {
           writer = step.get();
           break;
         }
@@ -276,10 +301,14 @@ class Linter {
       return;
     }
     if (*plan_.retainMs >= kMinimumRetentionMs) return;
+    // In hours, to compare with the 48h the runbook asks for (24h, not 1d).
+    int64_t retainMs = *plan_.retainMs;
+    std::string kept = retainMs % 3'600'000 == 0 ? fmt::format("{}h", retainMs / 3'600'000)
+                                                 : units::formatDuration(retainMs);
     auto& d = diags_.report(Rule::RetentionTooShort, plan_.retainRange,
-                            fmt::format("the old environment is kept {} after switchover; keep it "
-                                        "at least 48h to be able to roll back",
-                                        units::formatDuration(*plan_.retainMs)));
+                            fmt::format("the old environment is kept only {} after switchover; "
+                                        "keep it at least 48h to be able to roll back",
+                                        kept));
     d.fix = diag::FixHint{"retain 48h or more", plan_.retainRange, std::string("48h")};
   }
 
@@ -296,7 +325,9 @@ class Linter {
                                                        "switchover",
                                                        plan_.name));
     d.fix = diag::FixHint{
-        "add `phase verification { step health = sh(\"curl -fsS https://.../health\") }`",
+        verification
+            ? "add a step to it, like `step health = sh(\"curl -fsS https://.../health\")`"
+            : "add `phase verification { step health = sh(\"curl -fsS https://.../health\") }`",
         plan_.nameRange, std::nullopt};
   }
 
@@ -362,9 +393,11 @@ class Linter {
     }
     for (const auto& endpoint : plan_.endpoints) {
       if (usage_.endpoints.count(endpoint.get())) continue;
-      diags_.report(Rule::UnusedDeclaration, endpoint->nameRange,
-                    fmt::format("{} '{}' is never used by a step",
-                                endpoint->isTarget ? "target" : "source", endpoint->name));
+      auto& d = diags_.report(Rule::UnusedDeclaration, endpoint->nameRange,
+                              fmt::format("{} '{}' is never used by a step",
+                                          endpoint->isTarget ? "target" : "source", endpoint->name));
+      d.fix = diag::FixHint{"name it in a step's action, or remove it", endpoint->nameRange,
+                            std::nullopt};
     }
     for (const auto& window : plan_.windows) {
       if (usage_.windows.count(window.get())) continue;
@@ -402,6 +435,8 @@ class Linter {
                                             "source '{}': a copy would overwrite the source",
                                             target->name, source->name));
         d.notes.push_back({source->nameRange, "the source is declared here"});
+        d.fix = diag::FixHint{"point the target at the new server (its host, port and database)",
+                              target->nameRange, std::nullopt};
         break;
       }
     }

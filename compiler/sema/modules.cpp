@@ -626,8 +626,8 @@ const Module* ModuleSet::load(const std::string& importPath, source::Range at,
   if (relative) return fail(fmt::format("cannot find module file '{}'", candidates[0].string()));
   std::string searched = searchPath_.empty() ? std::string("MIG_PATH is not set")
                                              : fmt::format("searched {}", fmt::join(searchPath_, ":"));
-  return fail(fmt::format("unknown module '{}': not in MIG_PATH ({}) nor in the stdlib", importPath,
-                          searched));
+  return fail(fmt::format("unknown module '{}': it is neither in the stdlib nor in MIG_PATH ({})",
+                          importPath, searched));
 }
 
 const Module* ModuleSet::loadText(std::string key, std::string displayName, std::string importPath,

@@ -86,12 +86,14 @@ std::optional<Template> ValueChecker::checkTemplate(const ast::Expr& expr, bool 
     if (resolved->type.tag == Tag::Secret) {
       auto& d = diags_.report(diag::Rule::SecretInCommand, part.range,
                               fmt::format("secret '{}' may not be interpolated: it would appear "
-                                          "in the command line, logs and the compiled plan",
+                                          "in {}, logs and the compiled plan",
                                           resolved->ref.secret ? resolved->ref.secret->name
-                                                               : resolved->ref.name));
+                                                               : resolved->ref.name,
+                                          command ? "the command line" : "plain text"));
       d.fix = diag::FixHint{
-          "reference the endpoint instead: its kind delivers the password to the client "
-          "(PGPASSFILE, REDISCLI_AUTH)",
+          command ? "reference the endpoint instead: its kind delivers the password to the "
+                    "client (PGPASSFILE, REDISCLI_AUTH)"
+                  : "remove it: a secret only reaches commands through its endpoint",
           part.range, std::nullopt};
       ok = false;
       continue;
