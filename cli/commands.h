@@ -58,6 +58,36 @@ struct PlanOptions {
 };
 int planCommand(const PlanOptions& options);
 
+/// Options shared by the commands that run steps.
+struct RunOptions {
+  std::string file;      ///< a .mig plan or a compiled .json; "" for the one in ./.mig
+  std::string statePath;  ///< --state; "" for .mig/state.db beside the plan
+  int jobs = 0;           ///< 0: the number of cores
+  bool dryRun = false;
+  bool noWait = false;
+  bool noRollback = false;
+  bool durable = false;
+  bool json = false;
+  bool restart = false;  ///< run: abandon an unfinished run and start over
+  bool force = false;    ///< rollback: after switchover, or past retention
+  std::vector<std::string> rerun;     ///< resume --rerun STEP
+  std::vector<std::string> markDone;  ///< resume --mark-done STEP
+};
+int runCommand(const RunOptions& options);
+int resumeCommand(const RunOptions& options);
+int rollbackCommand(const RunOptions& options);
+int statusCommand(const RunOptions& options);
+
+struct LogOptions {
+  std::string step;
+  std::string file;
+  std::string statePath;
+};
+int logCommand(const LogOptions& options);
+
+/// `mig driver NAME ARGS...`: the built-in drivers the stdlib's commands call.
+int driverCommand(const std::vector<std::string>& args);
+
 /// Prints "mig: <message>" to stderr.
 void printError(const std::string& message);
 

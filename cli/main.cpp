@@ -48,6 +48,54 @@ int main(int argc, char** argv) {
   planCmd->add_option("--now", plan.now,
                       "Compute window openings as of this instant (2026-12-01T10:00Z) instead of now");
 
+  RunOptions run;
+  auto* runCmd = app.add_subcommand("run", "Execute a plan");
+  auto addRunOptions = [](CLI::App* cmd, RunOptions& options, bool fileRequired) {
+    auto* file = cmd->add_option("file", options.file, "Plan file (.mig or compiled .json)");
+    if (fileRequired) file->required();
+    cmd->add_option("--state", options.statePath,
+                    "The journal (default: .mig/state.db beside the plan)");
+    cmd->add_flag("--json", options.json, "Print events as NDJSON");
+  };
+  addRunOptions(runCmd, run, true);
+  runCmd->add_option("-j,--jobs", run.jobs, "Steps run at once (default: the number of cores)")
+      ->check(CLI::Range(1, 1024));
+  runCmd->add_flag("--dry-run", run.dryRun, "Show what would run; run nothing");
+  runCmd->add_flag("--no-wait", run.noWait, "Do not wait for a closed window: pause (exit 5)");
+  runCmd->add_flag("--no-rollback", run.noRollback, "On failure, undo nothing");
+  runCmd->add_flag("--durable", run.durable, "fsync the journal at every commit");
+  runCmd->add_flag("--restart", run.restart, "Abandon an unfinished run of the plan and start over");
+
+  RunOptions resume;
+  auto* resumeCmd = app.add_subcommand("resume", "Continue an interrupted or paused run");
+  addRunOptions(resumeCmd, resume, false);
+  resumeCmd->add_option("-j,--jobs", resume.jobs, "Steps run at once")->check(CLI::Range(1, 1024));
+  resumeCmd->add_flag("--no-wait", resume.noWait, "Do not wait for a closed window: pause (exit 5)");
+  resumeCmd->add_flag("--no-rollback", resume.noRollback, "On failure, undo nothing");
+  resumeCmd->add_flag("--durable", resume.durable, "fsync the journal at every commit");
+  resumeCmd->add_option("--rerun", resume.rerun, "Run this interrupted step again");
+  resumeCmd->add_option("--mark-done", resume.markDone, "Count this interrupted step as done");
+
+  RunOptions rollback;
+  auto* rollbackCmd = app.add_subcommand("rollback", "Undo the last run's steps");
+  addRunOptions(rollbackCmd, rollback, false);
+  rollbackCmd->add_flag("--force", rollback.force,
+                        "Roll back after switchover, or after the retention period");
+
+  RunOptions status;
+  auto* statusCmd = app.add_subcommand("status", "Show the last run of a plan");
+  addRunOptions(statusCmd, status, false);
+
+  LogOptions log;
+  auto* logCmd = app.add_subcommand("log", "Show a step's output in the last run");
+  logCmd->add_option("step", log.step, "Step name")->required();
+  logCmd->add_option("file", log.file, "Plan file");
+  logCmd->add_option("--state", log.statePath, "The journal (default: .mig/state.db)");
+
+  auto* driverCmd = app.add_subcommand("driver", "Built-in drivers called by the stdlib's commands");
+  driverCmd->prefix_command();
+  driverCmd->group("");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -63,5 +111,13 @@ int main(int argc, char** argv) {
   if (compileCmd->parsed()) return compileCommand(compile);
   if (graphCmd->parsed()) return graphCommand(graphOptions);
   if (planCmd->parsed()) return planCommand(plan);
+  if (runCmd->parsed()) return runCommand(run);
+  if (resumeCmd->parsed()) return resumeCommand(resume);
+  if (rollbackCmd->parsed()) return rollbackCommand(rollback);
+  if (statusCmd->parsed()) return statusCommand(status);
+  if (logCmd->parsed()) return logCommand(log);
+  if (driverCmd->parsed()) {
+    return driverCommand(driverCmd->remaining());
+  }
   return kUsage;
 }

@@ -23,56 +23,56 @@ std::optional<window::Window> openWindow(const graph::Window& spec, std::string&
   return window::Window::weekly(days, start, length, spec.timezone, &error);
 }
 
-void printWindows(const graph::Graph& g, window::Instant now) {
+void printWindows(std::ostream& out, const graph::Graph& g, window::Instant now) {
   if (g.windows.empty()) return;
-  std::cout << fmt::format("\nWindows (as of {})\n", window::Window::formatUtc(now));
+  out << fmt::format("\nWindows (as of {})\n", window::Window::formatUtc(now));
   for (const graph::Window& spec : g.windows) {
-    std::cout << fmt::format("  {:<14} {}\n", spec.name, graph::describeWindow(spec));
+    out << fmt::format("  {:<14} {}\n", spec.name, graph::describeWindow(spec));
     std::string error;
     auto w = openWindow(spec, error);
     if (!w) {
-      std::cout << fmt::format("  {:<14} {}\n", "", error);
+      out << fmt::format("  {:<14} {}\n", "", error);
       continue;
     }
     auto opening = w->currentOrNext(now);
     if (!opening) {
-      std::cout << fmt::format("  {:<14} no opening after now: the window has passed\n", "");
+      out << fmt::format("  {:<14} no opening after now: the window has passed\n", "");
       continue;
     }
     bool open = opening->begin <= now;
-    std::cout << fmt::format("  {:<14} {} {} to {}\n", "", open ? "open now, since" : "next opens",
+    out << fmt::format("  {:<14} {} {} to {}\n", "", open ? "open now, since" : "next opens",
                              w->formatLocal(opening->begin), w->formatLocal(opening->end));
-    std::cout << fmt::format("  {:<14} {:<15} {} to {}\n", "", "", window::Window::formatUtc(opening->begin),
+    out << fmt::format("  {:<14} {:<15} {} to {}\n", "", "", window::Window::formatUtc(opening->begin),
                              window::Window::formatUtc(opening->end));
   }
 }
 
-void printScript(const std::string& script, std::string_view indent) {
+void printScript(std::ostream& out, const std::string& script, std::string_view indent) {
   size_t start = 0;
   bool first = true;
   while (start < script.size()) {
     size_t end = script.find('\n', start);
     if (end == std::string::npos) end = script.size();
-    std::cout << indent << (first ? "$ " : "  ") << std::string_view(script).substr(start, end - start)
+    out << indent << (first ? "$ " : "  ") << std::string_view(script).substr(start, end - start)
               << '\n';
     first = false;
     start = end + 1;
   }
 }
 
-void printCommand(const graph::Command& command, std::string_view indent) {
-  printScript(command.script, indent);
+void printCommand(std::ostream& out, const graph::Command& command, std::string_view indent) {
+  printScript(out, command.script, indent);
   for (const auto& [name, value] : command.env) {
-    std::cout << indent << fmt::format("  env {}={}\n", name, value);
+    out << indent << fmt::format("  env {}={}\n", name, value);
   }
   for (const graph::SecretDelivery& secret : command.secrets) {
     if (secret.via == graph::SecretDelivery::Via::Pgpass) {
-      std::cout << indent
+      out << indent
                 << fmt::format("  PGPASSFILE line {}:{}:{}:{}:*** (secret {}, for {})\n", secret.host,
                                secret.port, secret.database, secret.user, secret.secret,
                                secret.endpoint);
     } else {
-      std::cout << indent
+      out << indent
                 << fmt::format("  env {}=*** (secret {})\n", secret.variable, secret.secret);
     }
   }
@@ -112,37 +112,43 @@ int planCommand(const PlanOptions& options) {
   int exitCode = kSuccess;
   auto loaded = loadPlan(options.file, exitCode);
   if (!loaded) return exitCode;
-  const graph::Graph& g = loaded->graph;
+  printPlan(std::cout, *loaded, now, options.file);
+  return kSuccess;
+}
+
+void printPlan(std::ostream& out, const LoadedPlan& loaded, window::Instant now,
+               const std::string& file) {
+  const graph::Graph& g = loaded.graph;
 
   size_t steps = 0;
   for (const graph::Node& node : g.nodes) steps += !node.isBarrier();
-  std::cout << fmt::format("Plan {}{}\n", g.plan, g.title.empty() ? "" : ": " + g.title);
-  std::cout << fmt::format("  file   {}\n", g.source.empty() ? options.file : g.source);
-  if (!g.owner.empty()) std::cout << fmt::format("  owner  {}\n", g.owner);
-  std::cout << fmt::format("  hash   {}\n", g.planHash);
-  std::cout << fmt::format("  steps  {} in {} phases\n", steps, g.phases.size());
+  out << fmt::format("Plan {}{}\n", g.plan, g.title.empty() ? "" : ": " + g.title);
+  out << fmt::format("  file   {}\n", g.source.empty() ? file : g.source);
+  if (!g.owner.empty()) out << fmt::format("  owner  {}\n", g.owner);
+  out << fmt::format("  hash   {}\n", g.planHash);
+  out << fmt::format("  steps  {} in {} phases\n", steps, g.phases.size());
 
-  std::cout << "\nRetention\n";
+  out << "\nRetention\n";
   if (g.retainMs) {
-    std::cout << fmt::format("  the old environment is kept {} after switchover completes; `mig "
+    out << fmt::format("  the old environment is kept {} after switchover completes; `mig "
                              "rollback` is promised until then\n",
                              units::formatDuration(*g.retainMs));
   } else {
-    std::cout << "  none declared: rollback after switchover is not promised\n";
+    out << "  none declared: rollback after switchover is not promised\n";
   }
 
-  printWindows(g, now);
+  printWindows(out, g, now);
 
   if (!g.secrets.empty()) {
-    std::cout << "\nSecrets (read when a step runs; values are never shown)\n";
+    out << "\nSecrets (read when a step runs; values are never shown)\n";
     for (const graph::Secret& secret : g.secrets) {
-      std::cout << fmt::format("  {:<14} from {} {}\n", secret.name,
+      out << fmt::format("  {:<14} from {} {}\n", secret.name,
                                secret.from == "env" ? "environment variable" : "file",
                                secret.location);
     }
   }
 
-  std::cout << "\nSteps, in the order run starts them (steps of a phase run in parallel unless "
+  out << "\nSteps, in the order run starts them (steps of a phase run in parallel unless "
                "one waits for another)\n";
   int number = 0;
   for (const graph::Node& node : g.nodes) {
@@ -151,33 +157,32 @@ int planCommand(const PlanOptions& options) {
       for (const graph::Phase& p : g.phases) {
         if (p.barrier == node.id) phase = &p;
       }
-      std::cout << fmt::format("\n  phase {}{}\n", node.phase,
+      out << fmt::format("\n  phase {}{}\n", node.phase,
                                phase && !phase->window.empty() ? " (window " + phase->window + ")"
                                                                : "");
       continue;
     }
     ++number;
-    std::cout << fmt::format("  {:>3}. {}  {}  [{}]\n", number, node.id, node.run.call, node.effect);
+    out << fmt::format("  {:>3}. {}  {}  [{}]\n", number, node.id, node.run.call, node.effect);
     std::string attributes = stepAttributes(node);
-    if (!attributes.empty()) std::cout << "       " << attributes << '\n';
-    printCommand(node.run, "       ");
+    if (!attributes.empty()) out << "       " << attributes << '\n';
+    printCommand(out, node.run, "       ");
     if (node.check) {
-      std::cout << fmt::format("       check {}\n", node.check->call);
-      printCommand(*node.check, "       ");
+      out << fmt::format("       check {}\n", node.check->call);
+      printCommand(out, *node.check, "       ");
     }
     if (node.undo) {
-      std::cout << fmt::format("       undo {}\n", node.undo->call);
-      printCommand(*node.undo, "       ");
+      out << fmt::format("       undo {}\n", node.undo->call);
+      printCommand(out, *node.undo, "       ");
     }
   }
 
-  std::cout << "\nLint\n";
-  if (loaded->warningCount == 0) {
-    std::cout << "  no warnings\n";
+  out << "\nLint\n";
+  if (loaded.warningCount == 0) {
+    out << "  no warnings\n";
   } else {
-    std::cout << loaded->warnings;
+    out << loaded.warnings;
   }
-  return kSuccess;
 }
 
 }  // namespace mig::cli

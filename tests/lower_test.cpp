@@ -71,7 +71,7 @@ TEST(Lower, ExpandsActionsWithQuotedInterpolations) {
   const graph::Node& copy = node(g, "copy");
   EXPECT_EQ(copy.run.action, "postgres.copy");
   EXPECT_EQ(copy.run.call, "postgres.copy(from: old_db, to: new_db)");
-  EXPECT_NE(copy.run.script.find("pg_dump --no-owner --no-privileges "
+  EXPECT_NE(copy.run.script.find("pg_dump --no-password --no-owner --no-privileges "
                                  "--dbname=postgresql://app@10.0.0.5:5432/app |"),
             std::string::npos)
       << copy.run.script;

@@ -1,6 +1,7 @@
 #include "compiler/format/formatter.h"
 
 #include <algorithm>
+#include <map>
 
 namespace mig::format {
 namespace {
@@ -293,9 +294,54 @@ class Formatter {
     return line;
   }
 
+  bool isInline(const ast::Block& block) const {
+    return !spansLines(block.range) && block.items.size() <= 1 && !commentInside(block.range);
+  }
+
+  std::string headerOf(const ast::Block& block, int depth) {
+    std::string header = block.keyword.text;
+    for (const ast::Identifier& label : block.labels) header += " " + label.text;
+    if (block.params) header += arguments(*block.params, block.paramsRange, depth);
+    return header;
+  }
+
+  // One-line blocks of one keyword on consecutive lines line up their '{':
+  // the width their headers are padded to, for each such block.
+  std::map<const ast::Block*, size_t> inlineHeaderWidths(const std::vector<ast::Item>& items,
+                                                         int depth) {
+    std::map<const ast::Block*, size_t> widths;
+    size_t i = 0;
+    while (i < items.size()) {
+      const ast::Block* first = items[i].block.get();
+      if (first == nullptr || !isInline(*first)) {
+        ++i;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < items.size() && items[j].block && isInline(*items[j].block) &&
+             items[j].block->keyword.text == first->keyword.text &&
+             !blankLineBetween(items[j - 1].range().end, items[j].range().begin) &&
+             !commentBetween(items[j - 1].range().end, items[j].range().begin)) {
+        ++j;
+      }
+      size_t width = 0;
+      for (size_t k = i; k < j; ++k) width = std::max(width, headerOf(*items[k].block, depth).size());
+      for (size_t k = i; k < j; ++k) widths[items[k].block.get()] = width;
+      i = j;
+    }
+    return widths;
+  }
+
+  bool commentBetween(uint32_t from, uint32_t to) const {
+    return std::any_of(comments_.begin(), comments_.end(), [&](const ast::Comment& c) {
+      return c.range.begin >= from && c.range.begin < to;
+    });
+  }
+
   void printItems(const std::vector<ast::Item>& items, int depth) {
     std::vector<Line> run;
     const ast::Item* previous = nullptr;
+    std::map<const ast::Block*, size_t> headerWidths = inlineHeaderWidths(items, depth);
     for (const ast::Item& item : items) {
       bool breakRun = previous && (previous->block || blankLineBetween(previous->range().end,
                                                                        item.range().begin));
@@ -309,14 +355,16 @@ class Formatter {
         }
         run.push_back(lineFor(*item.attribute, depth));
       } else {
-        printBlock(*item.block, depth, previous);
+        auto width = headerWidths.find(item.block.get());
+        printBlock(*item.block, depth, previous, width == headerWidths.end() ? 0 : width->second);
       }
       previous = &item;
     }
     printRun(run, depth);
   }
 
-  void printBlock(const ast::Block& block, int depth, const ast::Item* previous) {
+  void printBlock(const ast::Block& block, int depth, const ast::Item* previous,
+                  size_t headerWidth) {
     bool multiLine = spansLines(block.range);
     bool previousMultiLine = previous && previous->block && spansLines(previous->block->range);
     // One blank line around multi-line blocks; single-line ones keep the
@@ -326,16 +374,13 @@ class Formatter {
     if (wantBlank) blankLine();
     printOwnLineComments(block.range.begin, depth, false);
 
-    std::string header = block.keyword.text;
-    for (const ast::Identifier& label : block.labels) header += " " + label.text;
-    if (block.params) header += arguments(*block.params, block.paramsRange, depth);
-
+    std::string header = headerOf(block, depth);
     indent(depth);
     out_ += header;
     lastEnd_ = block.header.end;
 
-    bool inline_ = !multiLine && block.items.size() <= 1 && !commentInside(block.range);
-    if (inline_) {
+    if (isInline(block)) {
+      if (headerWidth > header.size()) out_ += std::string(headerWidth - header.size(), ' ');
       if (block.items.empty()) {
         out_ += " {}";
       } else {

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/clock.h"
+
+namespace mig::runtime {
+
+/// One process to run: a step's command (or its check or undo), ready to go.
+struct ProcessRequest {
+  uint64_t token = 0;  ///< the caller's id for this process; results carry it back
+  std::string script;  ///< a bash script
+  /// Variables added to (or replacing) the runner's environment.
+  std::vector<std::pair<std::string, std::string>> env;
+  /// Variables removed from the inherited environment (the plan's secret
+  /// sources, so that steps only get the secrets meant for them).
+  std::vector<std::string> unsetEnv;
+  std::string workdir;
+  std::string logPath;  ///< stdout and stderr, interleaved, secrets redacted
+  std::vector<std::string> redact;  ///< values replaced by *** in the log and in `tail`
+  /// When to kill the whole process group (timeout, or a window's end).
+  std::optional<Instant> deadline;
+};
+
+struct ProcessResult {
+  enum class Outcome {
+    Exited,       ///< `exitCode` holds its status (128 + N when killed by signal N)
+    TimedOut,     ///< killed at its deadline
+    Cancelled,    ///< killed by cancel()
+    SpawnFailed,  ///< never started; `detail` says why
+  };
+  uint64_t token = 0;
+  Outcome outcome = Outcome::Exited;
+  int exitCode = 0;
+  std::string detail;  ///< spawn error, or the last lines of output (redacted)
+  Instant started;
+  Instant finished;
+
+  bool succeeded() const { return outcome == Outcome::Exited && exitCode == 0; }
+};
+
+/// Runs processes; the scheduler's only way to touch the world, so tests
+/// can put a fake in its place.
+class ActionRunner {
+ public:
+  virtual ~ActionRunner() = default;
+  /// Starts a process and returns at once; a spawn failure comes back
+  /// through wait() as SpawnFailed.
+  virtual void start(ProcessRequest request) = 0;
+  /// Blocks until at least one started process has finished (returning all
+  /// that have), or until `until` (returning none). Without `until` and with
+  /// nothing running, returns at once.
+  virtual std::vector<ProcessResult> wait(std::optional<Instant> until) = 0;
+  /// Kills the process group of `token` (SIGTERM, then SIGKILL after a
+  /// grace period); its result comes through wait() as Cancelled.
+  virtual void cancel(uint64_t token) = 0;
+  virtual size_t running() const = 0;
+};
+
+}  // namespace mig::runtime

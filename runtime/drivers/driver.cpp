@@ -1,0 +1,77 @@
+#include "runtime/drivers/driver.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+
+namespace mig::drivers {
+
+std::optional<std::string> DriverArgs::require(const std::string& name, std::ostream& err) const {
+  auto it = options.find(name);
+  if (it == options.end() || it->second.empty()) {
+    err << "mig driver: missing --" << name << '\n';
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
+                                          std::string& error) {
+  DriverArgs parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") {
+      parsed.rest.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (!word.starts_with("--") || word.size() == 2) {
+      error = fmt::format("unexpected argument '{}'", word);
+      return std::nullopt;
+    }
+    if (i + 1 >= args.size()) {
+      error = fmt::format("{} needs a value", word);
+      return std::nullopt;
+    }
+    parsed.options[word.substr(2)] = args[++i];
+  }
+  return parsed;
+}
+
+int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  using Driver = std::function<int(const DriverArgs&, std::ostream&, std::ostream&)>;
+  static const std::map<std::string, Driver> drivers = {
+      {"postgres-wipe", postgresWipe},
+      {"postgres-compare", postgresCompare},
+      {"redis-copy", redisCopy},
+      {"redis-compare", redisCompare},
+      {"acl-verify",
+       [](const DriverArgs& parsed, std::ostream& o, std::ostream& e) {
+         auto kind = parsed.require("kind", e);
+         if (!kind) return 2;
+         if (*kind == "postgres") return postgresAclVerify(parsed, o, e);
+         if (*kind == "redis") return redisAclVerify(parsed, o, e);
+         e << "mig driver acl-verify: cannot verify ACLs of kind '" << *kind << "'\n";
+         return 2;
+       }},
+  };
+  if (args.empty()) {
+    err << "mig driver: name a driver:";
+    for (const auto& [name, driver] : drivers) err << ' ' << name;
+    err << '\n';
+    return 2;
+  }
+  auto driver = drivers.find(args[0]);
+  if (driver == drivers.end()) {
+    err << "mig driver: unknown driver '" << args[0] << "'\n";
+    return 2;
+  }
+  std::string error;
+  auto parsed = parseDriverArgs({args.begin() + 1, args.end()}, error);
+  if (!parsed) {
+    err << "mig driver " << args[0] << ": " << error << '\n';
+    return 2;
+  }
+  return driver->second(*parsed, out, err);
+}
+
+}  // namespace mig::drivers

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+/// The built-in drivers behind `mig driver NAME ...`, which the stdlib's
+/// commands call where a shell pipeline would not do (comparing two
+/// databases, copying Redis keys binary-safe). Each is a small program:
+/// arguments in, a report on stdout, problems on stderr, an exit code.
+/// Passwords come from the environment the runtime gives the command
+/// (PGPASSFILE for PostgreSQL; REDISCLI_AUTH or MIG_*_PASSWORD for Redis),
+/// never from arguments.
+namespace mig::drivers {
+
+/// `--name value` options and the words after `--`.
+struct DriverArgs {
+  std::map<std::string, std::string> options;
+  std::vector<std::string> rest;
+
+  /// The option's value, or nullopt after printing "missing --NAME" to `err`.
+  std::optional<std::string> require(const std::string& name, std::ostream& err) const;
+};
+
+/// Parses `--name value ... [-- rest...]`; nullopt with `error` set for a
+/// malformed list.
+std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
+                                          std::string& error);
+
+/// Runs driver `args[0]` with the rest of `args`. Exit codes: 0 success,
+/// 1 the check or copy failed (differences, errors from the servers),
+/// 2 usage (unknown driver, bad arguments).
+int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// The drivers, one per stdlib need. Each returns its exit code.
+int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
+
+}  // namespace mig::drivers

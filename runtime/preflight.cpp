@@ -1,0 +1,218 @@
+#include "runtime/preflight.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "compiler/units/units.h"
+#include "runtime/windows.h"
+
+namespace mig::runtime {
+namespace {
+
+// A TCP connection being attempted to one endpoint.
+struct Probe {
+  std::string endpoint;
+  std::string host;
+  std::string port;
+  int fd = -1;
+  std::string problem;
+  bool connected = false;
+};
+
+void startProbe(Probe& probe) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  int status = getaddrinfo(probe.host.c_str(), probe.port.c_str(), &hints, &addresses);
+  if (status != 0) {
+    probe.problem = fmt::format("endpoint {}: cannot resolve {}: {}", probe.endpoint, probe.host,
+                                gai_strerror(status));
+    return;
+  }
+  const addrinfo* address = addresses;
+  probe.fd = socket(address->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe.fd < 0) {
+    probe.problem = fmt::format("endpoint {}: {}", probe.endpoint, std::strerror(errno));
+  } else if (connect(probe.fd, address->ai_addr, address->ai_addrlen) == 0) {
+    probe.connected = true;
+  } else if (errno != EINPROGRESS) {
+    probe.problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}", probe.endpoint,
+                                probe.host, probe.port, std::strerror(errno));
+  }
+  freeaddrinfo(addresses);
+}
+
+}  // namespace
+
+PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& steps, bool undoOnly) {
+  PreflightScope scope;
+  for (const graph::Node& node : graph.nodes) {
+    if (node.isBarrier() || !steps.count(node.id)) continue;
+    if (undoOnly) {
+      if (node.undo) scope.commands.push_back(&*node.undo);
+      continue;
+    }
+    scope.steps.push_back(&node);
+    scope.commands.push_back(&node.run);
+    if (node.check) scope.commands.push_back(&*node.check);
+    if (node.undo) scope.commands.push_back(&*node.undo);
+  }
+  return scope;
+}
+
+std::string findOnPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    size_t colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) return "";
+    rest.remove_prefix(colon + 1);
+  }
+}
+
+bool endpointAddress(const graph::Endpoint& endpoint, std::string& host, std::string& port) {
+  auto field = [&](const char* name) {
+    auto it = endpoint.fields.find(name);
+    return it == endpoint.fields.end() ? std::string() : it->second;
+  };
+  host = field("host");
+  port = field("port");
+  if (!host.empty() && !port.empty()) return true;
+  std::string url = field("url");
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?"));
+  if (size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') {  // [ipv6]:port
+    size_t close = rest.find(']');
+    host = rest.substr(1, close - 1);
+    port = close + 2 <= rest.size() ? rest.substr(close + 2) : "";
+  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  } else {
+    host = rest;
+  }
+  if (port.empty()) {
+    std::string kind = url.substr(0, scheme);
+    if (kind == "https") port = "443";
+    if (kind == "http") port = "80";
+  }
+  return !host.empty() && !port.empty();
+}
+
+std::vector<std::string> preflight(const graph::Graph& graph, const PreflightScope& scope,
+                                   Instant now, std::chrono::milliseconds connectTimeout) {
+  std::vector<std::string> problems;
+
+  std::map<std::string, std::string> missing;  // command -> a step that needs it
+  std::set<std::string> endpoints;
+  for (const graph::Command* command : scope.commands) {
+    for (const std::string& program : command->requiredCommands) {
+      if (findOnPath(program).empty() && !missing.count(program)) {
+        missing[program] = command->origin;
+      }
+    }
+    endpoints.insert(command->endpoints.begin(), command->endpoints.end());
+  }
+  for (const auto& [program, origin] : missing) {
+    problems.push_back(fmt::format("command {} is not on PATH (needed by {})", program, origin));
+  }
+
+  for (const graph::Node* step : scope.steps) {
+    if (step->window.empty()) continue;
+    const graph::Window* spec = graph.window(step->window);
+    std::string error;
+    auto w = spec ? toWindow(*spec, error) : std::nullopt;
+    if (!w) {
+      problems.push_back(fmt::format("step {}: window {} is invalid: {}", step->id, step->window, error));
+      continue;
+    }
+    std::optional<Milliseconds> timeout;
+    if (step->timeoutMs) timeout = Milliseconds(*step->timeoutMs);
+    if (!earliestStart(*w, now, timeout)) {
+      problems.push_back(
+          timeout ? fmt::format("step {} can never start: its timeout {} is longer than any "
+                                "opening of window {} ({})",
+                                step->id, units::formatDuration(timeout->count()), step->window,
+                                units::formatDuration(spec->lengthMs))
+                  : fmt::format("step {} can never start: window {} has no opening after now",
+                                step->id, step->window));
+    }
+  }
+
+  // Every endpoint at once, each with its own timeout.
+  std::vector<Probe> probes;
+  for (const std::string& name : endpoints) {
+    const graph::Endpoint* endpoint = graph.endpoint(name);
+    if (endpoint == nullptr) continue;
+    Probe probe;
+    probe.endpoint = name;
+    if (!endpointAddress(*endpoint, probe.host, probe.port)) {
+      problems.push_back(fmt::format("endpoint {}: no host and port to check", name));
+      continue;
+    }
+    startProbe(probe);
+    probes.push_back(std::move(probe));
+  }
+  auto deadline = std::chrono::steady_clock::now() + connectTimeout;
+  while (true) {
+    std::vector<pollfd> waiting;
+    std::vector<Probe*> owners;
+    for (Probe& probe : probes) {
+      if (probe.fd >= 0 && !probe.connected && probe.problem.empty()) {
+        waiting.push_back({probe.fd, POLLOUT, 0});
+        owners.push_back(&probe);
+      }
+    }
+    if (waiting.empty()) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      for (Probe* probe : owners) {
+        probe->problem = fmt::format("endpoint {}: no answer from {}:{} within {}", probe->endpoint,
+                                     probe->host, probe->port,
+                                     units::formatDuration(connectTimeout.count()));
+      }
+      break;
+    }
+    int ready = poll(waiting.data(), waiting.size(), static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) break;
+    for (size_t i = 0; i < waiting.size(); ++i) {
+      if (waiting[i].revents == 0) continue;
+      int error = 0;
+      socklen_t length = sizeof error;
+      getsockopt(waiting[i].fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      if (error == 0) {
+        owners[i]->connected = true;
+      } else {
+        owners[i]->problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}",
+                                         owners[i]->endpoint, owners[i]->host, owners[i]->port,
+                                         std::strerror(error));
+      }
+    }
+  }
+  for (Probe& probe : probes) {
+    if (probe.fd >= 0) close(probe.fd);
+    if (!probe.problem.empty()) problems.push_back(probe.problem);
+  }
+  return problems;
+}
+
+}  // namespace mig::runtime

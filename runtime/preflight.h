@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+#include "runtime/clock.h"
+
+namespace mig::runtime {
+
+/// What a run will use: the commands it may start.
+struct PreflightScope {
+  std::vector<const graph::Command*> commands;
+  std::vector<const graph::Node*> steps;  ///< steps whose `do` may run (for window checks)
+};
+
+/// The commands of `steps` to run (do, check and undo), or only their undos.
+PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& steps, bool undoOnly);
+
+/// Checks, before anything runs, that every external command the scope
+/// needs is on PATH, every endpoint it talks to accepts a TCP connection
+/// (all at once, `connectTimeout` each), and every windowed step can ever
+/// fit in its window. Returns every problem found, one line each. Secrets
+/// are checked by SecretValues::resolve.
+std::vector<std::string> preflight(const graph::Graph& graph, const PreflightScope& scope,
+                                   Instant now,
+                                   std::chrono::milliseconds connectTimeout = std::chrono::seconds(3));
+
+/// The program's full path if `name` is on PATH (or is a path to an
+/// executable), otherwise "".
+std::string findOnPath(const std::string& name);
+
+/// Host and port of an endpoint: its `host` and `port` fields, or parsed
+/// from its `url` (scheme://[user@]host[:port][/...]).
+bool endpointAddress(const graph::Endpoint& endpoint, std::string& host, std::string& port);
+
+}  // namespace mig::runtime

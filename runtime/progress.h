@@ -1,0 +1,18 @@
+#pragma once
+
+#include <memory>
+#include <ostream>
+
+#include "runtime/events.h"
+
+namespace mig::runtime {
+
+/// A live progress line on a terminal (done/total, running, elapsed, ETA,
+/// what the run waits for), with events printed above it.
+std::unique_ptr<EventSink> makeTerminalSink(std::ostream& out, bool color);
+/// One plain line per event: for logs and CI.
+std::unique_ptr<EventSink> makeLineSink(std::ostream& out);
+/// One JSON object per line (NDJSON) per event.
+std::unique_ptr<EventSink> makeJsonSink(std::ostream& out);
+
+}  // namespace mig::runtime

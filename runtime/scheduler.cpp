@@ -1,0 +1,758 @@
+#include "runtime/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "compiler/units/units.h"
+#include "runtime/windows.h"
+
+namespace mig::runtime {
+
+namespace {
+
+std::string describe(const ProcessResult& result) {
+  switch (result.outcome) {
+    case ProcessResult::Outcome::Exited: return fmt::format("exit code {}", result.exitCode);
+    case ProcessResult::Outcome::TimedOut: return "killed at its timeout";
+    case ProcessResult::Outcome::Cancelled: return "stopped";
+    case ProcessResult::Outcome::SpawnFailed: return result.detail;
+  }
+  return "failed";
+}
+
+std::string outcomeName(const ProcessResult& result) {
+  switch (result.outcome) {
+    case ProcessResult::Outcome::Exited: return "exited";
+    case ProcessResult::Outcome::TimedOut: return "timed_out";
+    case ProcessResult::Outcome::Cancelled: return "cancelled";
+    case ProcessResult::Outcome::SpawnFailed: return "spawn_failed";
+  }
+  return "";
+}
+
+std::optional<int> exitCodeOf(const ProcessResult& result) {
+  if (result.outcome == ProcessResult::Outcome::SpawnFailed) return std::nullopt;
+  return result.exitCode;
+}
+
+}  // namespace
+
+/// A node of the graph as the run sees it: a step with its journal state,
+/// or a barrier, complete once everything it waits for is.
+struct Scheduler::NodeState {
+  size_t index = 0;
+  const graph::Node* node = nullptr;
+  std::vector<NodeState*> dependents;
+  size_t waiting = 0;  ///< dependencies not yet complete
+  bool complete = false;
+
+  // Steps only.
+  std::string state = "pending";  ///< as in the journal
+  int attempts = 0;               ///< attempts of `do` started, in all runs
+  int attemptBase = 0;            ///< attempts when this scheduler started
+  std::optional<Instant> notBefore;  ///< retry delay, or the opening of its window
+  bool windowAnnounced = false;
+  uint64_t token = 0;
+  std::string process;  ///< what is running: run, check or undo
+  bool deadlineIsWindowEnd = false;
+  Instant startedAt;
+  int64_t order = 0;
+  int64_t lastStarted = 0;
+
+  bool isStep() const { return !node->isBarrier(); }
+  const std::string& id() const { return node->id; }
+};
+
+Scheduler::Scheduler(const graph::Graph& graph, StateStore& journal, int64_t runId,
+                     ActionRunner& runner, CommandPreparer& preparer, Clock& clock,
+                     EventSink& events, SchedulerOptions options)
+    : graph_(graph),
+      journal_(journal),
+      runId_(runId),
+      runner_(runner),
+      preparer_(preparer),
+      clock_(clock),
+      events_(events),
+      options_(options) {
+  options_.jobs = std::max(1, options_.jobs);
+  for (const graph::Node& node : graph_.nodes) {
+    auto state = std::make_unique<NodeState>();
+    state->index = nodes_.size();
+    state->node = &node;
+    byId_[node.id] = state.get();
+    nodes_.push_back(std::move(state));
+  }
+  for (auto& state : nodes_) {
+    for (const std::string& dep : state->node->after) byId_.at(dep)->dependents.push_back(state.get());
+    if (state->isStep()) {
+      ++stepCount_;
+      if (state->node->phase == "switchover") ++switchoverSteps_;
+    }
+  }
+  started_ = clock_.now();
+}
+
+Scheduler::~Scheduler() = default;
+
+// ---------------------------------------------------------------- journal
+
+bool Scheduler::journalOk(bool ok) {
+  if (ok || journalBroken_) return ok;
+  journalBroken_ = true;
+  emit(Event::Kind::Warning, nullptr,
+       "cannot write the journal, so nothing more is started: " + journal_.lastError());
+  return false;
+}
+
+bool Scheduler::loadJournal() {
+  std::vector<StepRecord> records = journal_.steps(runId_);
+  std::map<std::string, const StepRecord*> byStep;
+  for (const StepRecord& record : records) byStep[record.step] = &record;
+  for (auto& state : nodes_) {
+    if (!state->isStep()) continue;
+    auto it = byStep.find(state->id());
+    if (it == byStep.end()) continue;
+    state->state = it->second->state;
+    state->attempts = it->second->attempts;
+    state->attemptBase = state->attempts;
+    state->order = it->second->order;
+    orderCounter_ = std::max(orderCounter_, state->order);
+  }
+  auto run = journal_.run(runId_);
+  if (run && run->switchoverAt) switchoverCompleted_ = true;
+
+  // Completion flows from the done steps through the barriers.
+  for (auto& state : nodes_) {
+    state->complete = false;
+    state->waiting = state->node->after.size();
+  }
+  ready_.clear();
+  doneCount_ = 0;
+  switchoverDone_ = 0;
+  std::vector<NodeState*> finished;
+  for (auto& state : nodes_) {
+    if (state->isStep() && state->state == "done") finished.push_back(state.get());
+  }
+  for (NodeState* state : finished) complete(*state);
+  for (auto& state : nodes_) {
+    if (!state->complete && !state->isStep() && state->waiting == 0) complete(*state);
+  }
+  for (auto& state : nodes_) {
+    if (state->isStep() && !state->complete && state->waiting == 0 &&
+        (state->state == "pending" || state->state == "failed")) {
+      ready_.insert(state->index);
+    }
+  }
+  return true;
+}
+
+// Marks a node complete and releases what waited for it; barriers complete
+// as soon as their last dependency does.
+void Scheduler::complete(NodeState& first) {
+  std::vector<NodeState*> work = {&first};
+  while (!work.empty()) {
+    NodeState* node = work.back();
+    work.pop_back();
+    if (node->complete) continue;
+    node->complete = true;
+    if (node->isStep()) {
+      ++doneCount_;
+      if (node->node->phase == "switchover") ++switchoverDone_;
+    }
+    for (NodeState* dependent : node->dependents) {
+      if (--dependent->waiting != 0) continue;
+      if (!dependent->isStep()) {
+        work.push_back(dependent);
+      } else if (dependent->state == "pending" || dependent->state == "failed") {
+        ready_.insert(dependent->index);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- windows
+
+const window::Window* Scheduler::windowOf(const std::string& name) {
+  auto it = windows_.find(name);
+  if (it == windows_.end()) {
+    const graph::Window* spec = graph_.window(name);
+    std::string error;
+    std::optional<window::Window> w = spec ? toWindow(*spec, error) : std::nullopt;
+    it = windows_.emplace(name, std::move(w)).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+// ---------------------------------------------------------------- launching
+
+void Scheduler::launchReady() {
+  Instant now = clock_.now();
+  for (auto it = ready_.begin(); it != ready_.end() && !stopping();) {
+    if (requests_.size() >= static_cast<size_t>(options_.jobs)) return;
+    NodeState& step = *nodes_[*it];
+    if (step.notBefore && *step.notBefore > now) {
+      ++it;
+      continue;
+    }
+    std::optional<Instant> deadline;
+    bool windowEnd = false;
+    const graph::Node& node = *step.node;
+    if (node.timeoutMs) deadline = now + Milliseconds(*node.timeoutMs);
+    if (!node.window.empty()) {
+      const window::Window* w = windowOf(node.window);
+      std::optional<Milliseconds> timeout;
+      if (node.timeoutMs) timeout = Milliseconds(*node.timeoutMs);
+      std::optional<Instant> start = w ? earliestStart(*w, now, timeout) : std::nullopt;
+      if (!start) {
+        ProcessResult never;
+        never.outcome = ProcessResult::Outcome::SpawnFailed;
+        failed(step,
+               fmt::format("window {} has no opening long enough for the step (timeout {})",
+                           node.window,
+                           timeout ? units::formatDuration(timeout->count()) : "none"),
+               never);
+        it = ready_.erase(it);
+        continue;
+      }
+      if (*start > now) {
+        if (options_.noWait) {
+          pauseReason_ = fmt::format("step {} waits for window {}, which opens at {} ({}); "
+                                     "--no-wait was given",
+                                     step.id(), node.window, w->formatLocal(*start),
+                                     window::Window::formatUtc(*start));
+          pausedUntil_ = *start;
+          return;
+        }
+        step.notBefore = *start;
+        if (!step.windowAnnounced) {
+          step.windowAnnounced = true;
+          Event event;
+          event.kind = Event::Kind::WindowWait;
+          event.at = now;
+          event.step = step.id();
+          event.until = *start;
+          event.message = fmt::format("waits for window {}: opens {} ({})", node.window,
+                                      w->formatLocal(*start), window::Window::formatUtc(*start));
+          events_.emit(event, progress());
+        }
+        ++it;
+        continue;
+      }
+      // Open now: a step without a timeout is stopped at the window's end.
+      if (!node.timeoutMs) {
+        if (auto current = w->current(now)) {
+          deadline = current->end;
+          windowEnd = true;
+        }
+      }
+    }
+    it = ready_.erase(it);
+    step.notBefore.reset();
+    step.windowAnnounced = false;
+    ++step.attempts;
+    launch(step, "run", deadline, windowEnd);
+  }
+}
+
+bool Scheduler::launch(NodeState& step, const std::string& process,
+                       std::optional<Instant> deadline, bool deadlineIsWindowEnd) {
+  const graph::Node& node = *step.node;
+  const graph::Command& command =
+      process == "run" ? node.run : process == "check" ? *node.check : *node.undo;
+  int attempt = process == "undo" ? 1 : step.attempts;
+  std::string error;
+  std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
+  Instant now = clock_.now();
+  std::string stepState = process == "undo" ? "undoing" : "running";
+  if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt, toEpochMs(now),
+                                         request ? request->logPath : "", stepState))) {
+    if (request) preparer_.finished(*request);
+    return false;
+  }
+  step.state = stepState;
+  step.process = process;
+  step.startedAt = now;
+  step.lastStarted = toEpochMs(now);
+  if (!request) {
+    ProcessResult result;
+    result.outcome = ProcessResult::Outcome::SpawnFailed;
+    result.detail = error;
+    result.started = result.finished = now;
+    uint64_t token = nextToken_++;
+    result.token = token;
+    step.token = token;
+    byToken_[token] = &step;
+    requests_[token] = ProcessRequest{};
+    handle(result);
+    return false;
+  }
+  uint64_t token = nextToken_++;
+  request->token = token;
+  request->deadline = deadline;
+  step.token = token;
+  step.deadlineIsWindowEnd = deadlineIsWindowEnd;
+  byToken_[token] = &step;
+  requests_[token] = *request;
+  Event event;
+  event.kind = Event::Kind::StepStarted;
+  event.at = now;
+  event.step = step.id();
+  event.process = process;
+  event.attempt = attempt;
+  event.message = process == "run" ? node.run.call : process + " " + command.call;
+  events_.emit(event, progress());
+  runner_.start(std::move(*request));
+  return true;
+}
+
+// ---------------------------------------------------------------- results
+
+void Scheduler::handle(const ProcessResult& result) {
+  auto it = byToken_.find(result.token);
+  if (it == byToken_.end()) return;
+  NodeState& step = *it->second;
+  byToken_.erase(it);
+  if (auto request = requests_.find(result.token); request != requests_.end()) {
+    preparer_.finished(request->second);
+    requests_.erase(request);
+  }
+  step.token = 0;
+  const graph::Node& node = *step.node;
+
+  if (step.process == "undo") return;  // rollback() reads undo results itself
+
+  if (result.outcome == ProcessResult::Outcome::Cancelled) {
+    journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
+                                       toEpochMs(result.finished), outcomeName(result),
+                                       exitCodeOf(result), "interrupted", stopReason_));
+    step.state = "interrupted";
+    emit(Event::Kind::StepStopped, &step, stopReason_);
+    return;
+  }
+  if (result.outcome == ProcessResult::Outcome::TimedOut && step.deadlineIsWindowEnd) {
+    std::string message = fmt::format("stopped at the end of window {}", node.window);
+    if (node.onWindowEnd == "rollback") {
+      failed(step, message + " (on_window_end rollback)", result);
+      return;
+    }
+    journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
+                                       toEpochMs(result.finished), outcomeName(result),
+                                       exitCodeOf(result), "interrupted", message));
+    step.state = "interrupted";
+    emit(Event::Kind::StepStopped, &step, message);
+    if (!pauseReason_) {
+      pauseReason_ = message + fmt::format(" (on_window_end pause): step {} did not finish", step.id());
+      if (const window::Window* w = windowOf(node.window)) {
+        if (auto next = w->nextOpening(clock_.now())) pausedUntil_ = next->begin;
+      }
+    }
+    return;
+  }
+  if (!result.succeeded()) {
+    std::string what = step.process == "check" ? "its check failed" : "it failed";
+    attemptFailed(step, fmt::format("{} ({})", what, describe(result)), result);
+    return;
+  }
+  if (step.process == "run" && node.check) {
+    if (!journalOk(journal_.processFinished(runId_, step.id(), "run", step.attempts,
+                                            toEpochMs(result.finished), outcomeName(result),
+                                            exitCodeOf(result), "running", "checking"))) {
+      return;
+    }
+    std::optional<Instant> deadline;
+    if (node.timeoutMs) deadline = clock_.now() + Milliseconds(*node.timeoutMs);
+    launch(step, "check", deadline, false);
+    return;
+  }
+  succeeded(step, result);
+}
+
+void Scheduler::succeeded(NodeState& step, const ProcessResult& result) {
+  if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
+                                          toEpochMs(result.finished), outcomeName(result),
+                                          exitCodeOf(result), "done", ""))) {
+    return;
+  }
+  step.state = "done";
+  step.order = ++orderCounter_;
+  durations_.push_back(std::chrono::duration_cast<Milliseconds>(result.finished - step.startedAt));
+  emit(Event::Kind::StepSucceeded, &step, "", result.exitCode);
+  complete(step);
+  if (!switchoverCompleted_ && switchoverSteps_ > 0 && switchoverDone_ == switchoverSteps_) {
+    switchoverCompleted_ = true;
+    int64_t at = toEpochMs(clock_.now());
+    std::optional<int64_t> retainUntil;
+    if (graph_.retainMs) retainUntil = at + *graph_.retainMs;
+    journalOk(journal_.setSwitchover(runId_, at, retainUntil));
+    emit(Event::Kind::Warning, nullptr,
+         "switchover completed: from now on a failure pauses the run instead of rolling back");
+  }
+}
+
+void Scheduler::attemptFailed(NodeState& step, const std::string& message,
+                              const ProcessResult& result) {
+  const graph::Node& node = *step.node;
+  int used = step.attempts - step.attemptBase;
+  if (used <= node.retry && !stopping()) {
+    Milliseconds delay(node.delayMs);
+    std::string retrying = fmt::format("attempt {} {}; retrying{}", step.attempts, message,
+                                       delay.count() ? " in " + units::formatDuration(delay.count())
+                                                     : "");
+    if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
+                                            toEpochMs(result.finished), outcomeName(result),
+                                            exitCodeOf(result), "pending", retrying))) {
+      return;
+    }
+    step.state = "pending";
+    step.notBefore = clock_.now() + delay;
+    ready_.insert(step.index);
+    emit(Event::Kind::StepRetrying, &step, retrying, exitCodeOf(result));
+    return;
+  }
+  failed(step, message, result);
+}
+
+void Scheduler::failed(NodeState& step, const std::string& message, const ProcessResult& result) {
+  std::string full = message;
+  if (!result.detail.empty()) full += "\n" + result.detail;
+  journalOk(journal_.processFinished(runId_, step.id(), step.process.empty() ? "run" : step.process,
+                                     std::max(1, step.attempts), toEpochMs(clock_.now()),
+                                     outcomeName(result), exitCodeOf(result), "failed", message));
+  step.state = "failed";
+  emit(Event::Kind::StepFailed, &step, full, exitCodeOf(result));
+  if (!failure_) failure_ = step.id();
+}
+
+// Stops what runs after a failure before switchover: the run will roll back.
+void Scheduler::stopRunning() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  for (const auto& [token, step] : byToken_) runner_.cancel(token);
+}
+
+ProcessResult Scheduler::waitFor(uint64_t token) {
+  while (true) {
+    for (const ProcessResult& result : runner_.wait(std::nullopt)) {
+      if (result.token == token) return result;
+      handle(result);
+    }
+    if (runner_.running() == 0 && !byToken_.count(token)) return ProcessResult{};
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+std::optional<Instant> Scheduler::nextWake() const {
+  std::optional<Instant> wake;
+  if (!stopping()) {
+    for (size_t index : ready_) {
+      const NodeState& step = *nodes_[index];
+      if (step.notBefore && (!wake || *step.notBefore < *wake)) wake = step.notBefore;
+    }
+  }
+  Instant tick = clock_.now() + options_.tick;
+  if (!wake || tick < *wake) wake = tick;
+  return wake;
+}
+
+RunReport Scheduler::run() {
+  loadJournal();
+  started_ = clock_.now();
+  emit(Event::Kind::RunStarted, nullptr, fmt::format("{} of {} steps to run", stepCount_ - doneCount_, stepCount_));
+  while (true) {
+    if (options_.interrupted && options_.interrupted->load() && !pauseReason_) {
+      pauseReason_ = "interrupted (SIGINT or SIGTERM): running steps were stopped; `mig resume` "
+                     "continues the run";
+      stopReason_ = "stopped: the run was interrupted";
+      stopRunning();
+    }
+    if (!stopping()) launchReady();
+    if (failure_ && !switchoverCompleted_) stopRunning();
+    if (journalBroken_) stopRunning();
+    if (requests_.empty()) {
+      if (journalBroken_) {
+        return finishRun(RunResult::JournalFailed,
+                         "the journal could not be written; stopped: " + journal_.lastError());
+      }
+      if (failure_) break;
+      if (pauseReason_) {
+        RunReport report = finishRun(RunResult::Paused, *pauseReason_);
+        report.nextOpening = pausedUntil_;
+        return report;
+      }
+      if (doneCount_ == stepCount_) {
+        return finishRun(RunResult::Succeeded, fmt::format("all {} steps done", stepCount_));
+      }
+      std::optional<Instant> wake = nextWake();
+      bool waiting = std::any_of(ready_.begin(), ready_.end(),
+                                 [&](size_t i) { return nodes_[i]->notBefore.has_value(); });
+      if (!waiting) {
+        return finishRun(RunResult::RollbackIncomplete,
+                         "no step can start: the journal and the plan disagree");
+      }
+      clock_.sleepUntil(*wake);
+      events_.tick(progress());
+      continue;
+    }
+    for (const ProcessResult& result : runner_.wait(nextWake())) handle(result);
+    events_.tick(progress());
+  }
+
+  // A step failed for good.
+  const std::string& step = *failure_;
+  if (switchoverCompleted_) {
+    auto run = journal_.run(runId_);
+    std::string when = run && run->switchoverAt
+                           ? window::Window::formatUtc(fromEpochMs(*run->switchoverAt))
+                           : "earlier";
+    RunReport report = finishRun(
+        RunResult::Paused,
+        fmt::format("step {} failed after the switchover completed ({}); nothing was undone: the "
+                    "application now writes to the target. Fix the cause and `mig resume`, or "
+                    "roll back with `mig rollback --force`",
+                    step, when));
+    report.failedStep = step;
+    return report;
+  }
+  if (options_.noRollback) {
+    journalOk(journal_.setRunState(runId_, "failed", "step " + step + " failed; --no-rollback",
+                                   toEpochMs(clock_.now())));
+    RunReport report;
+    report.result = RunResult::RollbackIncomplete;
+    report.failedStep = step;
+    report.message = fmt::format("step {} failed; nothing was undone (--no-rollback): everything "
+                                 "is left as it is for inspection; `mig rollback` undoes it later",
+                                 step);
+    emit(Event::Kind::RunFinished, nullptr, report.message);
+    events_.close();
+    return report;
+  }
+  RunReport report = rollback(fmt::format("step {} failed", step));
+  report.failedStep = step;
+  return report;
+}
+
+RunReport Scheduler::finishRun(RunResult result, std::string message) {
+  std::string state = result == RunResult::Succeeded  ? "succeeded"
+                      : result == RunResult::Paused   ? "paused"
+                      : result == RunResult::RolledBack ? "rolled_back"
+                                                        : "failed";
+  int64_t finished = result == RunResult::Paused ? 0 : toEpochMs(clock_.now());
+  if (!journalBroken_) journalOk(journal_.setRunState(runId_, state, message, finished));
+  RunReport report;
+  report.result = journalBroken_ ? RunResult::JournalFailed : result;
+  report.message = std::move(message);
+  emit(Event::Kind::RunFinished, nullptr, report.message);
+  events_.close();
+  return report;
+}
+
+// ---------------------------------------------------------------- resume
+
+RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>& choices) {
+  loadJournal();
+  RunReport report;
+  for (auto& state : nodes_) {
+    NodeState& step = *state;
+    if (!step.isStep() || (step.state != "running" && step.state != "interrupted")) continue;
+    const graph::Node& node = *step.node;
+    if (auto choice = choices.find(step.id()); choice != choices.end()) {
+      bool done = choice->second == ResumeChoice::MarkDone;
+      journalOk(journal_.setStepState(runId_, step.id(), done ? "done" : "pending",
+                                      done ? "marked done by the operator"
+                                           : "run again by the operator's choice"));
+      step.state = done ? "done" : "pending";
+      emit(Event::Kind::Warning, &step,
+           done ? "marked done (--mark-done)" : "will run again (--rerun)");
+      continue;
+    }
+    if (node.check) {
+      step.attempts = std::max(step.attempts, 1);
+      launch(step, "check", node.timeoutMs ? std::optional<Instant>(clock_.now() + Milliseconds(*node.timeoutMs)) : std::nullopt, false);
+      ProcessResult result = step.token ? waitFor(step.token) : ProcessResult{};
+      if (auto request = requests_.find(result.token); request != requests_.end()) {
+        preparer_.finished(request->second);
+        requests_.erase(request);
+      }
+      byToken_.erase(result.token);
+      if (result.succeeded()) {
+        journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
+                                           toEpochMs(result.finished), outcomeName(result),
+                                           exitCodeOf(result), "done",
+                                           "interrupted, but its check passed"));
+        step.state = "done";
+        emit(Event::Kind::StepSucceeded, &step, "was interrupted; its check passes, so it is done");
+        continue;
+      }
+      journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
+                                         toEpochMs(clock_.now()), outcomeName(result),
+                                         exitCodeOf(result), "interrupted",
+                                         "interrupted, and its check fails"));
+      step.state = "interrupted";
+    }
+    if (node.idempotent) {
+      journalOk(journal_.setStepState(runId_, step.id(), "pending",
+                                      "interrupted; idempotent, so it runs again"));
+      step.state = "pending";
+      emit(Event::Kind::Warning, &step, "was interrupted; it is idempotent, so it runs again");
+      continue;
+    }
+    report.undecided.push_back(
+        fmt::format("{} ({}: {})", step.id(), node.origin,
+                    node.check ? "its check fails and it is not idempotent"
+                               : "it has no check and is not idempotent"));
+  }
+  if (journalBroken_) {
+    report.result = RunResult::JournalFailed;
+    report.message = "the journal could not be written: " + journal_.lastError();
+    return report;
+  }
+  if (!report.undecided.empty()) {
+    report.result = RunResult::NeedsDecision;
+    report.message =
+        "resume cannot tell whether these interrupted steps finished; decide for each with "
+        "--rerun STEP (run it again) or --mark-done STEP (it did finish)";
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------- rollback
+
+RunReport Scheduler::rollback(const std::string& reason) {
+  loadJournal();
+  RunReport report;
+  journalOk(journal_.setRunState(runId_, "rolling_back", reason, 0));
+  emit(Event::Kind::RollbackStarted, nullptr, reason + "; rolling back");
+
+  // Steps not finished (failed, stopped, or an undo cut short) go first,
+  // latest first; then the done ones in reverse order of completion.
+  std::vector<NodeState*> candidates;
+  for (auto& state : nodes_) {
+    if (!state->isStep()) continue;
+    const std::string& s = state->state;
+    if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing") {
+      candidates.push_back(state.get());
+    }
+  }
+  auto records = journal_.steps(runId_);
+  std::map<std::string, int64_t> startedAt;
+  for (const StepRecord& record : records) startedAt[record.step] = record.startedAt;
+  std::stable_sort(candidates.begin(), candidates.end(), [&](NodeState* a, NodeState* b) {
+    bool aDone = a->state == "done", bDone = b->state == "done";
+    if (aDone != bDone) return !aDone;
+    if (!aDone) return startedAt[a->id()] > startedAt[b->id()];
+    return a->order > b->order;
+  });
+
+  for (NodeState* step : candidates) {
+    const graph::Node& node = *step->node;
+    if (!node.undo) {
+      if (node.effect == "write") {
+        report.notUndone.push_back(step->id());
+        emit(Event::Kind::NoUndo, step,
+             step->state == "done" ? "changed something but has no undo"
+                                   : "may have changed something before it stopped, and has no undo");
+      }
+      continue;
+    }
+    std::optional<Instant> deadline;
+    if (node.timeoutMs) deadline = clock_.now() + Milliseconds(*node.timeoutMs);
+    if (!launch(*step, "undo", deadline, false) && journalBroken_) break;
+    ProcessResult result = waitFor(step->token);
+    if (auto request = requests_.find(result.token); request != requests_.end()) {
+      preparer_.finished(request->second);
+      requests_.erase(request);
+    }
+    byToken_.erase(result.token);
+    step->token = 0;
+    if (result.succeeded()) {
+      journalOk(journal_.processFinished(runId_, step->id(), "undo", 1, toEpochMs(result.finished),
+                                         outcomeName(result), exitCodeOf(result), "undone", ""));
+      step->state = "undone";
+      report.undone.push_back(step->id());
+      emit(Event::Kind::Undone, step, node.undo->call);
+      continue;
+    }
+    std::string message = fmt::format("undo {} failed ({})", node.undo->call, describe(result));
+    journalOk(journal_.processFinished(runId_, step->id(), "undo", 1, toEpochMs(clock_.now()),
+                                       outcomeName(result), exitCodeOf(result), "undo_failed",
+                                       message));
+    step->state = "undo_failed";
+    emit(Event::Kind::UndoFailed, step,
+         result.detail.empty() ? message : message + "\n" + result.detail, exitCodeOf(result));
+    report.result = RunResult::RollbackIncomplete;
+    report.message = fmt::format(
+        "{}; rollback is incomplete: the undo of step {} failed, and the steps before it were "
+        "left as they are (manual attention needed; `mig rollback` tries again)",
+        reason, step->id());
+    journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
+                                   toEpochMs(clock_.now())));
+    emit(Event::Kind::RunFinished, nullptr, report.message);
+    events_.close();
+    return report;
+  }
+  if (journalBroken_) {
+    report.result = RunResult::JournalFailed;
+    report.message = "the journal could not be written during rollback: " + journal_.lastError();
+    events_.close();
+    return report;
+  }
+  report.result = RunResult::RolledBack;
+  std::string undone = report.undone.empty() ? "nothing needed undoing"
+                                             : fmt::format("undone: {}", fmt::join(report.undone, ", "));
+  std::string notUndone =
+      report.notUndone.empty()
+          ? ""
+          : fmt::format("; changed something but have no undo: {}", fmt::join(report.notUndone, ", "));
+  report.message = fmt::format("{}; rolled back ({}{})", reason, undone, notUndone);
+  journalOk(journal_.setRunState(runId_, "rolled_back", report.message, toEpochMs(clock_.now())));
+  emit(Event::Kind::RunFinished, nullptr, report.message);
+  events_.close();
+  return report;
+}
+
+// ---------------------------------------------------------------- events
+
+Progress Scheduler::progress() const {
+  Progress p;
+  p.done = doneCount_;
+  p.total = stepCount_;
+  p.running = requests_.size();
+  p.started = started_;
+  p.now = clock_.now();
+  if (!durations_.empty() && doneCount_ < stepCount_) {
+    Milliseconds total = std::accumulate(durations_.begin(), durations_.end(), Milliseconds(0));
+    Milliseconds average = total / static_cast<int64_t>(durations_.size());
+    size_t remaining = stepCount_ - doneCount_;
+    p.eta = average * static_cast<int64_t>(remaining) / options_.jobs;
+  }
+  for (size_t index : ready_) {
+    const NodeState& step = *nodes_[index];
+    if (step.notBefore && step.windowAnnounced && *step.notBefore > p.now) {
+      auto left = std::chrono::duration_cast<Milliseconds>(*step.notBefore - p.now);
+      p.waiting = fmt::format("window {} opens in {}", step.node->window,
+                              units::formatDuration(left.count() / 1000 * 1000));
+      break;
+    }
+  }
+  return p;
+}
+
+void Scheduler::emit(Event::Kind kind, const NodeState* step, std::string message,
+                     std::optional<int> exitCode) {
+  Event event;
+  event.kind = kind;
+  event.at = clock_.now();
+  if (step) {
+    event.step = step->id();
+    event.process = step->process;
+    event.attempt = step->attempts;
+  }
+  event.exitCode = exitCode;
+  event.message = std::move(message);
+  events_.emit(event, progress());
+}
+
+}  // namespace mig::runtime

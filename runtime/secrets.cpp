@@ -1,0 +1,155 @@
+#include "runtime/secrets.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace mig::runtime {
+
+SecretValues SecretValues::resolve(const graph::Graph& graph, const std::vector<std::string>& names,
+                                   std::vector<std::string>& problems) {
+  SecretValues values;
+  for (const std::string& name : names) {
+    const graph::Secret* secret = graph.secret(name);
+    if (secret == nullptr) {
+      problems.push_back(fmt::format("secret {} is not declared by the plan", name));
+      continue;
+    }
+    if (secret->from == "env") {
+      const char* value = std::getenv(secret->location.c_str());
+      if (value == nullptr || *value == '\0') {
+        problems.push_back(fmt::format("secret {}: environment variable {} is not set", name,
+                                       secret->location));
+        continue;
+      }
+      values.values_[name] = value;
+      continue;
+    }
+    std::ifstream in(secret->location, std::ios::binary);
+    if (!in) {
+      problems.push_back(fmt::format("secret {}: cannot read file {}: {}", name, secret->location,
+                                     std::strerror(errno)));
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string value = text.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) {
+      problems.push_back(fmt::format("secret {}: file {} is empty", name, secret->location));
+      continue;
+    }
+    values.values_[name] = std::move(value);
+  }
+  return values;
+}
+
+const std::string* SecretValues::value(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> SecretValues::all() const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : values_) out.push_back(value);
+  return out;
+}
+
+std::string pgpassField(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands) {
+  std::set<std::string> names;
+  for (const graph::Command* command : commands) {
+    for (const graph::SecretDelivery& delivery : command->secrets) names.insert(delivery.secret);
+  }
+  return {names.begin(), names.end()};
+}
+
+SecretCommandPreparer::SecretCommandPreparer(const graph::Graph& graph, const SecretValues& secrets,
+                                             RunPaths paths)
+    : graph_(graph), secrets_(secrets), paths_(std::move(paths)) {
+  for (const graph::Secret& secret : graph_.secrets) {
+    if (secret.from == "env") unset_.push_back(secret.location);
+  }
+}
+
+std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& node,
+                                                             const graph::Command& command,
+                                                             const std::string& kind, int attempt,
+                                                             std::string& error) {
+  ProcessRequest request;
+  request.script = command.script;
+  request.workdir = paths_.workdir;
+  request.logPath = fmt::format("{}/{}.{}.{}.log", paths_.logDir, node.id, kind, attempt);
+  request.unsetEnv = unset_;
+  request.redact = secrets_.all();
+  request.env.emplace_back("MIG", paths_.migBinary);
+  request.env.emplace_back("MIG_PLAN", graph_.plan);
+  request.env.emplace_back("MIG_STEP", node.id);
+  request.env.emplace_back("MIG_JOURNAL", paths_.journal);
+  for (const auto& [name, value] : command.env) request.env.emplace_back(name, value);
+
+  std::string pgpass;
+  for (const graph::SecretDelivery& delivery : command.secrets) {
+    const std::string* value = secrets_.value(delivery.secret);
+    if (value == nullptr) {
+      error = fmt::format("secret {} is not available", delivery.secret);
+      return std::nullopt;
+    }
+    if (delivery.via == graph::SecretDelivery::Via::Env) {
+      request.env.emplace_back(delivery.variable, *value);
+      continue;
+    }
+    pgpass += fmt::format("{}:{}:{}:{}:{}\n", pgpassField(delivery.host), pgpassField(delivery.port),
+                          pgpassField(delivery.database), pgpassField(delivery.user),
+                          pgpassField(*value));
+  }
+  if (!pgpass.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(paths_.tempDir, ec);
+    ::chmod(paths_.tempDir.c_str(), 0700);
+    std::string path = fmt::format("{}/{}.{}.{}.{}.pgpass", paths_.tempDir, node.id, kind, attempt,
+                                   ++files_);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
+      return std::nullopt;
+    }
+    ::fchmod(fd, 0600);
+    bool written = ::write(fd, pgpass.data(), pgpass.size()) == static_cast<ssize_t>(pgpass.size());
+    ::close(fd);
+    if (!written) {
+      ::unlink(path.c_str());
+      error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
+      return std::nullopt;
+    }
+    request.env.emplace_back("PGPASSFILE", path);
+  }
+  return request;
+}
+
+void SecretCommandPreparer::finished(const ProcessRequest& request) {
+  for (const auto& [name, value] : request.env) {
+    if (name == "PGPASSFILE") ::unlink(value.c_str());
+  }
+}
+
+}  // namespace mig::runtime

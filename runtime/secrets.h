@@ -1,0 +1,66 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+#include "runtime/scheduler.h"
+
+namespace mig::runtime {
+
+/// The values of a plan's secrets, read once from their sources. Held in
+/// memory only; handed to a command in the form its client reads.
+class SecretValues {
+ public:
+  /// Reads every secret `names` refers to. Problems (a variable not set, a
+  /// file missing or empty) are appended to `problems`, one per secret.
+  static SecretValues resolve(const graph::Graph& graph, const std::vector<std::string>& names,
+                              std::vector<std::string>& problems);
+
+  const std::string* value(const std::string& name) const;
+  /// Every value, for redaction.
+  std::vector<std::string> all() const;
+  void set(const std::string& name, std::string value) { values_[name] = std::move(value); }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+/// Where a run keeps its files.
+struct RunPaths {
+  std::string workdir;  ///< the plan's folder: commands run here
+  std::string logDir;   ///< .mig/logs/PLAN/run-N
+  std::string tempDir;  ///< 0700 folder for PGPASSFILEs
+  std::string migBinary;  ///< exported as MIG for the stdlib's drivers
+  std::string journal;    ///< the journal's absolute path, exported as MIG_JOURNAL
+};
+
+/// The real preparer: environment with MIG, the command's own variables and
+/// its secrets (env variables, or a 0600 PGPASSFILE written for the
+/// process and removed when it ends), the plan's secret sources removed
+/// from the inherited environment, and a log file per process.
+class SecretCommandPreparer : public CommandPreparer {
+ public:
+  SecretCommandPreparer(const graph::Graph& graph, const SecretValues& secrets, RunPaths paths);
+  std::optional<ProcessRequest> prepare(const graph::Node& node, const graph::Command& command,
+                                        const std::string& kind, int attempt,
+                                        std::string& error) override;
+  void finished(const ProcessRequest& request) override;
+
+ private:
+  const graph::Graph& graph_;
+  const SecretValues& secrets_;
+  RunPaths paths_;
+  std::vector<std::string> unset_;
+  uint64_t files_ = 0;
+};
+
+/// A pgpass field with ':' and '\' escaped, as libpq reads it.
+std::string pgpassField(const std::string& value);
+
+/// The names of the secrets a set of commands needs.
+std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands);
+
+}  // namespace mig::runtime

@@ -1,0 +1,663 @@
+#include "runtime/state_store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+namespace mig::runtime {
+namespace {
+
+/// The journal's layout version, kept in mig_meta. Bump it (and teach
+/// checkOrCreateSchema() to upgrade) when the tables change.
+constexpr int64_t kSchemaVersion = 1;
+
+/// How long to wait between tries to switch a busy new file to WAL.
+constexpr int kJournalModeRetryMs = 5;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE mig_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  plan TEXT NOT NULL,
+  plan_hash TEXT NOT NULL,
+  plan_file TEXT NOT NULL,
+  compiled TEXT NOT NULL,
+  state TEXT NOT NULL,
+  message TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  switchover_at INTEGER,
+  retain_until INTEGER,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL
+);
+CREATE INDEX runs_by_plan ON runs (plan, id);
+
+CREATE TABLE steps (
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  message TEXT NOT NULL DEFAULT '',
+  completion_order INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, name),
+  UNIQUE (run_id, position)
+);
+
+CREATE TABLE attempts (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('run', 'check', 'undo')),
+  attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  outcome TEXT NOT NULL DEFAULT '',
+  log_path TEXT NOT NULL,
+  FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+);
+CREATE INDEX attempts_by_step ON attempts (run_id, step, started_at, id);
+)sql";
+
+/// A prepared statement. Bind failures are kept and reported by the first
+/// step, so a chain of bind() calls needs one check.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) {
+    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, int64_t value) {
+    if (ok()) rc_ = sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bind(int index, std::optional<int64_t> value) {
+    if (!value) {
+      if (ok()) rc_ = sqlite3_bind_null(stmt_, index);
+      return *this;
+    }
+    return bind(index, *value);
+  }
+  Statement& bind(int index, const std::string& value) {
+    if (ok()) {
+      rc_ = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                                SQLITE_UTF8);
+    }
+    return *this;
+  }
+
+  /// Steps once: true when a row is ready; false when done or failed (ok()
+  /// tells which).
+  bool next() {
+    if (!ok()) return false;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) rc_ = rc;
+    return false;
+  }
+  /// Runs a statement that returns no rows.
+  bool run() {
+    while (next()) {
+    }
+    return ok();
+  }
+  bool ok() const { return rc_ == SQLITE_OK; }
+
+  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::optional<int64_t> optionalInteger(int column) const {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return integer(column);
+  }
+  std::optional<int> optionalInt(int column) const {
+    const std::optional<int64_t> value = optionalInteger(column);
+    if (!value) return std::nullopt;
+    return static_cast<int>(*value);
+  }
+  std::string text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    if (data == nullptr) return {};
+    return std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+/// BEGIN IMMEDIATE on construction (waiting for other writers up to the
+/// busy timeout); ROLLBACK on destruction unless commit() succeeded.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(sqlite3* db) : db_(db) {
+    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~WriteTransaction() {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+  bool begun() const { return begun_; }
+  bool commit() { return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+};
+
+constexpr const char* kRunColumns =
+    "id, plan, plan_hash, plan_file, compiled, state, message, started_at, finished_at, "
+    "switchover_at, retain_until, host, pid";
+
+RunRecord readRun(const Statement& row) {
+  RunRecord run;
+  run.id = row.integer(0);
+  run.plan = row.text(1);
+  run.planHash = row.text(2);
+  run.planFile = row.text(3);
+  run.compiled = row.text(4);
+  run.state = row.text(5);
+  run.message = row.text(6);
+  run.startedAt = row.integer(7);
+  run.finishedAt = row.integer(8);
+  run.switchoverAt = row.optionalInteger(9);
+  run.retainUntil = row.optionalInteger(10);
+  run.host = row.text(11);
+  run.pid = row.integer(12);
+  return run;
+}
+
+std::string stepLabel(int64_t runId, const std::string& step) {
+  return fmt::format("step '{}' of run {}", step, runId);
+}
+
+}  // namespace
+
+std::unique_ptr<StateStore> StateStore::open(const std::string& path, bool durable,
+                                             std::string& error) {
+  std::unique_ptr<StateStore> store(new StateStore());
+  store->path_ = path;
+  if (!store->connect(durable)) {
+    error = store->error_;
+    return nullptr;
+  }
+  return store;
+}
+
+StateStore::~StateStore() {
+  sqlite3_close_v2(db_);
+}
+
+bool StateStore::connect(bool durable) {
+  const std::filesystem::path folder = std::filesystem::path(path_).parent_path();
+  if (!folder.empty()) {
+    std::error_code code;
+    std::filesystem::create_directories(folder, code);
+    if (code) {
+      error_ = fmt::format("cannot create the folder '{}' for the state database: {}",
+                           folder.string(), code.message());
+      return false;
+    }
+  }
+
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    error_ = fmt::format("cannot open '{}': {}", path_,
+                         db_ ? sqliteReason() : std::string("out of memory"));
+    return false;
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  // SQLite quietly opens a file it may not write read-only; the journal
+  // must be written, so say so now rather than at the first step.
+  if (sqlite3_db_readonly(db_, "main") == 1) {
+    error_ = fmt::format("cannot open '{}': the file is read-only for this user", path_);
+    return false;
+  }
+  sqlite3_busy_timeout(db_, static_cast<int>(busyTimeout_.count()));
+
+  // The first statement that reads the file: where a foreign file shows.
+  // Switching a new file to WAL fails at once, without the busy handler,
+  // while another process does the same: retry until the busy timeout.
+  std::string mode;
+  const auto deadline = std::chrono::steady_clock::now() + busyTimeout_;
+  for (;;) {
+    Statement journalMode(db_, "PRAGMA journal_mode=WAL");
+    if (journalMode.next()) mode = journalMode.text(0);
+    if (journalMode.ok()) break;
+    if ((sqlite3_errcode(db_) & 0xff) == SQLITE_BUSY &&
+        std::chrono::steady_clock::now() < deadline) {
+      sqlite3_sleep(kJournalModeRetryMs);
+      continue;
+    }
+    const int code = sqlite3_errcode(db_) & 0xff;
+    if (code == SQLITE_NOTADB) {
+      error_ = fmt::format("'{}' is not a mig state database: {}", path_, sqliteReason());
+    } else if (code == SQLITE_CORRUPT) {
+      error_ = fmt::format("'{}' is damaged: {}", path_, sqliteReason());
+    } else {
+      error_ = fmt::format("cannot open '{}': {}", path_, sqliteReason());
+    }
+    return false;
+  }
+  if (mode != "wal") {
+    error_ = fmt::format(
+        "cannot open '{}': SQLite cannot use write-ahead logging there "
+        "(the journal mode stays '{}')",
+        path_, mode);
+    return false;
+  }
+
+  const char* synchronous = durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  if (!exec(synchronous) || !exec("PRAGMA foreign_keys=ON")) {
+    error_ = fmt::format("cannot open '{}': {}", path_, sqliteReason());
+    return false;
+  }
+  return checkOrCreateSchema();
+}
+
+bool StateStore::checkOrCreateSchema() {
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail("check the schema");
+
+  // Statements are scoped: COMMIT fails while one is still stepping.
+  int64_t objectCount = 0;
+  bool hasMeta = false;
+  {
+    Statement objects(db_,
+                      "SELECT count(*), coalesce(sum(type = 'table' AND name = 'mig_meta'), 0) "
+                      "FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+    if (!objects.next()) return failToReadSchema();
+    objectCount = objects.integer(0);
+    hasMeta = objects.integer(1) > 0;
+  }
+
+  if (objectCount == 0) {
+    if (!exec(kSchema)) return fail("create the schema");
+    Statement version(db_, "INSERT INTO mig_meta (key, value) VALUES ('schema_version', ?1)");
+    version.bind(1, std::to_string(kSchemaVersion));
+    if (!version.run()) return fail("create the schema");
+    return transaction.commit() || fail("create the schema");
+  }
+
+  if (!hasMeta) {
+    error_ = fmt::format(
+        "'{}' is not a mig state database: it holds tables of another program and no "
+        "mig schema version",
+        path_);
+    return false;
+  }
+  std::optional<std::string> versionText;
+  {
+    Statement version(db_, "SELECT value FROM mig_meta WHERE key = 'schema_version'");
+    if (version.next()) versionText = version.text(0);
+    if (!version.ok()) return failToReadSchema();
+  }
+  if (!versionText) {
+    error_ = fmt::format("'{}' is not a mig state database: it has no mig schema version", path_);
+    return false;
+  }
+  const std::string& text = *versionText;
+  int64_t number = 0;
+  const auto [end, parseError] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (parseError != std::errc() || end != text.data() + text.size() || number < 1) {
+    error_ = fmt::format(
+        "'{}' is not a mig state database: its schema version '{}' is not one "
+        "mig wrote",
+        path_, text);
+    return false;
+  }
+  if (number > kSchemaVersion) {
+    error_ = fmt::format(
+        "'{}' was written by a newer mig: its schema version is {}, this mig reads up to {}", path_,
+        number, kSchemaVersion);
+    return false;
+  }
+  return transaction.commit() || fail("check the schema");
+}
+
+bool StateStore::failToReadSchema() {
+  const int code = sqlite3_errcode(db_) & 0xff;
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+    error_ = fmt::format("'{}' is damaged: {}", path_, sqliteReason());
+    return false;
+  }
+  return fail("read the schema");
+}
+
+void StateStore::setBusyTimeout(std::chrono::milliseconds timeout) {
+  busyTimeout_ = timeout;
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
+}
+
+std::optional<StoreSettings> StateStore::settings() {
+  error_.clear();
+  StoreSettings settings;
+  Statement journalMode(db_, "PRAGMA journal_mode");
+  Statement synchronous(db_, "PRAGMA synchronous");
+  Statement busyTimeout(db_, "PRAGMA busy_timeout");
+  Statement foreignKeys(db_, "PRAGMA foreign_keys");
+  if (!journalMode.next() || !synchronous.next() || !busyTimeout.next() || !foreignKeys.next()) {
+    fail("read the connection settings");
+    return std::nullopt;
+  }
+  settings.journalMode = journalMode.text(0);
+  settings.synchronous = static_cast<int>(synchronous.integer(0));
+  settings.busyTimeoutMs = busyTimeout.integer(0);
+  settings.foreignKeys = foreignKeys.integer(0) != 0;
+  return settings;
+}
+
+std::optional<int64_t> StateStore::createRun(const RunRecord& run,
+                                             const std::vector<std::string>& steps) {
+  error_.clear();
+  const std::string action = fmt::format("create a run of plan '{}'", run.plan);
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) {
+    fail(action);
+    return std::nullopt;
+  }
+  Statement insertRun(db_,
+                      "INSERT INTO runs (plan, plan_hash, plan_file, compiled, state, message, "
+                      "started_at, host, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)");
+  insertRun.bind(1, run.plan)
+      .bind(2, run.planHash)
+      .bind(3, run.planFile)
+      .bind(4, run.compiled)
+      .bind(5, run.message)
+      .bind(6, run.startedAt)
+      .bind(7, run.host)
+      .bind(8, run.pid);
+  if (!insertRun.run()) {
+    fail(action);
+    return std::nullopt;
+  }
+  const int64_t runId = sqlite3_last_insert_rowid(db_);
+
+  for (size_t position = 0; position < steps.size(); ++position) {
+    Statement insertStep(db_,
+                         "INSERT INTO steps (run_id, position, name, state) "
+                         "VALUES (?1, ?2, ?3, 'pending')");
+    insertStep.bind(1, runId).bind(2, static_cast<int64_t>(position)).bind(3, steps[position]);
+    if (!insertStep.run()) {
+      fail(fmt::format("{} (step '{}')", action, steps[position]));
+      return std::nullopt;
+    }
+  }
+  if (!transaction.commit()) {
+    fail(action);
+    return std::nullopt;
+  }
+  return runId;
+}
+
+std::optional<RunRecord> StateStore::run(int64_t runId) {
+  error_.clear();
+  Statement select(db_, fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns));
+  select.bind(1, runId);
+  if (select.next()) return readRun(select);
+  if (!select.ok()) {
+    fail(fmt::format("read run {}", runId));
+  } else {
+    failBecause(fmt::format("read run {}", runId), "there is no such run");
+  }
+  return std::nullopt;
+}
+
+std::optional<RunRecord> StateStore::lastRun(const std::string& plan) {
+  error_.clear();
+  Statement select(db_, fmt::format("SELECT {} FROM runs WHERE plan = ?1 ORDER BY id DESC LIMIT 1",
+                                    kRunColumns));
+  select.bind(1, plan);
+  if (select.next()) return readRun(select);
+  if (!select.ok()) fail(fmt::format("read the last run of plan '{}'", plan));
+  return std::nullopt;
+}
+
+std::vector<std::string> StateStore::plans() {
+  error_.clear();
+  std::vector<std::string> names;
+  Statement select(db_, "SELECT DISTINCT plan FROM runs ORDER BY plan");
+  while (select.next()) names.push_back(select.text(0));
+  if (!select.ok()) {
+    fail("list the plans");
+    return {};
+  }
+  return names;
+}
+
+bool StateStore::setRunState(int64_t runId, const std::string& state, const std::string& message,
+                             int64_t finishedAt) {
+  error_.clear();
+  const std::string action = fmt::format("set the state of run {} to '{}'", runId, state);
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+  Statement update(db_, "UPDATE runs SET state = ?1, message = ?2, finished_at = ?3 WHERE id = ?4");
+  update.bind(1, state).bind(2, message).bind(3, finishedAt).bind(4, runId);
+  if (!update.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "there is no such run");
+  return transaction.commit() || fail(action);
+}
+
+bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) {
+  error_.clear();
+  const std::string action = fmt::format("record the runner of run {}", runId);
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+  Statement update(db_, "UPDATE runs SET host = ?1, pid = ?2 WHERE id = ?3");
+  update.bind(1, host).bind(2, pid).bind(3, runId);
+  if (!update.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "there is no such run");
+  return transaction.commit() || fail(action);
+}
+
+bool StateStore::setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) {
+  error_.clear();
+  const std::string action = fmt::format("record the switchover of run {}", runId);
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+  Statement update(db_, "UPDATE runs SET switchover_at = ?1, retain_until = ?2 WHERE id = ?3");
+  update.bind(1, at).bind(2, retainUntil).bind(3, runId);
+  if (!update.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "there is no such run");
+  return transaction.commit() || fail(action);
+}
+
+std::vector<StepRecord> StateStore::steps(int64_t runId) {
+  error_.clear();
+  std::vector<StepRecord> records;
+  Statement select(db_,
+                   "SELECT name, state, attempts, started_at, finished_at, exit_code, message, "
+                   "completion_order FROM steps WHERE run_id = ?1 ORDER BY position");
+  select.bind(1, runId);
+  while (select.next()) {
+    StepRecord& step = records.emplace_back();
+    step.step = select.text(0);
+    step.state = select.text(1);
+    step.attempts = static_cast<int>(select.integer(2));
+    step.startedAt = select.integer(3);
+    step.finishedAt = select.integer(4);
+    step.exitCode = select.optionalInt(5);
+    step.message = select.text(6);
+    step.order = select.integer(7);
+  }
+  if (!select.ok()) {
+    fail(fmt::format("read the steps of run {}", runId));
+    return {};
+  }
+  return records;
+}
+
+std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string& step) {
+  error_.clear();
+  std::vector<AttemptRecord> records;
+  Statement select(db_,
+                   "SELECT kind, attempt, started_at, finished_at, exit_code, outcome, log_path "
+                   "FROM attempts WHERE run_id = ?1 AND step = ?2 ORDER BY started_at, id");
+  select.bind(1, runId).bind(2, step);
+  while (select.next()) {
+    AttemptRecord& attempt = records.emplace_back();
+    attempt.step = step;
+    attempt.kind = select.text(0);
+    attempt.attempt = static_cast<int>(select.integer(1));
+    attempt.startedAt = select.integer(2);
+    attempt.finishedAt = select.integer(3);
+    attempt.exitCode = select.optionalInt(4);
+    attempt.outcome = select.text(5);
+    attempt.logPath = select.text(6);
+  }
+  if (!select.ok()) {
+    fail(fmt::format("read the attempts of {}", stepLabel(runId, step)));
+    return {};
+  }
+  return records;
+}
+
+bool StateStore::processStarted(int64_t runId, const std::string& step, const std::string& kind,
+                                int attempt, int64_t at, const std::string& logPath,
+                                const std::string& stepState) {
+  error_.clear();
+  const std::string action =
+      fmt::format("record the start of {} {} of {}", kind, attempt, stepLabel(runId, step));
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+
+  // Only an attempt of `do` counts, and the first one dates the step.
+  const bool isRun = kind == "run";
+  Statement updateStep(db_,
+                       "UPDATE steps SET state = ?1, "
+                       "attempts = CASE WHEN ?2 THEN ?3 ELSE attempts END, "
+                       "started_at = CASE WHEN ?2 AND (?3 <= 1 OR started_at = 0) "
+                       "THEN ?4 ELSE started_at END "
+                       "WHERE run_id = ?5 AND name = ?6");
+  updateStep.bind(1, stepState)
+      .bind(2, int64_t{isRun})
+      .bind(3, int64_t{attempt})
+      .bind(4, at)
+      .bind(5, runId)
+      .bind(6, step);
+  if (!updateStep.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
+
+  Statement insertAttempt(db_,
+                          "INSERT INTO attempts (run_id, step, kind, attempt, started_at, "
+                          "log_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  insertAttempt.bind(1, runId)
+      .bind(2, step)
+      .bind(3, kind)
+      .bind(4, int64_t{attempt})
+      .bind(5, at)
+      .bind(6, logPath);
+  if (!insertAttempt.run()) return fail(action);
+  return transaction.commit() || fail(action);
+}
+
+bool StateStore::processFinished(int64_t runId, const std::string& step, const std::string& kind,
+                                 int attempt, int64_t at, const std::string& outcome,
+                                 std::optional<int> exitCode, const std::string& stepState,
+                                 const std::string& message) {
+  error_.clear();
+  const std::string action =
+      fmt::format("record the end of {} {} of {}", kind, attempt, stepLabel(runId, step));
+  std::optional<int64_t> exitCodeValue;
+  if (exitCode) exitCodeValue = *exitCode;
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+
+  Statement updateAttempt(db_,
+                          "UPDATE attempts SET finished_at = ?1, outcome = ?2, exit_code = ?3 "
+                          "WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ?4 "
+                          "AND step = ?5 AND kind = ?6 AND attempt = ?7)");
+  updateAttempt.bind(1, at)
+      .bind(2, outcome)
+      .bind(3, exitCodeValue)
+      .bind(4, runId)
+      .bind(5, step)
+      .bind(6, kind)
+      .bind(7, int64_t{attempt});
+  if (!updateAttempt.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "that process was never journaled");
+
+  Statement updateStep(db_,
+                       "UPDATE steps SET state = ?1, message = ?2, exit_code = ?3, "
+                       "finished_at = ?4, completion_order = CASE WHEN ?1 = 'done' THEN "
+                       "(SELECT max(completion_order) + 1 FROM steps WHERE run_id = ?5) "
+                       "ELSE completion_order END "
+                       "WHERE run_id = ?5 AND name = ?6");
+  updateStep.bind(1, stepState)
+      .bind(2, message)
+      .bind(3, exitCodeValue)
+      .bind(4, at)
+      .bind(5, runId)
+      .bind(6, step);
+  if (!updateStep.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
+  return transaction.commit() || fail(action);
+}
+
+bool StateStore::setStepState(int64_t runId, const std::string& step, const std::string& state,
+                              const std::string& message) {
+  error_.clear();
+  const std::string action =
+      fmt::format("set the state of {} to '{}'", stepLabel(runId, step), state);
+  WriteTransaction transaction(db_);
+  if (!transaction.begun()) return fail(action);
+  // A step marked done takes its place in the completion order, so that a
+  // rollback undoes it in turn.
+  Statement update(db_,
+                   "UPDATE steps SET state = ?1, message = ?2,"
+                   " completion_order = CASE WHEN ?1 = 'done' AND state <> 'done' THEN"
+                   "   (SELECT COALESCE(MAX(completion_order), 0) + 1 FROM steps WHERE run_id = ?3)"
+                   "   ELSE completion_order END"
+                   " WHERE run_id = ?3 AND name = ?4");
+  update.bind(1, state).bind(2, message).bind(3, runId).bind(4, step);
+  if (!update.run()) return fail(action);
+  if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
+  return transaction.commit() || fail(action);
+}
+
+bool StateStore::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+bool StateStore::fail(const std::string& what) {
+  return failBecause(what, sqliteReason());
+}
+
+bool StateStore::failBecause(const std::string& what, const std::string& why) {
+  error_ = fmt::format("cannot {} in '{}': {}", what, path_, why);
+  return false;
+}
+
+std::string StateStore::sqliteReason() const {
+  std::string reason = sqlite3_errmsg(db_);
+  const int code = sqlite3_extended_errcode(db_) & 0xff;
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    reason +=
+        fmt::format(" (another process kept it locked for more than {} ms)", busyTimeout_.count());
+  } else if (code == SQLITE_IOERR || code == SQLITE_CANTOPEN) {
+    // SQLite keeps the errno of the failed system call for these two only.
+    if (const int systemError = sqlite3_system_errno(db_); systemError != 0) {
+      reason += fmt::format(" ({})", std::strerror(systemError));
+    }
+  }
+  return reason;
+}
+
+}  // namespace mig::runtime

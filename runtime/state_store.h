@@ -1,0 +1,158 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace mig::runtime {
+
+/// A run of a plan, as the journal records it.
+struct RunRecord {
+  int64_t id = 0;
+  std::string plan;
+  std::string planHash;
+  std::string planFile;  ///< the plan's source file, as given to `mig run`
+  std::string compiled;  ///< the compiled plan (JSON) the run executes
+  /// running, succeeded, failed, rolling_back, rolled_back,
+  /// rollback_incomplete, paused
+  std::string state;
+  std::string message;
+  int64_t startedAt = 0;   ///< ms since the epoch
+  int64_t finishedAt = 0;  ///< 0 while not finished
+  std::optional<int64_t> switchoverAt;  ///< when the switchover phase completed
+  std::optional<int64_t> retainUntil;   ///< switchoverAt + the plan's retention
+  std::string host;
+  int64_t pid = 0;
+};
+
+/// A step of a run.
+struct StepRecord {
+  std::string step;
+  /// pending, running, done, failed, interrupted, undoing, undone,
+  /// undo_failed
+  std::string state;
+  int attempts = 0;  ///< attempts of `do` started so far
+  int64_t startedAt = 0;
+  int64_t finishedAt = 0;
+  std::optional<int> exitCode;
+  std::string message;
+  int64_t order = 0;  ///< increases with every step that reaches `done`: undo goes in reverse
+};
+
+/// One process of a step: an attempt of its `do`, a `check` or its `undo`.
+struct AttemptRecord {
+  std::string step;
+  std::string kind;  ///< run, check, undo
+  int attempt = 0;
+  int64_t startedAt = 0;
+  int64_t finishedAt = 0;  ///< 0 while running
+  std::optional<int> exitCode;
+  std::string outcome;  ///< "", exited, timed_out, cancelled, spawn_failed
+  std::string logPath;
+};
+
+/// The connection's settings, as SQLite reports them (diagnostics, tests).
+struct StoreSettings {
+  std::string journalMode;  ///< "wal"
+  int synchronous = 0;      ///< 0 off, 1 normal, 2 full, 3 extra
+  int64_t busyTimeoutMs = 0;
+  bool foreignKeys = false;
+};
+
+/// The journal: an SQLite database (WAL; synchronous=NORMAL, or FULL when
+/// durable) shared by every plan of a folder, rows keyed by plan name.
+/// Every method is one transaction, committed before it returns; a method
+/// that fails returns false (or nullopt) and lastError() says why.
+/// Every call clears lastError() first, so a method returning a list returns
+/// an empty one on failure with lastError() set. Several objects, in one
+/// process or many, may share a file; one object belongs to one thread.
+class StateStore {
+ public:
+  /// How long a write waits for another process's transaction by default.
+  static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+
+  /// Opens or creates the database at `path` (creating its folder).
+  /// Returns nullptr with `error` set when it cannot, or when the file is
+  /// not a mig state database.
+  static std::unique_ptr<StateStore> open(const std::string& path, bool durable,
+                                          std::string& error);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  const std::string& lastError() const { return error_; }
+
+  /// How long a write waits for another writer before failing as locked.
+  void setBusyTimeout(std::chrono::milliseconds timeout);
+  std::optional<StoreSettings> settings();
+
+  /// A new run in state `running`, with a `pending` row for each step (in
+  /// the order given, which steps() keeps). Of `run`, the id, state,
+  /// finishedAt and switchover fields are not used.
+  std::optional<int64_t> createRun(const RunRecord& run, const std::vector<std::string>& steps);
+  /// nullopt with lastError() set when there is no such run.
+  std::optional<RunRecord> run(int64_t runId);
+  /// The plan's latest run (highest id); nullopt with an empty lastError()
+  /// when the plan has none.
+  std::optional<RunRecord> lastRun(const std::string& plan);
+  /// Plans with at least one run, sorted by name.
+  std::vector<std::string> plans();
+
+  bool setRunState(int64_t runId, const std::string& state, const std::string& message,
+                   int64_t finishedAt);
+  /// Records who runs it now (a resume by another process).
+  bool setRunner(int64_t runId, const std::string& host, int64_t pid);
+  bool setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil);
+
+  /// In the order the step names were given to createRun().
+  std::vector<StepRecord> steps(int64_t runId);
+  /// Ordered by start.
+  std::vector<AttemptRecord> attempts(int64_t runId, const std::string& step);
+
+  /// Journals the start of a process: an attempt row, and the step moved to
+  /// `stepState` (`running` for run and check, `undoing` for undo), with
+  /// its attempt count set for `run` (and its start time on the first one).
+  bool processStarted(int64_t runId, const std::string& step, const std::string& kind,
+                      int attempt, int64_t at, const std::string& logPath,
+                      const std::string& stepState);
+  /// Journals the end of a process (the latest attempt row of that kind and
+  /// number, which processStarted() must have written) and the step's new
+  /// state, message, exit code and finish time. Reaching `done` gives the
+  /// step the next completion order.
+  bool processFinished(int64_t runId, const std::string& step, const std::string& kind,
+                       int attempt, int64_t at, const std::string& outcome,
+                       std::optional<int> exitCode, const std::string& stepState,
+                       const std::string& message);
+  /// Sets a step's state and message without a process (resume decisions,
+  /// skips). A step that becomes `done` takes the next completion order.
+  bool setStepState(int64_t runId, const std::string& step, const std::string& state,
+                    const std::string& message);
+
+ private:
+  StateStore() = default;
+  /// Opens the connection, sets the pragmas and checks or creates the schema.
+  bool connect(bool durable);
+  bool checkOrCreateSchema();
+  /// Sets lastError() for a failed read of the schema (damage included).
+  bool failToReadSchema();
+  /// Runs SQL without values or results; SQLite keeps the error on failure.
+  bool exec(const char* sql);
+  /// Sets lastError() to "cannot <what> in '<path>': <SQLite's reason>".
+  bool fail(const std::string& what);
+  /// Sets lastError() to "cannot <what> in '<path>': <why>".
+  bool failBecause(const std::string& what, const std::string& why);
+  /// SQLite's last error on the connection, in words.
+  std::string sqliteReason() const;
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  std::chrono::milliseconds busyTimeout_ = kDefaultBusyTimeout;
+  std::string error_;
+};
+
+}  // namespace mig::runtime

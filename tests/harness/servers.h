@@ -1,0 +1,125 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// Throwaway database servers for tests and the demo: each runs on a free
+/// loopback port out of its own temporary folder, and is stopped (and the
+/// folder removed) by its destructor, also when a test fails. A watchdog
+/// process does the same if the test process dies without running
+/// destructors (a crash, SIGKILL, a closed pipe).
+namespace mig::testing {
+
+/// A PostgreSQL 15 cluster in a temporary folder, made for speed (no fsync,
+/// small shared buffers): it starts in about half a second.
+///
+/// initdb refuses to run as root, so as root (CI) the cluster is created
+/// and run by the `postgres` user through `runuser -u postgres --`;
+/// otherwise as the current user. Host connections need the password
+/// (scram-sha-256), the server listens on 127.0.0.1 only, and its unix
+/// socket is in the data folder (so no lock file in /tmp is shared).
+class PostgresServer {
+ public:
+  /// Starts a cluster whose superuser `postgres` has `password`. Returns
+  /// nullptr with `error` set on failure, saying what is missing ("postgresql
+  /// is not installed ...: run scripts/setup.sh") or what the server logged.
+  /// A port taken between choosing and binding it is retried with another.
+  static std::unique_ptr<PostgresServer> start(const std::string& password, std::string& error);
+
+  /// Stops the server (pg_ctl stop -m immediate, then SIGKILL to the
+  /// postmaster if it is still there) and removes its folder.
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+
+  int port() const { return port_; }
+  /// The postmaster's process id.
+  int pid() const { return pid_; }
+  /// The temporary folder holding the data folder and the server log.
+  const std::string& folder() const { return folder_; }
+
+  /// postgresql://postgres@127.0.0.1:PORT/DATABASE, without the password.
+  std::string url(const std::string& database = "postgres") const;
+
+  /// Runs `statements` in one psql session as the superuser (over the unix
+  /// socket, so it works whatever the host rules say; the password goes in
+  /// the child's PGPASSWORD only). Returns what psql printed (unaligned,
+  /// tuples only: fields split by '|', one row a line), or nullopt with
+  /// `error` set to psql's message.
+  std::optional<std::string> sql(const std::string& database, const std::string& statements,
+                                 std::string* error = nullptr) const;
+
+  /// CREATE DATABASE `name`; false with `error` set when it fails.
+  bool createDatabase(const std::string& name, std::string* error = nullptr) const;
+
+  /// Rewrites pg_hba.conf for ACL tests and reloads the configuration. The
+  /// file gets a comment line, the `local` rules initdb wrote (lines 2 and
+  /// 3), host rules for 127.0.0.1/32 and ::1/128 (lines 4 to 7, so url()
+  /// keeps working), then one line per entry from line 8 on: an entry with
+  /// a space is written as a whole rule ("host all all 10.9.0.0/16 reject"),
+  /// any other as `host all all ENTRY scram-sha-256`. False with `error` set
+  /// on failure.
+  bool setHbaHostRules(const std::vector<std::string>& cidrs, std::string* error = nullptr) const;
+
+ private:
+  PostgresServer() = default;
+  bool launch(std::string& error);
+  bool waitUntilReady(std::string& error) const;
+  void stop();
+
+  std::string password_;
+  std::string folder_;
+  std::string dataDir_;
+  bool asPostgresUser_ = false;  ///< running as root: commands go through runuser
+  int port_ = 0;
+  int pid_ = 0;
+  int watchdog_ = 0;  ///< stops the cluster if this process dies without the destructor
+};
+
+/// A redis-server on a free loopback port, without persistence, out of a
+/// temporary folder. The password is in its 0600 config file, never on a
+/// command line.
+class RedisServer {
+ public:
+  /// Starts a server that requires `password` (empty: none). nullptr with
+  /// `error` set on failure ("redis-server is not installed: run
+  /// scripts/setup.sh", or what the server logged).
+  static std::unique_ptr<RedisServer> start(const std::string& password, std::string& error);
+
+  /// Stops the server (SIGTERM, then SIGKILL after 5 s) and removes its folder.
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  const std::string& folder() const { return folder_; }
+
+  /// redis://127.0.0.1:PORT/DB
+  std::string url(int db = 0) const;
+
+  /// Runs one command through redis-cli (the password in the child's
+  /// REDISCLI_AUTH only) and returns its raw output, or nullopt with
+  /// `error` set when redis-cli itself fails. A command the server refuses
+  /// still returns its error text ("ERR ...").
+  std::optional<std::string> cli(const std::vector<std::string>& args,
+                                 std::string* error = nullptr) const;
+
+ private:
+  RedisServer() = default;
+  bool launch(std::string& error);
+  void stop();
+
+  std::string password_;
+  std::string folder_;
+  int port_ = 0;
+  int pid_ = 0;
+  int watchdog_ = 0;  ///< stops the server if this process dies without the destructor
+};
+
+/// Whether process `pid` is still running (a zombie counts as gone).
+bool processIsRunning(int pid);
+
+}  // namespace mig::testing

@@ -1,0 +1,620 @@
+#include "runtime/process_runner.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mig::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using Outcome = ProcessResult::Outcome;
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void writeFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream(path, std::ios::binary) << text;
+  ::chmod(path.c_str(), mode);
+}
+
+/// The numbers that follow "pid " in `text`.
+std::vector<pid_t> pidsIn(const std::string& text) {
+  std::vector<pid_t> pids;
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    pid_t pid = 0;
+    if (word == "pid" && words >> pid) pids.push_back(pid);
+  }
+  return pids;
+}
+
+/// True when `pid` names no process, or only a zombie: it has exited and waits for init, its new
+/// parent, to reap it (some containers' init reaps orphans only every few seconds).
+bool isGone(pid_t pid) {
+  if (::kill(pid, 0) == -1 && errno == ESRCH) return true;
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t commandEnd = stat.rfind(')');
+  return commandEnd != std::string::npos && commandEnd + 2 < stat.size() &&
+         stat[commandEnd + 2] == 'Z';
+}
+
+/// True once none of `pids` runs, giving the kernel a moment.
+bool allGone(const std::vector<pid_t>& pids) {
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    if (std::all_of(pids.begin(), pids.end(), isGone)) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+Milliseconds elapsed(const ProcessResult& result) {
+  return result.finished - result.started;
+}
+
+class ProcessRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "process-runner-XXXXXX");
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = std::filesystem::canonical(pattern).string();
+  }
+
+  void TearDown() override {
+    // Every child, running or zombie, has been reaped.
+    errno = 0;
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  ProcessRequest request(uint64_t token, std::string script) {
+    ProcessRequest request;
+    request.token = token;
+    request.script = std::move(script);
+    request.workdir = dir_;
+    request.logPath = dir_ + "/logs/" + std::to_string(token) + ".log";
+    return request;
+  }
+
+  /// Waits until `token` finishes, keeping any other result in `others_`; gives up (failing the
+  /// test) after 30 s, leaving the process to the runner's destructor.
+  ProcessResult waitFor(ProcessRunner& runner, uint64_t token) {
+    Instant giveUp = clock_.now() + 30s;
+    while (clock_.now() < giveUp && runner.running() > 0) {
+      for (ProcessResult& result : runner.wait(giveUp)) {
+        if (result.token == token) return result;
+        others_.push_back(std::move(result));
+      }
+    }
+    ADD_FAILURE() << "process " << token << " did not finish";
+    ProcessResult missing;
+    missing.outcome = Outcome::SpawnFailed;
+    missing.exitCode = -1;
+    return missing;
+  }
+
+  /// Waits until `count` processes have finished (giving up after 30 s), by token.
+  std::map<uint64_t, ProcessResult> waitForAll(ProcessRunner& runner, size_t count) {
+    std::map<uint64_t, ProcessResult> results;
+    Instant giveUp = clock_.now() + 30s;
+    while (results.size() < count && clock_.now() < giveUp && runner.running() > 0) {
+      for (ProcessResult& result : runner.wait(giveUp)) results[result.token] = result;
+    }
+    EXPECT_EQ(results.size(), count);
+    return results;
+  }
+
+  ProcessResult run(ProcessRunner& runner, ProcessRequest request) {
+    uint64_t token = request.token;
+    runner.start(std::move(request));
+    return waitFor(runner, token);
+  }
+
+  ProcessResult run(ProcessRequest request) {
+    ProcessRunner runner(clock_);
+    return run(runner, std::move(request));
+  }
+
+  /// Lets the runner read output until the log of `request` holds `text` (false after 10 s, or
+  /// when nothing runs any more).
+  bool waitForLog(ProcessRunner& runner, const ProcessRequest& request, const std::string& text) {
+    Instant giveUp = clock_.now() + 10s;
+    while (clock_.now() < giveUp) {
+      if (readFile(request.logPath).find(text) != std::string::npos) return true;
+      if (runner.running() == 0) return false;
+      for (ProcessResult& result : runner.wait(clock_.now() + 20ms)) {
+        others_.push_back(std::move(result));
+      }
+    }
+    return false;
+  }
+
+  SystemClock clock_;
+  std::string dir_;
+  std::vector<ProcessResult> others_;
+};
+
+// ------------------------------------------------------------------ exit codes and bash
+
+TEST_F(ProcessRunnerTest, ReportsExitCodes) {
+  ProcessRunner runner(clock_);
+  for (int code : {0, 1, 42}) {
+    ProcessResult result = run(runner, request(code + 1, "exit " + std::to_string(code)));
+    EXPECT_EQ(result.token, static_cast<uint64_t>(code + 1));
+    EXPECT_EQ(result.outcome, Outcome::Exited);
+    EXPECT_EQ(result.exitCode, code);
+    EXPECT_EQ(result.succeeded(), code == 0);
+    EXPECT_LE(result.started, result.finished);
+  }
+  EXPECT_EQ(runner.running(), 0u);
+}
+
+TEST_F(ProcessRunnerTest, PipelineFailsWhenAnyCommandInItFails) {
+  EXPECT_EQ(run(request(1, "false | true")).exitCode, 1);
+  EXPECT_EQ(run(request(2, "true | true")).exitCode, 0);
+}
+
+TEST_F(ProcessRunnerTest, MultiLineScriptStopsAtTheFirstFailure) {
+  ProcessRequest script = request(1, "echo before\nfalse\necho after\n");
+  ProcessResult result = run(script);
+  EXPECT_EQ(result.exitCode, 1);
+  EXPECT_EQ(readFile(script.logPath), "before\n");
+}
+
+TEST_F(ProcessRunnerTest, RunsCommandSubstitution) {
+  ProcessRequest script = request(1, R"sh(echo "got $(echo inner | tr a-z A-Z)")sh");
+  EXPECT_TRUE(run(script).succeeded());
+  EXPECT_EQ(readFile(script.logPath), "got INNER\n");
+}
+
+TEST_F(ProcessRunnerTest, LogInterleavesStdoutAndStderr) {
+  ProcessRequest script = request(1, "echo out; echo err >&2; echo out again");
+  EXPECT_TRUE(run(script).succeeded());
+  EXPECT_EQ(readFile(script.logPath), "out\nerr\nout again\n");
+}
+
+// ------------------------------------------------------------------ the fast path
+
+TEST_F(ProcessRunnerTest, IsSimpleCommandAcceptsPlainWords) {
+  for (const char* script : {"true", "sleep 1", "echo a=b", "printf ok",
+                             "pg_dump -Fc -f out.dump db", "./tool --flag=x,y:z@h%1+2", "true\n"}) {
+    EXPECT_TRUE(isSimpleCommand(script)) << script;
+  }
+}
+
+TEST_F(ProcessRunnerTest, IsSimpleCommandRejectsShellSyntaxAndBuiltins) {
+  for (const char* script : {"",
+                             "a=b cmd",
+                             "echo $HOME",
+                             "cd /tmp",
+                             "x | y",
+                             "echo 'q'",
+                             "true\ntrue",
+                             "echo  two",
+                             " true",
+                             "true ",
+                             "echo a;b",
+                             "ls *.txt",
+                             "ls ~",
+                             "export A=1",
+                             "pwd",
+                             "kill 1",
+                             "if",
+                             "%1",
+                             "printf %s x",
+                             "printf -v x y",
+                             "echo --help",
+                             "true --version",
+                             "source x",
+                             ". x",
+                             "exec true",
+                             "exit 3",
+                             "time true",
+                             "echo a>b",
+                             "echo \"q\"",
+                             "echo a\\b"}) {
+    EXPECT_FALSE(isSimpleCommand(script)) << script;
+  }
+}
+
+TEST_F(ProcessRunnerTest, FastPathRunsTrueAndPrintf) {
+  EXPECT_TRUE(run(request(1, "true")).succeeded());
+  ProcessResult failed = run(request(2, "false"));
+  EXPECT_EQ(failed.outcome, Outcome::Exited);
+  EXPECT_EQ(failed.exitCode, 1);
+  ProcessRequest printOk = request(3, "printf ok");
+  EXPECT_TRUE(run(printOk).succeeded());
+  EXPECT_EQ(readFile(printOk.logPath), "ok");
+}
+
+TEST_F(ProcessRunnerTest, MissingProgramExits127AndIsNamedInTheLog) {
+  for (const char* script : {"nosuch-mig-program --flag", "nosuch-mig-program | cat"}) {
+    ProcessRequest missing = request(1, script);
+    ProcessResult result = run(missing);
+    EXPECT_EQ(result.outcome, Outcome::Exited) << script;
+    EXPECT_EQ(result.exitCode, 127) << script;
+    EXPECT_NE(readFile(missing.logPath).find("nosuch-mig-program"), std::string::npos) << script;
+    EXPECT_NE(result.detail.find("nosuch-mig-program: command not found"), std::string::npos)
+        << result.detail;
+  }
+}
+
+TEST_F(ProcessRunnerTest, FastPathFindsProgramsOnTheChildsPath) {
+  std::filesystem::create_directory(dir_ + "/bin");
+  writeFile(dir_ + "/bin/mig-test-tool", "#!/bin/sh\necho \"tool $0 $*\"\n", 0755);
+  ProcessRequest tool = request(1, "mig-test-tool a b");
+  tool.env = {{"PATH", dir_ + "/bin:/usr/bin:/bin"}};
+  EXPECT_TRUE(run(tool).succeeded());
+  EXPECT_EQ(readFile(tool.logPath), "tool " + dir_ + "/bin/mig-test-tool a b\n");
+}
+
+TEST_F(ProcessRunnerTest, FastPathLetsBashRunAScriptWithoutShebang) {
+  writeFile(dir_ + "/plain-script", "echo from the script; exit 3\n", 0755);
+  ProcessRequest script = request(1, "./plain-script");
+  ProcessResult result = run(script);
+  EXPECT_EQ(result.exitCode, 3);
+  EXPECT_EQ(readFile(script.logPath), "from the script\n");
+}
+
+TEST_F(ProcessRunnerTest, FastPathPassesTheEnvironmentBashWould) {
+  std::filesystem::create_directory(dir_ + "/real");
+  std::filesystem::create_directory_symlink(dir_ + "/real", dir_ + "/link");
+  auto output = [&](uint64_t token, const std::string& script, const std::string& pwd) {
+    ProcessRequest print = request(token, script);
+    print.workdir = dir_ + "/link";
+    print.env = {{"PWD", pwd}, {"SHLVL", " 7"}, {"OLDPWD", "/no/such/dir"}};
+    ProcessResult result = run(print);
+    return std::to_string(result.exitCode) + ":" + readFile(print.logPath);
+  };
+  // The second script is no simple command, so bash runs it and execs printenv at the end.
+  for (const std::string& pwd : {std::string("/elsewhere"), dir_ + "/link"}) {
+    std::string direct = output(1, "printenv PWD SHLVL OLDPWD", pwd);
+    std::string throughBash = output(2, "true; printenv PWD SHLVL OLDPWD", pwd);
+    EXPECT_EQ(direct, throughBash);
+  }
+  EXPECT_EQ(output(3, "printenv PWD", "/elsewhere"), "0:" + dir_ + "/real\n");
+  EXPECT_EQ(output(4, "printenv PWD", dir_ + "/link"), "0:" + dir_ + "/link\n");
+}
+
+// ------------------------------------------------------------------ environment and workdir
+
+TEST_F(ProcessRunnerTest, AddsAndOverridesEnvironmentVariables) {
+  ::setenv("MIG_TEST_OVERRIDDEN", "inherited", 1);
+  ::setenv("MIG_TEST_KEPT", "kept", 1);
+  ProcessRequest bash =
+      request(1, R"sh(echo "$MIG_TEST_ADDED $MIG_TEST_OVERRIDDEN $MIG_TEST_KEPT")sh");
+  bash.env = {{"MIG_TEST_ADDED", "added"}, {"MIG_TEST_OVERRIDDEN", "overridden"}};
+  ProcessRequest direct = request(2, "printenv MIG_TEST_ADDED MIG_TEST_OVERRIDDEN MIG_TEST_KEPT");
+  direct.env = bash.env;
+  EXPECT_TRUE(run(bash).succeeded());
+  EXPECT_TRUE(run(direct).succeeded());
+  ::unsetenv("MIG_TEST_OVERRIDDEN");
+  ::unsetenv("MIG_TEST_KEPT");
+  EXPECT_EQ(readFile(bash.logPath), "added overridden kept\n");
+  EXPECT_EQ(readFile(direct.logPath), "added\noverridden\nkept\n");
+}
+
+TEST_F(ProcessRunnerTest, UnsetEnvRemovesAnInheritedVariable) {
+  ::setenv("MIG_TEST_SECRET_SOURCE", "s3cret", 1);
+  ProcessRequest bash = request(1, R"sh(echo "[${MIG_TEST_SECRET_SOURCE-unset}]")sh");
+  bash.unsetEnv = {"MIG_TEST_SECRET_SOURCE"};
+  ProcessRequest direct = request(2, "printenv MIG_TEST_SECRET_SOURCE");
+  direct.unsetEnv = bash.unsetEnv;
+  EXPECT_TRUE(run(bash).succeeded());
+  ProcessResult printed = run(direct);
+  ::unsetenv("MIG_TEST_SECRET_SOURCE");
+  EXPECT_EQ(readFile(bash.logPath), "[unset]\n");
+  EXPECT_EQ(printed.exitCode, 1);  // printenv: no such variable
+  EXPECT_EQ(readFile(direct.logPath), "");
+}
+
+TEST_F(ProcessRunnerTest, RunsInTheWorkdir) {
+  std::filesystem::create_directory(dir_ + "/work");
+  writeFile(dir_ + "/work/marker-file", "");
+  ProcessRequest bash = request(1, "pwd");
+  bash.workdir = dir_ + "/work";
+  ProcessRequest direct = request(2, "ls");
+  direct.workdir = dir_ + "/work";
+  EXPECT_TRUE(run(bash).succeeded());
+  EXPECT_TRUE(run(direct).succeeded());
+  EXPECT_EQ(readFile(bash.logPath), dir_ + "/work\n");
+  EXPECT_EQ(readFile(direct.logPath), "marker-file\n");
+}
+
+TEST_F(ProcessRunnerTest, SpawnFailsForAMissingWorkdir) {
+  ProcessRunner runner(clock_);
+  for (const char* script : {"true", "echo $HOME"}) {
+    ProcessRequest nowhere = request(1, script);
+    nowhere.workdir = "/nonexistent-mig-dir";
+    runner.start(nowhere);
+    EXPECT_EQ(runner.running(), 1u);
+    std::vector<ProcessResult> results = runner.wait(std::nullopt);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].outcome, Outcome::SpawnFailed);
+    EXPECT_EQ(results[0].detail, "cannot start: no such directory '/nonexistent-mig-dir'");
+    EXPECT_EQ(runner.running(), 0u);
+  }
+}
+
+TEST_F(ProcessRunnerTest, DeadlineThatHasPassedKeepsTheProcessFromStarting) {
+  ProcessRequest late = request(1, "touch ran");
+  late.deadline = clock_.now() - 1s;
+  ProcessResult result = run(late);
+  EXPECT_EQ(result.outcome, Outcome::TimedOut);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ran"));
+}
+
+TEST_F(ProcessRunnerTest, ChildInheritsOnlyStdinStdoutAndStderr) {
+  int inheritable = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(inheritable, 0);
+  ProcessRequest list = request(1, "ls /proc/$$/fd; true");  // bash lists its own descriptors
+  EXPECT_TRUE(run(list).succeeded());
+  ::close(inheritable);
+  EXPECT_EQ(readFile(list.logPath), "0\n1\n2\n");
+}
+
+TEST_F(ProcessRunnerTest, ChildStartsWithDefaultSignalHandling) {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previousPipe {};
+  ::sigaction(SIGPIPE, &ignore, &previousPipe);
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigset_t previousMask;
+  ::pthread_sigmask(SIG_BLOCK, &usr1, &previousMask);
+
+  // Exec'd directly, and run by bash.
+  ProcessRequest direct = request(1, "grep -e SigBlk -e SigIgn /proc/self/status");
+  ProcessRequest bash = request(2, "grep -e SigBlk -e SigIgn /proc/self/status; true");
+  ProcessResult directResult = run(direct);
+  ProcessResult bashResult = run(bash);
+  sigset_t maskAfter;
+  ::pthread_sigmask(SIG_SETMASK, &previousMask, &maskAfter);
+  ::sigaction(SIGPIPE, &previousPipe, nullptr);
+
+  EXPECT_TRUE(sigismember(&maskAfter, SIGUSR1));  // the runner's own mask is as it was
+  EXPECT_FALSE(sigismember(&maskAfter, SIGTERM));
+  for (const ProcessRequest& status : {direct, bash}) {
+    std::istringstream lines(readFile(status.logPath));
+    std::map<std::string, uint64_t> masks;
+    std::string name;
+    std::string hex;
+    while (lines >> name >> hex) masks[name] = std::stoull(hex, nullptr, 16);
+    ASSERT_EQ(masks.size(), 2u) << status.script;
+    EXPECT_EQ(masks["SigBlk:"], 0u) << status.script;
+    EXPECT_EQ(masks["SigIgn:"] & (1u << (SIGPIPE - 1)), 0u) << status.script;
+  }
+  EXPECT_TRUE(directResult.succeeded());
+  EXPECT_TRUE(bashResult.succeeded());
+}
+
+// ------------------------------------------------------------------ the log
+
+TEST_F(ProcessRunnerTest, LogIsCreatedWithMode0600AndTruncated) {
+  ProcessRequest script = request(1, "echo fresh");
+  std::filesystem::create_directories(dir_ + "/logs");
+  writeFile(script.logPath, "old content that is longer\n", 0644);
+  EXPECT_TRUE(run(script).succeeded());
+  EXPECT_EQ(readFile(script.logPath), "fresh\n");
+  struct stat info;
+  ASSERT_EQ(::stat(script.logPath.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+
+  ProcessRequest nested = request(2, "true");
+  nested.logPath = dir_ + "/a/b/c/step.log";
+  EXPECT_TRUE(run(nested).succeeded());
+  ASSERT_EQ(::stat(nested.logPath.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST_F(ProcessRunnerTest, RedactsASecretPrintedWhole) {
+  ProcessRequest script =
+      request(1, "echo user=admin password=hunter2; echo hunter2hunter2; exit 4");
+  script.redact = {"hunter2", ""};
+  ProcessResult result = run(script);
+  EXPECT_EQ(readFile(script.logPath), "user=admin password=***\n******\n");
+  EXPECT_EQ(result.detail, "user=admin password=***\n******");
+}
+
+TEST_F(ProcessRunnerTest, RedactsASecretSplitAcrossReads) {
+  ProcessRequest script = request(1, "printf 'sec'; sleep 0.2; printf 'ret'; printf ' tail\\n'");
+  script.redact = {"secret"};
+  EXPECT_TRUE(run(script).succeeded());
+  EXPECT_EQ(readFile(script.logPath), "*** tail\n");
+}
+
+TEST_F(ProcessRunnerTest, RedactsTwoDifferentSecrets) {
+  ProcessRequest script =
+      request(1, "echo alpha-key then beta-token; printf 'no newline alpha-'; printf key");
+  script.redact = {"alpha-key", "beta-token", "alpha"};
+  EXPECT_TRUE(run(script).succeeded());
+  EXPECT_EQ(readFile(script.logPath), "*** then ***\nno newline ***");
+}
+
+TEST_F(ProcessRunnerTest, DetailHoldsTheLastTwentyLinesOfAFailure) {
+  ProcessResult failed = run(request(1, "seq 1 30; exit 3"));
+  std::string expected;
+  for (int line = 11; line <= 30; ++line)
+    expected += std::to_string(line) + (line < 30 ? "\n" : "");
+  EXPECT_EQ(failed.detail, expected);
+  EXPECT_EQ(run(request(2, "seq 1 30")).detail, "");
+}
+
+// ------------------------------------------------------------------ stopping processes
+
+TEST_F(ProcessRunnerTest, TimeoutKillsTheWholeProcessGroup) {
+  ProcessRunner runner(clock_);
+  ProcessRequest script = request(1,
+                                  "sleep 300 & echo \"pid $!\"\n"
+                                  "sleep 300 & echo \"pid $!\"\n"
+                                  "echo \"pid $$\"\n"
+                                  "sleep 300\n");
+  script.deadline = clock_.now() + 1500ms;
+  runner.start(script);
+  std::vector<ProcessResult> results = runner.wait(clock_.now() + 20s);  // the deadline is first
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, Outcome::TimedOut);
+  EXPECT_EQ(results[0].exitCode, 128 + SIGTERM);
+  EXPECT_GE(elapsed(results[0]), 1400ms);
+  EXPECT_LT(elapsed(results[0]), 4500ms);  // well before the 5 s grace period
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 3u) << readFile(script.logPath);
+  EXPECT_TRUE(allGone(pids));
+}
+
+TEST_F(ProcessRunnerTest, ProcessIgnoringSigtermIsKilledAfterTheGracePeriod) {
+  ProcessRunner runner(clock_, 300ms);
+  ProcessRequest script =
+      request(1, "trap '' TERM; echo \"pid $$\"; sleep 300 & echo \"pid $!\"; wait");
+  runner.start(script);
+  ASSERT_TRUE(waitForLog(runner, script, "\npid"));
+  Instant cancelled = clock_.now();
+  runner.cancel(1);
+  ProcessResult result = waitFor(runner, 1);
+  EXPECT_EQ(result.outcome, Outcome::Cancelled);
+  EXPECT_EQ(result.exitCode, 128 + SIGKILL);
+  EXPECT_GE(result.finished - cancelled, 250ms);
+  EXPECT_LT(result.finished - cancelled, 3s);
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 2u);
+  EXPECT_TRUE(allGone(pids));
+}
+
+TEST_F(ProcessRunnerTest, CancelStopsAProcessAtOnce) {
+  ProcessRunner runner(clock_);
+  runner.start(request(1, "sleep 300"));
+  runner.start(request(2, "exit 5"));
+  runner.cancel(1);
+  runner.cancel(99);  // unknown: ignored
+  std::map<uint64_t, ProcessResult> results = waitForAll(runner, 2);
+  EXPECT_EQ(results[1].outcome, Outcome::Cancelled);
+  EXPECT_EQ(results[1].exitCode, 128 + SIGTERM);
+  EXPECT_LT(elapsed(results[1]), 3s);
+  EXPECT_EQ(results[2].outcome, Outcome::Exited);
+  EXPECT_EQ(results[2].exitCode, 5);
+}
+
+TEST_F(ProcessRunnerTest, BackgroundChildIsStoppedWithoutWaitingForTheGracePeriod) {
+  ProcessRequest script = request(1, "sleep 300 >/dev/null 2>&1 & echo \"pid $!\"");
+  ProcessResult result = run(script);  // grace period 5 s
+  EXPECT_TRUE(result.succeeded());
+  EXPECT_LT(elapsed(result), 3s);
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_TRUE(allGone(pids));
+}
+
+TEST_F(ProcessRunnerTest, StubbornBackgroundChildDelaysTheResultByTheGracePeriodAtMost) {
+  ProcessRunner runner(clock_, 300ms);
+  // The fifo makes the main process wait until the child ignores SIGTERM.
+  ProcessRequest script = request(1,
+                                  "mkfifo ready\n"
+                                  "(trap '' TERM; echo > ready; exec sleep 300) &\n"
+                                  "read -r _ < ready\n"
+                                  "echo \"pid $!\"\n");
+  ProcessResult result = run(runner, script);
+  EXPECT_TRUE(result.succeeded());
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_TRUE(allGone(pids));
+  // The main process exits at once; the result waits for the SIGKILL, and no longer.
+  EXPECT_GE(elapsed(result), 250ms);
+  EXPECT_LT(elapsed(result), 3s);
+}
+
+TEST_F(ProcessRunnerTest, DestructorStopsRunningProcesses) {
+  ProcessRequest script = request(1, "sleep 300 & echo \"pid $!\"; echo \"pid $$\"; wait");
+  std::vector<pid_t> pids;
+  {
+    ProcessRunner runner(clock_, 300ms);
+    runner.start(script);
+    ASSERT_TRUE(waitForLog(runner, script, "\npid"));
+    pids = pidsIn(readFile(script.logPath));
+  }
+  ASSERT_EQ(pids.size(), 2u);
+  EXPECT_TRUE(allGone(pids));
+}
+
+// ------------------------------------------------------------------ waiting
+
+TEST_F(ProcessRunnerTest, RunsSixtyFourProcessesAtOnce) {
+  ProcessRunner runner(clock_);
+  Instant begin = clock_.now();
+  for (uint64_t token = 1; token <= 64; ++token) {
+    runner.start(request(token, "sleep 0.5; exit " + std::to_string(token)));
+  }
+  EXPECT_EQ(runner.running(), 64u);
+  std::map<uint64_t, ProcessResult> results = waitForAll(runner, 64);
+  for (uint64_t token = 1; token <= 64; ++token) {
+    EXPECT_EQ(results[token].outcome, Outcome::Exited);
+    EXPECT_EQ(results[token].exitCode, static_cast<int>(token));
+  }
+  EXPECT_LT(clock_.now() - begin, 10s);  // not one after the other (32 s)
+  EXPECT_EQ(runner.running(), 0u);
+}
+
+TEST_F(ProcessRunnerTest, WaitReturnsNothingAtUntilWhileAProcessRuns) {
+  ProcessRunner runner(clock_);
+  runner.start(request(1, "sleep 300"));
+  Instant begin = clock_.now();
+  EXPECT_TRUE(runner.wait(begin + 300ms).empty());
+  Milliseconds waited = clock_.now() - begin;
+  EXPECT_GE(waited, 290ms);
+  EXPECT_LT(waited, 3s);
+  EXPECT_EQ(runner.running(), 1u);
+  EXPECT_TRUE(runner.wait(clock_.now() - 1s).empty());  // until has passed: returns at once
+  runner.cancel(1);
+  EXPECT_EQ(waitFor(runner, 1).outcome, Outcome::Cancelled);
+}
+
+TEST_F(ProcessRunnerTest, WaitReturnsAtOnceWhenNothingRuns) {
+  ProcessRunner runner(clock_);
+  Instant begin = clock_.now();
+  EXPECT_TRUE(runner.wait(std::nullopt).empty());
+  EXPECT_TRUE(runner.wait(begin + 60s).empty());
+  EXPECT_LT(clock_.now() - begin, 1s);
+}
+
+double cpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+TEST_F(ProcessRunnerTest, WaitingUsesNoCpu) {
+  ProcessRunner runner(clock_);
+  runner.start(request(1, "sleep 300"));
+  double before = cpuSeconds();
+  EXPECT_TRUE(runner.wait(clock_.now() + 500ms).empty());
+  EXPECT_LT(cpuSeconds() - before, 0.1);
+  runner.cancel(1);
+  waitFor(runner, 1);
+}
+
+}  // namespace
+}  // namespace mig::runtime
