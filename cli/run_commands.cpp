@@ -627,7 +627,8 @@ int logCommand(const LogOptions& options) {
                              attempt.kind, attempt.attempt, formatTime(attempt.startedAt), outcome);
     std::ifstream in(attempt.logPath, std::ios::binary);
     if (!in) {
-      std::cout << fmt::format("(no log at {})\n", attempt.logPath);
+      // Logs are created at a process's first output.
+      std::cout << "(no output)\n";
       continue;
     }
     std::cout << in.rdbuf();

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <array>
 
 // Boost.Process 1.74 compiles its vfork launcher only when the feature macros predate POSIX
@@ -293,6 +295,27 @@ std::string fromWorkdir(const std::string& workdir, std::string_view path) {
   return fmt::format("{}/{}", workdir, path);
 }
 
+/// Answers about the file system, remembered for a few seconds: thousands of steps run the same
+/// few programs from one folder, and each answer costs several stat calls.
+template <typename Value>
+class RecentAnswers {
+ public:
+  template <typename Compute>
+  Value get(const std::string& key, Compute compute) {
+    auto now = std::chrono::steady_clock::now();
+    auto it = answers_.find(key);
+    if (it != answers_.end() && now - it->second.second < kFreshFor) return it->second.first;
+    if (answers_.size() > 1024) answers_.clear();
+    Value value = compute();
+    answers_[key] = {value, now};
+    return value;
+  }
+
+ private:
+  static constexpr std::chrono::seconds kFreshFor{5};
+  std::map<std::string, std::pair<Value, std::chrono::steady_clock::time_point>> answers_;
+};
+
 bool isExecutableFile(const std::string& path) {
   struct stat info;
   return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
@@ -300,14 +323,27 @@ bool isExecutableFile(const std::string& path) {
 }
 
 bool isDirectory(const std::string& path) {
-  struct stat info;
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  static RecentAnswers<bool> answers;
+  return answers.get(path, [&] {
+    struct stat info;
+    return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  });
 }
+
+std::optional<std::string> searchProgram(std::string_view name, std::string_view path,
+                                         const std::string& workdir);
 
 /// Where bash would find `name` on `path`, as bash would name it (relative entries stay relative
 /// to the working directory).
 std::optional<std::string> findProgram(std::string_view name, std::string_view path,
                                        const std::string& workdir) {
+  static RecentAnswers<std::optional<std::string>> answers;
+  std::string key = fmt::format("{}\n{}\n{}", name, path, workdir);
+  return answers.get(key, [&] { return searchProgram(name, path, workdir); });
+}
+
+std::optional<std::string> searchProgram(std::string_view name, std::string_view path,
+                                         const std::string& workdir) {
   if (name.find('/') != std::string_view::npos) {
     if (isExecutableFile(fromWorkdir(workdir, name))) return std::string(name);
     return std::nullopt;
@@ -347,8 +383,18 @@ std::optional<std::string> bashShellLevel(std::optional<std::string_view> inheri
 
 /// PWD as bash sets it: the inherited one when it names the working directory, else the
 /// physical path.
+std::optional<std::string> resolveWorkingDirectory(std::optional<std::string_view> inherited,
+                                                   const std::string& workdir);
+
 std::optional<std::string> bashWorkingDirectory(std::optional<std::string_view> inherited,
                                                 const std::string& workdir) {
+  static RecentAnswers<std::optional<std::string>> answers;
+  std::string key = fmt::format("{}\n{}\n{}", inherited.has_value(), inherited.value_or(""), workdir);
+  return answers.get(key, [&] { return resolveWorkingDirectory(inherited, workdir); });
+}
+
+std::optional<std::string> resolveWorkingDirectory(std::optional<std::string_view> inherited,
+                                                   const std::string& workdir) {
   std::string directory = workdir.empty() ? "." : workdir;
   struct stat here;
   if (::stat(directory.c_str(), &here) != 0) return std::nullopt;
@@ -660,6 +706,9 @@ struct ProcessRunner::Process {
   pid_t pid = -1;      ///< the main process, and the id of its process group
   UniqueFd exitWatch;  ///< pidfd of the main process
   UniqueFd output;
+  /// Created at the first output: a step that prints nothing (most of
+  /// them) costs no file.
+  std::string logPath;
   UniqueFd log;
   std::string logError;
   StreamRedactor redactor;
@@ -677,6 +726,13 @@ struct ProcessRunner::Process {
   void record(std::string_view text) {
     if (text.empty()) return;
     tail.append(text);
+    if (!log.valid() && !logPath.empty() && logError.empty()) {
+      log = UniqueFd(::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!log.valid() || ::fchmod(log.get(), 0600) != 0) {
+        logError = fmt::format("cannot open '{}': {}", logPath, errorText(errno));
+        log.reset();
+      }
+    }
     if (log.valid() && !writeAll(log.get(), text, logError)) log.reset();
   }
 };
@@ -698,9 +754,10 @@ ProcessRunner::~ProcessRunner() {
 void ProcessRunner::start(ProcessRequest request) {
   Instant now = clock_.now();
   auto endEarly = [&](Outcome outcome, std::string detail, UniqueFd* log) {
-    if (log != nullptr && log->valid()) {
+    if (log != nullptr && !request.logPath.empty()) {
+      *log = UniqueFd(::open(request.logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       std::string ignored;
-      writeAll(log->get(), detail + "\n", ignored);
+      if (log->valid()) writeAll(log->get(), detail + "\n", ignored);
     }
     ProcessResult result;
     result.token = request.token;
@@ -713,38 +770,39 @@ void ProcessRunner::start(ProcessRequest request) {
   };
 
   try {
+    // The log itself is created at the first output; its folder now, once.
     UniqueFd log;
     if (!request.logPath.empty()) {
-      std::filesystem::path path(request.logPath);
-      std::error_code error;
-      if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), error);
-      log = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!log.valid() || ::fchmod(log.get(), 0600) != 0) {
-        return endEarly(Outcome::SpawnFailed,
-                        fmt::format("cannot start: cannot open the log '{}': {}", request.logPath,
-                                    errorText(errno)),
-                        nullptr);
+      std::filesystem::path folder = std::filesystem::path(request.logPath).parent_path();
+      if (!folder.empty() && !logFolders_.count(folder.string())) {
+        std::error_code error;
+        std::filesystem::create_directories(folder, error);
+        if (!std::filesystem::is_directory(folder, error)) {
+          return endEarly(Outcome::SpawnFailed,
+                          fmt::format("cannot start: cannot create the log folder '{}'",
+                                      folder.string()),
+                          nullptr);
+        }
+        logFolders_.insert(folder.string());
       }
     }
     if (!request.workdir.empty()) {
-      struct stat info;
-      if (::stat(request.workdir.c_str(), &info) != 0) {
-        std::string why = errno == ENOENT ? fmt::format("no such directory '{}'", request.workdir)
-                                          : fmt::format("cannot use the directory '{}': {}",
-                                                        request.workdir, errorText(errno));
-        return endEarly(Outcome::SpawnFailed, "cannot start: " + why, &log);
-      }
-      if (!S_ISDIR(info.st_mode)) {
-        return endEarly(Outcome::SpawnFailed,
-                        fmt::format("cannot start: '{}' is not a directory", request.workdir),
-                        &log);
-      }
-      if (::access(request.workdir.c_str(), X_OK) != 0) {
-        return endEarly(Outcome::SpawnFailed,
-                        fmt::format("cannot start: cannot enter the directory '{}': {}",
-                                    request.workdir, errorText(errno)),
-                        &log);
-      }
+      static RecentAnswers<std::string> workdirProblems;
+      std::string problem = workdirProblems.get(request.workdir, [&]() -> std::string {
+        struct stat info;
+        if (::stat(request.workdir.c_str(), &info) != 0) {
+          return errno == ENOENT ? fmt::format("no such directory '{}'", request.workdir)
+                                 : fmt::format("cannot use the directory '{}': {}", request.workdir,
+                                               errorText(errno));
+        }
+        if (!S_ISDIR(info.st_mode)) return fmt::format("'{}' is not a directory", request.workdir);
+        if (::access(request.workdir.c_str(), X_OK) != 0) {
+          return fmt::format("cannot enter the directory '{}': {}", request.workdir,
+                             errorText(errno));
+        }
+        return "";
+      });
+      if (!problem.empty()) return endEarly(Outcome::SpawnFailed, "cannot start: " + problem, &log);
     }
     if (request.deadline && *request.deadline <= now) {
       return endEarly(Outcome::TimedOut, "not started: its deadline had already passed", &log);
@@ -776,7 +834,7 @@ void ProcessRunner::start(ProcessRequest request) {
     process->pid = spawned.pid;
     process->exitWatch = std::move(exitWatch);
     process->output = std::move(spawned.output);
-    process->log = std::move(log);
+    process->logPath = request.logPath;
     processes_.push_back(std::move(process));
   } catch (const std::exception& exception) {
     endEarly(Outcome::SpawnFailed, fmt::format("cannot start: {}", exception.what()), nullptr);

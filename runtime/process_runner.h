@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +70,7 @@ class ProcessRunner : public ActionRunner {
   std::vector<std::unique_ptr<Process>> processes_;
   std::vector<ProcessResult> finished_;  ///< results wait() has yet to return
   std::vector<char> readBuffer_;
+  std::set<std::string> logFolders_;  ///< log folders known to exist
 };
 
 /// True when `script` is one simple command that gives the same result exec'd directly as run by

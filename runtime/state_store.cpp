@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string_view>
 #include <system_error>
 
@@ -73,14 +74,63 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_by_step ON attempts (run_id, step, started_at, id);
 )sql";
 
+/// Indexes added after the first release of schema version 1; created on
+/// open when missing (they change no data, so the version stays).
+constexpr const char* kLaterIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS steps_by_order ON steps (run_id, completion_order);
+)sql";
+
+/// Prepared statements, kept per connection and reused: preparing one
+/// costs more than running it, and a run journals thousands of steps.
+class StatementCache {
+ public:
+  static sqlite3_stmt* take(sqlite3* db, std::string_view sql, int& rc) {
+    auto& cache = entries()[db];
+    auto it = cache.find(std::string(sql));
+    if (it != cache.end() && !it->second.empty()) {
+      sqlite3_stmt* stmt = it->second.back();
+      it->second.pop_back();
+      rc = SQLITE_OK;
+      return stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                            &stmt, nullptr);
+    return stmt;
+  }
+
+  static void giveBack(sqlite3* db, std::string_view sql, sqlite3_stmt* stmt) {
+    if (stmt == nullptr) return;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    entries()[db][std::string(sql)].push_back(stmt);
+  }
+
+  /// Finalizes the connection's statements: before it is closed.
+  static void release(sqlite3* db) {
+    auto it = entries().find(db);
+    if (it == entries().end()) return;
+    for (auto& [sql, statements] : it->second) {
+      for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
+    }
+    entries().erase(it);
+  }
+
+ private:
+  static std::map<sqlite3*, std::map<std::string, std::vector<sqlite3_stmt*>>>& entries() {
+    static std::map<sqlite3*, std::map<std::string, std::vector<sqlite3_stmt*>>> all;
+    return all;
+  }
+};
+
 /// A prepared statement. Bind failures are kept and reported by the first
 /// step, so a chain of bind() calls needs one check.
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql) {
-    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  Statement(sqlite3* db, std::string_view sql) : db_(db), sql_(sql) {
+    stmt_ = StatementCache::take(db, sql, rc_);
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement() { StatementCache::giveBack(db_, sql_, stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -137,6 +187,8 @@ class Statement {
   }
 
  private:
+  sqlite3* db_;
+  std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
 };
@@ -202,6 +254,7 @@ std::unique_ptr<StateStore> StateStore::open(const std::string& path, bool durab
 }
 
 StateStore::~StateStore() {
+  StatementCache::release(db_);
   sqlite3_close_v2(db_);
 }
 
@@ -289,7 +342,7 @@ bool StateStore::checkOrCreateSchema() {
   }
 
   if (objectCount == 0) {
-    if (!exec(kSchema)) return fail("create the schema");
+    if (!exec(kSchema) || !exec(kLaterIndexes)) return fail("create the schema");
     Statement version(db_, "INSERT INTO mig_meta (key, value) VALUES ('schema_version', ?1)");
     version.bind(1, std::to_string(kSchemaVersion));
     if (!version.run()) return fail("create the schema");
@@ -329,6 +382,7 @@ bool StateStore::checkOrCreateSchema() {
         number, kSchemaVersion);
     return false;
   }
+  if (!exec(kLaterIndexes)) return fail("add the indexes");
   return transaction.commit() || fail("check the schema");
 }
 

@@ -414,7 +414,7 @@ TEST_F(ProcessRunnerTest, ChildStartsWithDefaultSignalHandling) {
 
 // ------------------------------------------------------------------ the log
 
-TEST_F(ProcessRunnerTest, LogIsCreatedWithMode0600AndTruncated) {
+TEST_F(ProcessRunnerTest, LogIsCreatedAtTheFirstOutputWithMode0600AndTruncated) {
   ProcessRequest script = request(1, "echo fresh");
   std::filesystem::create_directories(dir_ + "/logs");
   writeFile(script.logPath, "old content that is longer\n", 0644);
@@ -424,7 +424,13 @@ TEST_F(ProcessRunnerTest, LogIsCreatedWithMode0600AndTruncated) {
   ASSERT_EQ(::stat(script.logPath.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
 
-  ProcessRequest nested = request(2, "true");
+  ProcessRequest silent = request(2, "true");
+  silent.logPath = dir_ + "/a/b/c/silent.log";
+  EXPECT_TRUE(run(silent).succeeded());
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/a/b/c"));
+  EXPECT_FALSE(std::filesystem::exists(silent.logPath)) << "a process without output made a log";
+
+  ProcessRequest nested = request(3, "echo nested");
   nested.logPath = dir_ + "/a/b/c/step.log";
   EXPECT_TRUE(run(nested).succeeded());
   ASSERT_EQ(::stat(nested.logPath.c_str(), &info), 0);

@@ -1,0 +1,882 @@
+// The Redis drivers against real redis-server processes on loopback, run
+// through the `mig driver` binary as the stdlib runs them; and the RESP
+// client they are built on.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/drivers/resp.h"
+
+extern char** environ;
+
+namespace mig::drivers {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using resp::Connection;
+using resp::Reply;
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// A port nobody listens on now (the server may still lose it to another
+/// process: starting retries with a new one).
+int freeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+/// Spawns `argv` with exactly `environment`, stdout and stderr into files;
+/// the pid, or -1.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+            const std::string& stdoutPath, const std::string& stderrPath) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, stdoutPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> env;
+  for (const std::string& entry : environment) env.push_back(const_cast<char*>(entry.c_str()));
+  env.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env.data()) != 0) {
+    pid = -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+bool onPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream folders(path ? path : "/usr/bin:/bin");
+  for (std::string folder; std::getline(folders, folder, ':');) {
+    if (access((folder + "/" + program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+/// Whether this machine has an IPv6 loopback to test with.
+bool ipv6LoopbackAvailable() {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return bound;
+}
+
+std::vector<std::string> basicEnvironment() {
+  const char* path = std::getenv("PATH");
+  return {std::string("PATH=") + (path ? path : "/usr/bin:/bin")};
+}
+
+/// A throwaway redis-server on a free loopback port, out of its own
+/// temporary folder, without persistence; the password is in its 0600
+/// config file. The destructor stops it by pid and removes the folder.
+class TestRedis {
+ public:
+  static std::unique_ptr<TestRedis> start(const std::string& password) {
+    if (!onPath("redis-server") || !onPath("redis-cli")) {
+      ADD_FAILURE() << "redis-server is not installed (redis-server and redis-cli are needed): "
+                       "run scripts/setup.sh";
+      return nullptr;
+    }
+    std::unique_ptr<TestRedis> server(new TestRedis());
+    server->password_ = password;
+    char folder[] = "/tmp/mig-redis-test-XXXXXX";
+    if (mkdtemp(folder) == nullptr) return nullptr;
+    server->folder_ = folder;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (server->launch()) return server;
+    }
+    ADD_FAILURE() << "redis-server did not start: " << readFile(server->folder_ + "/redis.log");
+    return nullptr;
+  }
+
+  ~TestRedis() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      for (int i = 0; i < 500 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
+        std::this_thread::sleep_for(10ms);
+      }
+      if (kill(pid_, 0) == 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
+    }
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  int port() const { return port_; }
+  const std::string& password() const { return password_; }
+  std::string url(int db = 0) const {
+    return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  }
+
+  /// A connection of our own client to database `db`.
+  std::unique_ptr<Connection> connect(int db = 0) const {
+    resp::ConnectOptions options;
+    options.password = password_;
+    std::string error;
+    auto connection = Connection::open({"127.0.0.1", port_, db, ""}, options, error);
+    EXPECT_TRUE(connection) << error;
+    return connection;
+  }
+
+  /// Runs a command; its reply (an error reply fails the test).
+  Reply run(std::initializer_list<std::string_view> args, int db = 0) const {
+    auto connection = connect(db);
+    if (!connection) return {};
+    auto reply = connection->command(args);
+    EXPECT_TRUE(reply) << connection->error();
+    if (!reply) return {};
+    EXPECT_FALSE(reply->isError()) << *args.begin() << ": " << reply->text;
+    return *reply;
+  }
+
+  /// What redis-cli prints for `args` (--raw), as an independent reader.
+  std::string cli(const std::vector<std::string>& args, int db = 0) const {
+    std::vector<std::string> argv = {"redis-cli",
+                                     "-h",
+                                     "127.0.0.1",
+                                     "-p",
+                                     std::to_string(port_),
+                                     "-n",
+                                     std::to_string(db),
+                                     "--no-auth-warning",
+                                     "--raw"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto environment = basicEnvironment();
+    if (!password_.empty()) environment.push_back("REDISCLI_AUTH=" + password_);
+    const std::string out = folder_ + "/cli.out";
+    pid_t pid = spawn(argv, environment, out, folder_ + "/cli.err");
+    EXPECT_GT(pid, 0);
+    waitpid(pid, nullptr, 0);
+    return readFile(out);
+  }
+
+ private:
+  TestRedis() = default;
+
+  bool launch() {
+    port_ = freeLoopbackPort();
+    std::ofstream config(folder_ + "/redis.conf", std::ios::trunc);
+    config << "port " << port_ << "\nbind 127.0.0.1 -::1\ndir " << folder_
+           << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n";
+    if (!password_.empty()) config << "requirepass " << password_ << "\n";
+    config.close();
+    fs::permissions(folder_ + "/redis.conf", fs::perms::owner_read | fs::perms::owner_write);
+    const std::string log = folder_ + "/redis.log";
+    pid_ = spawn({"redis-server", folder_ + "/redis.conf"}, basicEnvironment(), log, log);
+    if (pid_ <= 0) return false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {  // e.g. the port was taken meanwhile
+        pid_ = -1;
+        return false;
+      }
+      resp::ConnectOptions options;
+      options.password = password_;
+      options.connectTimeout = 1s;
+      std::string error;
+      if (auto connection = Connection::open({"127.0.0.1", port_, 0, ""}, options, error)) {
+        auto pong = connection->command({"PING"});
+        if (pong && pong->isStatus("PONG")) return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return false;
+  }
+
+  std::string password_;
+  std::string folder_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+struct DriverRun {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+/// The passwords of every server the tests start: no driver output may
+/// contain one.
+const std::vector<std::string>& allPasswords() {
+  static const std::vector<std::string> passwords = {"source-secret-7f3a", "target-secret-91c2",
+                                                     "wrong-secret-5e5e"};
+  return passwords;
+}
+const std::string& sourcePassword() {
+  return allPasswords()[0];
+}
+const std::string& targetPassword() {
+  return allPasswords()[1];
+}
+const std::string& wrongPassword() {
+  return allPasswords()[2];
+}
+
+/// Runs `mig driver ARGS...` with only PATH and `variables` in its
+/// environment, and checks that no password appears in what it printed.
+DriverRun runDriver(const std::vector<std::string>& args,
+                    const std::vector<std::string>& variables = {}) {
+  char folder[] = "/tmp/mig-redis-run-XXXXXX";
+  EXPECT_NE(mkdtemp(folder), nullptr);
+  std::vector<std::string> argv = {MIG_BINARY, "driver"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto environment = basicEnvironment();
+  environment.insert(environment.end(), variables.begin(), variables.end());
+  DriverRun run;
+  const std::string out = std::string(folder) + "/out";
+  const std::string err = std::string(folder) + "/err";
+  pid_t pid = spawn(argv, environment, out, err);
+  EXPECT_GT(pid, 0);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "mig driver " << args[0] << " did not finish within 60s";
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = readFile(out);
+  run.err = readFile(err);
+  fs::remove_all(folder);
+  for (const std::string& password : allPasswords()) {
+    EXPECT_EQ(run.out.find(password), std::string::npos) << "password in stdout:\n" << run.out;
+    EXPECT_EQ(run.err.find(password), std::string::npos) << "password in stderr:\n" << run.err;
+  }
+  return run;
+}
+
+std::vector<std::string> copyEnvironment(const TestRedis& from, const TestRedis& to) {
+  return {"MIG_FROM_PASSWORD=" + from.password(), "MIG_TO_PASSWORD=" + to.password()};
+}
+
+DriverRun copy(const TestRedis& from, const TestRedis& to, int db = 0,
+               std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"redis-copy", "--from", from.url(db), "--to", to.url(db)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return runDriver(args, copyEnvironment(from, to));
+}
+
+DriverRun compare(const TestRedis& a, const TestRedis& b, int db = 0) {
+  return runDriver({"redis-compare", "--a", a.url(db), "--b", b.url(db)},
+                   {"MIG_A_PASSWORD=" + a.password(), "MIG_B_PASSWORD=" + b.password()});
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) result.push_back(line);
+  return result;
+}
+
+const std::string kBinaryKey = std::string("bin:\0\r\n\xff", 8);
+const std::string kBinaryValue = std::string("a\0b\r\nc\r\n\xfe\x01", 10) + std::string(70000, 'x');
+
+/// One key of each type, binary bytes, TTLs and enough keys for several
+/// SCAN batches, in database `db` of `server`.
+void fillWithEveryType(const TestRedis& server, int db = 0) {
+  auto c = server.connect(db);
+  ASSERT_TRUE(c);
+  c->append({"SET", kBinaryKey, kBinaryValue});
+  c->append({"SET", "counter", "12345"});
+  c->append({"SET", "session:1", "alive", "PX", "600000"});
+  c->append({"HSET", "user:42", "name", "Ada", "bytes", std::string("\0\r\n", 3), "n", "1"});
+  c->append({"RPUSH", "queue", "one", "two", std::string("\0", 1), "two"});
+  c->append({"SADD", "tags", "red", "green", "blue"});
+  c->append({"ZADD", "scores", "1.5", "ada", "-2", "bob", "inf", "cyd", "0.1", "dan"});
+  c->append({"XADD", "events", "1-1", "kind", "login", "user", "42"});
+  c->append({"XADD", "events", "2-0", "kind", "logout"});
+  c->append({"HSET", "cart:7", "apples", "3"});
+  c->append({"PEXPIRE", "cart:7", "900000"});
+  for (int i = 0; i < 3000; ++i) {
+    const std::string key = "bulk:" + std::to_string(i);
+    if (i % 500 == 0) {
+      c->append({"RPUSH", key, "x", "y"});
+    } else {
+      c->append({"SET", key, std::to_string(i * 7)});
+    }
+  }
+  for (int i = 0; i < 2000; ++i) c->append({"RPUSH", "long", "element-" + std::to_string(i)});
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 11 + 3000 + 2000; ++i) {
+    auto reply = c->read();
+    ASSERT_TRUE(reply) << c->error();
+    ASSERT_FALSE(reply->isError()) << reply->text;
+  }
+}
+
+std::string get(const TestRedis& server, std::string_view key, int db = 0) {
+  return server.run({"GET", key}, db).text;
+}
+
+// ---------------------------------------------------------------------------
+// The RESP client
+
+TEST(RedisUrl, ParsesHostPortAndDatabase) {
+  std::string error;
+  auto endpoint = resp::parseUrl("redis://db.example.com:6380/3", error);
+  ASSERT_TRUE(endpoint) << error;
+  EXPECT_EQ(endpoint->host, "db.example.com");
+  EXPECT_EQ(endpoint->port, 6380);
+  EXPECT_EQ(endpoint->db, 3);
+  EXPECT_EQ(endpoint->describe(), "db.example.com:6380/3");
+
+  endpoint = resp::parseUrl("redis://cache", error);
+  ASSERT_TRUE(endpoint) << error;
+  EXPECT_EQ(endpoint->port, 6379);
+  EXPECT_EQ(endpoint->db, 0);
+}
+
+TEST(RedisUrl, AcceptsIpv6InBracketsAndAsPlansInterpolateIt) {
+  std::string error;
+  auto bracketed = resp::parseUrl("redis://[::1]:7000/2", error);
+  ASSERT_TRUE(bracketed) << error;
+  EXPECT_EQ(bracketed->host, "::1");
+  EXPECT_EQ(bracketed->port, 7000);
+  EXPECT_EQ(bracketed->address(), "[::1]:7000");
+  auto bare = resp::parseUrl("redis://fd00::5:7000/2", error);
+  ASSERT_TRUE(bare) << error;
+  EXPECT_EQ(bare->host, "fd00::5");
+  EXPECT_EQ(bare->port, 7000);
+}
+
+TEST(RedisUrl, RefusesPasswordWithoutEchoingIt) {
+  std::string error;
+  EXPECT_FALSE(resp::parseUrl("redis://admin:hunter2@host:6379/0", error));
+  EXPECT_EQ(error, "the Redis URL carries a password; give it in the environment instead");
+  auto user = resp::parseUrl("redis://admin@host:6379/0", error);
+  ASSERT_TRUE(user) << error;
+  EXPECT_EQ(user->user, "admin");
+}
+
+TEST(RedisUrl, RejectsMalformedUrls) {
+  std::string error;
+  EXPECT_FALSE(resp::parseUrl("http://host:6379/0", error));
+  EXPECT_FALSE(resp::parseUrl("redis://host:99999/0", error));
+  EXPECT_EQ(error, "bad port '99999' in the Redis URL");
+  EXPECT_FALSE(resp::parseUrl("redis://host:6379/x", error));
+  EXPECT_FALSE(resp::parseUrl("rediss://host:6379/0", error));
+  EXPECT_FALSE(resp::parseUrl("redis://:6379/0", error));
+}
+
+TEST(RespClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  auto c = server->connect();
+  ASSERT_TRUE(c);
+  const std::string big = kBinaryValue + std::string(3'000'000, '\r');
+  c->append({"SET", kBinaryKey, big});
+  c->append({"GET", kBinaryKey});
+  c->append({"LPUSH", kBinaryKey, "x"});  // wrong type: an error reply
+  c->append({"GET", "missing"});
+  for (int i = 0; i < 5000; ++i) c->append({"INCR", "n"});
+  ASSERT_TRUE(c->flush());
+  EXPECT_TRUE(c->read()->isStatus("OK"));
+  EXPECT_EQ(c->read()->text, big);
+  auto wrongType = c->read();
+  ASSERT_TRUE(wrongType);
+  EXPECT_TRUE(wrongType->isError());
+  EXPECT_TRUE(wrongType->text.starts_with("WRONGTYPE")) << wrongType->text;
+  EXPECT_TRUE(c->read()->isNil());
+  Reply reply;
+  for (int i = 1; i <= 5000; ++i) {
+    ASSERT_TRUE(c->read(reply)) << c->error();
+    ASSERT_EQ(reply.integer, i);
+  }
+  EXPECT_FALSE(c->failed());
+}
+
+TEST(RespClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  resp::ConnectOptions options;
+  options.password = wrongPassword();
+  std::string error;
+  EXPECT_FALSE(Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error));
+  EXPECT_EQ(error, "redis 127.0.0.1:" + std::to_string(server->port()) +
+                       ": authentication failed: WRONGPASS invalid username-password pair or "
+                       "user is disabled.");
+  options.password.clear();
+  options.passwordSource = "MIG_A_PASSWORD or REDISCLI_AUTH";
+  EXPECT_FALSE(Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error));
+  EXPECT_EQ(error, "redis 127.0.0.1:" + std::to_string(server->port()) +
+                       " requires a password: set MIG_A_PASSWORD or REDISCLI_AUTH");
+  const int closedPort = freeLoopbackPort();
+  EXPECT_FALSE(Connection::open({"127.0.0.1", closedPort, 0, ""}, options, error));
+  EXPECT_EQ(error, "redis 127.0.0.1:" + std::to_string(closedPort) + ": connection refused");
+}
+
+TEST(RespClient, ConnectsOverIpv6) {
+  if (!ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  auto server = TestRedis::start("");
+  ASSERT_TRUE(server);
+  std::string error;
+  auto connection = Connection::open({"::1", server->port(), 0, ""}, {}, error);
+  ASSERT_TRUE(connection) << error;
+  EXPECT_TRUE(connection->command({"PING"})->isStatus("PONG"));
+}
+
+// ---------------------------------------------------------------------------
+// redis-copy
+
+TEST(RedisCopy, CopiesEveryTypeBinarySafeWithTtlsAndLeavesTargetEqual) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillWithEveryType(*source);
+  source->run({"SET", "only-in-db-3", "three"}, 3);
+
+  DriverRun run = copy(*source, *target);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(std::regex_match(run.out,
+                               std::regex(R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+      << run.out;
+  EXPECT_EQ(run.err, "");
+
+  DriverRun parity = compare(*source, *target);
+  EXPECT_EQ(parity.exitCode, 0) << parity.out << parity.err;
+
+  // Independently: our client for the binary bytes, redis-cli for the rest.
+  EXPECT_EQ(get(*target, kBinaryKey), kBinaryValue);
+  EXPECT_EQ(target->cli({"TYPE", "user:42"}), "hash\n");
+  EXPECT_EQ(target->cli({"HGET", "user:42", "name"}), "Ada\n");
+  EXPECT_EQ(target->cli({"LRANGE", "queue", "0", "-1"}), std::string("one\ntwo\n\0\ntwo\n", 14));
+  EXPECT_EQ(target->cli({"SCARD", "tags"}), "3\n");
+  EXPECT_EQ(target->cli({"ZRANGE", "scores", "0", "-1", "WITHSCORES"}),
+            "bob\n-2\ndan\n0.10000000000000001\nada\n1.5\ncyd\ninf\n");
+  EXPECT_EQ(target->cli({"XLEN", "events"}), "2\n");
+  EXPECT_EQ(target->cli({"LLEN", "long"}), "2000\n");
+  EXPECT_EQ(target->cli({"GET", "counter"}), "12345\n");
+  EXPECT_EQ(target->cli({"TTL", "counter"}), "-1\n");
+  for (const char* key : {"session:1", "cart:7"}) {
+    const int ttl = std::stoi(target->cli({"TTL", key}));
+    EXPECT_GT(ttl, 500) << key;
+    EXPECT_LE(ttl, 900) << key;
+  }
+  EXPECT_EQ(target->cli({"DBSIZE"}, 3), "0\n") << "only the URL's database is copied";
+
+  DriverRun db3 = copy(*source, *target, 3);
+  ASSERT_EQ(db3.exitCode, 0) << db3.err;
+  EXPECT_EQ(get(*target, "only-in-db-3", 3), "three");
+  EXPECT_EQ(target->cli({"DBSIZE"}, 0), "3010\n") << "db 0 is left alone by a copy of db 3";
+}
+
+TEST(RedisCopy, CopiesEveryTypeWhenNoKeyHasATtl) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", kBinaryKey, kBinaryValue}, 5);
+  source->run({"HSET", "h", "f", std::string("\0v", 2)}, 5);
+  source->run({"ZADD", "z", "2", "b", "1", "a"}, 5);
+  source->run({"XADD", "s", "5-5", "f", "v"}, 5);
+
+  DriverRun run = copy(*source, *target, 5);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with("copied 4 keys in ")) << run.out;
+  EXPECT_EQ(get(*target, kBinaryKey, 5), kBinaryValue);
+  EXPECT_EQ(target->cli({"HGET", "h", "f"}, 5), std::string("\0v\n", 3));
+  EXPECT_EQ(compare(*source, *target, 5).exitCode, 0);
+}
+
+TEST(RedisCopy, CopiesDatabasesOfMostlyOtherTypesThanStrings) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  auto c = source->connect();
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string n = std::to_string(i);
+    if (i % 8 == 0) {
+      c->append({"SET", "string:" + n, n});
+    } else {
+      c->append({"HSET", "hash:" + n, "field", n});
+    }
+    if (i % 3 == 0) c->append({"PEXPIRE", (i % 8 == 0 ? "string:" : "hash:") + n, "600000"});
+  }
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 4000 + 1334; ++i) ASSERT_TRUE(c->read()) << c->error();
+
+  DriverRun run = copy(*source, *target);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with("copied 4,000 keys in ")) << run.out;
+  DriverRun parity = compare(*source, *target);
+  EXPECT_EQ(parity.exitCode, 0) << parity.out;
+  EXPECT_EQ(target->cli({"TYPE", "string:8"}), "string\n");
+  EXPECT_GT(std::stoi(target->cli({"TTL", "hash:3"})), 500);
+  EXPECT_EQ(target->cli({"TTL", "hash:1"}), "-1\n");
+}
+
+TEST(RedisCopy, FlushesTheTargetDatabaseFirst) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "fresh", "1"});
+  target->run({"SET", "stale:1", "old"});
+  target->run({"SET", "stale:2", "old"});
+  target->run({"SET", "fresh", "old"});
+  target->run({"SET", "elsewhere", "kept"}, 1);
+
+  DriverRun run = copy(*source, *target);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(lines(run.out)[0],
+            "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (3 keys)");
+  EXPECT_EQ(target->cli({"KEYS", "*"}), "fresh\n");
+  EXPECT_EQ(get(*target, "fresh"), "1");
+  EXPECT_EQ(get(*target, "elsewhere", 1), "kept");
+}
+
+TEST(RedisCopy, WrongOrMissingPasswordIsAClearErrorAndExitsOne) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  const std::string port = std::to_string(source->port());
+
+  DriverRun wrong =
+      runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
+                {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
+  EXPECT_EQ(wrong.exitCode, 1);
+  EXPECT_EQ(wrong.out, "");
+  EXPECT_EQ(wrong.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
+                           ": authentication failed: WRONGPASS invalid username-password pair or "
+                           "user is disabled.\n");
+
+  DriverRun missing = runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
+                                {"MIG_TO_PASSWORD=" + targetPassword()});
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_EQ(missing.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
+                             " requires a password: set MIG_FROM_PASSWORD or REDISCLI_AUTH\n");
+}
+
+TEST(RedisCopy, FallsBackToRedisCliAuth) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(sourcePassword());  // one password for both
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
+                            {"REDISCLI_AUTH=" + sourcePassword()});
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(get(*target, "k"), "v");
+}
+
+TEST(RedisCopy, RestoreFailureNamesTheKeyAndTheServersError) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"HSET", "profile:9", "f", "v"});
+  target->run({"ACL", "SETUSER", "default", "-restore"});
+
+  DriverRun run = copy(*source, *target);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.err, "mig driver redis-copy: RESTORE of key profile:9 into 127.0.0.1:" +
+                         std::to_string(target->port()) +
+                         "/0 failed: NOPERM this user has no permissions to run the 'restore' "
+                         "command\n");
+}
+
+TEST(RedisCopy, RefusesToCopyADatabaseOntoItself) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  DriverRun run = copy(*server, *server);
+  EXPECT_EQ(run.exitCode, 1);
+  const std::string where = "127.0.0.1:" + std::to_string(server->port()) + "/0";
+  EXPECT_EQ(run.err, "mig driver redis-copy: " + where + " and " + where +
+                         " are the same server and database\n");
+}
+
+TEST(RedisCopy, UnreachableServerAndBadArgumentsAreReported) {
+  const int closedPort = freeLoopbackPort();
+  const std::string closed = "redis://127.0.0.1:" + std::to_string(closedPort) + "/0";
+  DriverRun refused = runDriver({"redis-copy", "--from", closed, "--to", closed});
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_EQ(refused.err, "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(closedPort) +
+                             ": connection refused\n");
+
+  DriverRun usage = runDriver({"redis-copy", "--from", closed, "--to", closed, "--method", "x"});
+  EXPECT_EQ(usage.exitCode, 2);
+  EXPECT_EQ(usage.err, "mig driver redis-copy: unknown --method 'x' (dump, replication or auto)\n");
+
+  DriverRun secretUrl = runDriver(
+      {"redis-copy", "--from", "redis://u:" + sourcePassword() + "@127.0.0.1:1/0", "--to", closed});
+  EXPECT_EQ(secretUrl.exitCode, 2);
+}
+
+TEST(RedisCopy, AutoMethodSaysWhatItChoseAndWhy) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  DriverRun small = copy(*source, *target, 0, {"--method", "auto"});
+  ASSERT_EQ(small.exitCode, 0) << small.err;
+  EXPECT_EQ(lines(small.out)[0], "method auto: dump (only 1 key)");
+  EXPECT_EQ(get(*target, "k"), "v");
+
+  target->run({"SET", "kept", "1"}, 1);
+  DriverRun otherDatabase = copy(*source, *target, 0, {"--method", "auto"});
+  ASSERT_EQ(otherDatabase.exitCode, 0) << otherDatabase.err;
+  EXPECT_EQ(lines(otherDatabase.out)[0],
+            "method auto: dump (db 1 also holds keys, which replication would replace)");
+}
+
+TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillWithEveryType(*source);
+  source->run({"SET", "in-db-2", "two"}, 2);
+  target->run({"SET", "stale", "old"}, 4);
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "60"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  const std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 2u) << run.out;
+  EXPECT_EQ(out[0], "replicating 127.0.0.1:" + std::to_string(source->port()) +
+                        " into 127.0.0.1:" + std::to_string(target->port()) +
+                        ": every database of the target is replaced by the source's");
+  EXPECT_TRUE(std::regex_match(
+      out[1],
+      std::regex(
+          R"(copied 3,011 keys in [0-9.]+s \([0-9,]+ keys/s\) by replication \(every database\))")))
+      << out[1];
+
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+  EXPECT_EQ(get(*target, "in-db-2", 2), "two");
+  EXPECT_EQ(target->cli({"DBSIZE"}, 4), "0\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+  target->run({"SET", "writable", "yes"});  // no longer a read-only replica
+}
+
+TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  // The source refuses to serve replicas, so the target never syncs.
+  source->run({"ACL", "SETUSER", "default", "-sync", "-psync"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "1"});
+  EXPECT_EQ(run.exitCode, 1);
+  const std::string from = "127.0.0.1:" + std::to_string(source->port());
+  const std::string to = "127.0.0.1:" + std::to_string(target->port());
+  // The link state at the moment of giving up varies with the replica's retries.
+  EXPECT_TRUE(std::regex_match(
+      run.err, std::regex("mig driver redis-copy: " + to + " did not finish syncing from " + from +
+                          R"( within 1s \(link down[a-z0-9, ]*\); check that the target can reach )"
+                          "the source at that address and that the source's password is right; "
+                          "replication stopped\n")))
+      << run.err;
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// redis-compare
+
+TEST(RedisCompare, ReportsParityInOneLine) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (const TestRedis* server : {a.get(), b.get()}) {
+    server->run({"SET", "k", "v"});
+    server->run({"SET", "t", "v", "EX", "1000"});
+  }
+  // Same content inserted in another order (and so possibly stored
+  // differently) is equal.
+  a->run({"HSET", "h", "x", "1", "y", "2"});
+  b->run({"HSET", "h", "y", "2", "x", "1"});
+  a->run({"SADD", "s", "1", "2", "three"});
+  b->run({"SADD", "s", "three", "2", "1"});
+  a->run({"ZADD", "z", "1", "a", "1", "b"});
+  b->run({"ZADD", "z", "1", "b", "1", "a"});
+
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
+  ASSERT_EQ(lines(run.out).size(), 1u) << run.out;
+  EXPECT_TRUE(run.out.starts_with("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
+                                  "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) +
+                                  "/0 (b), same types, values and ttl presence ("))
+      << run.out;
+}
+
+TEST(RedisCompare, NamesMissingChangedAndTtlDifferencesWithCounts) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  fillWithEveryType(*a);
+  ASSERT_EQ(copy(*a, *b).exitCode, 0);
+  a->run({"SET", "user:1000", "only here"});
+  b->run({"DEL", "queue"});
+  b->run({"HSET", "cart:7", "apples", "4"});
+  b->run({"PERSIST", "session:1"});
+  b->run({"SET", "extra", "1"});
+  b->run({"DEL", "tags"});
+  b->run({"SET", "tags", "now a string"});
+  b->run({"ZADD", "scores", "1.25", "ada"});
+  b->run({"DEL", "user:42"});
+
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 1) << run.err;
+  std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 10u) << run.out;
+  const std::set<std::string> differences(out.begin(), out.end() - 2);
+  EXPECT_EQ(differences, (std::set<std::string>{
+                             "key user:1000 only in a",
+                             "key queue only in a",
+                             "key user:42 only in a",
+                             "key cart:7: different values",
+                             "key session:1: ttl in a, none in b",
+                             "key tags: type set in a, string in b",
+                             "key scores: different values",
+                             "key extra only in b",
+                         }));
+  EXPECT_EQ(out[8], "a has 3,011 keys, b has 3,009");
+  EXPECT_EQ(out[9], "8 key differences between 127.0.0.1:" + std::to_string(a->port()) +
+                        "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
+}
+
+TEST(RedisCompare, ListsTheFirstTwentyDifferencesThenCounts) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 30; ++i) a->run({"SET", "k" + std::to_string(i), "v"});
+  a->run({"SET", kBinaryKey, "v"});
+
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 1);
+  std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 23u) << run.out;
+  EXPECT_EQ(out[20], "... and 11 more differences");
+  EXPECT_EQ(out[21], "a has 31 keys, b has 0");
+  EXPECT_TRUE(out[22].starts_with("31 key differences between")) << out[22];
+}
+
+TEST(RedisCompare, EscapesBinaryKeyNames) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  a->run({"SET", kBinaryKey, "v"});
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(lines(run.out)[0], "key bin:\\x00\\r\\n\\xff only in a");
+}
+
+// ---------------------------------------------------------------------------
+// acl-verify --kind redis
+
+TEST(RedisAclVerify, FailsOnAServerWithoutPassword) {
+  auto open = TestRedis::start("");
+  ASSERT_TRUE(open);
+  DriverRun run =
+      runDriver({"acl-verify", "--kind", "redis", "--url", open->url(), "--", "10.1.0.0/16"});
+  EXPECT_EQ(run.exitCode, 1);
+  const std::vector<std::string> expected = {
+      "redis 127.0.0.1:" + std::to_string(open->port()),
+      "  authentication: NOT required (an unauthenticated PING was answered)",
+      "  default user: enabled, no password (nopass) (ACL GETUSER default)",
+      "  protected-mode: yes",
+      "  bind: 127.0.0.1 -::1 (loopback only)",
+      "  not verifiable on Redis: enforce them in the network (firewall, security group):",
+      "    10.1.0.0/16",
+      "failed: the server accepts unauthenticated clients",
+  };
+  EXPECT_EQ(lines(run.out), expected);
+}
+
+TEST(RedisAclVerify, PassesOnAServerWithPasswordAndListsTheCidrs) {
+  auto secured = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(secured);
+  DriverRun run = runDriver({"acl-verify", "--kind", "redis", "--url", secured->url(), "--",
+                             "10.1.0.0/16", "192.168.7.9", "2001:db8::/32"},
+                            {"REDISCLI_AUTH=" + sourcePassword()});
+  EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
+  const std::vector<std::string> expected = {
+      "redis 127.0.0.1:" + std::to_string(secured->port()),
+      "  authentication: required (an unauthenticated PING was refused: NOAUTH Authentication "
+      "required.)",
+      "  default user: enabled, needs a password (ACL GETUSER default)",
+      "  protected-mode: yes",
+      "  bind: 127.0.0.1 -::1 (loopback only)",
+      "  not verifiable on Redis: enforce them in the network (firewall, security group):",
+      "    10.1.0.0/16",
+      "    192.168.7.9",
+      "    2001:db8::/32",
+      "ok: a password is required and no declared CIDR is open to the world",
+  };
+  EXPECT_EQ(lines(run.out), expected);
+
+  // Without the password, what needs one is said to be unread; still a pass.
+  DriverRun anonymous =
+      runDriver({"acl-verify", "--kind", "redis", "--url", secured->url(), "--", "10.1.0.0/16"});
+  EXPECT_EQ(anonymous.exitCode, 0) << anonymous.out;
+  EXPECT_NE(anonymous.out.find("  settings: not read (set REDISCLI_AUTH"), std::string::npos);
+}
+
+TEST(RedisAclVerify, FailsOnACidrOpenToTheWorld) {
+  auto secured = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(secured);
+  for (const char* world : {"0.0.0.0/0", "::/0"}) {
+    DriverRun run = runDriver(
+        {"acl-verify", "--kind", "redis", "--url", secured->url(), "--", "10.0.0.0/8", world},
+        {"REDISCLI_AUTH=" + sourcePassword()});
+    EXPECT_EQ(run.exitCode, 1) << world;
+    const std::vector<std::string> out = lines(run.out);
+    ASSERT_GE(out.size(), 2u);
+    EXPECT_EQ(out[out.size() - 2], std::string("    ") + world + " (open to the world)");
+    EXPECT_EQ(out.back(), std::string("failed: ") + world + " opens the server to every address");
+  }
+}
+
+}  // namespace
+}  // namespace mig::drivers
