@@ -12,11 +12,23 @@
 namespace mig::cli {
 namespace {
 
-// Writes `text` to `path` through a temporary file, or to stdout for "-".
+// Writes `text` to `path` through a temporary file renamed over it (a
+// crash leaves the old file whole), or to stdout for "-". Something that is
+// not a regular file (/dev/null, a pipe) is written to directly: renaming
+// over it would replace it.
 bool writeOutput(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {
     std::cout << text;
     return true;
+  }
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    out.flush();
+    if (!out) printError(fmt::format("cannot write '{}'", path));
+    return static_cast<bool>(out);
   }
   std::string temporary = path + ".tmp";
   {

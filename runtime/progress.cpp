@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "compiler/units/units.h"
@@ -60,8 +61,11 @@ class LineSink : public EventSink {
   void emit(const Event& event, const Progress& progress) override {
     out_ << fmt::format("{} [{}/{}] {}\n", window::Window::formatUtc(event.at).substr(11, 5),
                         progress.done, progress.total, describe(event));
-    out_.flush();
   }
+  // Lines are written out whenever the run waits: at once for a reader,
+  // without a write per event.
+  void tick(const Progress&) override { out_.flush(); }
+  void close() override { out_.flush(); }
 
  private:
   std::ostream& out_;
@@ -84,8 +88,9 @@ class JsonSink : public EventSink {
     line["total"] = progress.total;
     line["running"] = progress.running;
     out_ << line.dump() << '\n';
-    out_.flush();
   }
+  void tick(const Progress&) override { out_.flush(); }
+  void close() override { out_.flush(); }
 
  private:
   std::ostream& out_;
@@ -114,6 +119,9 @@ class TerminalSink : public EventSink {
   }
 
   void tick(const Progress& progress) override {
+    // At most ten redraws a second: a run of short steps ticks thousands of times.
+    auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - lastDraw_ < std::chrono::milliseconds(100)) return;
     clearLine();
     status(progress);
   }
@@ -137,11 +145,13 @@ class TerminalSink : public EventSink {
     out_ << line;
     out_.flush();
     drawn_ = true;
+    lastDraw_ = std::chrono::steady_clock::now();
   }
 
   std::ostream& out_;
   bool color_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point lastDraw_;
 };
 
 }  // namespace

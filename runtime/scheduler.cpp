@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "compiler/units/units.h"
 #include "runtime/windows.h"
@@ -204,7 +205,19 @@ void Scheduler::launchReady() {
       const window::Window* w = windowOf(node.window);
       std::optional<Milliseconds> timeout;
       if (node.timeoutMs) timeout = Milliseconds(*node.timeoutMs);
-      std::optional<Instant> start = w ? earliestStart(*w, now, timeout) : std::nullopt;
+      // While a window's opening lasts, a step that fits starts at once without
+      // asking the time zone database again.
+      std::optional<Instant> start;
+      auto open = openings_.find(node.window);
+      if (open != openings_.end() && open->second.begin <= now && now < open->second.end &&
+          (!timeout || now + *timeout <= open->second.end)) {
+        start = now;
+      } else if (w) {
+        start = earliestStart(*w, now, timeout);
+        if (start && *start == now) {
+          if (auto current = w->current(now)) openings_[node.window] = *current;
+        }
+      }
       if (!start) {
         ProcessResult never;
         never.outcome = ProcessResult::Outcome::SpawnFailed;
@@ -242,8 +255,8 @@ void Scheduler::launchReady() {
       }
       // Open now: a step without a timeout is stopped at the window's end.
       if (!node.timeoutMs) {
-        if (auto current = w->current(now)) {
-          deadline = current->end;
+        if (auto current = openings_.find(node.window); current != openings_.end()) {
+          deadline = current->second.end;
           windowEnd = true;
         }
       }
@@ -294,7 +307,11 @@ bool Scheduler::launch(NodeState& step, const std::string& process,
   step.token = token;
   step.deadlineIsWindowEnd = deadlineIsWindowEnd;
   byToken_[token] = &step;
-  requests_[token] = *request;
+  requests_[token] = std::move(*request);
+  if (journal_.inBatch()) {
+    pendingSpawns_.push_back(token);  // started when the batch is committed
+    return true;
+  }
   Event event;
   event.kind = Event::Kind::StepStarted;
   event.at = now;
@@ -303,8 +320,46 @@ bool Scheduler::launch(NodeState& step, const std::string& process,
   event.attempt = attempt;
   event.message = process == "run" ? node.run.call : process + " " + command.call;
   events_.emit(event, progress());
-  runner_.start(std::move(*request));
+  runner_.start(requests_[token]);
   return true;
+}
+
+// Commits the journal's open batch, then starts the processes it journaled:
+// a process starts only once its start is durable.
+void Scheduler::flushBatch() {
+  if (!journal_.inBatch()) return;
+  if (journalBroken_) {
+    journal_.abortBatch();
+  } else if (!journal_.commitBatch()) {
+    journalOk(false);
+  }
+  std::vector<uint64_t> spawns = std::exchange(pendingSpawns_, {});
+  for (uint64_t token : spawns) {
+    auto step = byToken_.find(token);
+    auto request = requests_.find(token);
+    if (step == byToken_.end() || request == requests_.end()) continue;
+    if (journalBroken_) {
+      preparer_.finished(request->second);
+      step->second->state = "pending";
+      step->second->token = 0;
+      byToken_.erase(step);
+      requests_.erase(request);
+      continue;
+    }
+    NodeState& state = *step->second;
+    Event event;
+    event.kind = Event::Kind::StepStarted;
+    event.at = clock_.now();
+    event.step = state.id();
+    event.process = state.process;
+    event.attempt = state.process == "undo" ? 1 : state.attempts;
+    const graph::Node& node = *state.node;
+    event.message = state.process == "run"     ? node.run.call
+                    : state.process == "check" ? "check " + node.check->call
+                                               : "undo " + node.undo->call;
+    events_.emit(event, progress());
+    runner_.start(request->second);
+  }
 }
 
 // ---------------------------------------------------------------- results
@@ -377,7 +432,8 @@ void Scheduler::succeeded(NodeState& step, const ProcessResult& result) {
   }
   step.state = "done";
   step.order = ++orderCounter_;
-  durations_.push_back(std::chrono::duration_cast<Milliseconds>(result.finished - step.startedAt));
+  durationTotal_ += std::chrono::duration_cast<Milliseconds>(result.finished - step.startedAt);
+  ++durationCount_;
   emit(Event::Kind::StepSucceeded, &step, "", result.exitCode);
   complete(step);
   if (!switchoverCompleted_ && switchoverSteps_ > 0 && switchoverDone_ == switchoverSteps_) {
@@ -468,7 +524,10 @@ RunReport Scheduler::run() {
       stopReason_ = "stopped: the run was interrupted";
       stopRunning();
     }
+    // The ends just handled and the starts decided now go in one commit.
+    if (!journal_.inBatch() && !journalBroken_) journalOk(journal_.beginBatch());
     if (!stopping()) launchReady();
+    flushBatch();
     if (failure_ && !switchoverCompleted_) stopRunning();
     if (journalBroken_) stopRunning();
     if (requests_.empty()) {
@@ -492,12 +551,14 @@ RunReport Scheduler::run() {
         return finishRun(RunResult::RollbackIncomplete,
                          "no step can start: the journal and the plan disagree");
       }
-      clock_.sleepUntil(*wake);
       events_.tick(progress());
+      clock_.sleepUntil(*wake);
       continue;
     }
-    for (const ProcessResult& result : runner_.wait(nextWake())) handle(result);
-    events_.tick(progress());
+    events_.tick(progress());  // before blocking: what happened so far is shown
+    std::vector<ProcessResult> results = runner_.wait(nextWake());
+    if (!results.empty() && !journalBroken_) journalOk(journal_.beginBatch());
+    for (const ProcessResult& result : results) handle(result);
   }
 
   // A step failed for good.
@@ -722,9 +783,8 @@ Progress Scheduler::progress() const {
   p.running = requests_.size();
   p.started = started_;
   p.now = clock_.now();
-  if (!durations_.empty() && doneCount_ < stepCount_) {
-    Milliseconds total = std::accumulate(durations_.begin(), durations_.end(), Milliseconds(0));
-    Milliseconds average = total / static_cast<int64_t>(durations_.size());
+  if (durationCount_ > 0 && doneCount_ < stepCount_) {
+    Milliseconds average = durationTotal_ / durationCount_;
     size_t remaining = stepCount_ - doneCount_;
     p.eta = average * static_cast<int64_t>(remaining) / options_.jobs;
   }

@@ -106,6 +106,7 @@ class Scheduler {
   void attemptFailed(NodeState& step, const std::string& message, const ProcessResult& result);
   void failed(NodeState& step, const std::string& message, const ProcessResult& result);
   void stopRunning();
+  void flushBatch();
   ProcessResult waitFor(uint64_t token);
   std::optional<Instant> nextWake() const;
   Progress progress() const;
@@ -130,7 +131,9 @@ class Scheduler {
   std::set<size_t> ready_;                         ///< indices of startable steps, graph order
   std::map<uint64_t, NodeState*> byToken_;
   std::map<uint64_t, ProcessRequest> requests_;
+  std::vector<uint64_t> pendingSpawns_;  ///< journaled in the open batch, started once it commits
   std::map<std::string, std::optional<window::Window>> windows_;
+  std::map<std::string, window::Interval> openings_;  ///< the current opening of open windows
   uint64_t nextToken_ = 1;
   Instant started_;
   size_t stepCount_ = 0;
@@ -146,7 +149,8 @@ class Scheduler {
   bool cancelled_ = false;  ///< running steps were stopped
   std::string stopReason_ = "stopped: another step failed";
   int64_t orderCounter_ = 0;
-  std::vector<Milliseconds> durations_;  ///< of completed steps, for the ETA
+  Milliseconds durationTotal_{0};  ///< of the steps completed here, for the ETA
+  int64_t durationCount_ = 0;
 };
 
 }  // namespace mig::runtime

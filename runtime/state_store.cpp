@@ -54,9 +54,8 @@ CREATE TABLE steps (
   exit_code INTEGER,
   message TEXT NOT NULL DEFAULT '',
   completion_order INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (run_id, name),
-  UNIQUE (run_id, position)
-);
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
 
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY,
@@ -71,13 +70,6 @@ CREATE TABLE attempts (
   log_path TEXT NOT NULL,
   FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
 );
-CREATE INDEX attempts_by_step ON attempts (run_id, step, started_at, id);
-)sql";
-
-/// Indexes added after the first release of schema version 1; created on
-/// open when missing (they change no data, so the version stays).
-constexpr const char* kLaterIndexes = R"sql(
-CREATE INDEX IF NOT EXISTS steps_by_order ON steps (run_id, completion_order);
 )sql";
 
 /// Prepared statements, kept per connection and reused: preparing one
@@ -197,20 +189,36 @@ class Statement {
 /// busy timeout); ROLLBACK on destruction unless commit() succeeded.
 class WriteTransaction {
  public:
-  explicit WriteTransaction(sqlite3* db) : db_(db) {
-    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  /// Inside a batch, the batch's transaction is used: begun by its first
+  /// write (`batchOpen` says whether it has been), ended by commitBatch().
+  explicit WriteTransaction(sqlite3* db, bool inBatch = false, bool* batchOpen = nullptr)
+      : db_(db), inBatch_(inBatch) {
+    if (inBatch_ && *batchOpen) {
+      begun_ = true;
+      return;
+    }
+    Statement begin(db_, "BEGIN IMMEDIATE");
+    begun_ = begin.run();
+    if (inBatch_ && begun_) *batchOpen = true;
   }
   ~WriteTransaction() {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!inBatch_ && !sqlite3_get_autocommit(db_)) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
   }
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
 
   bool begun() const { return begun_; }
-  bool commit() { return sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK; }
+  bool commit() {
+    if (inBatch_) return true;
+    Statement commit(db_, "COMMIT");
+    return commit.run();
+  }
 
  private:
   sqlite3* db_;
+  bool inBatch_;
   bool begun_ = false;
 };
 
@@ -326,7 +334,7 @@ bool StateStore::connect(bool durable) {
 }
 
 bool StateStore::checkOrCreateSchema() {
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail("check the schema");
 
   // Statements are scoped: COMMIT fails while one is still stepping.
@@ -342,7 +350,7 @@ bool StateStore::checkOrCreateSchema() {
   }
 
   if (objectCount == 0) {
-    if (!exec(kSchema) || !exec(kLaterIndexes)) return fail("create the schema");
+    if (!exec(kSchema)) return fail("create the schema");
     Statement version(db_, "INSERT INTO mig_meta (key, value) VALUES ('schema_version', ?1)");
     version.bind(1, std::to_string(kSchemaVersion));
     if (!version.run()) return fail("create the schema");
@@ -382,7 +390,6 @@ bool StateStore::checkOrCreateSchema() {
         number, kSchemaVersion);
     return false;
   }
-  if (!exec(kLaterIndexes)) return fail("add the indexes");
   return transaction.commit() || fail("check the schema");
 }
 
@@ -422,7 +429,7 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
                                              const std::vector<std::string>& steps) {
   error_.clear();
   const std::string action = fmt::format("create a run of plan '{}'", run.plan);
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) {
     fail(action);
     return std::nullopt;
@@ -500,7 +507,7 @@ bool StateStore::setRunState(int64_t runId, const std::string& state, const std:
                              int64_t finishedAt) {
   error_.clear();
   const std::string action = fmt::format("set the state of run {} to '{}'", runId, state);
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET state = ?1, message = ?2, finished_at = ?3 WHERE id = ?4");
   update.bind(1, state).bind(2, message).bind(3, finishedAt).bind(4, runId);
@@ -512,7 +519,7 @@ bool StateStore::setRunState(int64_t runId, const std::string& state, const std:
 bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) {
   error_.clear();
   const std::string action = fmt::format("record the runner of run {}", runId);
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET host = ?1, pid = ?2 WHERE id = ?3");
   update.bind(1, host).bind(2, pid).bind(3, runId);
@@ -524,7 +531,7 @@ bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) 
 bool StateStore::setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) {
   error_.clear();
   const std::string action = fmt::format("record the switchover of run {}", runId);
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET switchover_at = ?1, retain_until = ?2 WHERE id = ?3");
   update.bind(1, at).bind(2, retainUntil).bind(3, runId);
@@ -589,7 +596,7 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, const st
   error_.clear();
   const std::string action =
       fmt::format("record the start of {} {} of {}", kind, attempt, stepLabel(runId, step));
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
 
   // Only an attempt of `do` counts, and the first one dates the step.
@@ -619,6 +626,7 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, const st
       .bind(5, at)
       .bind(6, logPath);
   if (!insertAttempt.run()) return fail(action);
+  openAttempts_[attemptKey(runId, step, kind, attempt)] = sqlite3_last_insert_rowid(db_);
   return transaction.commit() || fail(action);
 }
 
@@ -631,35 +639,48 @@ bool StateStore::processFinished(int64_t runId, const std::string& step, const s
       fmt::format("record the end of {} {} of {}", kind, attempt, stepLabel(runId, step));
   std::optional<int64_t> exitCodeValue;
   if (exitCode) exitCodeValue = *exitCode;
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
 
+  // The attempt this process journaled at its start (found by its row id
+  // when this store started it, else looked up: a resumed run).
+  std::optional<int64_t> attemptId;
+  if (auto open = openAttempts_.find(attemptKey(runId, step, kind, attempt));
+      open != openAttempts_.end()) {
+    attemptId = open->second;
+    openAttempts_.erase(open);
+  } else {
+    Statement latest(db_,
+                     "SELECT max(id) FROM attempts WHERE run_id = ?1 AND step = ?2 AND kind = ?3 "
+                     "AND attempt = ?4");
+    latest.bind(1, runId).bind(2, step).bind(3, kind).bind(4, int64_t{attempt});
+    if (latest.next()) attemptId = latest.optionalInteger(0);
+    if (!latest.ok()) return fail(action);
+  }
+  if (!attemptId) return failBecause(action, "that process was never journaled");
   Statement updateAttempt(db_,
                           "UPDATE attempts SET finished_at = ?1, outcome = ?2, exit_code = ?3 "
-                          "WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ?4 "
-                          "AND step = ?5 AND kind = ?6 AND attempt = ?7)");
-  updateAttempt.bind(1, at)
-      .bind(2, outcome)
-      .bind(3, exitCodeValue)
-      .bind(4, runId)
-      .bind(5, step)
-      .bind(6, kind)
-      .bind(7, int64_t{attempt});
+                          "WHERE id = ?4");
+  updateAttempt.bind(1, at).bind(2, outcome).bind(3, exitCodeValue).bind(4, *attemptId);
   if (!updateAttempt.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "that process was never journaled");
 
+  std::optional<int64_t> order;
+  if (stepState == "done") {
+    order = nextCompletionOrder(runId);
+    if (!order) return fail(action);
+  }
   Statement updateStep(db_,
                        "UPDATE steps SET state = ?1, message = ?2, exit_code = ?3, "
-                       "finished_at = ?4, completion_order = CASE WHEN ?1 = 'done' THEN "
-                       "(SELECT max(completion_order) + 1 FROM steps WHERE run_id = ?5) "
-                       "ELSE completion_order END "
+                       "finished_at = ?4, completion_order = coalesce(?7, completion_order) "
                        "WHERE run_id = ?5 AND name = ?6");
   updateStep.bind(1, stepState)
       .bind(2, message)
       .bind(3, exitCodeValue)
       .bind(4, at)
       .bind(5, runId)
-      .bind(6, step);
+      .bind(6, step)
+      .bind(7, order);
   if (!updateStep.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
   return transaction.commit() || fail(action);
@@ -670,20 +691,67 @@ bool StateStore::setStepState(int64_t runId, const std::string& step, const std:
   error_.clear();
   const std::string action =
       fmt::format("set the state of {} to '{}'", stepLabel(runId, step), state);
-  WriteTransaction transaction(db_);
+  WriteTransaction transaction(db_, batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   // A step marked done takes its place in the completion order, so that a
   // rollback undoes it in turn.
+  std::optional<int64_t> order;
+  if (state == "done") {
+    order = nextCompletionOrder(runId);
+    if (!order) return fail(action);
+  }
   Statement update(db_,
                    "UPDATE steps SET state = ?1, message = ?2,"
-                   " completion_order = CASE WHEN ?1 = 'done' AND state <> 'done' THEN"
-                   "   (SELECT COALESCE(MAX(completion_order), 0) + 1 FROM steps WHERE run_id = ?3)"
+                   " completion_order = CASE WHEN ?5 IS NOT NULL AND state <> 'done' THEN ?5"
                    "   ELSE completion_order END"
                    " WHERE run_id = ?3 AND name = ?4");
-  update.bind(1, state).bind(2, message).bind(3, runId).bind(4, step);
+  update.bind(1, state).bind(2, message).bind(3, runId).bind(4, step).bind(5, order);
   if (!update.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
   return transaction.commit() || fail(action);
+}
+
+bool StateStore::beginBatch() {
+  error_.clear();
+  batch_ = true;
+  return true;
+}
+
+bool StateStore::commitBatch() {
+  error_.clear();
+  if (!batch_) return true;
+  batch_ = false;
+  if (!batchOpen_) return true;  // nothing was written
+  batchOpen_ = false;
+  Statement commit(db_, "COMMIT");
+  if (commit.run()) return true;
+  fail("commit the journal");
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return false;
+}
+
+std::optional<int64_t> StateStore::nextCompletionOrder(int64_t runId) {
+  auto it = nextOrder_.find(runId);
+  if (it == nextOrder_.end()) {
+    Statement highest(db_, "SELECT coalesce(max(completion_order), 0) FROM steps WHERE run_id = ?1");
+    highest.bind(1, runId);
+    if (!highest.next()) return std::nullopt;
+    it = nextOrder_.emplace(runId, highest.integer(0)).first;
+  }
+  return ++it->second;
+}
+
+std::string StateStore::attemptKey(int64_t runId, const std::string& step, const std::string& kind,
+                                   int attempt) {
+  return fmt::format("{}\n{}\n{}\n{}", runId, step, kind, attempt);
+}
+
+void StateStore::abortBatch() {
+  if (!batch_) return;
+  batch_ = false;
+  if (!batchOpen_) return;
+  batchOpen_ = false;
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 bool StateStore::exec(const char* sql) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,6 +134,16 @@ class StateStore {
   bool setStepState(int64_t runId, const std::string& step, const std::string& state,
                     const std::string& message);
 
+  /// Groups the writes that follow into one transaction, committed by
+  /// commitBatch(): a run commits the end of one step and the starts of the
+  /// steps it lets begin at once. Until then nothing of the batch is
+  /// durable, so the caller starts no process before commitBatch() returns.
+  bool beginBatch();
+  bool commitBatch();
+  /// Drops the batch's writes (after a write in it failed half-way).
+  void abortBatch();
+  bool inBatch() const { return batch_; }
+
  private:
   StateStore() = default;
   /// Opens the connection, sets the pragmas and checks or creates the schema.
@@ -149,7 +160,17 @@ class StateStore {
   /// SQLite's last error on the connection, in words.
   std::string sqliteReason() const;
 
+  /// The completion order the next `done` step gets (one writer per run:
+  /// the plan's lock).
+  std::optional<int64_t> nextCompletionOrder(int64_t runId);
+  static std::string attemptKey(int64_t runId, const std::string& step, const std::string& kind,
+                                int attempt);
+
   sqlite3* db_ = nullptr;
+  bool batch_ = false;      ///< a batch was begun
+  bool batchOpen_ = false;  ///< and its transaction, by a first write
+  std::map<int64_t, int64_t> nextOrder_;            ///< run -> last completion order given
+  std::map<std::string, int64_t> openAttempts_;     ///< attempts started here -> row id
   std::string path_;
   std::chrono::milliseconds busyTimeout_ = kDefaultBusyTimeout;
   std::string error_;

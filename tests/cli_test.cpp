@@ -1,4 +1,6 @@
 // The `mig` binary end to end: exit codes, usage errors, output formats.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -190,6 +192,25 @@ TEST(Cli, SecretLiteralsAreNeverPrinted) {
     EXPECT_NE(result.output.find("secret-literal"), std::string::npos) << format;
     EXPECT_EQ(result.output.find("Shipm3nts!2019"), std::string::npos) << format;
   }
+}
+
+}  // namespace
+}  // namespace mig
+
+namespace mig {
+namespace {
+
+// Writing a compiled plan to a device or a pipe writes into it; it must
+// never replace it with a file.
+TEST(Cli, CompileToDevNullLeavesTheDeviceAlone) {
+  auto result = testing::runCommand(testing::mig() + " compile examples/acme_postgres.mig -o /dev/null");
+  EXPECT_EQ(result.exitCode, 0);
+  struct stat info;
+  ASSERT_EQ(::stat("/dev/null", &info), 0);
+  EXPECT_TRUE(S_ISCHR(info.st_mode)) << "/dev/null was replaced";
+  auto piped = testing::runCommand(testing::mig() +
+                                   " graph examples/acme_postgres.mig --format mermaid -o /dev/stdout | head -1");
+  EXPECT_EQ(piped.output, "flowchart LR\n");
 }
 
 }  // namespace

@@ -198,8 +198,8 @@ TEST_F(StateStoreTest, CreatesFolderAndSchema) {
   sqlite3_finalize(select);
   sqlite3_close(db);
 
-  EXPECT_EQ(names, (std::vector<std::string>{"attempts", "attempts_by_step", "mig_meta", "runs",
-                                             "runs_by_plan", "steps", "steps_by_order"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"attempts", "mig_meta", "runs", "runs_by_plan",
+                                             "steps"}));
   EXPECT_EQ(store->plans(), std::vector<std::string>{});
   EXPECT_EQ(store->lastError(), "");
 }
