@@ -13,6 +13,8 @@ packages=(
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools
   python3 python3-jsonschema graphviz procps iproute2 util-linux
+  # benchmarks
+  hyperfine bc
 )
 
 missing=()
