@@ -135,6 +135,9 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
     problems.push_back(fmt::format("command {} is not on PATH (needed by {})", program, origin));
   }
 
+  // Whether a step can ever start depends only on its window and timeout:
+  // asked once per pair (thousands of steps share a few).
+  std::map<std::pair<std::string, int64_t>, bool> fits;
   for (const graph::Node* step : scope.steps) {
     if (step->window.empty()) continue;
     const graph::Window* spec = graph.window(step->window);
@@ -146,7 +149,12 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
     }
     std::optional<Milliseconds> timeout;
     if (step->timeoutMs) timeout = Milliseconds(*step->timeoutMs);
-    if (!earliestStart(*w, now, timeout)) {
+    auto key = std::make_pair(step->window, step->timeoutMs.value_or(-1));
+    auto known = fits.find(key);
+    if (known == fits.end()) {
+      known = fits.emplace(key, earliestStart(*w, now, timeout).has_value()).first;
+    }
+    if (!known->second) {
       problems.push_back(
           timeout ? fmt::format("step {} can never start: its timeout {} is longer than any "
                                 "opening of window {} ({})",

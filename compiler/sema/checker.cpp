@@ -845,13 +845,11 @@ class PlanChecker : public Scope {
       if (const ast::Expr* value = single(attr)) given[attr.name.text] = value;
     }
 
-    bool valid = true;
     bool oneOff = given.count("at") > 0;
     if (oneOff && (given.count("days") || given.count("start"))) {
       const ast::Expr* extra = given.count("days") ? given["days"] : given["start"];
       diags_.report(Rule::InvalidValue, extra->range,
                     "a window is weekly (days, start) or one-off (at), not both");
-      valid = false;
     }
     std::vector<std::string> missing;
     for (std::string_view need : oneOff ? std::vector<std::string_view>{"at", "length", "timezone"}
@@ -862,7 +860,6 @@ class PlanChecker : public Scope {
     if (!missing.empty()) {
       diags_.report(Rule::MissingAttribute, block.header,
                     fmt::format("window '{}' is missing {}", window->name, fmt::join(missing, ", ")));
-      valid = false;
     }
 
     if (auto it = given.find("days"); it != given.end()) {
@@ -871,10 +868,8 @@ class PlanChecker : public Scope {
         diags_.report(Rule::TypeMismatch, list.range,
                       fmt::format("expected a list of weekdays like [sat, sun], found {}",
                                   ValueChecker::describe(list)));
-        valid = false;
       } else if (list.elements.empty()) {
         diags_.report(Rule::InvalidValue, list.range, "a weekly window needs at least one day");
-        valid = false;
       }
       for (const ast::ExprPtr& day : list.elements) {
         std::optional<int> weekday =
@@ -883,7 +878,6 @@ class PlanChecker : public Scope {
           diags_.report(Rule::InvalidValue, day->range,
                         fmt::format("{} is not a weekday: mon, tue, wed, thu, fri, sat, sun",
                                     ValueChecker::describe(*day)));
-          valid = false;
           continue;
         }
         if (std::find(window->weekdays.begin(), window->weekdays.end(), *weekday) ==
@@ -898,7 +892,6 @@ class PlanChecker : public Scope {
         if (!minute) {
           diags_.report(Rule::InvalidValue, it->second->range,
                         fmt::format("'{}' is not a time of day: write HH:MM, 00:00 to 23:59", *text));
-          valid = false;
         } else {
           window->startMinute = *minute;
         }
@@ -909,23 +902,18 @@ class PlanChecker : public Scope {
         if (*length > kMaxWindowLengthMs) {
           diags_.report(Rule::InvalidValue, it->second->range,
                         "a window lasts at most 7 days");
-          valid = false;
         } else {
           window->lengthMs = *length;
         }
-      } else {
-        valid = false;
       }
     }
     if (auto it = given.find("timezone"); it != given.end()) {
       if (auto zone = plainString(*it->second)) {
         if (!window::isKnownTimezone(*zone)) {
-          auto& d = diags_.report(Rule::InvalidValue, it->second->range,
-                                  fmt::format("unknown time zone '{}': use an IANA name like "
-                                              "\"Europe/Berlin\" or \"UTC\"",
-                                              *zone));
-          (void)d;
-          valid = false;
+          diags_.report(Rule::InvalidValue, it->second->range,
+                        fmt::format("unknown time zone '{}': use an IANA name like "
+                                    "\"Europe/Berlin\" or \"UTC\"",
+                                    *zone));
         } else {
           window->timezone = *zone;
         }
@@ -939,13 +927,11 @@ class PlanChecker : public Scope {
           diags_.report(Rule::InvalidValue, it->second->range,
                         fmt::format("'{}' is not a local date and time like \"2026-12-05T02:00\"",
                                     *at));
-          valid = false;
         } else {
           window->at = *at;
         }
       }
     }
-    (void)valid;
     plan_->windows.push_back(std::move(window));
   }
 
@@ -1034,7 +1020,7 @@ class PlanChecker : public Scope {
     // Each step's action is resolved before any argument is checked, so a
     // data-flow reference (`dump.file`) knows the type of what it names.
     for (auto& [step, block] : stepBlocks_) {
-      if (const ast::Expr* call = block.doExpr) step->run = resolveCallee(*call, block.headerRange);
+      if (const ast::Expr* call = block.doExpr) step->run = resolveCallee(*call);
     }
   }
 
@@ -1121,7 +1107,7 @@ class PlanChecker : public Scope {
 
   // Finds the action a call names. Strings are shell commands (`check
   // "pg_isready"`), short for sh("...").
-  Call resolveCallee(const ast::Expr& expr, Range header) {
+  Call resolveCallee(const ast::Expr& expr) {
     Call call;
     call.range = expr.range;
     call.callee = expr.range;
@@ -1134,7 +1120,6 @@ class PlanChecker : public Scope {
                     fmt::format("expected an action call like postgres.copy(from: a, to: b) or "
                                 "sh(\"...\"), found {}",
                                 ValueChecker::describe(expr)));
-      (void)header;
       return call;
     }
     call.callee = pathRange(expr.path);
@@ -1148,11 +1133,10 @@ class PlanChecker : public Scope {
       }
       call.action = scope_.prelude ? scope_.prelude->action(name) : nullptr;
       if (call.action == nullptr) {
-        auto& d = diags_.report(Rule::UndefinedReference, call.callee,
-                                fmt::format("action '{}' is not declared; actions are called "
-                                            "as module.action(...), like postgres.copy(...)",
-                                            name));
-        (void)d;
+        diags_.report(Rule::UndefinedReference, call.callee,
+                      fmt::format("action '{}' is not declared; actions are called as "
+                                  "module.action(...), like postgres.copy(...)",
+                                  name));
       }
       return call;
     }
@@ -1255,8 +1239,8 @@ class PlanChecker : public Scope {
     }
   }
 
-  std::optional<Call> checkCall(const ast::Expr& expr, Range header) {
-    Call call = resolveCallee(expr, header);
+  std::optional<Call> checkCall(const ast::Expr& expr) {
+    Call call = resolveCallee(expr);
     if (call.action == nullptr) return std::nullopt;
     checkArguments(expr, call);
     return call;
@@ -1298,9 +1282,9 @@ class PlanChecker : public Scope {
       if (name == "do") {
         if (step.run.action) checkArguments(*value, step.run);
       } else if (name == "undo") {
-        step.undo = checkCall(*value, attr.range);
+        step.undo = checkCall(*value);
       } else if (name == "check") {
-        step.check = checkCall(*value, attr.range);
+        step.check = checkCall(*value);
       } else if (name == "timeout") {
         step.timeoutMs = positiveDuration(*value, "a timeout");
       } else if (name == "estimate") {
