@@ -130,6 +130,7 @@ bool Scheduler::loadJournal() {
     state->waiting = state->node->after.size();
   }
   ready_.clear();
+  deferred_.clear();
   doneCount_ = 0;
   switchoverDone_ = 0;
   std::vector<NodeState*> finished;
@@ -226,6 +227,7 @@ void Scheduler::launchReady() {
                            node.window,
                            timeout ? units::formatDuration(timeout->count()) : "none"),
                never);
+        deferred_.erase(*it);
         it = ready_.erase(it);
         continue;
       }
@@ -239,6 +241,7 @@ void Scheduler::launchReady() {
           return;
         }
         step.notBefore = *start;
+        deferred_.insert(step.index);
         if (!step.windowAnnounced) {
           step.windowAnnounced = true;
           Event event;
@@ -263,6 +266,7 @@ void Scheduler::launchReady() {
     }
     it = ready_.erase(it);
     step.notBefore.reset();
+    deferred_.erase(step.index);
     step.windowAnnounced = false;
     ++step.attempts;
     launch(step, "run", deadline, windowEnd);
@@ -463,6 +467,7 @@ void Scheduler::attemptFailed(NodeState& step, const std::string& message,
     }
     step.state = "pending";
     step.notBefore = clock_.now() + delay;
+    deferred_.insert(step.index);
     ready_.insert(step.index);
     emit(Event::Kind::StepRetrying, &step, retrying, exitCodeOf(result));
     return;
@@ -503,7 +508,7 @@ ProcessResult Scheduler::waitFor(uint64_t token) {
 std::optional<Instant> Scheduler::nextWake() const {
   std::optional<Instant> wake;
   if (!stopping()) {
-    for (size_t index : ready_) {
+    for (size_t index : deferred_) {
       const NodeState& step = *nodes_[index];
       if (step.notBefore && (!wake || *step.notBefore < *wake)) wake = step.notBefore;
     }
@@ -545,8 +550,7 @@ RunReport Scheduler::run() {
         return finishRun(RunResult::Succeeded, fmt::format("all {} steps done", stepCount_));
       }
       std::optional<Instant> wake = nextWake();
-      bool waiting = std::any_of(ready_.begin(), ready_.end(),
-                                 [&](size_t i) { return nodes_[i]->notBefore.has_value(); });
+      bool waiting = !deferred_.empty();
       if (!waiting) {
         return finishRun(RunResult::RollbackIncomplete,
                          "no step can start: the journal and the plan disagree");
@@ -788,7 +792,7 @@ Progress Scheduler::progress() const {
     size_t remaining = stepCount_ - doneCount_;
     p.eta = average * static_cast<int64_t>(remaining) / options_.jobs;
   }
-  for (size_t index : ready_) {
+  for (size_t index : deferred_) {
     const NodeState& step = *nodes_[index];
     if (step.notBefore && step.windowAnnounced && *step.notBefore > p.now) {
       auto left = std::chrono::duration_cast<Milliseconds>(*step.notBefore - p.now);

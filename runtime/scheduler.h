@@ -129,6 +129,7 @@ class Scheduler {
   std::vector<std::unique_ptr<NodeState>> nodes_;  ///< graph order: dependencies first
   std::map<std::string, NodeState*> byId_;
   std::set<size_t> ready_;                         ///< indices of startable steps, graph order
+  std::set<size_t> deferred_;  ///< ready steps waiting for a time (retry delay, window)
   std::map<uint64_t, NodeState*> byToken_;
   std::map<uint64_t, ProcessRequest> requests_;
   std::vector<uint64_t> pendingSpawns_;  ///< journaled in the open batch, started once it commits

@@ -31,7 +31,6 @@ CREATE TABLE runs (
   plan TEXT NOT NULL,
   plan_hash TEXT NOT NULL,
   plan_file TEXT NOT NULL,
-  compiled TEXT NOT NULL,
   state TEXT NOT NULL,
   message TEXT NOT NULL,
   started_at INTEGER NOT NULL,
@@ -42,6 +41,13 @@ CREATE TABLE runs (
   pid INTEGER NOT NULL
 );
 CREATE INDEX runs_by_plan ON runs (plan, id);
+
+-- The compiled plans runs execute, once per plan hash: kept apart so that
+-- updating a run's row does not rewrite its (possibly large) plan.
+CREATE TABLE compiled_plans (
+  plan_hash TEXT PRIMARY KEY,
+  compiled TEXT NOT NULL
+);
 
 CREATE TABLE steps (
   run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -223,8 +229,10 @@ class WriteTransaction {
 };
 
 constexpr const char* kRunColumns =
-    "id, plan, plan_hash, plan_file, compiled, state, message, started_at, finished_at, "
-    "switchover_at, retain_until, host, pid";
+    "r.id, r.plan, r.plan_hash, r.plan_file, coalesce(c.compiled, ''), r.state, r.message, "
+    "r.started_at, r.finished_at, r.switchover_at, r.retain_until, r.host, r.pid";
+constexpr const char* kRunTables =
+    "runs r LEFT JOIN compiled_plans c ON c.plan_hash = r.plan_hash";
 
 RunRecord readRun(const Statement& row) {
   RunRecord run;
@@ -434,17 +442,23 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
     fail(action);
     return std::nullopt;
   }
+  Statement insertPlan(db_,
+                       "INSERT OR IGNORE INTO compiled_plans (plan_hash, compiled) VALUES (?1, ?2)");
+  insertPlan.bind(1, run.planHash).bind(2, run.compiled);
+  if (!insertPlan.run()) {
+    fail(action);
+    return std::nullopt;
+  }
   Statement insertRun(db_,
-                      "INSERT INTO runs (plan, plan_hash, plan_file, compiled, state, message, "
-                      "started_at, host, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)");
+                      "INSERT INTO runs (plan, plan_hash, plan_file, state, message, "
+                      "started_at, host, pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)");
   insertRun.bind(1, run.plan)
       .bind(2, run.planHash)
       .bind(3, run.planFile)
-      .bind(4, run.compiled)
-      .bind(5, run.message)
-      .bind(6, run.startedAt)
-      .bind(7, run.host)
-      .bind(8, run.pid);
+      .bind(4, run.message)
+      .bind(5, run.startedAt)
+      .bind(6, run.host)
+      .bind(7, run.pid);
   if (!insertRun.run()) {
     fail(action);
     return std::nullopt;
@@ -470,7 +484,7 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
 
 std::optional<RunRecord> StateStore::run(int64_t runId) {
   error_.clear();
-  Statement select(db_, fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns));
+  Statement select(db_, fmt::format("SELECT {} FROM {} WHERE r.id = ?1", kRunColumns, kRunTables));
   select.bind(1, runId);
   if (select.next()) return readRun(select);
   if (!select.ok()) {
@@ -483,8 +497,8 @@ std::optional<RunRecord> StateStore::run(int64_t runId) {
 
 std::optional<RunRecord> StateStore::lastRun(const std::string& plan) {
   error_.clear();
-  Statement select(db_, fmt::format("SELECT {} FROM runs WHERE plan = ?1 ORDER BY id DESC LIMIT 1",
-                                    kRunColumns));
+  Statement select(db_, fmt::format("SELECT {} FROM {} WHERE r.plan = ?1 ORDER BY r.id DESC LIMIT 1",
+                                    kRunColumns, kRunTables));
   select.bind(1, plan);
   if (select.next()) return readRun(select);
   if (!select.ok()) fail(fmt::format("read the last run of plan '{}'", plan));

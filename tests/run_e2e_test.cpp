@@ -151,6 +151,22 @@ TEST_F(RunTest, RollbackAfterSwitchoverNeedsForce) {
   EXPECT_EQ(lines("out.txt"), (std::vector<std::string>{"flip", "unflip"}));
 }
 
+TEST_F(RunTest, RollbackAfterTheRetentionPeriodNeedsForce) {
+  plan("  phase switchover {\n"
+       "    step flip {\n      do   sh(\"echo flip >> out.txt\")\n      undo sh(\"echo unflip >> out.txt\")\n    }\n"
+       "  }\n");
+  // A retention of one second: lint warns, the run keeps it.
+  std::string text = readFile(dir_ / "plan.mig");
+  text.replace(text.find("retain 72h"), 10, "retain 1s");
+  writeFile(dir_ / "plan.mig", text);
+  ASSERT_EQ(mig("run plan.mig").exitCode, 0);
+  std::this_thread::sleep_for(1500ms);
+  auto forced = mig("rollback --force plan.mig");
+  EXPECT_EQ(forced.exitCode, 0) << forced.output;
+  EXPECT_NE(forced.output.find("warning: the retention ended at"), std::string::npos) << forced.output;
+  EXPECT_EQ(lines("out.txt"), (std::vector<std::string>{"flip", "unflip"}));
+}
+
 TEST_F(RunTest, TimeoutKillsTheWholeProcessGroup) {
   plan("  phase migration {\n"
        "    step slow {\n"
@@ -266,6 +282,18 @@ TEST_F(RunTest, KillNineThenResumeRunsEveryStepExactlyOnce) {
     waitpid(runner, nullptr, 0);
     auto resumed = mig("resume plan.mig");
     EXPECT_EQ(resumed.exitCode, 0) << "killed after " << killAfter << ":\n" << resumed.output;
+    // The killed runner's lock is taken over, saying whose it was.
+    EXPECT_NE(resumed.output.find(fmt::format("took over the lock of a runner that is gone (host "
+                                              "{}",
+                                              [] {
+                                                char host[256] = {};
+                                                gethostname(host, sizeof host - 1);
+                                                return std::string(host);
+                                              }())),
+              std::string::npos)
+        << resumed.output;
+    EXPECT_NE(resumed.output.find(fmt::format("pid {}", runner)), std::string::npos)
+        << resumed.output;
     std::vector<std::string> expected;
     for (int i = 1; i <= 10; ++i) expected.push_back(fmt::format("s{}", i));
     EXPECT_EQ(lines("counts.txt"), expected) << "killed after " << killAfter;

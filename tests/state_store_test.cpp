@@ -198,8 +198,8 @@ TEST_F(StateStoreTest, CreatesFolderAndSchema) {
   sqlite3_finalize(select);
   sqlite3_close(db);
 
-  EXPECT_EQ(names, (std::vector<std::string>{"attempts", "mig_meta", "runs", "runs_by_plan",
-                                             "steps"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"attempts", "compiled_plans", "mig_meta", "runs",
+                                             "runs_by_plan", "steps"}));
   EXPECT_EQ(store->plans(), std::vector<std::string>{});
   EXPECT_EQ(store->lastError(), "");
 }
