@@ -264,8 +264,10 @@ const std::string& wrongPassword() {
 
 /// Runs `mig driver ARGS...` with only PATH and `variables` in its
 /// environment, and checks that no password appears in what it printed.
+/// With `terminateAfter`, sends it SIGTERM then, as a step's timeout does.
 DriverRun runDriver(const std::vector<std::string>& args,
-                    const std::vector<std::string>& variables = {}) {
+                    const std::vector<std::string>& variables = {},
+                    std::optional<std::chrono::milliseconds> terminateAfter = std::nullopt) {
   char folder[] = "/tmp/mig-redis-run-XXXXXX";
   EXPECT_NE(mkdtemp(folder), nullptr);
   std::vector<std::string> argv = {MIG_BINARY, "driver"};
@@ -278,8 +280,13 @@ DriverRun runDriver(const std::vector<std::string>& args,
   pid_t pid = spawn(argv, environment, out, err);
   EXPECT_GT(pid, 0);
   int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + 60s;
   while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (terminateAfter && std::chrono::steady_clock::now() > started + *terminateAfter) {
+      kill(pid, SIGTERM);
+      terminateAfter.reset();
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       ADD_FAILURE() << "mig driver " << args[0] << " did not finish within 60s";
       kill(pid, SIGKILL);
@@ -717,6 +724,27 @@ TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
                           "the source at that address and that the source's password is right; "
                           "replication stopped\n")))
       << run.err;
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+}
+
+TEST(RedisCopy, ReplicationMethodRestoresTheTargetWhenTerminated) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"ACL", "SETUSER", "default", "-sync", "-psync"});  // it never syncs
+
+  DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", target->url(),
+                             "--method", "replication", "--timeout", "60"},
+                            copyEnvironment(*source, *target), 1s);
+  EXPECT_EQ(run.exitCode, 1) << run.err;
+  const std::string from = "127.0.0.1:" + std::to_string(source->port());
+  const std::string to = "127.0.0.1:" + std::to_string(target->port());
+  EXPECT_NE(run.err.find("mig driver redis-copy: stopped by a signal while " + to +
+                         " was syncing from " + from),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("; replication stopped\n"), std::string::npos) << run.err;
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }

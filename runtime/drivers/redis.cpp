@@ -8,6 +8,7 @@
 // so not even a server echoing one back can put it in the output.
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -722,8 +723,51 @@ std::string syncState(std::string_view replication) {
   return state;
 }
 
+/// Set by SIGTERM or SIGINT (a step's timeout, a cancel, Ctrl-C) while the
+/// target replicates: the driver then puts the target back before exiting.
+volatile sig_atomic_t stopRequested = 0;
+
+void onStopSignal(int) { stopRequested = 1; }
+
+/// Catches SIGTERM and SIGINT for as long as it lives, restoring the
+/// previous handlers after.
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &previousTerm_);
+    sigaction(SIGINT, &action, &previousInt_);
+  }
+  ~StopSignals() {
+    sigaction(SIGTERM, &previousTerm_, nullptr);
+    sigaction(SIGINT, &previousInt_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction previousTerm_ {};
+  struct sigaction previousInt_ {};
+};
+
+/// Puts the target back after replication went wrong: through its
+/// connection, or through a new one when that connection is what failed.
+std::string restoreTarget(Connection& target, const Password& targetPassword,
+                          const SavedMasterAuth& saved) {
+  std::string error = stopReplication(target, saved);
+  if (error.empty()) return "";
+  resp::ConnectOptions options;
+  options.password = targetPassword.value;
+  options.passwordSource = targetPassword.source;
+  auto fresh = Connection::open(target.endpoint(), options, error);
+  return fresh ? stopReplication(*fresh, saved) : error;
+}
+
 int copyByReplication(Connection& source, Connection& target, const Password& sourcePassword,
-                      int64_t timeoutSeconds, Reporter& reporter) {
+                      const Password& targetPassword, int64_t timeoutSeconds,
+                      Reporter& reporter) {
   const Endpoint& from = source.endpoint();
   const Endpoint& to = target.endpoint();
   if (from.db != to.db) {
@@ -766,8 +810,14 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
   std::string state = "link down";
   auto lastProgress = Clock::now();
   bool synced = false;
+  StopSignals stopSignals;
   while (!synced) {
     if (secondsSince(start) > static_cast<double>(timeoutSeconds)) break;
+    if (stopRequested) {
+      error = fmt::format("stopped by a signal while {} was syncing from {} ({})", to.address(),
+                          from.address(), state);
+      break;
+    }
     std::this_thread::sleep_for(kReplicationPoll);
     auto replication = target.command({"INFO", "replication"});
     if (!replication) {
@@ -784,7 +834,14 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
                                     to.address(), from.address(), secondsSince(start), state));
     }
   }
-  if (!error.empty()) return reporter.fail(error);
+  if (!error.empty()) {
+    if (std::string stopError = restoreTarget(target, targetPassword, saved); !stopError.empty()) {
+      return reporter.fail(error + "; and " + stopError +
+                           ": the target may still be a replica: run REPLICAOF NO ONE and "
+                           "CONFIG SET masterauth \"\" on it");
+    }
+    return reporter.fail(error + "; replication stopped");
+  }
   const double elapsed = secondsSince(start);
   if (std::string stopError = stopReplication(target, saved); !stopError.empty()) {
     return reporter.fail(stopError +
@@ -1381,7 +1438,7 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     chosen = choice->method;
   }
   if (chosen == "replication") {
-    return copyByReplication(*source, *target, fromPassword, timeout, reporter);
+    return copyByReplication(*source, *target, fromPassword, toPassword, timeout, reporter);
   }
   auto scanner = openEndpoint(*from, fromPassword, reporter);
   if (!scanner) return 1;
