@@ -185,6 +185,89 @@ TEST(Sema, RelativeImportsResolveAgainstThePlansDirectory) {
   fs::remove_all(dir);
 }
 
+// acl.verify checks postgres and redis; the ACL of a mongodb target is
+// verified by a module action of effect acl, and the hint says so.
+TEST(Sema, AclOfAKindAclVerifyCannotCheckIsVerifiedByAnAclAction) {
+  fs::path dir = fs::temp_directory_path() / "mig-sema-acl-action";
+  testing::writeFile(dir / "mongo_checks.mig",
+                     "import \"std/mongodb\"\n"
+                     "module mongo_checks\n"
+                     "action acl(target: mongodb) {\n"
+                     "  effect acl\n"
+                     "  run    \"mongosh --quiet ${target.url} --eval 'db.getUsers()'\"\n"
+                     "}\n");
+  auto plan = [](std::string_view testing) {
+    return std::string("import \"std/mongodb\"\n"
+                       "import \"./mongo_checks\"\n"
+                       "plan p {\n"
+                       "  retain 72h\n"
+                       "  source a mongodb {\n    url  \"mongodb://10.0.0.1:27017\"\n"
+                       "    user \"app\"\n  }\n"
+                       "  target b mongodb {\n    url  \"mongodb://10.0.0.2:27017\"\n"
+                       "    user \"app\"\n  }\n"
+                       "  acl b { allow \"10.1.0.0/24\" }\n"
+                       "  phase migration {\n"
+                       "    step copy {\n"
+                       "      do   mongodb.copy(from: a, to: b)\n"
+                       "      undo mongodb.wipe(db: b)\n"
+                       "    }\n"
+                       "  }\n"
+                       "  phase testing {\n"
+                       "    step parity = mongodb.compare(a: a, b: b)\n") +
+           std::string(testing) +
+           "  }\n"
+           "  phase verification {\n"
+           "    step health = sh(\"curl -fsS http://x/health\")\n"
+           "  }\n"
+           "}\n";
+  };
+  std::string path = (dir / "plan.mig").string();
+  auto unverified = lintText(path, plan(""));
+  bool hinted = false;
+  for (const diag::Diagnostic& d : unverified.diagnostics) {
+    if (d.rule != diag::Rule::AclNotVerified) continue;
+    ASSERT_TRUE(d.fix);
+    hinted = d.fix->message.find("acl.verify checks postgres and redis targets; for this mongodb "
+                                 "target, add a testing step whose action has `effect acl`") !=
+             std::string::npos;
+  }
+  EXPECT_TRUE(hinted) << unverified.text;
+
+  auto verified = lintText(path, plan("    step acl_b = mongo_checks.acl(target: b)\n"));
+  EXPECT_EQ(verified.text, "no problems found\n");
+  fs::remove_all(dir);
+}
+
+TEST(Sema, AFieldWithABadValueIsNotAlsoMissingAndAMissingOneIsReportedOnce) {
+  auto result = lintText("p.mig",
+                         "import \"std/postgres\"\n"
+                         "plan p {\n"
+                         "  source a postgres {\n"
+                         "    host     \"10.0.0.1\"\n"
+                         "    database 5\n"
+                         "  }\n"
+                         "  target b postgres {\n"
+                         "    host     \"x${HOME}\"\n"
+                         "    database \"app\"\n"
+                         "  }\n"
+                         "  target c postgres {\n"
+                         "    database \"app\"\n"
+                         "  }\n"
+                         "}\n");
+  std::vector<std::string> errors;
+  std::istringstream lines(result.text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(": error: ") != std::string::npos) errors.push_back(line);
+  }
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "p.mig:5:14: error: expected a string, found the number 5 [type-mismatch]",
+                        "p.mig:8:18: error: 'HOME' is not declared [undefined-reference]",
+                        "p.mig:11:3: error: target 'c' (kind postgres) is missing 'host' "
+                        "[missing-attribute]",
+                    }))
+      << result.text;
+}
+
 TEST(Sema, InterpolatingASecretIsRefusedWherever) {
   auto result = lintText("p.mig", planWith("", "  phase recovery {\n"
                                                "    step leak = sh(\"echo ${pw}\")\n"

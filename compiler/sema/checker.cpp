@@ -611,7 +611,10 @@ class PlanChecker : public Scope {
       const ast::Expr* value = single(attr);
       if (!value) continue;
       Value checked = values_.check(*value, field->type, *this);
-      if (!checked.isSet()) continue;
+      if (!checked.isSet()) {
+        endpoint.invalidFields.insert(field->name);
+        continue;
+      }
       if (checked.tag == Value::Tag::Ref && checked.ref.to == Ref::To::Secret) {
         endpoint.secret = checked.ref.secret;
       }
@@ -619,7 +622,7 @@ class PlanChecker : public Scope {
     }
     std::vector<std::string> missing;
     for (const Field& field : kind.fields) {
-      if (endpoint.values.count(field.name)) continue;
+      if (endpoint.values.count(field.name) || endpoint.invalidFields.count(field.name)) continue;
       if (field.defaultExpr) {
         if (field.defaultValue.isSet()) endpoint.values[field.name] = field.defaultValue;
         continue;
@@ -698,9 +701,16 @@ class PlanChecker : public Scope {
     if (ref.to == Ref::To::Field) {
       std::string name = ref.name.substr(0, ref.name.find('.'));
       if (!endpoint.values.count(name)) {
-        diags_.report(Rule::MissingAttribute, endpoint.header,
-                      fmt::format("'{}' needs '{}': the default of '{}' uses it", endpoint.name,
-                                  name, field));
+        // A required field that is missing, or one given with a bad value,
+        // has been reported already.
+        const Field* needed = endpoint.kind->field(name);
+        bool reported = endpoint.invalidFields.count(name) ||
+                        (needed && !needed->optional && !needed->defaultExpr);
+        if (!reported) {
+          diags_.report(Rule::MissingAttribute, endpoint.header,
+                        fmt::format("'{}' needs '{}': the default of '{}' uses it", endpoint.name,
+                                    name, field));
+        }
         return std::nullopt;
       }
       auto text = fieldText(endpoint, name, visiting);

@@ -53,6 +53,12 @@ const Endpoint* writtenEndpoint(const Call& call) {
   return it->second.ref.endpoint;
 }
 
+// The kinds std/acl's `verify(target: postgres|redis)` accepts.
+bool aclVerifyChecks(const EndpointKind& kind) {
+  return (kind.module == "postgres" && kind.name == "postgres") ||
+         (kind.module == "redis" && kind.name == "redis");
+}
+
 class Linter {
  public:
   Linter(const Plan& plan, const Usage& usage, diag::DiagnosticEngine& diags)
@@ -199,6 +205,16 @@ class Linter {
       auto& d = diags_.report(Rule::AclNotVerified, acl->header,
                               fmt::format("no testing step verifies the ACL of target '{}'",
                                           acl->target->name));
+      const EndpointKind* kind = acl->target->kind;
+      if (kind && !aclVerifyChecks(*kind)) {
+        d.fix = diag::FixHint{
+            fmt::format("acl.verify checks postgres and redis targets; for this {} target, add a "
+                        "testing step whose action has `effect acl` and checks what the target "
+                        "enforces (an action of your own module)",
+                        kind->name),
+            acl->header, std::nullopt};
+        continue;
+      }
       d.fix = diag::FixHint{fmt::format("add `step acl_check = acl.verify(target: {})` to the "
                                         "testing phase",
                                         acl->target->name),

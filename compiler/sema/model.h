@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,8 @@ struct Endpoint {
   std::map<std::string, Value> values;
   /// The plain text of every non-secret field with a value.
   std::map<std::string, std::string> text;
+  /// Fields given with a value that was reported as wrong: not also missing.
+  std::set<std::string> invalidFields;
   const Secret* secret = nullptr;
   const Acl* acl = nullptr;
   Range nameRange;
