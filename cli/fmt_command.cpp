@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <span>
 
 #include "cli/commands.h"
 #include "compiler/diag/printers.h"
@@ -27,20 +29,29 @@ std::vector<std::string_view> lines(std::string_view text) {
   return out;
 }
 
-// The shortest edit script between two line lists (Myers' O(ND) algorithm):
-// for each line of the result, whether it is kept, removed or added.
+// An edit script between two line lists: for each line of the result,
+// whether it is kept, removed or added. The shortest one (Myers' O(ND)
+// algorithm) when there are at most kMaxExactEdits differences; beyond
+// that, the lines between the common start and end are all replaced, so
+// that a file rewritten from top to bottom costs neither minutes nor
+// gigabytes.
 enum class Edit { Keep, Remove, Add };
+using Edits = std::vector<std::pair<Edit, std::string_view>>;
 
-std::vector<std::pair<Edit, std::string_view>> diffLines(const std::vector<std::string_view>& a,
-                                                         const std::vector<std::string_view>& b) {
+constexpr int kMaxExactEdits = 2000;
+
+// Myers on a[0..n) and b[0..m), or nullopt past kMaxExactEdits. The trace
+// keeps, for each d, only the diagonals -d..d reached so far.
+std::optional<Edits> shortestEdits(std::span<const std::string_view> a,
+                                   std::span<const std::string_view> b) {
   const int n = static_cast<int>(a.size());
   const int m = static_cast<int>(b.size());
-  const int offset = n + m + 1;
+  const int limit = std::min(n + m, kMaxExactEdits);
+  const int offset = limit + 1;
   std::vector<int> frontier(2 * offset + 1, 0);
-  std::vector<std::vector<int>> trace;
-  for (int d = 0; d <= n + m; ++d) {
-    trace.push_back(frontier);
-    bool done = false;
+  std::vector<std::vector<int>> trace;  // trace[d][k + d]: the x reached on diagonal k
+  bool done = n == 0 && m == 0;
+  for (int d = 0; d <= limit && !done; ++d) {
     for (int k = -d; k <= d; k += 2) {
       int x = (k == -d || (k != d && frontier[offset + k - 1] < frontier[offset + k + 1]))
                   ? frontier[offset + k + 1]
@@ -53,26 +64,54 @@ std::vector<std::pair<Edit, std::string_view>> diffLines(const std::vector<std::
         break;
       }
     }
-    if (done) break;
+    trace.emplace_back(frontier.begin() + offset - d, frontier.begin() + offset + d + 1);
   }
+  if (!done) return std::nullopt;
   // Walk the trace back from the end to recover the edits.
-  std::vector<std::pair<Edit, std::string_view>> edits;
+  Edits edits;
   int x = n, y = m;
   for (int d = static_cast<int>(trace.size()) - 1; d >= 0; --d) {
-    const std::vector<int>& v = trace[d];
     int k = x - y;
-    int previousK = (k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1])) ? k + 1 : k - 1;
-    int previousX = d == 0 ? 0 : v[offset + previousK];
-    int previousY = previousX - previousK;
-    while (x > previousX && y > previousY) edits.emplace_back(Edit::Keep, a[--x]), --y;
-    if (d == 0) break;
-    if (x == previousX) {
+    if (d == 0) {
+      while (x > 0 && y > 0) edits.emplace_back(Edit::Keep, a[--x]), --y;
+      break;
+    }
+    const std::vector<int>& before = trace[d - 1];  // diagonals -(d-1)..(d-1)
+    auto reached = [&](int diagonal) { return before[diagonal + d - 1]; };
+    int previousK = (k == -d || (k != d && reached(k - 1) < reached(k + 1))) ? k + 1 : k - 1;
+    int previousX = reached(previousK);
+    // The snake after the edit, then the edit itself.
+    int afterEditX = previousK == k + 1 ? previousX : previousX + 1;
+    while (x > afterEditX) edits.emplace_back(Edit::Keep, a[--x]), --y;
+    if (previousK == k + 1) {
       edits.emplace_back(Edit::Add, b[--y]);
     } else {
       edits.emplace_back(Edit::Remove, a[--x]);
     }
   }
   std::reverse(edits.begin(), edits.end());
+  return edits;
+}
+
+Edits diffLines(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
+  size_t prefix = 0;
+  while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
+  size_t suffix = 0;
+  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
+         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  std::span<const std::string_view> middleA(a.data() + prefix, a.size() - prefix - suffix);
+  std::span<const std::string_view> middleB(b.data() + prefix, b.size() - prefix - suffix);
+  Edits edits;
+  for (size_t i = 0; i < prefix; ++i) edits.emplace_back(Edit::Keep, a[i]);
+  if (auto middle = shortestEdits(middleA, middleB)) {
+    edits.insert(edits.end(), middle->begin(), middle->end());
+  } else {
+    for (std::string_view line : middleA) edits.emplace_back(Edit::Remove, line);
+    for (std::string_view line : middleB) edits.emplace_back(Edit::Add, line);
+  }
+  for (size_t i = a.size() - suffix; i < a.size(); ++i) edits.emplace_back(Edit::Keep, a[i]);
   return edits;
 }
 

@@ -159,6 +159,36 @@ TEST(Cli, FmtCheckReportsAndChangesNothing) {
   EXPECT_EQ(runCommand(mig() + " fmt --check " + (dir / "p.mig").string()).exitCode, 0);
 }
 
+// The diff `fmt --check` prints applies with patch(1) and gives the
+// formatted file: a few scattered changes (the shortest diff), and a long
+// file changed on every line (one replacement, printed at once).
+TEST(Cli, FmtCheckDiffAppliesWithPatch) {
+  fs::path dir = scratch("fmt-patch");
+  std::string scattered = "plan p {\n  retain 72h\n  phase migration {\n";
+  for (int i = 0; i < 60; ++i) {
+    // Every 15th step indented wrong: hunks far enough apart to stay apart.
+    scattered += std::string(i % 15 == 7 ? "      " : "    ") + "step s" + std::to_string(i) +
+                 " = sh(\"true\")\n";
+  }
+  scattered += "  }\n}\n";
+  std::string everyLine = "plan p {\nretain 72h\nphase migration {\n";
+  for (int i = 0; i < 5000; ++i) everyLine += "step s" + std::to_string(i) + " = sh(\"true\")\n";
+  everyLine += "}\n}\n";
+  for (const std::string& messy : {scattered, everyLine}) {
+    testing::writeFile(dir / "p.mig", messy);
+    auto check = runCommand(mig() + " fmt --check " + (dir / "p.mig").string() + " > " +
+                            (dir / "p.diff").string());
+    EXPECT_EQ(check.exitCode, 1);
+    auto formatted = runCommand(mig() + " fmt - < " + (dir / "p.mig").string());
+    ASSERT_EQ(formatted.exitCode, 0);
+    ASSERT_NE(formatted.output, messy);
+    auto patched = runCommand("patch --silent --output=" + (dir / "patched.mig").string() + " " +
+                              (dir / "p.mig").string() + " " + (dir / "p.diff").string());
+    EXPECT_EQ(patched.exitCode, 0) << patched.output << testing::readFile(dir / "p.diff");
+    EXPECT_EQ(testing::readFile(dir / "patched.mig"), formatted.output);
+  }
+}
+
 TEST(Cli, FmtReadsStdinWritesStdout) {
   auto result = runCommand(std::string("printf 'plan p {\\nretain 72h\\n}\\n' | ") + mig() + " fmt -");
   EXPECT_EQ(result.exitCode, 0);
