@@ -2,6 +2,7 @@
 // command line. Everything here is the wiring between the pieces — the
 // journal, the lock, preflight, the scheduler — and what the operator reads.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -100,15 +101,29 @@ int exitCodeFor(RunResult result) {
     case RunResult::Paused: return kPaused;
     case RunResult::NeedsDecision: return kNeedsDecision;
     case RunResult::JournalFailed: return kRollbackIncomplete;
+    case RunResult::Stuck: return kRollbackIncomplete;
   }
   return kRollbackIncomplete;
+}
+
+const char* resultName(RunResult result) {
+  switch (result) {
+    case RunResult::Succeeded: return "succeeded";
+    case RunResult::RolledBack: return "rolled_back";
+    case RunResult::RollbackIncomplete: return "rollback_incomplete";
+    case RunResult::Paused: return "paused";
+    case RunResult::NeedsDecision: return "needs_decision";
+    case RunResult::JournalFailed: return "journal_failed";
+    case RunResult::Stuck: return "stuck";
+  }
+  return "failed";
 }
 
 void printReport(const runtime::RunReport& report, const RunOptions& options) {
   if (options.json) {
     nlohmann::ordered_json summary;
     summary["event"] = "summary";
-    summary["result"] = static_cast<int>(report.result);
+    summary["result"] = resultName(report.result);
     summary["exitCode"] = exitCodeFor(report.result);
     summary["message"] = report.message;
     summary["undone"] = report.undone;
@@ -132,6 +147,14 @@ void printReport(const runtime::RunReport& report, const RunOptions& options) {
     std::cout << fmt::format("  the window opens next at {}; `mig resume` then continues\n",
                              window::Window::formatUtc(*report.nextOpening));
   }
+}
+
+// A read of the journal that failed leaves lastError() set: say so, rather
+// than go on as if the journal were empty.
+bool readFailed(const runtime::StateStore& journal) {
+  if (journal.lastError().empty()) return false;
+  printError("cannot read the journal: " + journal.lastError());
+  return true;
 }
 
 // The plan and the journal a command works on.
@@ -222,11 +245,12 @@ std::vector<std::string> describeChanges(const graph::Graph& before, const graph
   return changes;
 }
 
-// Secrets, PATH, endpoints and windows for the commands about to run;
-// every problem is printed, and nothing runs if there is one.
-bool checkBeforeRunning(const graph::Graph& g, const std::set<std::string>& steps, bool undoOnly,
-                        runtime::SecretValues& secrets) {
-  runtime::PreflightScope scope = runtime::scopeOf(g, steps, undoOnly);
+// Secrets, PATH, endpoints and windows for the commands that may run: the
+// steps `toRun`, and the undos of the steps `toUndo`. Every problem is
+// printed, and nothing runs if there is one.
+bool checkBeforeRunning(const graph::Graph& g, const std::set<std::string>& toRun,
+                        const std::set<std::string>& toUndo, runtime::SecretValues& secrets) {
+  runtime::PreflightScope scope = runtime::scopeOf(g, toRun, toUndo);
   std::vector<std::string> problems;
   secrets = runtime::SecretValues::resolve(g, runtime::secretsOf(scope.commands), problems);
   runtime::SystemClock clock;
@@ -239,6 +263,13 @@ bool checkBeforeRunning(const graph::Graph& g, const std::set<std::string>& step
   return false;
 }
 
+// .mig/tmp/PLAN: the plan's password files, while their processes run.
+std::string secretFolder(const std::string& statePath, const std::string& plan) {
+  fs::path stateDir = fs::path(statePath).parent_path();
+  if (stateDir.empty()) stateDir = ".";
+  return (stateDir / "tmp" / plan).string();
+}
+
 runtime::RunPaths pathsFor(const std::string& statePath, const graph::Graph& g, int64_t runId,
                            const std::string& planFile) {
   fs::path stateDir = fs::path(statePath).parent_path();
@@ -247,11 +278,13 @@ runtime::RunPaths pathsFor(const std::string& statePath, const graph::Graph& g, 
   fs::path workdir = planFile.empty() ? fs::current_path() : fs::path(planFile).parent_path();
   paths.workdir = fs::absolute(workdir.empty() ? fs::path(".") : workdir).lexically_normal().string();
   paths.logDir = (stateDir / "logs" / g.plan / fmt::format("run-{}", runId)).string();
-  paths.tempDir = (stateDir / "tmp").string();
+  paths.tempDir = secretFolder(statePath, g.plan);
   paths.migBinary = ownBinary();
   paths.journal = fs::absolute(statePath).lexically_normal().string();
   std::error_code ec;
   fs::create_directories(paths.logDir, ec);
+  fs::create_directories(paths.tempDir, ec);
+  ::chmod(fs::path(paths.tempDir).parent_path().c_str(), 0700);
   return paths;
 }
 
@@ -286,6 +319,7 @@ void stopLeftovers(const std::string& plan, const std::string& statePath) {
                              "runner\n",
                              stopped, stopped == 1 ? "" : "es");
   }
+  runtime::removeLeftoverSecretFiles(secretFolder(statePath, plan));
 }
 
 int jobsFor(const RunOptions& options) {
@@ -294,19 +328,12 @@ int jobsFor(const RunOptions& options) {
   return cores == 0 ? 1 : static_cast<int>(cores);
 }
 
-// Runs (or resumes) the run's remaining steps and reports.
+// Runs (or resumes) the run's remaining steps, preflight passed and
+// `secrets` read, and reports.
 int execute(const graph::Graph& g, runtime::StateStore& journal, int64_t runId,
             const std::string& statePath, const std::string& planFile, const RunOptions& options,
-            const std::map<std::string, runtime::ResumeChoice>* choices) {
-  std::set<std::string> remaining;
-  std::map<std::string, std::string> states;
-  for (const runtime::StepRecord& step : journal.steps(runId)) states[step.step] = step.state;
-  for (const graph::Node& node : g.nodes) {
-    if (!node.isBarrier() && states[node.id] != "done") remaining.insert(node.id);
-  }
-  runtime::SecretValues secrets;
-  if (!checkBeforeRunning(g, remaining, false, secrets)) return kPreflightFailed;
-
+            const std::map<std::string, runtime::ResumeChoice>* choices,
+            const runtime::SecretValues& secrets) {
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
   runtime::SecretCommandPreparer preparer(g, secrets, pathsFor(statePath, g, runId, planFile));
@@ -351,19 +378,30 @@ int runCommand(const RunOptions& options) {
   auto lock = lockPlan(statePath, g.plan, exitCode);
   if (!lock) return exitCode;
 
-  if (auto last = journal->lastRun(g.plan)) {
+  auto last = journal->lastRun(g.plan);
+  if (readFailed(*journal)) return kPreflightFailed;
+  if (last) {
+    // A run that stopped half way (or failed and was not fully undone) left
+    // the environments changed: a new run would hide it from `mig rollback`.
     bool unfinished = last->state == "running" || last->state == "paused" ||
                       last->state == "rolling_back";
-    if (unfinished && !options.restart) {
+    bool notUndone = last->state == "failed" || last->state == "rollback_incomplete";
+    if ((unfinished || notUndone) && !options.restart) {
       printError(fmt::format(
-          "run {} of plan {} is unfinished ({}, started {}): `mig resume` continues it, `mig "
-          "rollback` undoes it, `mig run --restart` abandons it and starts over",
-          last->id, g.plan, last->state, formatTime(last->startedAt)));
+          "run {} of plan {} {} ({}, started {}): {}`mig rollback` undoes it, `mig run --restart` "
+          "abandons it and starts over",
+          last->id, g.plan, unfinished ? "is unfinished" : "failed and was not rolled back",
+          last->state, formatTime(last->startedAt),
+          unfinished ? "`mig resume` continues it, " : ""));
       return kNeedsDecision;
     }
-    if (unfinished) {
-      journal->setRunState(last->id, "abandoned", "abandoned by mig run --restart",
-                           runtime::toEpochMs(runtime::SystemClock().now()));
+    if (unfinished || notUndone) {
+      stopLeftovers(g.plan, statePath);
+      if (!journal->setRunState(last->id, "abandoned", "abandoned by mig run --restart",
+                                runtime::toEpochMs(runtime::SystemClock().now()))) {
+        printError("cannot record that the last run is abandoned: " + journal->lastError());
+        return kPreflightFailed;
+      }
     }
   }
 
@@ -372,7 +410,7 @@ int runCommand(const RunOptions& options) {
     if (!node.isBarrier()) all.insert(node.id);
   }
   runtime::SecretValues secrets;
-  if (!checkBeforeRunning(g, all, false, secrets)) return kPreflightFailed;
+  if (!checkBeforeRunning(g, all, {}, secrets)) return kPreflightFailed;
 
   runtime::RunRecord record;
   record.plan = g.plan;
@@ -393,7 +431,7 @@ int runCommand(const RunOptions& options) {
     return kPreflightFailed;
   }
   if (!options.json) std::cout << fmt::format("run {} of plan {} ({} steps)\n", *runId, g.plan, steps.size());
-  return execute(g, *journal, *runId, statePath, options.file, options, nullptr);
+  return execute(g, *journal, *runId, statePath, options.file, options, nullptr, secrets);
 }
 
 int resumeCommand(const RunOptions& options) {
@@ -401,6 +439,7 @@ int resumeCommand(const RunOptions& options) {
   auto target = findTarget(options, exitCode, true);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (!last) {
     printError(fmt::format("plan {} has no run to resume", target->planName));
     return kUsage;
@@ -435,24 +474,37 @@ int resumeCommand(const RunOptions& options) {
     std::cout << fmt::format("run {} was rolling back: continuing the rollback\n", last->id);
     return rollbackCommand(options);
   }
-  auto lock = lockPlan(target->statePath, target->planName, exitCode);
-  if (!lock) return exitCode;
-  stopLeftovers(last->plan, target->statePath);
-  target->journal->setRunner(last->id, hostName(), getpid());
-
   std::map<std::string, runtime::ResumeChoice> choices;
   for (const std::string& step : options.rerun) choices[step] = runtime::ResumeChoice::Rerun;
   for (const std::string& step : options.markDone) choices[step] = runtime::ResumeChoice::MarkDone;
   for (const auto& [step, choice] : choices) {
-    if (!executed->node(step)) {
+    const graph::Node* node = executed->node(step);
+    if (!node || node->isBarrier()) {
       printError(fmt::format("plan {} has no step '{}'", last->plan, step));
       return kUsage;
     }
   }
-  target->journal->setRunState(last->id, "running", "resumed", 0);
+  auto lock = lockPlan(target->statePath, target->planName, exitCode);
+  if (!lock) return exitCode;
+  stopLeftovers(last->plan, target->statePath);
+
+  // What may run now: the steps not done, and the undos of the done ones
+  // should one of them fail.
+  std::set<std::string> toRun, done;
+  for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
+    (step.state == "done" ? done : toRun).insert(step.step);
+  }
+  if (readFailed(*target->journal)) return kPreflightFailed;
+  runtime::SecretValues secrets;
+  if (!checkBeforeRunning(*executed, toRun, done, secrets)) return kPreflightFailed;
+  if (!target->journal->setRunner(last->id, hostName(), getpid()) ||
+      !target->journal->setRunState(last->id, "running", "resumed", 0)) {
+    printError("cannot record the resumed run: " + target->journal->lastError());
+    return kPreflightFailed;
+  }
   if (!options.json) std::cout << fmt::format("resuming run {} of plan {}\n", last->id, last->plan);
   return execute(*executed, *target->journal, last->id, target->statePath, planFile, options,
-                 &choices);
+                 &choices, secrets);
 }
 
 int rollbackCommand(const RunOptions& options) {
@@ -460,6 +512,7 @@ int rollbackCommand(const RunOptions& options) {
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (!last) {
     printError(fmt::format("plan {} has no run to roll back", target->planName));
     return kUsage;
@@ -503,12 +556,13 @@ int rollbackCommand(const RunOptions& options) {
   for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
     if (step.state != "pending" && step.state != "undone") started.insert(step.step);
   }
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (started.empty()) {
     std::cout << fmt::format("run {} of plan {}: nothing to undo\n", last->id, last->plan);
     return kSuccess;
   }
   runtime::SecretValues secrets;
-  if (!checkBeforeRunning(*executed, started, true, secrets)) return kPreflightFailed;
+  if (!checkBeforeRunning(*executed, {}, started, secrets)) return kPreflightFailed;
 
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
@@ -516,8 +570,11 @@ int rollbackCommand(const RunOptions& options) {
   runtime::SecretCommandPreparer preparer(*executed, secrets,
                                           pathsFor(target->statePath, *executed, last->id, planFile));
   auto sink = sinkFor(options);
+  runtime::SchedulerOptions schedulerOptions;
+  schedulerOptions.interrupted = &interrupted;
+  installInterruptHandlers();
   runtime::Scheduler scheduler(*executed, *target->journal, last->id, runner, preparer, clock,
-                               *sink, runtime::SchedulerOptions{});
+                               *sink, schedulerOptions);
   runtime::RunReport report = scheduler.rollback("rollback requested");
   printReport(report, options);
   if (report.result == RunResult::RolledBack) return kSuccess;
@@ -529,11 +586,13 @@ int statusCommand(const RunOptions& options) {
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (!last) {
     std::cout << fmt::format("plan {} has not run yet\n", target->planName);
     return kSuccess;
   }
   std::vector<runtime::StepRecord> steps = target->journal->steps(last->id);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (options.json) {
     nlohmann::ordered_json out;
     out["plan"] = last->plan;
@@ -602,16 +661,19 @@ int logCommand(const LogOptions& options) {
   auto target = findTarget(runOptions, exitCode, false);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (!last) {
     printError(fmt::format("plan {} has not run yet", target->planName));
     return kUsage;
   }
   std::vector<runtime::AttemptRecord> attempts = target->journal->attempts(last->id, options.step);
+  if (readFailed(*target->journal)) return kPreflightFailed;
   if (attempts.empty()) {
     bool known = false;
     for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
       known = known || step.step == options.step;
     }
+    if (readFailed(*target->journal)) return kPreflightFailed;
     if (!known) {
       printError(fmt::format("run {} of plan {} has no step '{}'", last->id, last->plan, options.step));
       return kUsage;

@@ -18,7 +18,6 @@ struct Event {
     StepFailed,      ///< the step failed for good
     StepStopped,     ///< stopped: a failure elsewhere, or its window's end
     WindowWait,      ///< a step waits for its window to open
-    Paused,          ///< the run stops for now; `mig resume` continues it
     RollbackStarted,
     Undone,          ///< a step's undo succeeded
     UndoFailed,

@@ -19,15 +19,48 @@
 namespace mig::runtime {
 namespace {
 
-// A TCP connection being attempted to one endpoint.
+// A TCP connection being attempted to one endpoint: to each address its
+// host resolves to in turn, until one answers.
 struct Probe {
   std::string endpoint;
   std::string host;
   std::string port;
+  std::vector<sockaddr_storage> addresses;
+  std::vector<socklen_t> lengths;
+  size_t next = 0;  ///< the address to try after the current one
   int fd = -1;
   std::string problem;
   bool connected = false;
 };
+
+// Starts connecting to the probe's next address; with none left, the last
+// error is the probe's problem.
+void connectNext(Probe& probe, int lastError) {
+  if (probe.fd >= 0) {
+    close(probe.fd);
+    probe.fd = -1;
+  }
+  while (probe.next < probe.addresses.size()) {
+    const auto* address = reinterpret_cast<const sockaddr*>(&probe.addresses[probe.next]);
+    socklen_t length = probe.lengths[probe.next];
+    ++probe.next;
+    probe.fd = socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe.fd < 0) {
+      lastError = errno;
+      continue;
+    }
+    if (connect(probe.fd, address, length) == 0) {
+      probe.connected = true;
+      return;
+    }
+    if (errno == EINPROGRESS) return;
+    lastError = errno;
+    close(probe.fd);
+    probe.fd = -1;
+  }
+  probe.problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}", probe.endpoint,
+                              probe.host, probe.port, std::strerror(lastError));
+}
 
 void startProbe(Probe& probe) {
   addrinfo hints{};
@@ -40,33 +73,31 @@ void startProbe(Probe& probe) {
                                 gai_strerror(status));
     return;
   }
-  const addrinfo* address = addresses;
-  probe.fd = socket(address->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (probe.fd < 0) {
-    probe.problem = fmt::format("endpoint {}: {}", probe.endpoint, std::strerror(errno));
-  } else if (connect(probe.fd, address->ai_addr, address->ai_addrlen) == 0) {
-    probe.connected = true;
-  } else if (errno != EINPROGRESS) {
-    probe.problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}", probe.endpoint,
-                                probe.host, probe.port, std::strerror(errno));
+  for (const addrinfo* address = addresses; address; address = address->ai_next) {
+    sockaddr_storage storage{};
+    std::memcpy(&storage, address->ai_addr, address->ai_addrlen);
+    probe.addresses.push_back(storage);
+    probe.lengths.push_back(address->ai_addrlen);
   }
   freeaddrinfo(addresses);
+  connectNext(probe, EHOSTUNREACH);
 }
 
 }  // namespace
 
-PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& steps, bool undoOnly) {
+PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& toRun,
+                       const std::set<std::string>& toUndo) {
   PreflightScope scope;
   for (const graph::Node& node : graph.nodes) {
-    if (node.isBarrier() || !steps.count(node.id)) continue;
-    if (undoOnly) {
+    if (node.isBarrier()) continue;
+    if (toRun.count(node.id)) {
+      scope.steps.push_back(&node);
+      scope.commands.push_back(&node.run);
+      if (node.check) scope.commands.push_back(&*node.check);
       if (node.undo) scope.commands.push_back(&*node.undo);
-      continue;
+    } else if (toUndo.count(node.id) && node.undo) {
+      scope.commands.push_back(&*node.undo);
     }
-    scope.steps.push_back(&node);
-    scope.commands.push_back(&node.run);
-    if (node.check) scope.commands.push_back(&*node.check);
-    if (node.undo) scope.commands.push_back(&*node.undo);
   }
   return scope;
 }
@@ -210,9 +241,7 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
       if (error == 0) {
         owners[i]->connected = true;
       } else {
-        owners[i]->problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}",
-                                         owners[i]->endpoint, owners[i]->host, owners[i]->port,
-                                         std::strerror(error));
+        connectNext(*owners[i], error);
       }
     }
   }

@@ -16,8 +16,10 @@ struct PreflightScope {
   std::vector<const graph::Node*> steps;  ///< steps whose `do` may run (for window checks)
 };
 
-/// The commands of `steps` to run (do, check and undo), or only their undos.
-PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& steps, bool undoOnly);
+/// The commands that may run: do, check and undo of the steps `toRun`, and
+/// the undo of the steps `toUndo` (done steps a rollback may undo).
+PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& toRun,
+                       const std::set<std::string>& toUndo);
 
 /// Checks, before anything runs, that every external command the scope
 /// needs is on PATH, every endpoint it talks to accepts a TCP connection

@@ -19,7 +19,6 @@ std::string kindName(Event::Kind kind) {
     case Event::Kind::StepFailed: return "step_failed";
     case Event::Kind::StepStopped: return "step_stopped";
     case Event::Kind::WindowWait: return "window_wait";
-    case Event::Kind::Paused: return "paused";
     case Event::Kind::RollbackStarted: return "rollback_started";
     case Event::Kind::Undone: return "undone";
     case Event::Kind::UndoFailed: return "undo_failed";

@@ -52,6 +52,7 @@ struct Scheduler::NodeState {
   // Steps only.
   std::string state = "pending";  ///< as in the journal
   int attempts = 0;               ///< attempts of `do` started, in all runs
+  int undoAttempt = 0;            ///< the number of its latest undo, counted over every rollback
   int attemptBase = 0;            ///< attempts when this scheduler started
   std::optional<Instant> notBefore;  ///< retry delay, or the opening of its window
   bool windowAnnounced = false;
@@ -60,7 +61,6 @@ struct Scheduler::NodeState {
   bool deadlineIsWindowEnd = false;
   Instant startedAt;
   int64_t order = 0;
-  int64_t lastStarted = 0;
 
   bool isStep() const { return !node->isBarrier(); }
   const std::string& id() const { return node->id; }
@@ -103,12 +103,13 @@ bool Scheduler::journalOk(bool ok) {
   if (ok || journalBroken_) return ok;
   journalBroken_ = true;
   emit(Event::Kind::Warning, nullptr,
-       "cannot write the journal, so nothing more is started: " + journal_.lastError());
+       "the journal failed, so nothing more is started: " + journal_.lastError());
   return false;
 }
 
 bool Scheduler::loadJournal() {
   std::vector<StepRecord> records = journal_.steps(runId_);
+  if (!journal_.lastError().empty()) return journalOk(false);
   std::map<std::string, const StepRecord*> byStep;
   for (const StepRecord& record : records) byStep[record.step] = &record;
   for (auto& state : nodes_) {
@@ -122,7 +123,8 @@ bool Scheduler::loadJournal() {
     orderCounter_ = std::max(orderCounter_, state->order);
   }
   auto run = journal_.run(runId_);
-  if (run && run->switchoverAt) switchoverCompleted_ = true;
+  if (!run) return journalOk(false);
+  if (run->switchoverAt) switchoverCompleted_ = true;
 
   // Completion flows from the done steps through the barriers.
   for (auto& state : nodes_) {
@@ -220,13 +222,10 @@ void Scheduler::launchReady() {
         }
       }
       if (!start) {
-        ProcessResult never;
-        never.outcome = ProcessResult::Outcome::SpawnFailed;
-        failed(step,
-               fmt::format("window {} has no opening long enough for the step (timeout {})",
-                           node.window,
-                           timeout ? units::formatDuration(timeout->count()) : "none"),
-               never);
+        cannotStart(step, fmt::format("window {} has no opening long enough for the step "
+                                      "(timeout {})",
+                                      node.window,
+                                      timeout ? units::formatDuration(timeout->count()) : "none"));
         deferred_.erase(*it);
         it = ready_.erase(it);
         continue;
@@ -273,25 +272,24 @@ void Scheduler::launchReady() {
   }
 }
 
+// Starts the `run` or `check` process of a step of the main loop; its end
+// comes back through handle().
 bool Scheduler::launch(NodeState& step, const std::string& process,
                        std::optional<Instant> deadline, bool deadlineIsWindowEnd) {
   const graph::Node& node = *step.node;
-  const graph::Command& command =
-      process == "run" ? node.run : process == "check" ? *node.check : *node.undo;
-  int attempt = process == "undo" ? 1 : step.attempts;
+  const graph::Command& command = process == "run" ? node.run : *node.check;
+  int attempt = step.attempts;
   std::string error;
   std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
   Instant now = clock_.now();
-  std::string stepState = process == "undo" ? "undoing" : "running";
   if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt, toEpochMs(now),
-                                         request ? request->logPath : "", stepState))) {
+                                         request ? request->logPath : "", "running"))) {
     if (request) preparer_.finished(*request);
     return false;
   }
-  step.state = stepState;
+  step.state = "running";
   step.process = process;
   step.startedAt = now;
-  step.lastStarted = toEpochMs(now);
   if (!request) {
     ProcessResult result;
     result.outcome = ProcessResult::Outcome::SpawnFailed;
@@ -322,10 +320,76 @@ bool Scheduler::launch(NodeState& step, const std::string& process,
   event.step = step.id();
   event.process = process;
   event.attempt = attempt;
-  event.message = process == "run" ? node.run.call : process + " " + command.call;
+  event.message = command.call;
   events_.emit(event, progress());
   runner_.start(requests_[token]);
   return true;
+}
+
+// Runs one `check` or `undo` process of a step to its end: resume and
+// rollback take one step at a time. What cannot be prepared, journaled or
+// waited for comes back as SpawnFailed, never as a success. An interrupt
+// (SIGINT, SIGTERM) stops the process; it comes back Cancelled.
+ProcessResult Scheduler::runAlone(NodeState& step, const std::string& process) {
+  flushBatch();
+  const graph::Node& node = *step.node;
+  const graph::Command& command = process == "check" ? *node.check : *node.undo;
+  ProcessResult result;
+  int attempt = step.attempts;
+  if (process == "undo") {
+    // A rollback tried again numbers its undos on, keeping the earlier logs.
+    int earlier = 0;
+    for (const AttemptRecord& record : journal_.attempts(runId_, step.id())) {
+      if (record.kind == "undo") ++earlier;
+    }
+    if (!journal_.lastError().empty()) journalOk(false);
+    attempt = step.undoAttempt = earlier + 1;
+  }
+  result.outcome = ProcessResult::Outcome::SpawnFailed;
+  result.started = result.finished = clock_.now();
+
+  std::string error;
+  std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
+  std::string stepState = process == "undo" ? "undoing" : "running";
+  if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt,
+                                         toEpochMs(result.started),
+                                         request ? request->logPath : "", stepState))) {
+    if (request) preparer_.finished(*request);
+    result.detail = "the journal could not be written: " + journal_.lastError();
+    return result;
+  }
+  step.state = stepState;
+  step.process = process;
+  step.startedAt = result.started;
+  if (!request) {
+    result.detail = error;
+    return result;
+  }
+  uint64_t token = nextToken_++;
+  request->token = token;
+  if (node.timeoutMs) request->deadline = clock_.now() + Milliseconds(*node.timeoutMs);
+  emit(Event::Kind::StepStarted, &step, command.call);
+  runner_.start(*request);
+
+  bool cancelled = false;
+  std::optional<ProcessResult> finished;
+  while (!finished) {
+    if (interrupted() && !cancelled) {
+      cancelled = true;
+      runner_.cancel(token);
+    }
+    if (runner_.running() == 0) break;
+    for (ProcessResult& end : runner_.wait(clock_.now() + options_.tick)) {
+      if (end.token == token) finished = std::move(end);
+    }
+  }
+  preparer_.finished(*request);
+  if (!finished) {
+    result.detail = "the process was lost: the runner no longer knows it";
+    result.finished = clock_.now();
+    return result;
+  }
+  return *finished;
 }
 
 // Commits the journal's open batch, then starts the processes it journaled:
@@ -356,11 +420,9 @@ void Scheduler::flushBatch() {
     event.at = clock_.now();
     event.step = state.id();
     event.process = state.process;
-    event.attempt = state.process == "undo" ? 1 : state.attempts;
+    event.attempt = state.attempts;
     const graph::Node& node = *state.node;
-    event.message = state.process == "run"     ? node.run.call
-                    : state.process == "check" ? "check " + node.check->call
-                                               : "undo " + node.undo->call;
+    event.message = state.process == "run" ? node.run.call : node.check->call;
     events_.emit(event, progress());
     runner_.start(request->second);
   }
@@ -379,8 +441,6 @@ void Scheduler::handle(const ProcessResult& result) {
   }
   step.token = 0;
   const graph::Node& node = *step.node;
-
-  if (step.process == "undo") return;  // rollback() reads undo results itself
 
   if (result.outcome == ProcessResult::Outcome::Cancelled) {
     journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
@@ -478,11 +538,20 @@ void Scheduler::attemptFailed(NodeState& step, const std::string& message,
 void Scheduler::failed(NodeState& step, const std::string& message, const ProcessResult& result) {
   std::string full = message;
   if (!result.detail.empty()) full += "\n" + result.detail;
-  journalOk(journal_.processFinished(runId_, step.id(), step.process.empty() ? "run" : step.process,
-                                     std::max(1, step.attempts), toEpochMs(clock_.now()),
-                                     outcomeName(result), exitCodeOf(result), "failed", message));
+  journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
+                                     toEpochMs(clock_.now()), outcomeName(result),
+                                     exitCodeOf(result), "failed", message));
   step.state = "failed";
   emit(Event::Kind::StepFailed, &step, full, exitCodeOf(result));
+  if (!failure_) failure_ = step.id();
+}
+
+// A step that can never start (no opening of its window fits it) fails
+// without a process, so there is no attempt to close in the journal.
+void Scheduler::cannotStart(NodeState& step, const std::string& message) {
+  journalOk(journal_.setStepState(runId_, step.id(), "failed", message));
+  step.state = "failed";
+  emit(Event::Kind::StepFailed, &step, message);
   if (!failure_) failure_ = step.id();
 }
 
@@ -491,16 +560,6 @@ void Scheduler::stopRunning() {
   if (cancelled_) return;
   cancelled_ = true;
   for (const auto& [token, step] : byToken_) runner_.cancel(token);
-}
-
-ProcessResult Scheduler::waitFor(uint64_t token) {
-  while (true) {
-    for (const ProcessResult& result : runner_.wait(std::nullopt)) {
-      if (result.token == token) return result;
-      handle(result);
-    }
-    if (runner_.running() == 0 && !byToken_.count(token)) return ProcessResult{};
-  }
 }
 
 // ---------------------------------------------------------------- the run
@@ -519,11 +578,13 @@ std::optional<Instant> Scheduler::nextWake() const {
 }
 
 RunReport Scheduler::run() {
-  loadJournal();
+  if (!loadJournal()) {
+    return finishRun(RunResult::JournalFailed, "cannot read the journal: " + journal_.lastError());
+  }
   started_ = clock_.now();
   emit(Event::Kind::RunStarted, nullptr, fmt::format("{} of {} steps to run", stepCount_ - doneCount_, stepCount_));
   while (true) {
-    if (options_.interrupted && options_.interrupted->load() && !pauseReason_) {
+    if (interrupted() && !pauseReason_) {
       pauseReason_ = "interrupted (SIGINT or SIGTERM): running steps were stopped; `mig resume` "
                      "continues the run";
       stopReason_ = "stopped: the run was interrupted";
@@ -552,8 +613,9 @@ RunReport Scheduler::run() {
       std::optional<Instant> wake = nextWake();
       bool waiting = !deferred_.empty();
       if (!waiting) {
-        return finishRun(RunResult::RollbackIncomplete,
-                         "no step can start: the journal and the plan disagree");
+        return finishRun(RunResult::Stuck,
+                         "no step can start and none is waiting: the journal and the plan "
+                         "disagree");
       }
       events_.tick(progress());
       clock_.sleepUntil(*wake);
@@ -617,8 +679,12 @@ RunReport Scheduler::finishRun(RunResult result, std::string message) {
 // ---------------------------------------------------------------- resume
 
 RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>& choices) {
-  loadJournal();
   RunReport report;
+  if (!loadJournal()) {
+    report.result = RunResult::JournalFailed;
+    report.message = "cannot read the journal: " + journal_.lastError();
+    return report;
+  }
   for (auto& state : nodes_) {
     NodeState& step = *state;
     if (!step.isStep() || (step.state != "running" && step.state != "interrupted")) continue;
@@ -635,13 +701,17 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
     }
     if (node.check) {
       step.attempts = std::max(step.attempts, 1);
-      launch(step, "check", node.timeoutMs ? std::optional<Instant>(clock_.now() + Milliseconds(*node.timeoutMs)) : std::nullopt, false);
-      ProcessResult result = step.token ? waitFor(step.token) : ProcessResult{};
-      if (auto request = requests_.find(result.token); request != requests_.end()) {
-        preparer_.finished(request->second);
-        requests_.erase(request);
+      ProcessResult result = runAlone(step, "check");
+      if (interrupted()) {
+        journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
+                                           toEpochMs(result.finished), outcomeName(result),
+                                           exitCodeOf(result), "interrupted",
+                                           "its check was stopped by an interrupt"));
+        report.result = RunResult::Paused;
+        report.message = "interrupted (SIGINT or SIGTERM) while checking interrupted steps; "
+                         "`mig resume` starts over from there";
+        return report;
       }
-      byToken_.erase(result.token);
       if (result.succeeded()) {
         journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
                                            toEpochMs(result.finished), outcomeName(result),
@@ -652,10 +722,12 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
         continue;
       }
       journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
-                                         toEpochMs(clock_.now()), outcomeName(result),
+                                         toEpochMs(result.finished), outcomeName(result),
                                          exitCodeOf(result), "interrupted",
                                          "interrupted, and its check fails"));
       step.state = "interrupted";
+      emit(Event::Kind::Warning, &step,
+           fmt::format("was interrupted, and its check fails ({})", describe(result)));
     }
     if (node.idempotent) {
       journalOk(journal_.setStepState(runId_, step.id(), "pending",
@@ -686,22 +758,30 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
 // ---------------------------------------------------------------- rollback
 
 RunReport Scheduler::rollback(const std::string& reason) {
-  loadJournal();
   RunReport report;
+  if (!loadJournal()) {
+    report.result = RunResult::JournalFailed;
+    report.message = "cannot read the journal, so nothing was undone: " + journal_.lastError();
+    events_.close();
+    return report;
+  }
   journalOk(journal_.setRunState(runId_, "rolling_back", reason, 0));
   emit(Event::Kind::RollbackStarted, nullptr, reason + "; rolling back");
 
-  // Steps not finished (failed, stopped, or an undo cut short) go first,
-  // latest first; then the done ones in reverse order of completion.
+  // Steps not finished (failed, stopped, or an undo cut short or failed)
+  // go first, latest first; then the done ones in reverse order of
+  // completion.
   std::vector<NodeState*> candidates;
   for (auto& state : nodes_) {
     if (!state->isStep()) continue;
     const std::string& s = state->state;
-    if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing") {
+    if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing" ||
+        s == "undo_failed") {
       candidates.push_back(state.get());
     }
   }
   auto records = journal_.steps(runId_);
+  if (!journal_.lastError().empty()) journalOk(false);
   std::map<std::string, int64_t> startedAt;
   for (const StepRecord& record : records) startedAt[record.step] = record.startedAt;
   std::stable_sort(candidates.begin(), candidates.end(), [&](NodeState* a, NodeState* b) {
@@ -722,18 +802,12 @@ RunReport Scheduler::rollback(const std::string& reason) {
       }
       continue;
     }
-    std::optional<Instant> deadline;
-    if (node.timeoutMs) deadline = clock_.now() + Milliseconds(*node.timeoutMs);
-    if (!launch(*step, "undo", deadline, false) && journalBroken_) break;
-    ProcessResult result = waitFor(step->token);
-    if (auto request = requests_.find(result.token); request != requests_.end()) {
-      preparer_.finished(request->second);
-      requests_.erase(request);
-    }
-    byToken_.erase(result.token);
-    step->token = 0;
+    if (journalBroken_) break;
+    ProcessResult result = runAlone(*step, "undo");
+    if (journalBroken_) break;
     if (result.succeeded()) {
-      journalOk(journal_.processFinished(runId_, step->id(), "undo", 1, toEpochMs(result.finished),
+      journalOk(journal_.processFinished(runId_, step->id(), "undo", step->undoAttempt,
+                                         toEpochMs(result.finished),
                                          outcomeName(result), exitCodeOf(result), "undone", ""));
       step->state = "undone";
       report.undone.push_back(step->id());
@@ -741,7 +815,8 @@ RunReport Scheduler::rollback(const std::string& reason) {
       continue;
     }
     std::string message = fmt::format("undo {} failed ({})", node.undo->call, describe(result));
-    journalOk(journal_.processFinished(runId_, step->id(), "undo", 1, toEpochMs(clock_.now()),
+    journalOk(journal_.processFinished(runId_, step->id(), "undo", step->undoAttempt,
+                                       toEpochMs(clock_.now()),
                                        outcomeName(result), exitCodeOf(result), "undo_failed",
                                        message));
     step->state = "undo_failed";
@@ -812,7 +887,7 @@ void Scheduler::emit(Event::Kind kind, const NodeState* step, std::string messag
   if (step) {
     event.step = step->id();
     event.process = step->process;
-    event.attempt = step->attempts;
+    event.attempt = step->process == "undo" ? step->undoAttempt : step->attempts;
   }
   event.exitCode = exitCode;
   event.message = std::move(message);

@@ -50,7 +50,8 @@ enum class RunResult {
   RollbackIncomplete,  ///< a step failed; an undo failed, or --no-rollback
   Paused,              ///< a window is closed (--no-wait, on_window_end pause) or a failure after switchover
   NeedsDecision,       ///< resume cannot decide about an interrupted step
-  JournalFailed,       ///< the journal could not be written: stopped at once
+  JournalFailed,       ///< the journal could not be read or written: stopped at once
+  Stuck,               ///< no step can start and none waits: the journal and the plan disagree
 };
 
 /// What the operator decided about an interrupted step (`mig resume
@@ -105,9 +106,11 @@ class Scheduler {
   void succeeded(NodeState& step, const ProcessResult& result);
   void attemptFailed(NodeState& step, const std::string& message, const ProcessResult& result);
   void failed(NodeState& step, const std::string& message, const ProcessResult& result);
+  void cannotStart(NodeState& step, const std::string& message);
   void stopRunning();
   void flushBatch();
-  ProcessResult waitFor(uint64_t token);
+  ProcessResult runAlone(NodeState& step, const std::string& process);
+  bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
   std::optional<Instant> nextWake() const;
   Progress progress() const;
   void emit(Event::Kind kind, const NodeState* step, std::string message,

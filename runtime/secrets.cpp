@@ -123,33 +123,61 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
                           pgpassField(*value));
   }
   if (!pgpass.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(paths_.tempDir, ec);
-    ::chmod(paths_.tempDir.c_str(), 0700);
-    std::string path = fmt::format("{}/{}.{}.{}.{}.pgpass", paths_.tempDir, node.id, kind, attempt,
-                                   ++files_);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
-      return std::nullopt;
-    }
-    ::fchmod(fd, 0600);
-    bool written = ::write(fd, pgpass.data(), pgpass.size()) == static_cast<ssize_t>(pgpass.size());
-    ::close(fd);
-    if (!written) {
-      ::unlink(path.c_str());
-      error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
-      return std::nullopt;
-    }
-    request.env.emplace_back("PGPASSFILE", path);
+    std::optional<std::string> path = writePasswordFile(node, kind, attempt, pgpass, error);
+    if (!path) return std::nullopt;
+    request.env.emplace_back("PGPASSFILE", *path);
   }
   return request;
+}
+
+// Only this user may open the folder and the file; a file already there
+// (or a link planted in its place) is replaced, never written through.
+std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph::Node& node,
+                                                                    const std::string& kind,
+                                                                    int attempt,
+                                                                    const std::string& content,
+                                                                    std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(paths_.tempDir, ec);
+  if (::chmod(paths_.tempDir.c_str(), 0700) != 0) {
+    error = fmt::format("cannot make {} private: {}", paths_.tempDir, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string path =
+      fmt::format("{}/{}.{}.{}.{}.pgpass", paths_.tempDir, node.id, kind, attempt, ++files_);
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  bool written = ::fchmod(fd, 0600) == 0 &&
+                 ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  int writeErrno = errno;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(writeErrno));
+    return std::nullopt;
+  }
+  return path;
 }
 
 void SecretCommandPreparer::finished(const ProcessRequest& request) {
   for (const auto& [name, value] : request.env) {
     if (name == "PGPASSFILE") ::unlink(value.c_str());
   }
+}
+
+int removeLeftoverSecretFiles(const std::string& tempDir) {
+  namespace fs = std::filesystem;
+  int removed = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(tempDir, ec)) {
+    if (entry.path().extension() == ".pgpass" && fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace mig::runtime

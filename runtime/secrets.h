@@ -32,7 +32,7 @@ class SecretValues {
 struct RunPaths {
   std::string workdir;  ///< the plan's folder: commands run here
   std::string logDir;   ///< .mig/logs/PLAN/run-N
-  std::string tempDir;  ///< 0700 folder for PGPASSFILEs
+  std::string tempDir;  ///< .mig/tmp/PLAN, 0700: the plan's PGPASSFILEs
   std::string migBinary;  ///< exported as MIG for the stdlib's drivers
   std::string journal;    ///< the journal's absolute path, exported as MIG_JOURNAL
 };
@@ -50,12 +50,22 @@ class SecretCommandPreparer : public CommandPreparer {
   void finished(const ProcessRequest& request) override;
 
  private:
+  std::optional<std::string> writePasswordFile(const graph::Node& node, const std::string& kind,
+                                               int attempt, const std::string& content,
+                                               std::string& error);
+
   const graph::Graph& graph_;
   const SecretValues& secrets_;
   RunPaths paths_;
   std::vector<std::string> unset_;
   uint64_t files_ = 0;
 };
+
+/// Removes the PGPASSFILEs a runner killed with -9 left in `tempDir` (a
+/// plan's own folder: other plans' runners may be using theirs). Call it
+/// holding the plan's lock, once the dead runner's processes are stopped.
+/// Returns how many it removed.
+int removeLeftoverSecretFiles(const std::string& tempDir);
 
 /// A pgpass field with ':' and '\' escaped, as libpq reads it.
 std::string pgpassField(const std::string& value);

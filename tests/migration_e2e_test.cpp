@@ -2,10 +2,16 @@
 // and a Redis database to new servers, verifies ACLs and parity, switches
 // over, and `mig rollback` takes it all back; failures in testing roll back
 // on their own. Servers are started on loopback by tests/harness.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +22,7 @@ namespace mig {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 using testing::PostgresServer;
 using testing::RedisServer;
 
@@ -274,6 +281,60 @@ TEST_F(MigrationTest, TargetChangedAfterTheCopyFailsCompareAndRollsBack) {
       << log.output;
   EXPECT_EQ(newSql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0\n");
   EXPECT_EQ(oldSql("SELECT count(*) FROM orders"), "5000\n");
+  expectNoPasswordAnywhere();
+}
+
+// kill -9 of mig while a step holds a PGPASSFILE: the file outlives the
+// runner, and the next command on the plan removes it (and stops the step)
+// before doing anything else.
+TEST_F(MigrationTest, PasswordFilesOfAKilledRunnerAreRemovedByResume) {
+  testing::writeFile(dir_ / "plan.mig",
+                     planText("    step slow = postgres.query(db: shop_old, sql: \"SELECT "
+                              "pg_sleep(60)\")\n"));
+  pid_t runner = fork();
+  if (runner == 0) {
+    fs::current_path(dir_);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    setenv("T_OLD_PG", kOldPgPassword, 1);
+    setenv("T_NEW_PG", kNewPgPassword, 1);
+    setenv("T_OLD_REDIS", kOldRedisPassword, 1);
+    setenv("T_NEW_REDIS", kNewRedisPassword, 1);
+    execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
+    _exit(127);
+  }
+  const fs::path secretFolder = dir_ / ".mig" / "tmp" / "shop_move";
+  auto passwordFiles = [&] {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(secretFolder, ec)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  };
+  auto slowStarted = [&] {
+    for (const std::string& name : passwordFiles()) {
+      if (name.rfind("slow.run.", 0) == 0) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 1500 && !slowStarted(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(slowStarted()) << "step slow never started";
+  EXPECT_EQ(fs::status(secretFolder).permissions() & fs::perms::all, fs::perms::owner_all);
+  kill(runner, SIGKILL);
+  waitpid(runner, nullptr, 0);
+  ASSERT_FALSE(passwordFiles().empty());
+
+  // slow has no check and is not idempotent: resume asks, but cleans up first.
+  auto resumed = mig("resume plan.mig");
+  EXPECT_EQ(resumed.exitCode, 7) << resumed.output;
+  EXPECT_NE(resumed.output.find("left running by the interrupted runner"), std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(passwordFiles(), std::vector<std::string>{});
+  EXPECT_EQ(oldSql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+                   "AND pid <> pg_backend_pid()"),
+            "0\n");
   expectNoPasswordAnywhere();
 }
 

@@ -340,6 +340,49 @@ TEST_F(RunTest, ResumeRefusesWhenThePlanChanged) {
   EXPECT_NE(refused.output.find("step a changed"), std::string::npos) << refused.output;
 }
 
+TEST_F(RunTest, NewRunIsRefusedWhileTheLastOneFailedWithoutRollingBack) {
+  plan("  phase migration {\n"
+       "    step copy {\n      do   sh(\"echo copy >> out.txt\")\n      undo sh(\"echo wipe >> out.txt\")\n    }\n"
+       "    step bad {\n      do    sh(\"exit 1\")\n      after copy\n    }\n"
+       "  }\n");
+  ASSERT_EQ(mig("run plan.mig --no-rollback").exitCode, 4);
+  auto refused = mig("run plan.mig");
+  EXPECT_EQ(refused.exitCode, 7) << refused.output;
+  EXPECT_NE(refused.output.find("run 1 of plan e2e failed and was not rolled back (failed"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(lines("out.txt"), std::vector<std::string>{"copy"});
+  // The old run can still be rolled back; after that a new run starts.
+  EXPECT_EQ(mig("rollback plan.mig").exitCode, 0);
+  EXPECT_EQ(lines("out.txt"), (std::vector<std::string>{"copy", "wipe"}));
+  EXPECT_EQ(mig("run plan.mig").exitCode, 3);
+}
+
+TEST_F(RunTest, RestartStopsWhatTheKilledRunnerLeftRunning) {
+  plan("  phase migration {\n"
+       "    step slow = sh(\"echo started >> started.txt; sleep 2; echo slow >> out.txt\")\n"
+       "  }\n");
+  pid_t runner = fork();
+  if (runner == 0) {
+    fs::current_path(dir_);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 200 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(lines("started.txt").size(), 1u);
+  kill(runner, SIGKILL);
+  waitpid(runner, nullptr, 0);
+  auto restarted = mig("run --restart plan.mig");
+  EXPECT_EQ(restarted.exitCode, 0) << restarted.output;
+  EXPECT_NE(restarted.output.find("left running by the interrupted runner"),
+            std::string::npos)
+      << restarted.output;
+  std::this_thread::sleep_for(2500ms);  // long enough for the old step to have finished
+  EXPECT_EQ(lines("out.txt"), std::vector<std::string>{"slow"});
+}
+
 TEST_F(RunTest, NoWaitPausesWhenTheWindowIsClosed) {
   // A one-off window far in the future.
   plan("  phase switchover {\n    window later\n    step flip = sh(\"echo flip >> out.txt\")\n  }\n",

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "compiler/lower/lower.h"
 #include "runtime/scheduler.h"
@@ -112,8 +113,15 @@ class FakeRunner : public ActionRunner {
 
 class SimplePreparer : public CommandPreparer {
  public:
+  /// Scripts whose preparation fails, as when a secret cannot be read.
+  std::set<std::string> refused;
+
   std::optional<ProcessRequest> prepare(const graph::Node&, const graph::Command& command,
-                                        const std::string&, int, std::string&) override {
+                                        const std::string&, int, std::string& error) override {
+    if (refused.count(command.script)) {
+      error = "secret db_password is not available";
+      return std::nullopt;
+    }
     ProcessRequest request;
     request.script = command.script;
     return request;
@@ -258,6 +266,72 @@ TEST(Scheduler, FailedUndoStopsTheRollback) {
   EXPECT_EQ(h.state("c"), "undo_failed");
   EXPECT_EQ(h.state("a"), "done");
   EXPECT_EQ(h.journal->run(h.runId)->state, "rollback_incomplete");
+}
+
+TEST(Scheduler, UndoThatCannotBePreparedIsNotCountedAsUndone) {
+  Harness h(compilePlan(kChain));
+  h.runner.behave = [](const std::string& script, int) { return Behaviour{script == "d" ? 1 : 0, 1s}; };
+  h.preparer.refused = {"undo c"};
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::RollbackIncomplete) << report.message;
+  EXPECT_EQ(report.undone, std::vector<std::string>{"d"});
+  EXPECT_EQ(h.state("c"), "undo_failed");
+  EXPECT_EQ(h.state("a"), "done");
+  EXPECT_EQ(h.runner.started.back(), "undo d");
+  EXPECT_TRUE(h.sink.has(Event::Kind::UndoFailed, "c"));
+}
+
+TEST(Scheduler, RollbackAgainRetriesTheUndoThatFailedAndKeepsItsFirstLog) {
+  Harness h(compilePlan(kChain));
+  h.runner.behave = [](const std::string& script, int count) {
+    return Behaviour{script == "d" || (script == "undo c" && count == 1) ? 1 : 0, 1s};
+  };
+  ASSERT_EQ(h.run().result, RunResult::RollbackIncomplete);
+  ASSERT_EQ(h.state("c"), "undo_failed");
+
+  RunReport again = h.scheduler().rollback("rollback requested");
+  EXPECT_EQ(again.result, RunResult::RolledBack) << again.message;
+  EXPECT_EQ(again.undone, (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(h.state("c"), "undone");
+  EXPECT_EQ(h.state("a"), "undone");
+  std::vector<int> undoAttempts;
+  for (const AttemptRecord& attempt : h.journal->attempts(h.runId, "c")) {
+    if (attempt.kind == "undo") undoAttempts.push_back(attempt.attempt);
+  }
+  EXPECT_EQ(undoAttempts, (std::vector<int>{1, 2}));
+}
+
+TEST(Scheduler, InterruptDuringAnUndoStopsItAndLeavesTheRollbackIncomplete) {
+  Harness h(compilePlan(kChain));
+  std::atomic<bool> stop{false};
+  h.options.interrupted = &stop;
+  h.runner.behave = [&](const std::string& script, int) {
+    if (script == "undo c") stop = true;  // Ctrl-C while c's undo runs
+    return Behaviour{script == "d" ? 1 : 0, script == "undo c" ? 1h : 1s};
+  };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::RollbackIncomplete) << report.message;
+  EXPECT_EQ(h.state("c"), "undo_failed");
+  EXPECT_EQ(h.state("a"), "done");
+  EXPECT_LT(h.clock.now(), kStart + 1h);  // stopped, not waited for
+}
+
+TEST(Scheduler, StepWhoseWindowHasClosedForGoodFailsAndRollsBack) {
+  Harness h(compilePlan("  phase migration {\n"
+                        "    step copy {\n      do   sh(\"copy\")\n      undo sh(\"wipe\")\n    }\n"
+                        "  }\n"
+                        "  phase switchover {\n    window cutover\n    step flip = sh(\"flip\")\n  }\n",
+                        "  window cutover {\n    at       \"2026-11-25T12:30\"\n    length   1h\n"
+                        "    timezone \"UTC\"\n  }\n"));
+  // The copy outlasts the one-off window: flip can never start.
+  h.runner.behave = [](const std::string& script, int) { return Behaviour{0, script == "copy" ? 2h : 1s}; };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::RolledBack) << report.message;
+  EXPECT_EQ(report.failedStep, "flip");
+  EXPECT_EQ(h.state("flip"), "failed");
+  EXPECT_EQ(h.state("copy"), "undone");
+  EXPECT_EQ(h.runner.started, (std::vector<std::string>{"copy", "wipe"}));
+  EXPECT_EQ(h.journal->run(h.runId)->state, "rolled_back");
 }
 
 TEST(Scheduler, NoRollbackLeavesEverything) {
@@ -431,6 +505,18 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
   RunReport report = h.run();
   EXPECT_EQ(report.result, RunResult::Succeeded);
   EXPECT_EQ(h.runner.started, (std::vector<std::string>{"is checked done", "again"}));
+}
+
+TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
+  Harness h(compilePlan("  phase migration {\n"
+                        "    step checked {\n      do    sh(\"checked\")\n      check \"is checked done\"\n    }\n"
+                        "  }\n"));
+  ASSERT_TRUE(h.journal->processStarted(h.runId, "checked", "run", 1, 0, "", "running"));
+  h.preparer.refused = {"is checked done"};
+  RunReport decisions = h.scheduler().decideInterrupted({});
+  EXPECT_EQ(decisions.result, RunResult::NeedsDecision) << decisions.message;
+  EXPECT_EQ(h.state("checked"), "interrupted");
+  EXPECT_TRUE(h.runner.started.empty());
 }
 
 TEST(Scheduler, RerunChoiceRunsTheStepAgain) {
