@@ -380,7 +380,11 @@ ProcessResult Scheduler::runAlone(NodeState& step, const std::string& process) {
     }
     if (runner_.running() == 0) break;
     for (ProcessResult& end : runner_.wait(clock_.now() + options_.tick)) {
-      if (end.token == token) finished = std::move(end);
+      if (end.token == token) {
+        finished = std::move(end);
+      } else {
+        handle(end);
+      }
     }
   }
   preparer_.finished(*request);
