@@ -17,14 +17,16 @@
 namespace mig::cli {
 namespace {
 
+// The lines of `text`, each with its '\n': a last line without one differs
+// from the same line with one, as diff(1) has it.
 std::vector<std::string_view> lines(std::string_view text) {
   std::vector<std::string_view> out;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
+    end = end == std::string_view::npos ? text.size() : end + 1;
     out.push_back(text.substr(start, end - start));
-    start = end + 1;
+    start = end;
   }
   return out;
 }
@@ -150,7 +152,9 @@ void printDiff(const std::string& path, std::string_view before, std::string_vie
     std::cout << fmt::format("@@ -{},{} +{},{} @@\n", oldStart, oldCount, newStart, newCount);
     for (size_t j = start; j < end; ++j) {
       char mark = edits[j].first == Edit::Keep ? ' ' : edits[j].first == Edit::Remove ? '-' : '+';
-      std::cout << mark << edits[j].second << '\n';
+      std::string_view line = edits[j].second;
+      std::cout << mark << line;
+      if (!line.ends_with('\n')) std::cout << "\n\\ No newline at end of file\n";
     }
     for (; i < end; ++i) {
       if (edits[i].first != Edit::Add) ++oldLine;

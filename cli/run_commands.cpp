@@ -188,6 +188,10 @@ std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool 
   if (!target.journal) return std::nullopt;
   if (target.planName.empty()) {
     std::vector<std::string> plans = target.journal->plans();
+    if (readFailed(*target.journal)) {
+      exitCode = kPreflightFailed;
+      return std::nullopt;
+    }
     if (plans.empty()) {
       printError(fmt::format("the journal {} records no run", target.statePath));
       exitCode = kUsage;
@@ -380,6 +384,7 @@ int runCommand(const RunOptions& options) {
 
   auto last = journal->lastRun(g.plan);
   if (readFailed(*journal)) return kPreflightFailed;
+  bool abandonLast = false;  // --restart, once preflight has passed
   if (last) {
     // A run that stopped half way (or failed and was not fully undone) left
     // the environments changed: a new run would hide it from `mig rollback`.
@@ -395,14 +400,7 @@ int runCommand(const RunOptions& options) {
           unfinished ? "`mig resume` continues it, " : ""));
       return kNeedsDecision;
     }
-    if (unfinished || notUndone) {
-      stopLeftovers(g.plan, statePath);
-      if (!journal->setRunState(last->id, "abandoned", "abandoned by mig run --restart",
-                                runtime::toEpochMs(runtime::SystemClock().now()))) {
-        printError("cannot record that the last run is abandoned: " + journal->lastError());
-        return kPreflightFailed;
-      }
-    }
+    abandonLast = unfinished || notUndone;
   }
 
   std::set<std::string> all;
@@ -411,6 +409,14 @@ int runCommand(const RunOptions& options) {
   }
   runtime::SecretValues secrets;
   if (!checkBeforeRunning(g, all, {}, secrets)) return kPreflightFailed;
+  if (abandonLast) {
+    stopLeftovers(g.plan, statePath);
+    if (!journal->setRunState(last->id, "abandoned", "abandoned by mig run --restart",
+                              runtime::toEpochMs(runtime::SystemClock().now()))) {
+      printError("cannot record that the last run is abandoned: " + journal->lastError());
+      return kPreflightFailed;
+    }
+  }
 
   runtime::RunRecord record;
   record.plan = g.plan;
@@ -554,7 +560,8 @@ int rollbackCommand(const RunOptions& options) {
 
   std::set<std::string> started;
   for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
-    if (step.state != "pending" && step.state != "undone") started.insert(step.step);
+    bool neverStarted = step.state == "pending" || (step.state == "failed" && step.attempts == 0);
+    if (!neverStarted && step.state != "undone") started.insert(step.step);
   }
   if (readFailed(*target->journal)) return kPreflightFailed;
   if (started.empty()) {

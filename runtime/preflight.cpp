@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +29,8 @@ struct Probe {
   std::vector<sockaddr_storage> addresses;
   std::vector<socklen_t> lengths;
   size_t next = 0;  ///< the address to try after the current one
+  std::chrono::milliseconds timeout{0};          ///< for each address
+  std::chrono::steady_clock::time_point deadline;  ///< of the current address
   int fd = -1;
   std::string problem;
   bool connected = false;
@@ -36,6 +39,7 @@ struct Probe {
 // Starts connecting to the probe's next address; with none left, the last
 // error is the probe's problem.
 void connectNext(Probe& probe, int lastError) {
+  probe.deadline = std::chrono::steady_clock::now() + probe.timeout;
   if (probe.fd >= 0) {
     close(probe.fd);
     probe.fd = -1;
@@ -58,8 +62,12 @@ void connectNext(Probe& probe, int lastError) {
     close(probe.fd);
     probe.fd = -1;
   }
-  probe.problem = fmt::format("endpoint {}: cannot connect to {}:{}: {}", probe.endpoint,
-                              probe.host, probe.port, std::strerror(lastError));
+  probe.problem =
+      lastError == ETIMEDOUT
+          ? fmt::format("endpoint {}: no answer from {}:{} within {}", probe.endpoint, probe.host,
+                        probe.port, units::formatDuration(probe.timeout.count()))
+          : fmt::format("endpoint {}: cannot connect to {}:{}: {}", probe.endpoint, probe.host,
+                        probe.port, std::strerror(lastError));
 }
 
 void startProbe(Probe& probe) {
@@ -207,34 +215,34 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
       problems.push_back(fmt::format("endpoint {}: no host and port to check", name));
       continue;
     }
+    probe.timeout = connectTimeout;
     startProbe(probe);
     probes.push_back(std::move(probe));
   }
-  auto deadline = std::chrono::steady_clock::now() + connectTimeout;
   while (true) {
     std::vector<pollfd> waiting;
     std::vector<Probe*> owners;
+    auto firstDeadline = std::chrono::steady_clock::time_point::max();
     for (Probe& probe : probes) {
       if (probe.fd >= 0 && !probe.connected && probe.problem.empty()) {
         waiting.push_back({probe.fd, POLLOUT, 0});
         owners.push_back(&probe);
+        firstDeadline = std::min(firstDeadline, probe.deadline);
       }
     }
     if (waiting.empty()) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      for (Probe* probe : owners) {
-        probe->problem = fmt::format("endpoint {}: no answer from {}:{} within {}", probe->endpoint,
-                                     probe->host, probe->port,
-                                     units::formatDuration(connectTimeout.count()));
-      }
-      break;
-    }
-    int ready = poll(waiting.data(), waiting.size(), static_cast<int>(left.count()));
+        firstDeadline - std::chrono::steady_clock::now());
+    int ready = poll(waiting.data(), waiting.size(),
+                     static_cast<int>(std::max<int64_t>(0, left.count())));
     if (ready < 0 && errno != EINTR) break;
+    auto now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < waiting.size(); ++i) {
-      if (waiting[i].revents == 0) continue;
+      if (waiting[i].revents == 0) {
+        // No answer in time: the next address, if any, gets its own.
+        if (now >= owners[i]->deadline) connectNext(*owners[i], ETIMEDOUT);
+        continue;
+      }
       int error = 0;
       socklen_t length = sizeof error;
       getsockopt(waiting[i].fd, SOL_SOCKET, SO_ERROR, &error, &length);

@@ -342,11 +342,15 @@ ProcessResult Scheduler::runAlone(NodeState& step, const std::string& process) {
     for (const AttemptRecord& record : journal_.attempts(runId_, step.id())) {
       if (record.kind == "undo") ++earlier;
     }
-    if (!journal_.lastError().empty()) journalOk(false);
     attempt = step.undoAttempt = earlier + 1;
   }
   result.outcome = ProcessResult::Outcome::SpawnFailed;
   result.started = result.finished = clock_.now();
+  if (!journal_.lastError().empty()) {
+    journalOk(false);
+    result.detail = "cannot read the journal: " + journal_.lastError();
+    return result;
+  }
 
   std::string error;
   std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
@@ -714,6 +718,7 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
         report.result = RunResult::Paused;
         report.message = "interrupted (SIGINT or SIGTERM) while checking interrupted steps; "
                          "`mig resume` starts over from there";
+        journalOk(journal_.setRunState(runId_, "paused", report.message, 0));
         return report;
       }
       if (result.succeeded()) {
@@ -755,6 +760,7 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
     report.message =
         "resume cannot tell whether these interrupted steps finished; decide for each with "
         "--rerun STEP (run it again) or --mark-done STEP (it did finish)";
+    journalOk(journal_.setRunState(runId_, "paused", report.message, 0));
   }
   return report;
 }
@@ -779,6 +785,9 @@ RunReport Scheduler::rollback(const std::string& reason) {
   for (auto& state : nodes_) {
     if (!state->isStep()) continue;
     const std::string& s = state->state;
+    // A step that failed without ever starting (its window closed for good)
+    // changed nothing.
+    if (s == "failed" && state->attempts == 0) continue;
     if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing" ||
         s == "undo_failed") {
       candidates.push_back(state.get());
@@ -807,6 +816,18 @@ RunReport Scheduler::rollback(const std::string& reason) {
       continue;
     }
     if (journalBroken_) break;
+    if (interrupted()) {
+      report.result = RunResult::RollbackIncomplete;
+      report.message = fmt::format(
+          "{}; rollback is incomplete: interrupted (SIGINT or SIGTERM) before the undo of step {}, "
+          "which did not start, and the steps before it (`mig rollback` continues)",
+          reason, step->id());
+      journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
+                                     toEpochMs(clock_.now())));
+      emit(Event::Kind::RunFinished, nullptr, report.message);
+      events_.close();
+      return report;
+    }
     ProcessResult result = runAlone(*step, "undo");
     if (journalBroken_) break;
     if (result.succeeded()) {

@@ -160,8 +160,9 @@ TEST(Cli, FmtCheckReportsAndChangesNothing) {
 }
 
 // The diff `fmt --check` prints applies with patch(1) and gives the
-// formatted file: a few scattered changes (the shortest diff), and a long
-// file changed on every line (one replacement, printed at once).
+// formatted file: a few scattered changes (the shortest diff), a long file
+// changed on every line (one replacement, printed at once), and files
+// without a final newline.
 TEST(Cli, FmtCheckDiffAppliesWithPatch) {
   fs::path dir = scratch("fmt-patch");
   std::string scattered = "plan p {\n  retain 72h\n  phase migration {\n";
@@ -174,7 +175,10 @@ TEST(Cli, FmtCheckDiffAppliesWithPatch) {
   std::string everyLine = "plan p {\nretain 72h\nphase migration {\n";
   for (int i = 0; i < 5000; ++i) everyLine += "step s" + std::to_string(i) + " = sh(\"true\")\n";
   everyLine += "}\n}\n";
-  for (const std::string& messy : {scattered, everyLine}) {
+  std::string onlyNoFinalNewline = "plan p {\n  retain 72h\n}";
+  std::string changedAndNoFinalNewline = "plan p {\n    retain 72h\n}";
+  for (const std::string& messy :
+       {scattered, everyLine, onlyNoFinalNewline, changedAndNoFinalNewline}) {
     testing::writeFile(dir / "p.mig", messy);
     auto check = runCommand(mig() + " fmt --check " + (dir / "p.mig").string() + " > " +
                             (dir / "p.diff").string());

@@ -316,18 +316,42 @@ TEST(Scheduler, InterruptDuringAnUndoStopsItAndLeavesTheRollbackIncomplete) {
   EXPECT_LT(h.clock.now(), kStart + 1h);  // stopped, not waited for
 }
 
+TEST(Scheduler, InterruptBeforeTheRollbackStartsNoUndo) {
+  Harness h(compilePlan(kChain));
+  std::atomic<bool> stop{false};
+  h.options.interrupted = &stop;
+  h.runner.behave = [&](const std::string& script, int) {
+    if (script == "d") stop = true;  // Ctrl-C while the failing step runs
+    return Behaviour{script == "d" ? 1 : 0, 1s};
+  };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::Paused) << report.message;
+  EXPECT_EQ(h.state("d"), "pending");  // its retry never started
+
+  // The interrupt is still pending: the rollback starts nothing.
+  RunReport rollback = h.scheduler().rollback("rollback requested");
+  EXPECT_EQ(rollback.result, RunResult::RollbackIncomplete) << rollback.message;
+  EXPECT_EQ(h.runner.started, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(h.state("c"), "done");
+  EXPECT_EQ(h.journal->run(h.runId)->state, "rollback_incomplete");
+}
+
 TEST(Scheduler, StepWhoseWindowHasClosedForGoodFailsAndRollsBack) {
   Harness h(compilePlan("  phase migration {\n"
                         "    step copy {\n      do   sh(\"copy\")\n      undo sh(\"wipe\")\n    }\n"
                         "  }\n"
-                        "  phase switchover {\n    window cutover\n    step flip = sh(\"flip\")\n  }\n",
+                        "  phase switchover {\n    window cutover\n"
+                        "    step flip {\n      do   sh(\"flip\")\n      undo sh(\"unflip\")\n    }\n"
+                        "  }\n",
                         "  window cutover {\n    at       \"2026-11-25T12:30\"\n    length   1h\n"
                         "    timezone \"UTC\"\n  }\n"));
-  // The copy outlasts the one-off window: flip can never start.
+  // The copy outlasts the one-off window: flip can never start, so its
+  // undo does not run either.
   h.runner.behave = [](const std::string& script, int) { return Behaviour{0, script == "copy" ? 2h : 1s}; };
   RunReport report = h.run();
   EXPECT_EQ(report.result, RunResult::RolledBack) << report.message;
   EXPECT_EQ(report.failedStep, "flip");
+  EXPECT_EQ(report.undone, std::vector<std::string>{"copy"});
   EXPECT_EQ(h.state("flip"), "failed");
   EXPECT_EQ(h.state("copy"), "undone");
   EXPECT_EQ(h.runner.started, (std::vector<std::string>{"copy", "wipe"}));
@@ -498,6 +522,7 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
   EXPECT_EQ(h.state("again"), "pending");
   EXPECT_EQ(h.state("unsure"), "running");
   EXPECT_EQ(h.runner.started, std::vector<std::string>{"is checked done"});
+  EXPECT_EQ(h.journal->run(h.runId)->state, "paused");
 
   RunReport chosen = h.scheduler().decideInterrupted({{"unsure", ResumeChoice::MarkDone}});
   EXPECT_EQ(chosen.result, RunResult::Succeeded) << chosen.message;

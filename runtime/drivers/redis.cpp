@@ -797,6 +797,8 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
                   "the source's",
                   from.address(), to.address()));
   const auto start = Clock::now();
+  // From the first change to the target on, a stop signal puts it back.
+  StopSignals stopSignals;
   if (!call(target, {"CONFIG", "SET", "masterauth", sourcePassword.value}, error) ||
       (saved.userChanged && !call(target, {"CONFIG", "SET", "masteruser", from.user}, error))) {
     stopReplication(target, saved);
@@ -810,7 +812,6 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
   std::string state = "link down";
   auto lastProgress = Clock::now();
   bool synced = false;
-  StopSignals stopSignals;
   while (!synced) {
     if (secondsSince(start) > static_cast<double>(timeoutSeconds)) break;
     if (stopRequested) {
