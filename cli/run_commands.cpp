@@ -440,16 +440,32 @@ int runCommand(const RunOptions& options) {
   return execute(g, *journal, *runId, statePath, options.file, options, nullptr, secrets);
 }
 
+namespace {
+
+// The plan's last run, for `resume` and `rollback` (`doing`: "resume",
+// "roll back"); nullopt with `exitCode` set when there is none or the
+// journal cannot be read.
+std::optional<runtime::RunRecord> lastRunTo(const char* doing, Target& target, int& exitCode) {
+  auto last = target.journal->lastRun(target.planName);
+  if (readFailed(*target.journal)) {
+    exitCode = kPreflightFailed;
+    return std::nullopt;
+  }
+  if (!last) {
+    printError(fmt::format("plan {} has no run to {}", target.planName, doing));
+    exitCode = kUsage;
+  }
+  return last;
+}
+
+}  // namespace
+
 int resumeCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, true);
   if (!target) return exitCode;
-  auto last = target->journal->lastRun(target->planName);
-  if (readFailed(*target->journal)) return kPreflightFailed;
-  if (!last) {
-    printError(fmt::format("plan {} has no run to resume", target->planName));
-    return kUsage;
-  }
+  auto last = lastRunTo("resume", *target, exitCode);
+  if (!last) return exitCode;
   if (last->state == "succeeded" || last->state == "rolled_back" || last->state == "abandoned") {
     std::cout << fmt::format("run {} of plan {} is {}: nothing to resume\n", last->id,
                              last->plan, last->state);
@@ -517,12 +533,8 @@ int rollbackCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
-  auto last = target->journal->lastRun(target->planName);
-  if (readFailed(*target->journal)) return kPreflightFailed;
-  if (!last) {
-    printError(fmt::format("plan {} has no run to roll back", target->planName));
-    return kUsage;
-  }
+  auto last = lastRunTo("roll back", *target, exitCode);
+  if (!last) return exitCode;
   std::string error;
   auto executed = graph::fromJson(last->compiled, error);
   if (!executed) {

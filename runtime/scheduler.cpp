@@ -817,16 +817,12 @@ RunReport Scheduler::rollback(const std::string& reason) {
     }
     if (journalBroken_) break;
     if (interrupted()) {
-      report.result = RunResult::RollbackIncomplete;
-      report.message = fmt::format(
-          "{}; rollback is incomplete: interrupted (SIGINT or SIGTERM) before the undo of step {}, "
-          "which did not start, and the steps before it (`mig rollback` continues)",
-          reason, step->id());
-      journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
-                                     toEpochMs(clock_.now())));
-      emit(Event::Kind::RunFinished, nullptr, report.message);
-      events_.close();
-      return report;
+      return rollbackIncomplete(
+          std::move(report),
+          fmt::format("{}; rollback is incomplete: interrupted (SIGINT or SIGTERM) before the "
+                      "undo of step {}, which did not start, and the steps before it (`mig "
+                      "rollback` continues)",
+                      reason, step->id()));
     }
     ProcessResult result = runAlone(*step, "undo");
     if (journalBroken_) break;
@@ -847,16 +843,12 @@ RunReport Scheduler::rollback(const std::string& reason) {
     step->state = "undo_failed";
     emit(Event::Kind::UndoFailed, step,
          result.detail.empty() ? message : message + "\n" + result.detail, exitCodeOf(result));
-    report.result = RunResult::RollbackIncomplete;
-    report.message = fmt::format(
-        "{}; rollback is incomplete: the undo of step {} failed, and the steps before it were "
-        "left as they are (manual attention needed; `mig rollback` tries again)",
-        reason, step->id());
-    journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
-                                   toEpochMs(clock_.now())));
-    emit(Event::Kind::RunFinished, nullptr, report.message);
-    events_.close();
-    return report;
+    return rollbackIncomplete(
+        std::move(report),
+        fmt::format("{}; rollback is incomplete: the undo of step {} failed, and the steps before "
+                    "it were left as they are (manual attention needed; `mig rollback` tries "
+                    "again)",
+                    reason, step->id()));
   }
   if (journalBroken_) {
     report.result = RunResult::JournalFailed;
@@ -873,6 +865,17 @@ RunReport Scheduler::rollback(const std::string& reason) {
           : fmt::format("; changed something but have no undo: {}", fmt::join(report.notUndone, ", "));
   report.message = fmt::format("{}; rolled back ({}{})", reason, undone, notUndone);
   journalOk(journal_.setRunState(runId_, "rolled_back", report.message, toEpochMs(clock_.now())));
+  emit(Event::Kind::RunFinished, nullptr, report.message);
+  events_.close();
+  return report;
+}
+
+// A rollback that stops before its end: journaled and reported as such.
+RunReport Scheduler::rollbackIncomplete(RunReport report, std::string message) {
+  report.result = RunResult::RollbackIncomplete;
+  report.message = std::move(message);
+  journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
+                                 toEpochMs(clock_.now())));
   emit(Event::Kind::RunFinished, nullptr, report.message);
   events_.close();
   return report;

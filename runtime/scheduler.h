@@ -116,6 +116,7 @@ class Scheduler {
   void emit(Event::Kind kind, const NodeState* step, std::string message,
             std::optional<int> exitCode = std::nullopt);
   RunReport finishRun(RunResult result, std::string message);
+  RunReport rollbackIncomplete(RunReport report, std::string message);
   bool journalOk(bool ok);
   bool stopping() const { return failure_ || pauseReason_ || journalBroken_; }
   const window::Window* windowOf(const std::string& name);
