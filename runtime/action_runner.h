@@ -23,6 +23,10 @@ struct ProcessRequest {
   std::vector<std::string> redact;  ///< values replaced by *** in the log and in `tail`
   /// When to kill the whole process group (timeout, or a window's end).
   std::optional<Instant> deadline;
+  /// A file the process may create to say that it failed before changing
+  /// anything (so rollback need not undo it); its path reaches the process
+  /// in MIG_NOTHING_CHANGED. Empty: no such file.
+  std::string nothingChangedMarker;
 };
 
 struct ProcessResult {
@@ -36,6 +40,8 @@ struct ProcessResult {
   Outcome outcome = Outcome::Exited;
   int exitCode = 0;
   std::string detail;  ///< spawn error, or the last lines of output (redacted)
+  /// It failed, and said it changed nothing (see nothingChangedMarker).
+  bool nothingChanged = false;
   Instant started;
   Instant finished;
 

@@ -709,6 +709,7 @@ struct ProcessRunner::Process {
   /// Created at the first output: a step that prints nothing (most of
   /// them) costs no file.
   std::string logPath;
+  std::string nothingChangedMarker;
   UniqueFd log;
   std::string logError;
   StreamRedactor redactor;
@@ -808,6 +809,10 @@ void ProcessRunner::start(ProcessRequest request) {
       return endEarly(Outcome::TimedOut, "not started: its deadline had already passed", &log);
     }
 
+    if (!request.nothingChangedMarker.empty()) {
+      ::unlink(request.nothingChangedMarker.c_str());  // left by a killed runner
+      request.env.emplace_back("MIG_NOTHING_CHANGED", request.nothingChangedMarker);
+    }
     std::vector<std::string> environment = childEnvironment(request);
     Spawned spawned;
     if (std::optional<Launch> direct = directLaunch(request.script, environment, request.workdir)) {
@@ -835,6 +840,7 @@ void ProcessRunner::start(ProcessRequest request) {
     process->exitWatch = std::move(exitWatch);
     process->output = std::move(spawned.output);
     process->logPath = request.logPath;
+    process->nothingChangedMarker = request.nothingChangedMarker;
     processes_.push_back(std::move(process));
   } catch (const std::exception& exception) {
     endEarly(Outcome::SpawnFailed, fmt::format("cannot start: {}", exception.what()), nullptr);
@@ -1051,6 +1057,11 @@ void ProcessRunner::complete(Process& process, Instant now) {
   result.exitCode = process.exitCode;
   result.started = process.started;
   result.finished = now;
+  if (!process.nothingChangedMarker.empty()) {
+    bool marked = ::access(process.nothingChangedMarker.c_str(), F_OK) == 0;
+    result.nothingChanged = marked && !result.succeeded();
+    if (marked) ::unlink(process.nothingChangedMarker.c_str());
+  }
   std::vector<std::string> notes;
   if (!process.lostStatus.empty()) notes.push_back(process.lostStatus);
   if (!process.logError.empty()) notes.push_back("the log is incomplete: " + process.logError);

@@ -25,7 +25,7 @@ std::string describe(const ProcessResult& result) {
 
 std::string outcomeName(const ProcessResult& result) {
   switch (result.outcome) {
-    case ProcessResult::Outcome::Exited: return "exited";
+    case ProcessResult::Outcome::Exited: return result.nothingChanged ? "exited_unchanged" : "exited";
     case ProcessResult::Outcome::TimedOut: return "timed_out";
     case ProcessResult::Outcome::Cancelled: return "cancelled";
     case ProcessResult::Outcome::SpawnFailed: return "spawn_failed";
@@ -788,6 +788,10 @@ RunReport Scheduler::rollback(const std::string& reason) {
     // A step that failed without ever starting (its window closed for good)
     // changed nothing.
     if (s == "failed" && state->attempts == 0) continue;
+    if (s == "failed" && changedNothing(*state)) {
+      emit(Event::Kind::Warning, state.get(), "failed before changing anything: nothing to undo");
+      continue;
+    }
     if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing" ||
         s == "undo_failed") {
       candidates.push_back(state.get());
@@ -868,6 +872,20 @@ RunReport Scheduler::rollback(const std::string& reason) {
   emit(Event::Kind::RunFinished, nullptr, report.message);
   events_.close();
   return report;
+}
+
+// Whether every attempt of a failed step said it changed nothing, or never
+// started: then there is nothing to undo.
+bool Scheduler::changedNothing(const NodeState& step) {
+  std::vector<AttemptRecord> attempts = journal_.attempts(runId_, step.id());
+  if (!journal_.lastError().empty()) return false;
+  bool anyRun = false;
+  for (const AttemptRecord& attempt : attempts) {
+    if (attempt.kind != "run") continue;
+    anyRun = true;
+    if (attempt.outcome != "exited_unchanged" && attempt.outcome != "spawn_failed") return false;
+  }
+  return anyRun;
 }
 
 // A rollback that stops before its end: journaled and reported as such.

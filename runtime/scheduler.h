@@ -117,6 +117,7 @@ class Scheduler {
             std::optional<int> exitCode = std::nullopt);
   RunReport finishRun(RunResult result, std::string message);
   RunReport rollbackIncomplete(RunReport report, std::string message);
+  bool changedNothing(const NodeState& step);
   bool journalOk(bool ok);
   bool stopping() const { return failure_ || pauseReason_ || journalBroken_; }
   const window::Window* windowOf(const std::string& name);

@@ -53,7 +53,9 @@ struct AttemptRecord {
   int64_t startedAt = 0;
   int64_t finishedAt = 0;  ///< 0 while running
   std::optional<int> exitCode;
-  std::string outcome;  ///< "", exited, timed_out, cancelled, spawn_failed
+  /// "" (running), exited, exited_unchanged (failed, and said it changed
+  /// nothing), timed_out, cancelled, spawn_failed
+  std::string outcome;
   std::string logPath;
 };
 

@@ -172,6 +172,31 @@ TEST_F(ProcessRunnerTest, ReportsExitCodes) {
   EXPECT_EQ(runner.running(), 0u);
 }
 
+TEST_F(ProcessRunnerTest, AFailureCanSayItChangedNothingThroughItsMarkerFile) {
+  ProcessRunner runner(clock_);
+  std::string marker = dir_ + "/step.unchanged";
+  auto marked = [&](uint64_t token, const std::string& script) {
+    ProcessRequest r = request(token, script);
+    r.nothingChangedMarker = marker;
+    return r;
+  };
+  ProcessResult failed = run(runner, marked(1, "touch \"$MIG_NOTHING_CHANGED\"; exit 1"));
+  EXPECT_EQ(failed.exitCode, 1);
+  EXPECT_TRUE(failed.nothingChanged);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+
+  // A success changed what it did; a failure without the file may have.
+  EXPECT_FALSE(run(runner, marked(2, "touch \"$MIG_NOTHING_CHANGED\"")).nothingChanged);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_FALSE(run(runner, marked(3, "exit 1")).nothingChanged);
+  // A file left by a killed runner does not count for the next process.
+  writeFile(marker, "");
+  EXPECT_FALSE(run(runner, marked(4, "exit 1")).nothingChanged);
+  // Without a marker, the variable is not set.
+  ProcessResult unmarked = run(runner, request(5, "test -z \"${MIG_NOTHING_CHANGED:-}\""));
+  EXPECT_EQ(unmarked.exitCode, 0);
+}
+
 TEST_F(ProcessRunnerTest, PipelineFailsWhenAnyCommandInItFails) {
   EXPECT_EQ(run(request(1, "false | true")).exitCode, 1);
   EXPECT_EQ(run(request(2, "true | true")).exitCode, 0);

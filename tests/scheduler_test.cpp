@@ -35,6 +35,7 @@ graph::Graph compilePlan(const std::string& body, const std::string& windows = "
 struct Behaviour {
   int exitCode = 0;
   Milliseconds duration = 1s;
+  bool nothingChanged = false;  ///< a failure that says it changed nothing
 };
 
 class FakeRunner : public ActionRunner {
@@ -56,6 +57,7 @@ class FakeRunner : public ActionRunner {
     p.result.started = clock_.now();
     p.finish = clock_.now() + b.duration;
     p.result.exitCode = b.exitCode;
+    p.result.nothingChanged = b.nothingChanged && b.exitCode != 0;
     if (request.deadline && *request.deadline < p.finish) {
       p.finish = *request.deadline;
       p.result.outcome = ProcessResult::Outcome::TimedOut;
@@ -253,6 +255,34 @@ TEST(Scheduler, FailureRollsBackInReverseOrder) {
   EXPECT_EQ(h.state("a"), "undone");
   EXPECT_EQ(h.state("b"), "done");
   EXPECT_EQ(h.journal->run(h.runId)->state, "rolled_back");
+}
+
+TEST(Scheduler, AFailureThatChangedNothingNeedsNoUndo) {
+  Harness h(compilePlan(kChain));
+  h.runner.behave = [](const std::string& script, int) {
+    return Behaviour{script == "d" ? 1 : 0, 1s, /*nothingChanged=*/true};
+  };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::RolledBack) << report.message;
+  std::vector<std::string> expected = {"a", "b", "c", "d", "d", "undo c", "undo a"};
+  EXPECT_EQ(h.runner.started, expected);
+  EXPECT_EQ(report.undone, (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(h.state("d"), "failed");
+  EXPECT_TRUE(h.sink.has(Event::Kind::Warning, "d"));
+  auto attempts = h.journal->attempts(h.runId, "d");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[1].outcome, "exited_unchanged");
+}
+
+TEST(Scheduler, AFailureIsUndoneWhenAnEarlierAttemptMayHaveChangedSomething) {
+  Harness h(compilePlan(kChain));
+  // d's first attempt fails half-way; its retry fails before changing anything.
+  h.runner.behave = [](const std::string& script, int count) {
+    return Behaviour{script == "d" ? 1 : 0, 1s, /*nothingChanged=*/script == "d" && count == 2};
+  };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::RolledBack) << report.message;
+  EXPECT_EQ(report.undone, (std::vector<std::string>{"d", "c", "a"}));
 }
 
 TEST(Scheduler, FailedUndoStopsTheRollback) {
