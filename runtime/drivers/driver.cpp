@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <functional>
 
 namespace mig::drivers {
@@ -37,9 +41,18 @@ std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
   return parsed;
 }
 
+void reportNothingChanged() {
+  const char* path = std::getenv(kNothingChangedVariable);
+  if (path == nullptr || *path == '\0') return;
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
 int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   using Driver = std::function<int(const DriverArgs&, std::ostream&, std::ostream&)>;
   static const std::map<std::string, Driver> drivers = {
+      {"postgres-copy", postgresCopy},
+      {"postgres-restore", postgresRestore},
       {"postgres-wipe", postgresWipe},
       {"postgres-compare", postgresCompare},
       {"redis-copy", redisCopy},

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <exception>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 /// The built-in drivers behind `mig driver NAME ...`, which the stdlib's
@@ -34,7 +36,30 @@ std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
 /// 2 usage (unknown driver, bad arguments).
 int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// Catches what a driver body might throw (allocation, threads) and turns
+/// it into a message and exit code 1: no exception leaves a driver.
+template <typename Body>
+int guarded(std::string_view driver, std::ostream& err, Body body) {
+  try {
+    return body();
+  } catch (const std::exception& exception) {
+    err << driver << ": " << exception.what() << '\n';
+    return 1;
+  }
+}
+
+/// The environment variable through which the runtime names a file that a
+/// failing step creates to say it failed before changing anything, so that
+/// rollback skips its undo.
+inline constexpr const char* kNothingChangedVariable = "MIG_NOTHING_CHANGED";
+
+/// Tells the runtime that this failing command changed nothing (see
+/// kNothingChangedVariable); does nothing when run outside a step.
+void reportNothingChanged();
+
 // The drivers, one per stdlib need. Each returns its exit code.
+int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);

@@ -1,0 +1,179 @@
+#include "runtime/drivers/pg_client.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <cstdlib>
+
+namespace mig::drivers::pg {
+namespace {
+
+/// libpq's message on one line, without its trailing newline.
+std::string oneMessage(const char* text) {
+  std::string message = text == nullptr ? "" : text;
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
+  // Hints come on lines of their own, indented: one line reads better.
+  std::string folded;
+  for (size_t i = 0; i < message.size(); ++i) {
+    char c = message[i];
+    if (c == '\n' || c == '\t') {
+      while (i + 1 < message.size() && (message[i + 1] == ' ' || message[i + 1] == '\t')) ++i;
+      if (!folded.empty() && folded.back() != ' ') folded += ' ';
+      continue;
+    }
+    folded += c;
+  }
+  return folded;
+}
+
+}  // namespace
+
+void Rows::Free::operator()(pg_result* result) const { PQclear(result); }
+
+Rows::Rows(pg_result* result)
+    : result_(result, Free{}), rows_(PQntuples(result)), columns_(PQnfields(result)) {}
+
+std::string Rows::text(int row, int column) const {
+  const char* value = PQgetvalue(result_.get(), row, column);
+  return std::string(value, static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+bool Rows::isNull(int row, int column) const {
+  return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+long long Rows::integer(int row, int column) const {
+  return std::atoll(PQgetvalue(result_.get(), row, column));
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
+                                                     const std::string& role) {
+  std::unique_ptr<Connection> connection(new Connection());
+  connection->password_ = passwordIn(url);
+  connection->where_ = redact(url, connection->password_);
+  connection->role_ = role;
+
+  const char* timeout = std::getenv("PGCONNECT_TIMEOUT");
+  const char* keywords[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
+  const char* values[] = {url.c_str(), timeout != nullptr ? timeout : "10", "mig driver",
+                          nullptr};
+  connection->connection_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  if (connection->connection_ == nullptr) {
+    return Error{fmt::format("cannot connect to {} {}: out of memory", role, connection->where_)};
+  }
+  if (PQstatus(connection->connection_) != CONNECTION_OK) {
+    return Error{fmt::format(
+        "cannot connect to {} {}: {}", role, connection->where_,
+        redact(oneMessage(PQerrorMessage(connection->connection_)), connection->password_))};
+  }
+  // Notices (DROP ... CASCADE lists, "does not exist, skipping") are not
+  // for the operator: the drivers say what they did themselves.
+  PQsetNoticeProcessor(connection->connection_, [](void*, const char*) {}, nullptr);
+  return connection;
+}
+
+Connection::~Connection() {
+  if (connection_ != nullptr) PQfinish(connection_);
+}
+
+Error Connection::failure(std::string_view doing, pg_result* result) const {
+  std::string message =
+      oneMessage(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection_));
+  if (message.empty()) message = oneMessage(PQerrorMessage(connection_));
+  if (result != nullptr) PQclear(result);
+  std::string text = doing.empty() ? message : fmt::format("{}: {}", doing, message);
+  return Error{redact(std::move(text), password_)};
+}
+
+Result<Rows> Connection::query(std::string_view sql,
+                               const std::vector<std::optional<std::string>>& parameters) {
+  std::vector<const char*> values;
+  values.reserve(parameters.size());
+  for (const auto& parameter : parameters) {
+    values.push_back(parameter ? parameter->c_str() : nullptr);
+  }
+  std::string statement(sql);
+  pg_result* result =
+      PQexecParams(connection_, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                   values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  if (result == nullptr) return failure("");
+  ExecStatusType status = PQresultStatus(result);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure("", result);
+  return Rows(result);
+}
+
+Status Connection::execute(std::string_view sql) {
+  std::string script(sql);
+  pg_result* result = PQexec(connection_, script.c_str());
+  if (result == nullptr) return failure("");
+  ExecStatusType status = PQresultStatus(result);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure("", result);
+  PQclear(result);
+  return success();
+}
+
+std::string Connection::identifier(std::string_view name) const {
+  char* quoted = PQescapeIdentifier(connection_, name.data(), name.size());
+  if (quoted == nullptr) return fmt::format("\"{}\"", name);
+  std::string text = quoted;
+  PQfreemem(quoted);
+  // libpq quotes every identifier; plain lower-case words read better bare.
+  std::string_view inner(text.data() + 1, text.size() - 2);
+  bool plain = !inner.empty() && (inner[0] == '_' || (inner[0] >= 'a' && inner[0] <= 'z'));
+  for (char c : inner) {
+    plain = plain && (c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+  }
+  return plain ? std::string(inner) : text;
+}
+
+std::string Connection::literal(std::string_view text) const {
+  char* quoted = PQescapeLiteral(connection_, text.data(), text.size());
+  if (quoted == nullptr) return "NULL";
+  std::string result = quoted;
+  PQfreemem(quoted);
+  return result;
+}
+
+int Connection::serverVersion() const { return PQserverVersion(connection_); }
+
+std::string passwordIn(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
+    std::string_view rest = url.substr(scheme + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+      std::string_view userinfo = authority.substr(0, at);
+      size_t colon = userinfo.find(':');
+      if (colon != std::string_view::npos) return std::string(userinfo.substr(colon + 1));
+    }
+  }
+  size_t key = url.find("password=");
+  if (key == std::string_view::npos) return "";
+  std::string_view value = url.substr(key + 9);
+  if (value.starts_with('\'')) value = value.substr(1, value.find('\'', 1) - 1);
+  return std::string(value.substr(0, value.find_first_of("& ")));
+}
+
+std::string redact(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
+    text.replace(at, secret.size(), "***");
+  }
+  return text;
+}
+
+std::string userIn(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return "";
+  std::string_view userinfo = authority.substr(0, at);
+  return std::string(userinfo.substr(0, userinfo.find(':')));
+}
+
+}  // namespace mig::drivers::pg

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "runtime/drivers/result.h"
+
+namespace mig::drivers {
+
+/// Writes text into the consumer's last input; false once the consumer
+/// stopped reading.
+using GateWrite = std::function<bool(std::string_view text)>;
+
+/// `producer | consumer` for loads that must commit only if the producer
+/// succeeded (pg_dump | psql --single-transaction): the producer's stdout
+/// goes straight into the consumer's stdin through a kernel pipe, and the
+/// consumer reads two more inputs, `/dev/fd/3` before its stdin and
+/// `/dev/fd/4` after it. The first is given in full at the start; the
+/// second is written by `after` only once the producer has exited with
+/// status 0, so a consumer that would commit after reading it never does
+/// when the producer (or `after`) failed: it is killed instead. Both share
+/// the caller's process group (a step's timeout stops them with it) and its
+/// stderr.
+struct GatedPipeline {
+  std::vector<std::string> producer;
+  std::vector<std::string> consumer;
+  std::string before;  ///< /dev/fd/3 of the consumer
+  /// Writes /dev/fd/4 of the consumer, after the producer succeeded; an
+  /// error stops the consumer before it reads the end.
+  std::function<Status(const GateWrite& write)> after;
+  /// Variables set for both, on top of the caller's environment.
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+struct PipelineOutcome {
+  int producerStatus = -1;  ///< exit status; 128 + N when killed by signal N
+  int consumerStatus = -1;
+  bool consumerStopped = false;  ///< killed because the producer or `after` failed
+  std::string producerError;     ///< "pg_dump exited with status 1", or ""
+  std::string afterError;        ///< what `after` returned, or ""
+  std::string consumerError;
+  bool succeeded() const {
+    return producerStatus == 0 && afterError.empty() && consumerStatus == 0;
+  }
+  /// Why it failed: the first of the producer's, `after`'s and the
+  /// consumer's errors.
+  std::string failure() const;
+};
+
+/// Runs `argv` and hands its stdout to `line`, one line at a time (with its
+/// newline), as it comes: for outputs too big to hold. Stops reading (and
+/// kills the program) when `line` returns false. An error when it could not
+/// run or did not exit with status 0.
+Status streamLines(const std::vector<std::string>& argv,
+                   const std::function<bool(std::string_view line)>& line);
+
+/// Runs the pipeline to its end. An error only when it could not start
+/// (a program missing, no pipes); otherwise the outcome says how each
+/// side ended.
+Result<PipelineOutcome> runGatedPipeline(const GatedPipeline& pipeline);
+
+}  // namespace mig::drivers

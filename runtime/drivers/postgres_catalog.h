@@ -1,0 +1,62 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/drivers/pg_client.h"
+
+/// What `postgres-compare` sees of a database: every object the
+/// application can tell apart, named as PostgreSQL names it
+/// (`pg_identify_object`: "table public.orders", "trigger audit on
+/// public.orders"), each with its properties as text (a definition, an
+/// owner, the privileges of one grantee, a row count and checksum). Two
+/// databases are equal when they hold the same objects with the same
+/// properties; nothing in it depends on OIDs, so two clusters compare.
+namespace mig::drivers::pg {
+
+/// "table" and "public.orders".
+using ObjectName = std::pair<std::string, std::string>;
+
+/// Every object's properties are compared, but for "parent": the object
+/// that holds it ("table\x1fpublic.orders" for a column, an index, a
+/// trigger), so that a missing table is one difference, not one per column.
+
+struct Catalog {
+  /// object -> property -> value
+  std::map<ObjectName, std::map<std::string, std::string>> objects;
+
+  long long count(const std::string& kind) const;
+  long long rows() const;
+  size_t properties() const;
+  /// "3 tables, 1,600 rows, 1 view, 2 sequences, 4 indexes and 12 other objects".
+  std::string summary() const;
+};
+
+/// How compare reads a database.
+struct CatalogOptions {
+  /// Whether owners are compared (false for a copy that reassigned them).
+  bool owners = true;
+};
+
+/// Reads every object of the connection's database in one read-only
+/// snapshot (REPEATABLE READ): schema objects with their definitions,
+/// owners, privileges and comments, database-level settings, and the rows
+/// of every table (an exact count and an order-independent checksum).
+Result<Catalog> readCatalog(Connection& connection, const CatalogOptions& options);
+
+/// One line per difference, in a stable order: objects only in one of the
+/// two ("index public.x only in a"), then properties that differ
+/// ("trigger audit on public.orders: enabled in a, disabled in b").
+std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b);
+
+/// SQL: true for a schema name a user owns objects in (not pg_catalog,
+/// information_schema, pg_toast or temporary schemas).
+std::string userSchema(std::string_view column);
+
+/// SQL: true unless the object belongs to an extension (whose script,
+/// not the dump, creates it).
+std::string notInExtension(std::string_view classid, std::string_view objid);
+
+}  // namespace mig::drivers::pg

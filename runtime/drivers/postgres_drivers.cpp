@@ -1,0 +1,102 @@
+// postgres-wipe and postgres-compare: the drivers' command lines over
+// postgres_wipe and postgres_catalog.
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "runtime/drivers/driver.h"
+#include "runtime/drivers/pg_client.h"
+#include "runtime/drivers/postgres_catalog.h"
+#include "runtime/drivers/postgres_wipe.h"
+#include "runtime/drivers/text.h"
+
+namespace mig::drivers {
+
+namespace {
+
+/// Prints "DRIVER: cannot ACTION: nothing was changed" and each problem on
+/// its own line, and tells the runtime that nothing changed.
+int refuse(std::ostream& err, std::string_view driver, std::string_view action,
+           const std::vector<std::string>& problems) {
+  err << driver << ": cannot " << action << "; nothing was changed:\n";
+  for (const std::string& problem : problems) err << "  - " << problem << '\n';
+  reportNothingChanged();
+  return 1;
+}
+
+}  // namespace
+
+int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
+  return guarded("postgres-wipe", err, [&] {
+    auto url = args.require("db", err);
+    if (!url) return 2;
+    auto target = pg::Connection::open(*url, "the database");
+    if (!target) return refuse(err, "postgres-wipe", "wipe", {target.error()});
+    std::string action = "wipe " + (*target)->where();
+    Result<pg::WipePlan> plan = pg::planWipe(**target);
+    if (!plan) return refuse(err, "postgres-wipe", action, {plan.error()});
+    if (!plan->problems.empty()) return refuse(err, "postgres-wipe", action, plan->problems);
+
+    std::string script = "BEGIN;\n";
+    for (const std::string& statement : plan->statements) script += statement + ";\n";
+    script += "COMMIT;\n";
+    Status wiped = (*target)->execute(script);
+    if (!wiped) {
+      // The transaction rolled back: the database is as it was.
+      return refuse(err, "postgres-wipe", action, {wiped.error()});
+    }
+    out << "wiped: " << plan->summary() << '\n';
+    return 0;
+  });
+}
+
+int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
+  return guarded("postgres-compare", err, [&] {
+    auto urlA = args.require("a", err);
+    auto urlB = args.require("b", err);
+    if (!urlA || !urlB) return 2;
+    pg::CatalogOptions options;
+    if (auto owners = args.options.find("owners"); owners != args.options.end()) {
+      if (owners->second != "compare" && owners->second != "ignore") {
+        err << "postgres-compare: --owners is compare or ignore, not '" << owners->second << "'\n";
+        return 2;
+      }
+      options.owners = owners->second == "compare";
+    }
+
+    // Both databases are read at once: the comparison takes as long as the
+    // bigger one.
+    auto read = [&options](const std::string& url, const std::string& name) -> Result<pg::Catalog> {
+      auto connection = pg::Connection::open(url, name);
+      if (!connection) return Error{connection.error()};
+      Result<pg::Catalog> catalog = pg::readCatalog(**connection, options);
+      if (!catalog) {
+        return Error{fmt::format("cannot read {} ({}): {}", name, (*connection)->where(),
+                                 catalog.error())};
+      }
+      return catalog;
+    };
+    std::optional<Result<pg::Catalog>> b;
+    std::thread readerB([&] { b.emplace(read(*urlB, "b")); });
+    Result<pg::Catalog> a = read(*urlA, "a");
+    readerB.join();
+    if (!a) err << "postgres-compare: " << a.error() << '\n';
+    if (!*b) err << "postgres-compare: " << b->error() << '\n';
+    if (!a || !*b) return 1;
+
+    std::vector<std::string> differences = pg::catalogDifferences(*a, **b);
+    if (differences.empty()) {
+      out << fmt::format("{}: identical ({} compared)\n", a->summary(),
+                         text::counted(static_cast<long long>(a->properties()), "property",
+                                       "properties"));
+      return 0;
+    }
+    for (const std::string& difference : differences) out << difference << '\n';
+    out << fmt::format("{} (a: {}; b: {})\n",
+                       text::counted(static_cast<long long>(differences.size()), "difference"),
+                       a->summary(), (*b)->summary());
+    return 1;
+  });
+}
+
+}  // namespace mig::drivers

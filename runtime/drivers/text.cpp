@@ -1,0 +1,45 @@
+#include "runtime/drivers/text.h"
+
+#include <fmt/format.h>
+
+namespace mig::drivers::text {
+
+std::string counted(long long count, std::string_view singular, std::string_view plural) {
+  if (count == 1) return fmt::format("1 {}", singular);
+  if (plural.empty()) return fmt::format("{} {}s", withThousands(count), singular);
+  return fmt::format("{} {}", withThousands(count), plural);
+}
+
+std::string withThousands(long long number) {
+  std::string digits = std::to_string(number < 0 ? -number : number);
+  std::string text;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return number < 0 ? "-" + text : text;
+}
+
+std::string joined(const std::vector<std::string>& words, std::string_view separator) {
+  std::string text;
+  for (const std::string& word : words) {
+    if (!text.empty()) text += separator;
+    text += word;
+  }
+  return text;
+}
+
+std::string trimmed(std::string_view text) {
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return "";
+  size_t end = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+std::string namedList(std::string_view singular, const std::vector<std::string>& names) {
+  if (names.empty()) return "";
+  return fmt::format("{} {}", names.size() == 1 ? std::string(singular) : std::string(singular) + "s",
+                     joined(names, ", "));
+}
+
+}  // namespace mig::drivers::text

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// Small helpers for the drivers' messages.
+namespace mig::drivers::text {
+
+/// "1 table", "2 tables", "1,204 rows"; `plural` defaults to `singular` + "s".
+std::string counted(long long count, std::string_view singular, std::string_view plural = "");
+/// 1234567 as "1,234,567".
+std::string withThousands(long long number);
+/// The words with `separator` between them.
+std::string joined(const std::vector<std::string>& words, std::string_view separator);
+/// `text` without leading and trailing white space.
+std::string trimmed(std::string_view text);
+/// "schema public", "schemas a, b", or "" for none.
+std::string namedList(std::string_view singular, const std::vector<std::string>& names);
+
+}  // namespace mig::drivers::text
