@@ -71,14 +71,12 @@ TEST(Lower, ExpandsActionsWithQuotedInterpolations) {
   const graph::Node& copy = node(g, "copy");
   EXPECT_EQ(copy.run.action, "postgres.copy");
   EXPECT_EQ(copy.run.call, "postgres.copy(from: old_db, to: new_db)");
-  EXPECT_NE(copy.run.script.find("pg_dump --no-password --no-owner --no-privileges "
-                                 "--dbname=postgresql://app@10.0.0.5:5432/app |"),
-            std::string::npos)
-      << copy.run.script;
-  EXPECT_NE(copy.run.script.find("--dbname=postgresql://postgres@pg.example:6432/app"),
-            std::string::npos);
+  EXPECT_EQ(copy.run.script,
+            "\"$MIG\" driver postgres-copy --from postgresql://app@10.0.0.5:5432/app --to "
+            "postgresql://postgres@pg.example:6432/app --owners keep --owner '' --roles create "
+            "--passwords false");
   EXPECT_EQ(copy.run.origin, "p.mig:22");
-  EXPECT_EQ(copy.run.definedAt, "<stdlib>/std/postgres.mig:55");
+  EXPECT_EQ(copy.run.definedAt, "<stdlib>/std/postgres.mig:67");
   EXPECT_EQ(copy.origin, "p.mig:21");
   ASSERT_TRUE(copy.undo);
   EXPECT_EQ(copy.undo->action, "postgres.wipe");

@@ -169,9 +169,10 @@ plan shop_move {{
                        testingSteps);
   }
 
-  testing::CommandResult mig(const std::string& args) {
+  /// `newPgPassword` replaces the new server's password (to fail a login).
+  testing::CommandResult mig(const std::string& args, const std::string& newPgPassword = kNewPgPassword) {
     std::string env = fmt::format("T_OLD_PG={} T_NEW_PG={} T_OLD_REDIS={} T_NEW_REDIS={}",
-                                  kOldPgPassword, kNewPgPassword, kOldRedisPassword,
+                                  kOldPgPassword, newPgPassword, kOldRedisPassword,
                                   kNewRedisPassword);
     auto result = testing::runCommand("cd " + dir_.string() + " && env " + env + " " +
                                       testing::mig() + " " + args + " 2>&1");
@@ -277,10 +278,38 @@ TEST_F(MigrationTest, TargetChangedAfterTheCopyFailsCompareAndRollsBack) {
   EXPECT_EQ(run.exitCode, 3) << run.output;
   EXPECT_NE(run.output.find("step shop_parity FAILED"), std::string::npos) << run.output;
   auto log = mig("log shop_parity plan.mig");
-  EXPECT_NE(log.output.find("table public.orders: 5000 rows in a, 4999 in b"), std::string::npos)
+  EXPECT_NE(log.output.find("table public.orders: 5,000 rows in a, 4,999 in b"), std::string::npos)
       << log.output;
   EXPECT_EQ(newSql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0\n");
   EXPECT_EQ(oldSql("SELECT count(*) FROM orders"), "5000\n");
+  expectNoPasswordAnywhere();
+}
+
+// A copy that cannot log in to the target fails before touching it: the
+// rollback has nothing of it to undo (no wipe, which would fail the same
+// way and leave the run needing manual attention), and once the password is
+// right, `mig run` simply runs again.
+TEST_F(MigrationTest, ACopyThatCannotLogInChangesNothingAndAFixedRunGoesThrough) {
+  ASSERT_TRUE(newPg_->sql("shop", "CREATE TABLE yesterday (x int); INSERT INTO yesterday VALUES (1);"));
+  testing::writeFile(dir_ / "plan.mig", planText());
+  auto failed = mig("run plan.mig", "Wrong-PG-pass-0000");
+  EXPECT_EQ(failed.exitCode, 3) << failed.output;
+  EXPECT_NE(failed.output.find("step shop_copy failed before changing anything: nothing to undo"),
+            std::string::npos)
+      << failed.output;
+  EXPECT_EQ(failed.output.find("undo postgres.wipe"), std::string::npos) << failed.output;
+  auto log = mig("log shop_copy plan.mig");
+  EXPECT_NE(log.output.find("password authentication failed for user \"postgres\""),
+            std::string::npos)
+      << log.output;
+  EXPECT_EQ(newSql("SELECT count(*) FROM yesterday"), "1\n");
+  for (const char* wrong : {"Wrong-PG-pass-0000"}) {
+    EXPECT_EQ(outputs_.find(wrong), std::string::npos) << "printed the wrong password";
+  }
+
+  auto fixed = mig("run plan.mig");
+  EXPECT_EQ(fixed.exitCode, 0) << fixed.output;
+  EXPECT_EQ(newSql(kAllRows), oldSql(kAllRows));
   expectNoPasswordAnywhere();
 }
 
