@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # postgres.copy through mig against the fastest bare pipeline, pg_dump |
-# psql, between the same two PostgreSQL clusters.
+# psql, between the same two PostgreSQL clusters; and postgres.compare of
+# the copy against the copy itself.
 #
 # Starts two clusters on this machine, fills the source with pgbench at
 # scale $SCALE (70: about 1 GB), then runs $PAIRS pairs, alternating their
 # order, each copy into a target emptied beforehand (not timed):
-#   bare   pg_dump --no-owner --no-privileges | psql --set=ON_ERROR_STOP=1
-#   mig    mig run of a plan whose one step is postgres.copy(from, to)
-#          (its own wipe of the empty target, then the same pipeline)
-# Prints MiB/s of each and the ratio mig/bare per pair and as the median.
+#   bare     pg_dump | psql --set=ON_ERROR_STOP=1
+#   mig      mig run of a plan whose one step is postgres.copy(from, to)
+#            (its checks of both servers, then pg_dump streamed into psql in
+#            one transaction, with the target's wipe)
+#   compare  mig driver postgres-compare of source and target, right after
+#            the mig copy (both databases read at once)
+# Prints MiB/s of each, the ratios mig/bare and compare/mig per pair, and
+# their medians.
 #
 #   bench/pg_copy.sh            (MIG=build/cli/mig SCALE=70 PAIRS=3)
 set -euo pipefail
@@ -88,7 +93,7 @@ run_bare() {
   local start end
   start=$(now)
   PGPASSFILE=$work/pgpass bash -o pipefail -c \
-    "pg_dump --no-password --no-owner --no-privileges --dbname='$source_url' |
+    "pg_dump --no-password --dbname='$source_url' |
        psql --no-psqlrc --no-password --quiet --set=ON_ERROR_STOP=1 --dbname='$target_url' > /dev/null"
   end=$(now)
   echo "$end - $start" | bc
@@ -105,19 +110,37 @@ run_mig() {
   echo "$end - $start" | bc
 }
 
+run_compare() {
+  local start end
+  start=$(now)
+  PGPASSFILE=$work/pgpass "$MIG" driver postgres-compare --a "$source_url" --b "$target_url" > "$work/compare.out"
+  end=$(now)
+  echo "$end - $start" | bc
+}
+
+median_of() {
+  printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
+
 mib=$(echo "$bytes / 1048576" | bc -l)
 printf 'database: %.0f MiB (pgbench scale %s)\n' "$mib" "$SCALE"
 ratios=()
+compare_ratios=()
 for pair in $(seq "$PAIRS"); do
   if (( pair % 2 )); then
-    bare=$(run_bare); migt=$(run_mig)
+    bare=$(run_bare); migt=$(run_mig); comparet=$(run_compare)
   else
-    migt=$(run_mig); bare=$(run_bare)
+    migt=$(run_mig); comparet=$(run_compare); bare=$(run_bare)
   fi
+  grep -q ': identical' "$work/compare.out" || { echo "compare found differences:" >&2; cat "$work/compare.out" >&2; exit 1; }
   ratio=$(echo "$migt / $bare" | bc -l)
+  compare_ratio=$(echo "$comparet / $migt" | bc -l)
   ratios+=("$ratio")
-  printf 'pair %s: bare %.1f s (%.1f MiB/s), mig %.1f s (%.1f MiB/s), mig/bare %.3f\n' \
-    "$pair" "$bare" "$(echo "$mib / $bare" | bc -l)" "$migt" "$(echo "$mib / $migt" | bc -l)" "$ratio"
+  compare_ratios+=("$compare_ratio")
+  printf 'pair %s: bare %.1f s (%.1f MiB/s), mig %.1f s (%.1f MiB/s), mig/bare %.3f; compare %.1f s, compare/mig %.3f\n' \
+    "$pair" "$bare" "$(echo "$mib / $bare" | bc -l)" "$migt" "$(echo "$mib / $migt" | bc -l)" "$ratio" \
+    "$comparet" "$compare_ratio"
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'median mig/bare over %s pairs: %.3f\n' "$PAIRS" "$median"
+printf 'median mig/bare over %s pairs: %.3f\n' "$PAIRS" "$(median_of "${ratios[@]}")"
+printf 'median compare/mig copy over %s pairs: %.3f\n' "$PAIRS" "$(median_of "${compare_ratios[@]}")"
+cat "$work/compare.out"

@@ -84,6 +84,27 @@ TEST(Lower, ExpandsActionsWithQuotedInterpolations) {
   EXPECT_EQ(copy.run.requiredCommands, (std::vector<std::string>{"psql", "pg_dump"}));
 }
 
+TEST(Lower, PassesTheCopysChoicesToTheDriver) {
+  auto g = compile(plan(kPostgresPair,
+                        "  phase migration {\n"
+                        "    step copy {\n"
+                        "      do   postgres.copy(from: old_db, to: new_db, owners: reassign, "
+                        "owner: \"app owner\", roles: require, passwords: true)\n"
+                        "      undo postgres.wipe(db: new_db)\n"
+                        "    }\n"
+                        "  }\n"
+                        "  phase testing {\n"
+                        "    step parity = postgres.compare(a: old_db, b: new_db, owners: ignore)\n"
+                        "  }\n"));
+  EXPECT_EQ(node(g, "copy").run.script,
+            "\"$MIG\" driver postgres-copy --from postgresql://app@10.0.0.5:5432/app --to "
+            "postgresql://postgres@pg.example:6432/app --owners reassign --owner 'app owner' "
+            "--roles require --passwords true");
+  EXPECT_EQ(node(g, "parity").run.script,
+            "\"$MIG\" driver postgres-compare --a postgresql://app@10.0.0.5:5432/app --b "
+            "postgresql://postgres@pg.example:6432/app --owners ignore");
+}
+
 TEST(Lower, PostgresSecretsTravelAsPgpassLinesNeverAsValues) {
   auto g = compile(plan(kPostgresPair, "  phase migration {\n"
                                        "    step copy = postgres.copy(from: old_db, to: new_db)\n"

@@ -48,6 +48,14 @@ void reportNothingChanged() {
   if (fd >= 0) ::close(fd);
 }
 
+int refuseUnchanged(std::ostream& err, std::string_view driver, std::string_view action,
+                    const std::vector<std::string>& problems) {
+  err << driver << ": cannot " << action << "; nothing was changed:\n";
+  for (const std::string& problem : problems) err << "  - " << problem << '\n';
+  reportNothingChanged();
+  return 1;
+}
+
 int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   using Driver = std::function<int(const DriverArgs&, std::ostream&, std::ostream&)>;
   static const std::map<std::string, Driver> drivers = {

@@ -57,6 +57,11 @@ inline constexpr const char* kNothingChangedVariable = "MIG_NOTHING_CHANGED";
 /// kNothingChangedVariable); does nothing when run outside a step.
 void reportNothingChanged();
 
+/// Prints "DRIVER: cannot ACTION; nothing was changed:" and each problem on
+/// a line of its own, reports that nothing changed, and returns 1.
+int refuseUnchanged(std::ostream& err, std::string_view driver, std::string_view action,
+                    const std::vector<std::string>& problems);
+
 // The drivers, one per stdlib need. Each returns its exit code.
 int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err);

@@ -119,13 +119,7 @@ std::string Connection::identifier(std::string_view name) const {
   if (quoted == nullptr) return fmt::format("\"{}\"", name);
   std::string text = quoted;
   PQfreemem(quoted);
-  // libpq quotes every identifier; plain lower-case words read better bare.
-  std::string_view inner(text.data() + 1, text.size() - 2);
-  bool plain = !inner.empty() && (inner[0] == '_' || (inner[0] >= 'a' && inner[0] <= 'z'));
-  for (char c : inner) {
-    plain = plain && (c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-  }
-  return plain ? std::string(inner) : text;
+  return text;
 }
 
 std::string Connection::literal(std::string_view text) const {

@@ -60,7 +60,7 @@ class Connection {
   /// Runs a script of statements without parameters or results.
   Status execute(std::string_view sql);
 
-  /// An identifier quoted for SQL ("Order" -> "\"Order\"", orders -> orders).
+  /// An identifier quoted for SQL, always ("orders" -> "\"orders\"").
   std::string identifier(std::string_view name) const;
   /// A string literal for SQL, quotes and backslashes escaped.
   std::string literal(std::string_view text) const;

@@ -90,8 +90,7 @@ Status restoreScript(const Archive& archive, const std::string& list,
   return streamLines(argv, line);
 }
 
-Result<Archive> readArchive(const std::string& path, const std::string& targetDatabase,
-                            const Connection& target) {
+Result<Archive> readArchive(const std::string& path, Connection& target) {
   Archive archive;
   archive.path = path;
   auto entries = listEntries(path, /*withDatabase=*/false);
@@ -153,8 +152,12 @@ Result<Archive> readArchive(const std::string& path, const std::string& targetDa
   // The database's own statements name the database it came from: they
   // are turned to the target's.
   if (!databaseList.empty() && !archive.sourceDatabase.empty()) {
-    std::string from = " DATABASE " + target.identifier(archive.sourceDatabase);
-    std::string to = " DATABASE " + target.identifier(targetDatabase);
+    // Both names as pg_dump writes them: quoted only when they must be.
+    Result<Rows> names = target.query("SELECT quote_ident($1), quote_ident(current_database())",
+                                      {archive.sourceDatabase});
+    if (!names) return Error{names.error()};
+    std::string from = " DATABASE " + names->text(0, 0);
+    std::string to = " DATABASE " + names->text(0, 1);
     static const std::regex roleSetting(R"(^ALTER ROLE ("(?:[^"]|"")+"|[^ ]+) IN DATABASE )");
     // Statements may span lines (a comment's text): a line ending in ';'
     // outside quotes ends one.

@@ -28,9 +28,8 @@ struct Archive {
 
 /// Reads the archive's table of contents, the roles its objects and
 /// privileges name, and its database-level statements (settings, comment,
-/// privileges), renamed for `targetDatabase`.
-Result<Archive> readArchive(const std::string& path, const std::string& targetDatabase,
-                            const Connection& target);
+/// privileges), renamed for the target's database.
+Result<Archive> readArchive(const std::string& path, Connection& target);
 
 /// Runs `pg_restore --use-list=LIST ARGS... FILE` with the list in a
 /// private temporary file, streaming its SQL to `line`.

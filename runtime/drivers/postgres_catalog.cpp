@@ -15,8 +15,7 @@ namespace mig::drivers::pg {
 namespace {
 
 /// The objects that have an owner, with it: (classid, objid, owner).
-/// Extension members are left out (their extension's script made them).
-std::string ownedObjects() {
+std::string objectsWithOwners() {
   return fmt::format(
       R"SQL(
   SELECT 'pg_namespace'::regclass, n.oid, n.nspowner FROM pg_namespace n WHERE {schema}
@@ -90,14 +89,12 @@ std::string extensionOf(std::string_view classid, std::string_view objid, std::s
 /// not compared.
 std::string ownersQuery(bool withOwner) {
   return fmt::format(R"SQL(
-WITH objects(classid, objid, owner) AS ({objects})
+WITH {owned}
 SELECT i.type, i.identity, {property}, {value}
-  FROM objects o, pg_identify_object(o.classid, o.objid, 0) i
- WHERE {notInExtension})SQL",
-                     fmt::arg("objects", ownedObjects()),
+  FROM owned o, pg_identify_object(o.classid, o.objid, 0) i)SQL",
+                     fmt::arg("owned", ownedObjectsCte()),
                      fmt::arg("property", withOwner ? "'owner'" : "'exists'"),
-                     fmt::arg("value", withOwner ? "pg_get_userbyid(o.owner)" : "'yes'"),
-                     fmt::arg("notInExtension", notInExtension("o.classid", "o.objid")));
+                     fmt::arg("value", withOwner ? "pg_get_userbyid(o.owner)" : "'yes'"));
 }
 
 /// The privileges of every grantee on every object with an ACL: a missing
@@ -631,6 +628,11 @@ std::string objectText(const ObjectName& name) {
 }
 
 }  // namespace
+
+std::string ownedObjectsCte() {
+  return fmt::format("objects(classid, objid, owner) AS ({}),\nowned AS (SELECT * FROM objects o WHERE {})",
+                     objectsWithOwners(), notInExtension("o.classid", "o.objid"));
+}
 
 std::string userSchema(std::string_view column) {
   return fmt::format(

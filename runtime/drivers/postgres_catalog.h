@@ -51,6 +51,11 @@ Result<Catalog> readCatalog(Connection& connection, const CatalogOptions& option
 /// ("trigger audit on public.orders: enabled in a, disabled in b").
 std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b);
 
+/// SQL: the CTEs `objects(classid, objid, owner)`, every object with an
+/// owner in the database (not the system's), and `owned`, those of them
+/// that no extension made.
+std::string ownedObjectsCte();
+
 /// SQL: true for a schema name a user owns objects in (not pg_catalog,
 /// information_schema, pg_toast or temporary schemas).
 std::string userSchema(std::string_view column);

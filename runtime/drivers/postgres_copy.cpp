@@ -19,14 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// "DRIVER: cannot ACTION; nothing was changed:" and each problem.
-int refuse(std::ostream& err, std::string_view driver, std::string_view action,
-           const std::vector<std::string>& problems) {
-  err << driver << ": cannot " << action << "; nothing was changed:\n";
-  for (const std::string& problem : problems) err << "  - " << problem << '\n';
-  reportNothingChanged();
-  return 1;
-}
 
 /// Reads --owners, --owner, --roles and --passwords; nullopt after a usage
 /// message.
@@ -190,11 +182,11 @@ int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& ta
 
   auto started = Clock::now();
   Result<PipelineOutcome> outcome = runGatedPipeline(pipeline);
-  if (!outcome) return refuse(err, driver, "load " + target.where(), {outcome.error()});
+  if (!outcome) return refuseUnchanged(err, driver, "load " + target.where(), {outcome.error()});
   if (!outcome->succeeded()) {
     std::string why = outcome->failure();
     if (plan.singleTransaction) {
-      return refuse(err, driver, "load " + target.where(),
+      return refuseUnchanged(err, driver, "load " + target.where(),
                     {why + " (its messages are above); the transaction was rolled back"});
     }
     err << driver << ": " << why << " (its messages are above); the target " << target.where()
@@ -225,7 +217,7 @@ int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
       std::vector<std::string> problems;
       if (!source) problems.push_back(source.error());
       if (!target) problems.push_back(target.error());
-      return refuse(err, "postgres-copy", "copy", problems);
+      return refuseUnchanged(err, "postgres-copy", "copy", problems);
     }
     std::string action = fmt::format("copy {} into {}", (*source)->where(), (*target)->where());
     // One snapshot of the source for the plan, pg_dump and the large
@@ -234,10 +226,10 @@ int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL bytea_output = 'hex'");
     Result<pg::Rows> snapshot =
         begin ? (*source)->query("SELECT pg_export_snapshot()") : Result<pg::Rows>(Error{begin.error()});
-    if (!snapshot) return refuse(err, "postgres-copy", action, {"the source: " + snapshot.error()});
+    if (!snapshot) return refuseUnchanged(err, "postgres-copy", action, {"the source: " + snapshot.error()});
     Result<pg::CopyPlan> plan = pg::planCopy(**source, **target, *options);
-    if (!plan) return refuse(err, "postgres-copy", action, {plan.error()});
-    if (!plan->problems.empty()) return refuse(err, "postgres-copy", action, plan->problems);
+    if (!plan) return refuseUnchanged(err, "postgres-copy", action, {plan.error()});
+    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-copy", action, plan->problems);
 
     bool keepOwners = options->owners == pg::CopyOptions::Owners::Keep;
     std::vector<std::string> dump = {"pg_dump", "--no-password", "--no-blobs",
@@ -261,28 +253,22 @@ int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err
     if (!file || !to) return 2;
     auto options = copyOptions(args, "postgres-restore", err);
     if (!options) return 2;
-    if (options->roles == pg::CopyOptions::Roles::Create || options->passwords) {
-      // An archive holds no role definitions to create roles from.
-      options->roles = pg::CopyOptions::Roles::Require;
-    }
 
     auto target = pg::Connection::open(*to, "the target");
-    if (!target) return refuse(err, "postgres-restore", "restore " + *file, {target.error()});
+    if (!target) return refuseUnchanged(err, "postgres-restore", "restore " + *file, {target.error()});
     std::string action = fmt::format("restore {} into {}", *file, (*target)->where());
-    Result<pg::Rows> database = (*target)->query("SELECT current_database()");
-    if (!database) return refuse(err, "postgres-restore", action, {database.error()});
-    Result<pg::Archive> archive = pg::readArchive(*file, database->text(0, 0), **target);
-    if (!archive) return refuse(err, "postgres-restore", action, {archive.error()});
+    Result<pg::Archive> archive = pg::readArchive(*file, **target);
+    if (!archive) return refuseUnchanged(err, "postgres-restore", action, {archive.error()});
     Result<pg::CopyPlan> plan = pg::planRestore(archive->needs, **target, *options);
-    if (!plan) return refuse(err, "postgres-restore", action, {plan.error()});
-    if (!plan->problems.empty()) return refuse(err, "postgres-restore", action, plan->problems);
+    if (!plan) return refuseUnchanged(err, "postgres-restore", action, {plan.error()});
+    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-restore", action, plan->problems);
 
     // The main list goes to pg_restore as a file; it lives as long as the load.
     const pg::Archive& source = *archive;
     auto folder = TemporaryFolder::create("mig-restore");
-    if (!folder) return refuse(err, "postgres-restore", action, {folder.error()});
+    if (!folder) return refuseUnchanged(err, "postgres-restore", action, {folder.error()});
     Result<std::string> listPath = folder->write("main.list", source.mainList());
-    if (!listPath) return refuse(err, "postgres-restore", action, {listPath.error()});
+    if (!listPath) return refuseUnchanged(err, "postgres-restore", action, {listPath.error()});
     std::vector<std::string> restore = {"pg_restore", "--file=-", "--use-list=" + *listPath};
     if (options->owners == pg::CopyOptions::Owners::Reassign) restore.push_back("--no-owner");
     restore.push_back(*file);

@@ -14,15 +14,6 @@ namespace mig::drivers {
 
 namespace {
 
-/// Prints "DRIVER: cannot ACTION: nothing was changed" and each problem on
-/// its own line, and tells the runtime that nothing changed.
-int refuse(std::ostream& err, std::string_view driver, std::string_view action,
-           const std::vector<std::string>& problems) {
-  err << driver << ": cannot " << action << "; nothing was changed:\n";
-  for (const std::string& problem : problems) err << "  - " << problem << '\n';
-  reportNothingChanged();
-  return 1;
-}
 
 }  // namespace
 
@@ -31,11 +22,11 @@ int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     auto url = args.require("db", err);
     if (!url) return 2;
     auto target = pg::Connection::open(*url, "the database");
-    if (!target) return refuse(err, "postgres-wipe", "wipe", {target.error()});
+    if (!target) return refuseUnchanged(err, "postgres-wipe", "wipe", {target.error()});
     std::string action = "wipe " + (*target)->where();
     Result<pg::WipePlan> plan = pg::planWipe(**target);
-    if (!plan) return refuse(err, "postgres-wipe", action, {plan.error()});
-    if (!plan->problems.empty()) return refuse(err, "postgres-wipe", action, plan->problems);
+    if (!plan) return refuseUnchanged(err, "postgres-wipe", action, {plan.error()});
+    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-wipe", action, plan->problems);
 
     std::string script = "BEGIN;\n";
     for (const std::string& statement : plan->statements) script += statement + ";\n";
@@ -43,7 +34,7 @@ int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     Status wiped = (*target)->execute(script);
     if (!wiped) {
       // The transaction rolled back: the database is as it was.
-      return refuse(err, "postgres-wipe", action, {wiped.error()});
+      return refuseUnchanged(err, "postgres-wipe", action, {wiped.error()});
     }
     out << "wiped: " << plan->summary() << '\n';
     return 0;
