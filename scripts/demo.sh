@@ -36,8 +36,13 @@ pg_as_superuser new 55433 -q -c "CREATE DATABASE shop"
 start_redis old 56379 "$DEMO_OLD_REDIS_PASSWORD"
 start_redis new 56380 "$DEMO_NEW_REDIS_PASSWORD"
 
-say "filling the old ones with a shop: customers, products, orders; sessions and carts"
+say "filling the old ones with a shop: customers, products, orders, owned by shop_owner, with a reporting role; sessions and carts"
 pg_as_superuser old 55432 -d shop -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE ROLE shop_owner;
+CREATE ROLE shop_reporting LOGIN;
+ALTER SCHEMA public OWNER TO shop_owner;
+ALTER DATABASE shop SET statement_timeout = '30s';
+SET ROLE shop_owner;
 CREATE TABLE customers (id serial PRIMARY KEY, email text UNIQUE NOT NULL, created timestamptz DEFAULT now());
 CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price_cents int NOT NULL);
 CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers, product_id int REFERENCES products,
@@ -49,6 +54,7 @@ INSERT INTO customers (email) SELECT 'customer' || i || '@example.com' FROM gene
 INSERT INTO products (name, price_cents) SELECT 'product ' || i, 100 + (i * 37) % 9900 FROM generate_series(1, 200) i;
 INSERT INTO orders (customer_id, product_id, quantity, placed)
   SELECT 1 + (i * 7) % 2000, 1 + (i * 13) % 200, 1 + i % 5, now() - (i || ' minutes')::interval FROM generate_series(1, 50000) i;
+GRANT SELECT ON revenue_by_product TO shop_reporting;
 SQL
 {
   for i in $(seq 1 500); do
@@ -78,6 +84,11 @@ say "mig status demo.mig"
 say "the new servers now hold the data, and the app points at them"
 printf '  orders on the new PostgreSQL: '
 pg_as_superuser new 55433 -d shop -tA -c "SELECT count(*) FROM orders"
+printf '  with their owner, privileges and settings: '
+pg_as_superuser new 55433 -d shop -tA -F ', ' -c "SELECT 'orders owned by ' || pg_get_userbyid(relowner),
+  'shop_reporting may read revenue_by_product: ' || has_table_privilege('shop_reporting', 'revenue_by_product', 'SELECT'),
+  (SELECT array_to_string(setconfig, ' ') FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop'))
+  FROM pg_class WHERE relname = 'orders'"
 printf '  keys on the new Redis: '
 REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 56380 --no-auth-warning DBSIZE
 sed 's/^/  app.env: /' app.env
