@@ -1,6 +1,6 @@
 // The Redis drivers against real redis-server processes on loopback, run
 // through the `mig driver` binary as the stdlib runs them; and the RESP
-// client they are built on.
+// client they are built on (hiredis underneath).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/drivers/resp.h"
+#include "runtime/drivers/redis_client.h"
 
 extern char** environ;
 
@@ -33,8 +33,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using resp::Connection;
-using resp::Reply;
+using redis::Connection;
+using redis::Reply;
 
 std::string readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,7 +157,7 @@ class TestRedis {
 
   /// A connection of our own client to database `db`.
   std::unique_ptr<Connection> connect(int db = 0) const {
-    resp::ConnectOptions options;
+    redis::ConnectOptions options;
     options.password = password_;
     std::string error;
     auto connection = Connection::open({"127.0.0.1", port_, db, ""}, options, error);
@@ -217,7 +217,7 @@ class TestRedis {
         pid_ = -1;
         return false;
       }
-      resp::ConnectOptions options;
+      redis::ConnectOptions options;
       options.password = password_;
       options.connectTimeout = 1s;
       std::string error;
@@ -370,18 +370,18 @@ std::string get(const TestRedis& server, std::string_view key, int db = 0) {
 }
 
 // ---------------------------------------------------------------------------
-// The RESP client
+// The client (hiredis underneath)
 
 TEST(RedisUrl, ParsesHostPortAndDatabase) {
   std::string error;
-  auto endpoint = resp::parseUrl("redis://db.example.com:6380/3", error);
+  auto endpoint = redis::parseUrl("redis://db.example.com:6380/3", error);
   ASSERT_TRUE(endpoint) << error;
   EXPECT_EQ(endpoint->host, "db.example.com");
   EXPECT_EQ(endpoint->port, 6380);
   EXPECT_EQ(endpoint->db, 3);
   EXPECT_EQ(endpoint->describe(), "db.example.com:6380/3");
 
-  endpoint = resp::parseUrl("redis://cache", error);
+  endpoint = redis::parseUrl("redis://cache", error);
   ASSERT_TRUE(endpoint) << error;
   EXPECT_EQ(endpoint->port, 6379);
   EXPECT_EQ(endpoint->db, 0);
@@ -389,12 +389,12 @@ TEST(RedisUrl, ParsesHostPortAndDatabase) {
 
 TEST(RedisUrl, AcceptsIpv6InBracketsAndAsPlansInterpolateIt) {
   std::string error;
-  auto bracketed = resp::parseUrl("redis://[::1]:7000/2", error);
+  auto bracketed = redis::parseUrl("redis://[::1]:7000/2", error);
   ASSERT_TRUE(bracketed) << error;
   EXPECT_EQ(bracketed->host, "::1");
   EXPECT_EQ(bracketed->port, 7000);
   EXPECT_EQ(bracketed->address(), "[::1]:7000");
-  auto bare = resp::parseUrl("redis://fd00::5:7000/2", error);
+  auto bare = redis::parseUrl("redis://fd00::5:7000/2", error);
   ASSERT_TRUE(bare) << error;
   EXPECT_EQ(bare->host, "fd00::5");
   EXPECT_EQ(bare->port, 7000);
@@ -402,24 +402,24 @@ TEST(RedisUrl, AcceptsIpv6InBracketsAndAsPlansInterpolateIt) {
 
 TEST(RedisUrl, RefusesPasswordWithoutEchoingIt) {
   std::string error;
-  EXPECT_FALSE(resp::parseUrl("redis://admin:hunter2@host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://admin:hunter2@host:6379/0", error));
   EXPECT_EQ(error, "the Redis URL carries a password; give it in the environment instead");
-  auto user = resp::parseUrl("redis://admin@host:6379/0", error);
+  auto user = redis::parseUrl("redis://admin@host:6379/0", error);
   ASSERT_TRUE(user) << error;
   EXPECT_EQ(user->user, "admin");
 }
 
 TEST(RedisUrl, RejectsMalformedUrls) {
   std::string error;
-  EXPECT_FALSE(resp::parseUrl("http://host:6379/0", error));
-  EXPECT_FALSE(resp::parseUrl("redis://host:99999/0", error));
+  EXPECT_FALSE(redis::parseUrl("http://host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://host:99999/0", error));
   EXPECT_EQ(error, "bad port '99999' in the Redis URL");
-  EXPECT_FALSE(resp::parseUrl("redis://host:6379/x", error));
-  EXPECT_FALSE(resp::parseUrl("rediss://host:6379/0", error));
-  EXPECT_FALSE(resp::parseUrl("redis://:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://host:6379/x", error));
+  EXPECT_FALSE(redis::parseUrl("rediss://host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://:6379/0", error));
 }
 
-TEST(RespClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
+TEST(RedisClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
   auto server = TestRedis::start(sourcePassword());
   ASSERT_TRUE(server);
   auto c = server->connect();
@@ -446,10 +446,99 @@ TEST(RespClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
   EXPECT_FALSE(c->failed());
 }
 
-TEST(RespClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
+TEST(RedisClient, ReadsNestedRepliesIntoOneTreeAndReusesIt) {
   auto server = TestRedis::start(sourcePassword());
   ASSERT_TRUE(server);
-  resp::ConnectOptions options;
+  auto c = server->connect();
+  ASSERT_TRUE(c);
+  Reply reply;
+  c->append({"EVAL", "return {1, {'a', {2, redis.status_reply('FINE')}}, {}, false}", "0"});
+  c->append({"EVAL", "return 'flat'", "0"});
+  ASSERT_TRUE(c->read(reply)) << c->error();
+  ASSERT_TRUE(reply.isArray());
+  ASSERT_EQ(reply.elements.size(), 4u);
+  EXPECT_EQ(reply.elements[0].kind, Reply::Kind::kInteger);
+  EXPECT_EQ(reply.elements[0].integer, 1);
+  const Reply& inner = reply.elements[1];
+  ASSERT_EQ(inner.elements.size(), 2u);
+  EXPECT_EQ(inner.elements[0].text, "a");
+  ASSERT_EQ(inner.elements[1].elements.size(), 2u);
+  EXPECT_EQ(inner.elements[1].elements[0].integer, 2);
+  EXPECT_TRUE(inner.elements[1].elements[1].isStatus("FINE"));
+  EXPECT_TRUE(reply.elements[2].isArray());
+  EXPECT_TRUE(reply.elements[2].elements.empty());
+  EXPECT_TRUE(reply.elements[3].isNil());  // Lua false is a nil bulk string
+  // The same Reply read again holds only the new reply.
+  ASSERT_TRUE(c->read(reply)) << c->error();
+  EXPECT_EQ(reply.kind, Reply::Kind::kBulk);
+  EXPECT_EQ(reply.text, "flat");
+  EXPECT_TRUE(reply.elements.empty());
+}
+
+TEST(RedisClient, ATimeoutOrAClosedConnectionIsAnErrorThatStays) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  const std::string where = "redis 127.0.0.1:" + std::to_string(server->port()) + ": ";
+  redis::ConnectOptions options;
+  options.password = sourcePassword();
+  options.ioTimeout = 200ms;
+  std::string error;
+  auto waiting = Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error);
+  ASSERT_TRUE(waiting) << error;
+  EXPECT_FALSE(waiting->command({"BLPOP", "nothing", "0"}));
+  EXPECT_EQ(waiting->error(), where + "no reply in time (timed out)");
+  EXPECT_FALSE(waiting->command({"PING"}));
+  EXPECT_EQ(waiting->error(), where + "no reply in time (timed out)");
+
+  auto victim = server->connect();
+  auto killer = server->connect();
+  ASSERT_TRUE(victim && killer);
+  const int64_t id = victim->command({"CLIENT", "ID"})->integer;
+  victim->append({"BLPOP", "nothing", "0"});
+  ASSERT_TRUE(victim->flush());
+  EXPECT_EQ(killer->command({"CLIENT", "KILL", "ID", std::to_string(id)})->integer, 1);
+  EXPECT_FALSE(victim->read());
+  EXPECT_EQ(victim->error(), where + "connection closed by the server");
+  EXPECT_TRUE(victim->failed());
+}
+
+TEST(RedisClient, AServerThatBreaksTheProtocolIsAnError) {
+  // Not a Redis server: one connection, answered with a reply type RESP
+  // does not have.
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int port = ntohs(address.sin_port);
+  std::thread fake([listener] {
+    int client = accept(listener, nullptr, nullptr);
+    char request[256];
+    if (client >= 0 && ::read(client, request, sizeof request) > 0) {
+      const std::string answer = "!bogus\r\n";
+      EXPECT_EQ(write(client, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+    }
+    if (client >= 0) close(client);
+  });
+  redis::ConnectOptions options;
+  options.selectDb = false;
+  std::string error;
+  auto connection = Connection::open({"127.0.0.1", port, 0, ""}, options, error);
+  ASSERT_TRUE(connection) << error;
+  EXPECT_FALSE(connection->command({"PING"}));
+  EXPECT_EQ(connection->error(), "redis 127.0.0.1:" + std::to_string(port) +
+                                     ": protocol error, got \"!\" as reply type byte");
+  fake.join();
+  close(listener);
+}
+
+TEST(RedisClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  redis::ConnectOptions options;
   options.password = wrongPassword();
   std::string error;
   EXPECT_FALSE(Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error));
@@ -466,7 +555,7 @@ TEST(RespClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
   EXPECT_EQ(error, "redis 127.0.0.1:" + std::to_string(closedPort) + ": connection refused");
 }
 
-TEST(RespClient, ConnectsOverIpv6) {
+TEST(RedisClient, ConnectsOverIpv6) {
   if (!ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   auto server = TestRedis::start("");
   ASSERT_TRUE(server);

@@ -23,14 +23,14 @@
 #include <thread>
 
 #include "runtime/drivers/driver.h"
-#include "runtime/drivers/resp.h"
+#include "runtime/drivers/redis_client.h"
 
 namespace mig::drivers {
 namespace {
 
-using resp::Connection;
-using resp::Endpoint;
-using resp::Reply;
+using redis::Connection;
+using redis::Endpoint;
+using redis::Reply;
 using Clock = std::chrono::steady_clock;
 
 /// Keys asked of SCAN per round trip; one SCAN reply's keys make a batch
@@ -98,7 +98,7 @@ class Reporter {
  private:
   std::string mask(std::string_view text) const {
     std::string masked(text);
-    for (const std::string& secret : secrets_) masked = resp::redact(masked, secret);
+    for (const std::string& secret : secrets_) masked = redis::redact(masked, secret);
     return masked;
   }
 
@@ -141,7 +141,7 @@ bool onlyKnownOptions(const DriverArgs& args, std::initializer_list<std::string_
 
 std::unique_ptr<Connection> openEndpoint(const Endpoint& endpoint, const Password& password,
                                          Reporter& reporter) {
-  resp::ConnectOptions options;
+  redis::ConnectOptions options;
   options.password = password.value;
   options.passwordSource = password.source;
   std::string error;
@@ -219,7 +219,7 @@ struct ServerFacts {
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error) {
   auto server = info(connection, "server", error);
   if (!server) return std::nullopt;
-  return ServerFacts{resp::infoField(*server, "run_id"), resp::infoField(*server, "redis_version")};
+  return ServerFacts{redis::infoField(*server, "run_id"), redis::infoField(*server, "redis_version")};
 }
 
 // ---------------------------------------------------------------------------
@@ -399,7 +399,7 @@ class SourceReader {
   static constexpr char kRdbString = 0;
 
   std::string failure(std::string_view command, std::string_view key, const Reply& reply) {
-    return fmt::format("{} of key {} on {} failed: {}", command, resp::printable(key),
+    return fmt::format("{} of key {} on {} failed: {}", command, redis::printable(key),
                        source_.endpoint().address(), reply.text);
   }
 
@@ -570,7 +570,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const auto first = std::find_if(batch.begin(), batch.end(), inMset);
         return fmt::format("MSET of {} keys (the first: {}) into {} failed: {}", strings,
-                           resp::printable(first->key), target_.endpoint().describe(), reply_.text);
+                           redis::printable(first->key), target_.endpoint().describe(), reply_.text);
       }
       counters_.written.fetch_add(static_cast<uint64_t>(strings), std::memory_order_relaxed);
     }
@@ -580,7 +580,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const bool payloadRefused = reply_.text.find("payload version") != std::string::npos;
         return fmt::format("{} of key {} into {} failed: {}{}", key.dumped ? "RESTORE" : "SET",
-                           resp::printable(key.key), target_.endpoint().describe(), reply_.text,
+                           redis::printable(key.key), target_.endpoint().describe(), reply_.text,
                            payloadRefused ? versionHint_ : "");
       }
       counters_.written.fetch_add(1, std::memory_order_relaxed);
@@ -710,10 +710,10 @@ std::string stopReplication(Connection& target, const SavedMasterAuth& saved) {
 
 /// "link down, 12.5 MB of 40.1 MB received" from the replica's INFO.
 std::string syncState(std::string_view replication) {
-  std::string state = "link " + resp::infoField(replication, "master_link_status");
-  if (resp::infoField(replication, "master_sync_in_progress") == "1") {
-    const std::string read = resp::infoField(replication, "master_sync_read_bytes");
-    const std::string total = resp::infoField(replication, "master_sync_total_bytes");
+  std::string state = "link " + redis::infoField(replication, "master_link_status");
+  if (redis::infoField(replication, "master_sync_in_progress") == "1") {
+    const std::string read = redis::infoField(replication, "master_sync_read_bytes");
+    const std::string total = redis::infoField(replication, "master_sync_total_bytes");
     state += ", sync in progress";
     if (!read.empty()) {
       state += fmt::format(", {} bytes received", read);
@@ -758,7 +758,7 @@ std::string restoreTarget(Connection& target, const Password& targetPassword,
                           const SavedMasterAuth& saved) {
   std::string error = stopReplication(target, saved);
   if (error.empty()) return "";
-  resp::ConnectOptions options;
+  redis::ConnectOptions options;
   options.password = targetPassword.value;
   options.passwordSource = targetPassword.source;
   auto fresh = Connection::open(target.endpoint(), options, error);
@@ -779,10 +779,10 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
   std::string error;
   auto role = info(target, "replication", error);
   if (!role) return reporter.fail(error);
-  if (resp::infoField(*role, "role") != "master") {
+  if (redis::infoField(*role, "role") != "master") {
     return reporter.fail(fmt::format("{} is already a replica of {}:{}; refusing to re-point it",
-                                     to.address(), resp::infoField(*role, "master_host"),
-                                     resp::infoField(*role, "master_port")));
+                                     to.address(), redis::infoField(*role, "master_host"),
+                                     redis::infoField(*role, "master_port")));
   }
   SavedMasterAuth saved;
   auto masterauth = configValue(target, "masterauth", error);
@@ -827,8 +827,8 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
     }
     if (replication->isError()) continue;  // e.g. LOADING on old servers
     state = syncState(replication->text);
-    synced = resp::infoField(replication->text, "master_link_status") == "up" &&
-             resp::infoField(replication->text, "master_sync_in_progress") == "0";
+    synced = redis::infoField(replication->text, "master_link_status") == "up" &&
+             redis::infoField(replication->text, "master_sync_in_progress") == "0";
     if (!synced && Clock::now() - lastProgress >= kProgressInterval) {
       lastProgress = Clock::now();
       reporter.progress(fmt::format("redis-copy: waiting for {} to sync from {} ({:.0f}s): {}",
@@ -950,7 +950,7 @@ std::optional<MethodChoice> chooseMethod(Connection& source, Connection& target,
   if (versionNumbers(targetFacts.version) < versionNumbers(sourceFacts.version)) {
     return MethodChoice{"dump", "the target runs an older Redis than the source"};
   }
-  if (resp::infoField(*role, "role") != "master") {
+  if (redis::infoField(*role, "role") != "master") {
     return MethodChoice{"dump", "the target is a replica"};
   }
   if (auto config = target.command({"CONFIG", "GET", "masterauth"}); !config || config->isError()) {
@@ -1119,7 +1119,7 @@ class Comparison {
   bool check(const Reply& reply, Connection& connection, std::string_view command,
              std::string_view key) {
     if (!reply.isError()) return true;
-    return failWith(fmt::format("{} of key {} on {} failed: {}", command, resp::printable(key),
+    return failWith(fmt::format("{} of key {} on {} failed: {}", command, redis::printable(key),
                                 connection.endpoint().address(), reply.text));
   }
 
@@ -1128,7 +1128,7 @@ class Comparison {
   void difference(std::string_view key, fmt::format_string<std::string> format) {
     ++differences_;
     if (differences_ <= kListedDifferences)
-      reporter_.say(fmt::format(format, resp::printable(key)));
+      reporter_.say(fmt::format(format, redis::printable(key)));
   }
 
   bool scan(Connection& connection, const std::function<bool(std::vector<std::string>&)>& batch) {
@@ -1192,7 +1192,7 @@ class Comparison {
         ++differences_;
         if (differences_ <= kListedDifferences) {
           reporter_.say(
-              fmt::format("key {}: type {} in a, {} in b", resp::printable(keys[i]), typeA, typeB));
+              fmt::format("key {}: type {} in a, {} in b", redis::printable(keys[i]), typeA, typeB));
         }
         continue;
       }
@@ -1409,9 +1409,9 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     }
   }
   std::string error;
-  auto from = resp::parseUrl(*fromUrl, error);
+  auto from = redis::parseUrl(*fromUrl, error);
   if (!from) return reporter.fail("--from: " + error, 2);
-  auto to = resp::parseUrl(*toUrl, error);
+  auto to = redis::parseUrl(*toUrl, error);
   if (!to) return reporter.fail("--to: " + error, 2);
 
   const Password fromPassword = passwordFromEnvironment("MIG_FROM_PASSWORD");
@@ -1454,9 +1454,9 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   auto bUrl = args.require("b", err);
   if (!aUrl || !bUrl) return 2;
   std::string error;
-  auto aEndpoint = resp::parseUrl(*aUrl, error);
+  auto aEndpoint = redis::parseUrl(*aUrl, error);
   if (!aEndpoint) return reporter.fail("--a: " + error, 2);
-  auto bEndpoint = resp::parseUrl(*bUrl, error);
+  auto bEndpoint = redis::parseUrl(*bUrl, error);
   if (!bEndpoint) return reporter.fail("--b: " + error, 2);
 
   const Password aPassword = passwordFromEnvironment("MIG_A_PASSWORD");
@@ -1519,12 +1519,12 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
   auto url = args.require("url", err);
   if (!url) return 2;
   std::string error;
-  auto endpoint = resp::parseUrl(*url, error);
+  auto endpoint = redis::parseUrl(*url, error);
   if (!endpoint) return reporter.fail("--url: " + error, 2);
   const Password password = passwordFromEnvironment("REDISCLI_AUTH");
   reporter.addSecret(password.value);
 
-  resp::ConnectOptions anonymous;
+  redis::ConnectOptions anonymous;
   anonymous.selectDb = false;
   auto probe = Connection::open(*endpoint, anonymous, error);
   if (!probe) return reporter.fail(error);
@@ -1542,7 +1542,7 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
     failures.push_back("the server accepts unauthenticated clients");
   }
   if (!authRequired || !password.value.empty()) {
-    resp::ConnectOptions options;
+    redis::ConnectOptions options;
     options.password = authRequired ? password.value : "";
     options.passwordSource = password.source;
     options.selectDb = false;
