@@ -1,0 +1,195 @@
+// redis-copy --method replication: the target replicates the source until it
+// has synced, then is a master again with its own settings back.
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "runtime/drivers/redis_copy.h"
+
+namespace mig::drivers::redis {
+namespace {
+
+constexpr auto kReplicationPoll = std::chrono::milliseconds(20);
+
+/// The target's replication credentials before we changed them.
+struct SavedMasterAuth {
+  std::string masterauth;
+  std::string masteruser;
+  bool userChanged = false;  ///< masteruser exists from Redis 6 on: touched only when needed
+};
+
+/// Makes the target a master again and gives it back its masterauth and
+/// masteruser (normally empty), so that it does not keep the source's
+/// password. Returns an error message, or "".
+std::string stopReplication(Connection& target, const SavedMasterAuth& saved) {
+  std::string error;
+  if (!call(target, {"REPLICAOF", "NO", "ONE"}, error)) return error;
+  if (!call(target, {"CONFIG", "SET", "masterauth", saved.masterauth}, error)) return error;
+  if (saved.userChanged &&
+      !call(target, {"CONFIG", "SET", "masteruser", saved.masteruser}, error)) {
+    return error;
+  }
+  return "";
+}
+
+/// "link down, 12.5 MB of 40.1 MB received" from the replica's INFO.
+std::string syncState(std::string_view replication) {
+  std::string state = "link " + infoField(replication, "master_link_status");
+  if (infoField(replication, "master_sync_in_progress") == "1") {
+    const std::string read = infoField(replication, "master_sync_read_bytes");
+    const std::string total = infoField(replication, "master_sync_total_bytes");
+    state += ", sync in progress";
+    if (!read.empty()) {
+      state += fmt::format(", {} bytes received", read);
+      if (!total.empty() && total != "-1") state += fmt::format(" of {}", total);
+    }
+  }
+  return state;
+}
+
+/// Set by SIGTERM or SIGINT (a step's timeout, a cancel, Ctrl-C) while the
+/// target replicates: the driver then puts the target back before exiting.
+volatile sig_atomic_t stopRequested = 0;
+
+void onStopSignal(int) {
+  stopRequested = 1;
+}
+
+/// Catches SIGTERM and SIGINT for as long as it lives, restoring the
+/// previous handlers after.
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &previousTerm_);
+    sigaction(SIGINT, &action, &previousInt_);
+  }
+  ~StopSignals() {
+    sigaction(SIGTERM, &previousTerm_, nullptr);
+    sigaction(SIGINT, &previousInt_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction previousTerm_ {};
+  struct sigaction previousInt_ {};
+};
+
+/// Puts the target back after replication went wrong: through its
+/// connection, or through a new one when that connection is what failed.
+std::string restoreTarget(Connection& target, const Password& targetPassword,
+                          const SavedMasterAuth& saved) {
+  std::string error = stopReplication(target, saved);
+  if (error.empty()) return "";
+  ConnectOptions options;
+  options.password = targetPassword.value;
+  options.passwordSource = targetPassword.source;
+  auto fresh = Connection::open(target.endpoint(), options, error);
+  return fresh ? stopReplication(*fresh, saved) : error;
+}
+
+}  // namespace
+
+int copyByReplication(Connection& source, Connection& target, const Password& sourcePassword,
+                      const Password& targetPassword, int64_t timeoutSeconds, Reporter& reporter) {
+  const Endpoint& from = source.endpoint();
+  const Endpoint& to = target.endpoint();
+  if (from.db != to.db) {
+    return reporter.fail(fmt::format(
+        "--method replication copies every database as it is (db {} stays db {}); the URLs name "
+        "db {} and db {}: use --method dump",
+        from.db, from.db, from.db, to.db));
+  }
+  std::string error;
+  auto role = info(target, "replication", error);
+  if (!role) return reporter.fail(error);
+  if (infoField(*role, "role") != "master") {
+    return reporter.fail(fmt::format("{} is already a replica of {}:{}; refusing to re-point it",
+                                     to.address(), infoField(*role, "master_host"),
+                                     infoField(*role, "master_port")));
+  }
+  SavedMasterAuth saved;
+  auto masterauth = configValue(target, "masterauth", error);
+  auto masteruser = masterauth ? configValue(target, "masteruser", error) : std::nullopt;
+  if (!masteruser) return reporter.fail(error);
+  saved = {std::move(*masterauth), std::move(*masteruser), false};
+  saved.userChanged = saved.masteruser != from.user;
+  reporter.addSecret(saved.masterauth);
+
+  reporter.say(
+      fmt::format("replicating {} into {}: every database of the target is replaced by "
+                  "the source's",
+                  from.address(), to.address()));
+  const auto start = Clock::now();
+  // From the first change to the target on, a stop signal puts it back.
+  StopSignals stopSignals;
+  if (!call(target, {"CONFIG", "SET", "masterauth", sourcePassword.value}, error) ||
+      (saved.userChanged && !call(target, {"CONFIG", "SET", "masteruser", from.user}, error))) {
+    stopReplication(target, saved);
+    return reporter.fail(error);
+  }
+  if (!call(target, {"REPLICAOF", from.host, std::to_string(from.port)}, error)) {
+    stopReplication(target, saved);
+    return reporter.fail(error);
+  }
+
+  std::string state = "link down";
+  auto lastProgress = Clock::now();
+  bool synced = false;
+  while (!synced) {
+    if (secondsSince(start) > static_cast<double>(timeoutSeconds)) break;
+    if (stopRequested) {
+      error = fmt::format("stopped by a signal while {} was syncing from {} ({})", to.address(),
+                          from.address(), state);
+      break;
+    }
+    std::this_thread::sleep_for(kReplicationPoll);
+    auto replication = target.command({"INFO", "replication"});
+    if (!replication) {
+      error = target.error();
+      break;
+    }
+    if (replication->isError()) continue;  // e.g. LOADING on old servers
+    state = syncState(replication->text);
+    synced = infoField(replication->text, "master_link_status") == "up" &&
+             infoField(replication->text, "master_sync_in_progress") == "0";
+    if (!synced && Clock::now() - lastProgress >= kProgressInterval) {
+      lastProgress = Clock::now();
+      reporter.progress(fmt::format("redis-copy: waiting for {} to sync from {} ({:.0f}s): {}",
+                                    to.address(), from.address(), secondsSince(start), state));
+    }
+  }
+  if (!error.empty()) {
+    if (std::string stopError = restoreTarget(target, targetPassword, saved); !stopError.empty()) {
+      return reporter.fail(error + "; and " + stopError +
+                           ": the target may still be a replica: run REPLICAOF NO ONE and "
+                           "CONFIG SET masterauth \"\" on it");
+    }
+    return reporter.fail(error + "; replication stopped");
+  }
+  const double elapsed = secondsSince(start);
+  if (std::string stopError = stopReplication(target, saved); !stopError.empty()) {
+    return reporter.fail(stopError +
+                         "; the target may still be a replica: run REPLICAOF NO ONE "
+                         "and CONFIG SET masterauth \"\" on it");
+  }
+  if (!synced) {
+    return reporter.fail(fmt::format(
+        "{} did not finish syncing from {} within {}s ({}); check that the target can reach the "
+        "source at that address and that the source's password is right; replication stopped",
+        to.address(), from.address(), timeoutSeconds, state));
+  }
+  auto keys = info(target, "keyspace", error);
+  if (!keys) return reporter.fail(error);
+  uint64_t total = 0;
+  for (const auto& [db, count] : keyspace(*keys)) total += static_cast<uint64_t>(count.keys);
+  reporter.say(copySummary(total, elapsed) + " by replication (every database)");
+  return 0;
+}
+
+}  // namespace mig::drivers::redis
