@@ -19,6 +19,7 @@
 #include <memory>
 #include <regex>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -204,7 +205,8 @@ class TestRedis {
     port_ = freeLoopbackPort();
     std::ofstream config(folder_ + "/redis.conf", std::ios::trunc);
     config << "port " << port_ << "\nbind 127.0.0.1 -::1\ndir " << folder_
-           << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n";
+           << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n"
+           << "enable-debug-command local\n";
     if (!password_.empty()) config << "requirepass " << password_ << "\n";
     config.close();
     fs::permissions(folder_ + "/redis.conf", fs::perms::owner_read | fs::perms::owner_write);
@@ -860,10 +862,12 @@ TEST(RedisCompare, ReportsParityInOneLine) {
 
   DriverRun run = compare(*a, *b);
   EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
-  ASSERT_EQ(lines(run.out).size(), 1u) << run.out;
-  EXPECT_TRUE(run.out.starts_with("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
-                                  "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) +
-                                  "/0 (b), same types, values and ttl presence ("))
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
+                          "/0 \\(a\\) and 127.0.0.1:" + std::to_string(b->port()) +
+                          "/0 \\(b\\), same types, values, stream groups and ttls \\(within "
+                          "5s\\); same function libraries \\(0\\); 0 keys expired while "
+                          "compared, not counted \\([0-9.]+s\\)\n")))
       << run.out;
 }
 
@@ -888,18 +892,27 @@ TEST(RedisCompare, NamesMissingChangedAndTtlDifferencesWithCounts) {
   std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 10u) << run.out;
   const std::set<std::string> differences(out.begin(), out.end() - 2);
+  // The remaining TTL of session:1 (600s when set) depends on the moment.
+  std::string ttlLine;
+  for (const std::string& line : differences) {
+    if (line.starts_with("key session:1: ttl ")) ttlLine = line;
+  }
+  EXPECT_TRUE(
+      std::regex_match(ttlLine, std::regex(R"(key session:1: ttl 59\d\.\d{3}s in a, no ttl in b)")))
+      << ttlLine;
   EXPECT_EQ(differences, (std::set<std::string>{
                              "key user:1000 only in a",
                              "key queue only in a",
                              "key user:42 only in a",
-                             "key cart:7: different values",
-                             "key session:1: ttl in a, none in b",
+                             "key cart:7: different values (field apples differs)",
+                             ttlLine,
                              "key tags: type set in a, string in b",
-                             "key scores: different values",
+                             "key scores: different values (member ada: score 1.5 in a, 1.25 in b)",
                              "key extra only in b",
                          }));
-  EXPECT_EQ(out[8], "a has 3,011 keys, b has 3,009");
-  EXPECT_EQ(out[9], "8 key differences between 127.0.0.1:" + std::to_string(a->port()) +
+  EXPECT_EQ(out[8],
+            "a has 3,011 keys, b has 3,009 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[9], "8 differences between 127.0.0.1:" + std::to_string(a->port()) +
                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
 
@@ -915,8 +928,9 @@ TEST(RedisCompare, ListsTheFirstTwentyDifferencesThenCounts) {
   std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 23u) << run.out;
   EXPECT_EQ(out[20], "... and 11 more differences");
-  EXPECT_EQ(out[21], "a has 31 keys, b has 0");
-  EXPECT_TRUE(out[22].starts_with("31 key differences between")) << out[22];
+  EXPECT_EQ(out[21], "a has 31 keys, b has 0 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[22], "31 differences between 127.0.0.1:" + std::to_string(a->port()) +
+                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
 
 TEST(RedisCompare, EscapesBinaryKeyNames) {
@@ -928,6 +942,251 @@ TEST(RedisCompare, EscapesBinaryKeyNames) {
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_EQ(lines(run.out)[0], "key bin:\\x00\\r\\n\\xff only in a");
 }
+
+TEST(RedisCompare, TtlsAgreeWithinTheToleranceWhichIsAnOption) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  a->run({"SET", "k", "v", "PX", "3600000"});
+  b->run({"SET", "k", "v", "PX", "3597000"});  // 3 seconds apart
+
+  DriverRun lenient = compare(*a, *b);
+  EXPECT_EQ(lenient.exitCode, 0) << lenient.out;
+  EXPECT_TRUE(lenient.out.starts_with("equal: 1 key in ")) << lenient.out;
+
+  for (const std::string tolerance : {"1s", "2500ms"}) {
+    DriverRun strict =
+        runDriver({"redis-compare", "--a", a->url(), "--b", b->url(), "--ttl-tolerance", tolerance},
+                  {"MIG_A_PASSWORD=" + a->password(), "MIG_B_PASSWORD=" + b->password()});
+    EXPECT_EQ(strict.exitCode, 1) << tolerance;
+    const std::vector<std::string> out = lines(strict.out);
+    ASSERT_EQ(out.size(), 3u) << strict.out;
+    EXPECT_TRUE(std::regex_match(
+        out[0], std::regex(R"(key k: ttl 3599\.\d{3}s in a, ttl 3596\.\d{3}s in b, more than )" +
+                           tolerance + " apart")))
+        << out[0];
+  }
+
+  DriverRun bad =
+      runDriver({"redis-compare", "--a", a->url(), "--b", b->url(), "--ttl-tolerance", "soon"}, {});
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_EQ(bad.err,
+            "mig driver redis-compare: --ttl-tolerance takes a duration such as 500ms, 5s, 2m or "
+            "1h, not 'soon'\n");
+}
+
+TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (const TestRedis* server : {a.get(), b.get()}) server->run({"SET", "kept", "v"});
+  // Expired but not reclaimed: DBSIZE still counts them, SCAN does not.
+  a->run({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
+  for (int i = 0; i < 50; ++i) a->run({"SET", "gone:" + std::to_string(i), "v", "PX", "1"});
+  // Only in a, and due to expire within the tolerance: b's copy may just
+  // have expired first.
+  a->run({"SET", "fleeting", "v", "PX", "3000"});
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(a->cli({"DBSIZE"}), "52\n");
+
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 0) << run.out;
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 1 key in .*; same function libraries \\(0\\); 1 key expired "
+                          "while compared, not counted \\([0-9.]+s\\)\n")))
+      << run.out;
+}
+
+// ---------------------------------------------------------------------------
+// redis-compare: one change at a time on b, named in one line, and gone
+// once reverted
+
+using Commands = std::vector<std::vector<std::string>>;
+
+const std::string kLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'hi' end)";
+const std::string kChangedLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'bye' end)";
+
+void runAll(const TestRedis& server, const Commands& commands) {
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  for (const auto& command : commands) c->append(std::span<const std::string>(command));
+  for (const auto& command : commands) {
+    auto reply = c->read();
+    ASSERT_TRUE(reply) << c->error();
+    ASSERT_FALSE(reply->isError()) << command[0] << ": " << reply->text;
+  }
+}
+
+/// A little of every kind of state redis-compare checks: 7 keys, a stream
+/// with two consumer groups, consumers and pending entries, a function
+/// library.
+const Commands& tamperingFixture() {
+  static const Commands commands = {
+      {"SET", "plain", "v"},
+      {"SET", "session:1", "alive", "PX", "3600000"},
+      {"HSET", "h", "f", "1", "g", "2"},
+      // A skiplist, as large zsets are: a listpack stores -0 as 0.
+      {"CONFIG", "SET", "zset-max-listpack-entries", "0"},
+      {"ZADD", "z", "0", "zero", "1", "one", "-2.5", "neg"},
+      {"RPUSH", "l", "x", "y"},
+      {"SADD", "s", "a", "b"},
+      {"XADD", "events", "1-1", "kind", "login"},
+      {"XADD", "events", "2-0", "kind", "logout"},
+      {"XGROUP", "CREATE", "events", "workers", "0"},
+      {"XGROUP", "CREATE", "events", "audit", "0"},
+      {"XGROUP", "CREATECONSUMER", "events", "workers", "bob"},
+      {"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2", "STREAMS", "events", ">"},
+      {"FUNCTION", "LOAD", kLibrary},
+  };
+  return commands;
+}
+
+struct Tamper {
+  std::string name;
+  Commands change;         ///< run on b
+  Commands revert;         ///< run on b
+  std::string difference;  ///< a regular expression for the one line
+  int keysInA = 7;
+  int keysInB = 7;
+};
+
+class RedisCompareTamper : public testing::TestWithParam<Tamper> {};
+
+TEST_P(RedisCompareTamper, FailsNamingTheChangeThenPassesOnceReverted) {
+  const Tamper& tamper = GetParam();
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  runAll(*a, tamperingFixture());
+  runAll(*b, tamperingFixture());
+  DriverRun before = compare(*a, *b);
+  ASSERT_EQ(before.exitCode, 0) << before.out << before.err;
+
+  runAll(*b, tamper.change);
+  DriverRun changed = compare(*a, *b);
+  EXPECT_EQ(changed.exitCode, 1) << changed.err;
+  const std::vector<std::string> out = lines(changed.out);
+  ASSERT_EQ(out.size(), 3u) << changed.out;
+  EXPECT_TRUE(std::regex_match(out[0], std::regex(tamper.difference))) << out[0];
+  EXPECT_EQ(out[1], "a has " + std::to_string(tamper.keysInA) + " keys, b has " +
+                        std::to_string(tamper.keysInB) +
+                        " keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[2], "1 difference between 127.0.0.1:" + std::to_string(a->port()) +
+                        "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
+
+  runAll(*b, tamper.revert);
+  DriverRun reverted = compare(*a, *b);
+  EXPECT_EQ(reverted.exitCode, 0) << reverted.out << reverted.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OneChange, RedisCompareTamper,
+    testing::Values(
+        Tamper{
+            "TtlMovedByAnHour",
+            {{"PEXPIRE", "session:1", "7200000"}},
+            {{"PEXPIRE", "session:1", "3600000"}},
+            R"(key session:1: ttl 3599\.\d{3}s in a, ttl 7199\.\d{3}s in b, more than 5s apart)"},
+        Tamper{"TtlRemoved",
+               {{"PERSIST", "session:1"}},
+               {{"PEXPIRE", "session:1", "3600000"}},
+               R"(key session:1: ttl 3599\.\d{3}s in a, no ttl in b)"},
+        Tamper{"TtlAdded",
+               {{"PEXPIRE", "plain", "3600000"}},
+               {{"PERSIST", "plain"}},
+               R"(key plain: no ttl in a, ttl 3599\.\d{3}s in b)"},
+        Tamper{"StringChanged",
+               {{"SET", "plain", "w"}},
+               {{"SET", "plain", "v"}},
+               R"(key plain: different values)"},
+        Tamper{"StringLonger",
+               {{"APPEND", "plain", "w"}},
+               {{"SET", "plain", "v"}},
+               R"(key plain: different values \(length 1 in a, 2 in b\))"},
+        Tamper{"HashFieldChanged",
+               {{"HSET", "h", "f", "9"}},
+               {{"HSET", "h", "f", "1"}},
+               R"(key h: different values \(field f differs\))"},
+        Tamper{"ZsetScoreNegativeZero",
+               {{"ZREM", "z", "zero"}, {"ZADD", "z", "-0", "zero"}},
+               {{"ZREM", "z", "zero"}, {"ZADD", "z", "0", "zero"}},
+               R"(key z: different values \(member zero: score 0 in a, -0 in b\))"},
+        Tamper{"ListReordered",
+               {{"LSET", "l", "0", "y"}, {"LSET", "l", "1", "x"}},
+               {{"LSET", "l", "0", "x"}, {"LSET", "l", "1", "y"}},
+               R"(key l: different values)"},
+        Tamper{"SetMemberReplaced",
+               {{"SREM", "s", "b"}, {"SADD", "s", "c"}},
+               {{"SREM", "s", "c"}, {"SADD", "s", "b"}},
+               R"(key s: different values)"},
+        Tamper{"StreamLastGeneratedId",
+               {{"XSETID", "events", "5-0"}},
+               {{"XSETID", "events", "2-0"}},
+               R"(key events: last-generated-id 2-0 in a, 5-0 in b)"},
+        Tamper{"StreamEntriesAdded",
+               {{"XSETID", "events", "2-0", "ENTRIESADDED", "9"}},
+               {{"XSETID", "events", "2-0", "ENTRIESADDED", "2"}},
+               R"(key events: entries-added 2 in a, 9 in b)"},
+        Tamper{"GroupLastDeliveredId",
+               {{"XGROUP", "SETID", "events", "workers", "1-1", "ENTRIESREAD", "2"}},
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "2"}},
+               R"(key events: group workers: last-delivered-id 2-0 in a, 1-1 in b)"},
+        Tamper{"GroupEntriesRead",
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "1"}},
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "2"}},
+               R"(key events: group workers: entries-read 2 in a, 1 in b)"},
+        Tamper{"GroupRemoved",
+               {{"XGROUP", "DESTROY", "events", "audit"}},
+               {{"XGROUP", "CREATE", "events", "audit", "0"}},
+               R"(key events: group audit only in a)"},
+        Tamper{"GroupAdded",
+               {{"XGROUP", "CREATE", "events", "extra", "$"}},
+               {{"XGROUP", "DESTROY", "events", "extra"}},
+               R"(key events: group extra only in b)"},
+        Tamper{"ConsumerRemoved",
+               {{"XGROUP", "DELCONSUMER", "events", "workers", "bob"}},
+               {{"XGROUP", "CREATECONSUMER", "events", "workers", "bob"}},
+               R"(key events: group workers: consumer bob only in a)"},
+        Tamper{"PendingEntryAcknowledged",
+               {{"XACK", "events", "workers", "1-1"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "FORCE", "RETRYCOUNT", "1",
+                 "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1 only in a)"},
+        Tamper{"PendingEntryDeliveryCount",
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "RETRYCOUNT", "3", "JUSTID"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "RETRYCOUNT", "1", "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1: delivery count 1 in a, 3 in b)"},
+        Tamper{"PendingEntryConsumer",
+               {{"XCLAIM", "events", "workers", "bob", "0", "1-1", "JUSTID"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1: consumer alice in a, bob in b)"},
+        Tamper{"FunctionLibraryChanged",
+               {{"FUNCTION", "LOAD", "REPLACE", kChangedLibrary}},
+               {{"FUNCTION", "LOAD", "REPLACE", kLibrary}},
+               R"(function library mylib: different code)"},
+        Tamper{"FunctionLibraryRemoved",
+               {{"FUNCTION", "DELETE", "mylib"}},
+               {{"FUNCTION", "LOAD", kLibrary}},
+               R"(function library mylib only in a)"},
+        Tamper{"KeyOnlyInB",
+               {{"SET", "extra", "1"}},
+               {{"DEL", "extra"}},
+               R"(key extra only in b)",
+               7,
+               8},
+        Tamper{"KeyOnlyInA",
+               {{"DEL", "h"}},
+               {{"HSET", "h", "f", "1", "g", "2"}},
+               R"(key h only in a)",
+               7,
+               6},
+        Tamper{"TypeChanged",
+               {{"DEL", "plain"}, {"RPUSH", "plain", "v"}},
+               {{"DEL", "plain"}, {"SET", "plain", "v"}},
+               R"(key plain: type string in a, list in b)"}),
+    [](const testing::TestParamInfo<Tamper>& info) { return info.param.name; });
 
 // ---------------------------------------------------------------------------
 // acl-verify --kind redis

@@ -18,6 +18,10 @@ std::string withThousands(uint64_t number) {
   return out;
 }
 
+std::string counted(uint64_t number, std::string_view singular, std::string_view plural) {
+  return fmt::format("{} {}", withThousands(number), number == 1 ? singular : plural);
+}
+
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

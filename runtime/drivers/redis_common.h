@@ -37,6 +37,8 @@ inline constexpr auto kProgressInterval = std::chrono::seconds(5);
 
 /// "1,234,567".
 std::string withThousands(uint64_t number);
+/// "1 key", "1,000 keys".
+std::string counted(uint64_t number, std::string_view singular, std::string_view plural);
 double secondsSince(Clock::time_point start);
 /// "3.2s", or "0.042s" under a second.
 std::string duration(double seconds);

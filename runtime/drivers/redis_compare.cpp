@@ -1,12 +1,27 @@
-// redis-compare: two Redis databases, key by key.
+// redis-compare: two Redis databases, key by key, and the two servers'
+// function libraries.
+//
+// Every key SCAN finds in a is looked up in b (type, TTL, then the value
+// where the types agree); then every key SCAN finds in b is looked up in a,
+// to find the keys only b has. Keys are counted as the scans find them, not
+// by DBSIZE, which also counts keys that expired but were not yet
+// reclaimed. A key that is gone by the time it is compared, or that is
+// missing on one side while the other side's copy has at most the TTL
+// tolerance left to live, expired during the comparison: it is counted
+// apart, not as a difference. Remaining TTLs agree when they are within the
+// tolerance of each other; a key with a TTL on one side and none on the
+// other always differs.
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <span>
 
 #include "runtime/drivers/redis_common.h"
+#include "runtime/drivers/redis_compare_values.h"
 
 namespace mig::drivers::redis {
 namespace {
@@ -15,99 +30,41 @@ namespace {
 constexpr int64_t kCompareFetchBudget = 64 * 1024 * 1024;
 /// Differences listed one by one before only counting them.
 constexpr size_t kListedDifferences = 20;
+/// How far apart two remaining TTLs of one key may be without a message.
+constexpr int64_t kDefaultTtlToleranceMs = 5000;
 
-/// How a key's value is read for comparison, by TYPE.
-struct TypeReader {
-  std::string_view type;
-  std::string_view length;             ///< empty: no cheap length command
-  std::vector<std::string_view> read;  ///< the key goes after read[0]
-};
-
-const std::vector<TypeReader>& typeReaders() {
-  static const std::vector<TypeReader> readers = {
-      {"string", "STRLEN", {"GET"}},
-      {"hash", "HLEN", {"HGETALL"}},
-      {"list", "LLEN", {"LRANGE", "0", "-1"}},
-      {"set", "SCARD", {"SMEMBERS"}},
-      {"zset", "ZCARD", {"ZRANGE", "0", "-1", "WITHSCORES"}},
-      {"stream", "XLEN", {"XRANGE", "-", "+"}},
-  };
-  return readers;
-}
-
-/// Module types and anything newer: compared by DUMP payload.
-const TypeReader& readerFor(std::string_view type) {
-  static const TypeReader dump = {"", "", {"DUMP"}};
-  for (const TypeReader& reader : typeReaders()) {
-    if (reader.type == type) return reader;
+/// "250ms", "5s", "2m", "1h" as milliseconds; nullopt otherwise.
+std::optional<int64_t> parseTolerance(std::string_view text) {
+  static const std::pair<std::string_view, int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  for (const auto& [unit, factor] : units) {
+    if (!text.ends_with(unit)) continue;
+    const std::string_view digits = text.substr(0, text.size() - unit.size());
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        value > INT64_MAX / factor) {
+      return std::nullopt;
+    }
+    return value * factor;
   }
-  return dump;
+  return std::nullopt;
 }
 
-void appendCommand(Connection& connection, const std::vector<std::string_view>& words,
-                   std::string_view key) {
-  std::vector<std::string_view> args;
-  args.reserve(words.size() + 1);
-  args.push_back(words[0]);
-  args.push_back(key);
-  args.insert(args.end(), words.begin() + 1, words.end());
+/// A tolerance as the option spells it: "5s", "250ms".
+std::string toleranceText(int64_t ms) {
+  return ms % 1000 == 0 ? fmt::format("{}s", ms / 1000) : fmt::format("{}ms", ms);
+}
+
+/// A remaining TTL: "599.998s".
+std::string ttlText(int64_t ms) {
+  return fmt::format("{}.{:03}s", ms / 1000, ms % 1000);
+}
+
+void appendCommand(Connection& connection, const TypeReader& reader, std::string_view key) {
+  std::vector<std::string_view> args(reader.read.begin(), reader.read.end());
+  args.insert(args.begin() + static_cast<std::ptrdiff_t>(reader.keyAt), key);
   connection.append(std::span<const std::string_view>(args));
-}
-
-void appendLengthPrefixed(std::string& out, std::string_view bytes) {
-  out += std::to_string(bytes.size());
-  out += ':';
-  out += bytes;
-}
-
-/// A reply as bytes that are equal exactly when the replies are.
-void appendCanonical(std::string& out, const Reply& reply) {
-  if (reply.isArray()) {
-    out += '*';
-    out += std::to_string(reply.elements.size());
-    for (const Reply& element : reply.elements) appendCanonical(out, element);
-    return;
-  }
-  out += reply.isNil() ? '_' : '$';
-  appendLengthPrefixed(out, reply.text);
-}
-
-/// A key's value in a form that does not depend on how the server stores
-/// it: hash fields and set members sorted, zset scores as numbers.
-std::string canonicalValue(std::string_view type, Reply& value) {
-  std::string out;
-  if (type == "hash" && value.isArray()) {
-    std::vector<std::pair<std::string_view, std::string_view>> fields;
-    for (size_t i = 0; i + 1 < value.elements.size(); i += 2) {
-      fields.emplace_back(value.elements[i].text, value.elements[i + 1].text);
-    }
-    std::sort(fields.begin(), fields.end());
-    for (const auto& [field, content] : fields) {
-      appendLengthPrefixed(out, field);
-      appendLengthPrefixed(out, content);
-    }
-    return out;
-  }
-  if (type == "set" && value.isArray()) {
-    std::vector<std::string_view> members;
-    for (const Reply& member : value.elements) members.push_back(member.text);
-    std::sort(members.begin(), members.end());
-    for (std::string_view member : members) appendLengthPrefixed(out, member);
-    return out;
-  }
-  if (type == "zset" && value.isArray()) {
-    for (size_t i = 0; i + 1 < value.elements.size(); i += 2) {
-      appendLengthPrefixed(out, value.elements[i].text);
-      const std::string& score = value.elements[i + 1].text;
-      char* end = nullptr;
-      const double number = std::strtod(score.c_str(), &end);
-      appendLengthPrefixed(out,
-                           end == score.c_str() + score.size() ? fmt::format("{}", number) : score);
-    }
-    return out;
-  }
-  appendCanonical(out, value);
-  return out;
 }
 
 /// Reads `count` replies into `replies` (storage reused).
@@ -119,13 +76,40 @@ bool readReplies(Connection& connection, size_t count, std::vector<Reply>& repli
   return true;
 }
 
-/// Compares the keys of database a with database b, batch by batch.
+/// What the server answers when it has no FUNCTION command (before Redis 7).
+bool unknownCommand(const Reply& reply) {
+  return reply.isError() && reply.text.starts_with("ERR unknown command");
+}
+
+/// Compares database a with database b, batch by batch.
 class Comparison {
  public:
-  Comparison(Connection& a, Connection& b, Reporter& reporter)
-      : a_(a), b_(b), reporter_(reporter) {}
+  Comparison(Connection& a, Connection& b, int64_t ttlToleranceMs, Reporter& reporter)
+      : a_(a), b_(b), ttlToleranceMs_(ttlToleranceMs), reporter_(reporter) {}
 
-  /// Every key of a against b; false (with `error()`) when a server failed.
+  /// The function libraries of both servers; a server without functions
+  /// (before Redis 7) has none. False (with `error()`) when a server failed.
+  bool compareFunctions() {
+    Reply lists[2];
+    for (int side : {0, 1}) {
+      Connection& connection = side == 0 ? a_ : b_;
+      auto reply = connection.command({"FUNCTION", "LIST", "WITHCODE"});
+      if (!reply) return failWith(connection.error());
+      if (unknownCommand(*reply)) {
+        lists[side].kind = Reply::Kind::kArray;
+        continue;
+      }
+      if (!check(*reply, connection, "FUNCTION LIST", "")) return false;
+      lists[side] = std::move(*reply);
+    }
+    libraries_ = functionLibraryCount(lists[0]);
+    for (const std::string& difference : functionDifferences(lists[0], lists[1])) {
+      report(difference);
+    }
+    return true;
+  }
+
+  /// Every key of a against b.
   bool compareKeysOfA() {
     return scan(a_, [&](std::vector<std::string>& keys) { return compareBatch(keys); });
   }
@@ -134,17 +118,30 @@ class Comparison {
   bool findKeysOnlyInB() {
     return scan(b_, [&](std::vector<std::string>& keys) {
       for (const std::string& key : keys) a_.append({"EXISTS", key});
-      if (!a_.flush() || !readReplies(a_, keys.size(), replies_[0])) return failWith(a_.error());
+      for (const std::string& key : keys) b_.append({"PTTL", key});
+      if (!exchange(keys.size())) return false;
       for (size_t i = 0; i < keys.size(); ++i) {
-        if (!check(replies_[0][i], a_, "EXISTS", keys[i])) return false;
-        if (replies_[0][i].integer == 0) difference(keys[i], "key {} only in b");
+        if (!check(replies_[0][i], a_, "EXISTS", keys[i]) ||
+            !check(replies_[1][i], b_, "PTTL", keys[i])) {
+          return false;
+        }
+        if (replies_[0][i].integer == 1) continue;  // compared with the keys of a
+        if (expiring(replies_[1][i].integer)) {
+          ++expired_;
+          continue;
+        }
+        ++keysInB_;
+        report(fmt::format("key {} only in b", printable(keys[i])));
       }
       return true;
     });
   }
 
   uint64_t differences() const { return differences_; }
-  uint64_t keysCompared() const { return compared_; }
+  uint64_t keysInA() const { return keysInA_; }
+  uint64_t keysInB() const { return keysInB_; }
+  uint64_t expired() const { return expired_; }
+  size_t libraries() const { return libraries_; }
   const std::string& error() const { return error_; }
 
  private:
@@ -162,16 +159,23 @@ class Comparison {
   bool check(const Reply& reply, Connection& connection, std::string_view command,
              std::string_view key) {
     if (!reply.isError()) return true;
+    if (key.empty()) {
+      return failWith(
+          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(), reply.text));
+    }
     return failWith(fmt::format("{} of key {} on {} failed: {}", command, printable(key),
                                 connection.endpoint().address(), reply.text));
   }
 
-  /// Lists the first differences, counts the rest; `format` has one {} for
-  /// the key.
-  void difference(std::string_view key, fmt::format_string<std::string> format) {
+  /// Lists the first differences, counts the rest.
+  void report(const std::string& line) {
     ++differences_;
-    if (differences_ <= kListedDifferences) reporter_.say(fmt::format(format, printable(key)));
+    if (differences_ <= kListedDifferences) reporter_.say(line);
   }
+
+  /// Gone (-2), or with at most the tolerance left to live: the other
+  /// side's copy may have expired a moment earlier.
+  bool expiring(int64_t ttl) const { return ttl == -2 || (ttl >= 0 && ttl <= ttlToleranceMs_); }
 
   bool scan(Connection& connection, const std::function<bool(std::vector<std::string>&)>& batch) {
     std::string cursor = "0";
@@ -189,14 +193,29 @@ class Comparison {
     return true;
   }
 
-  /// Sends `commands` of each pair to both servers and reads the replies
-  /// into replies_[0] (a) and replies_[1] (b).
+  /// Sends what is queued on both servers and reads `count` replies from
+  /// each into replies_[0] (a) and replies_[1] (b).
   bool exchange(size_t count) {
     if (!a_.flush()) return failWith(a_.error());
     if (!b_.flush()) return failWith(b_.error());
     if (!readReplies(a_, count, replies_[0])) return failWith(a_.error());
     if (!readReplies(b_, count, replies_[1])) return failWith(b_.error());
     return true;
+  }
+
+  /// The TTL differences of one key present on both sides.
+  void compareTtls(std::string_view key, int64_t ttlA, int64_t ttlB) {
+    if (ttlA < 0 && ttlB < 0) return;
+    if (ttlA < 0 || ttlB < 0) {
+      report(fmt::format("key {}: {} in a, {} in b", printable(key),
+                         ttlA < 0 ? "no ttl" : "ttl " + ttlText(ttlA),
+                         ttlB < 0 ? "no ttl" : "ttl " + ttlText(ttlB)));
+      return;
+    }
+    if (std::abs(ttlA - ttlB) > ttlToleranceMs_) {
+      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", printable(key),
+                         ttlText(ttlA), ttlText(ttlB), toleranceText(ttlToleranceMs_)));
+    }
   }
 
   bool compareBatch(const std::vector<std::string>& keys) {
@@ -214,34 +233,34 @@ class Comparison {
       types.reserve(keys.size());  // `same` points into it
     }
     for (size_t i = 0; i < keys.size(); ++i) {
+      int64_t ttls[2];
       for (int side : {0, 1}) {
         Connection& connection = side == 0 ? a_ : b_;
         if (!check(replies_[side][2 * i], connection, "TYPE", keys[i]) ||
             !check(replies_[side][2 * i + 1], connection, "PTTL", keys[i])) {
           return false;
         }
-        types_[side].push_back(std::move(replies_[side][2 * i].text));
+        ttls[side] = replies_[side][2 * i + 1].integer;
+        // A key that expires between TYPE and PTTL is gone too.
+        types_[side].push_back(ttls[side] == -2 ? "none" : std::move(replies_[side][2 * i].text));
       }
       const std::string& typeA = types_[0].back();
       const std::string& typeB = types_[1].back();
-      if (typeA == "none") continue;  // deleted or expired since SCAN
-      ++compared_;
+      if (typeA == "none" || (typeB == "none" && expiring(ttls[0]))) {
+        ++expired_;  // expired (or deleted) since SCAN found it
+        continue;
+      }
+      ++keysInA_;
       if (typeB == "none") {
-        difference(keys[i], "key {} only in a");
+        report(fmt::format("key {} only in a", printable(keys[i])));
         continue;
       }
+      ++keysInB_;
       if (typeA != typeB) {
-        ++differences_;
-        if (differences_ <= kListedDifferences) {
-          reporter_.say(
-              fmt::format("key {}: type {} in a, {} in b", printable(keys[i]), typeA, typeB));
-        }
+        report(fmt::format("key {}: type {} in a, {} in b", printable(keys[i]), typeA, typeB));
         continue;
       }
-      const bool ttlA = replies_[0][2 * i + 1].integer >= 0;
-      const bool ttlB = replies_[1][2 * i + 1].integer >= 0;
-      if (ttlA && !ttlB) difference(keys[i], "key {}: ttl in a, none in b");
-      if (!ttlA && ttlB) difference(keys[i], "key {}: none in a, ttl in b");
+      compareTtls(keys[i], ttls[0], ttls[1]);
       same.push_back({keys[i], typeA});
     }
 
@@ -258,19 +277,22 @@ class Comparison {
     std::vector<KeyPair> fetch;
     size_t at = 0;
     for (KeyPair& pair : same) {
-      if (readerFor(pair.type).length.empty()) {
+      const TypeReader& reader = readerFor(pair.type);
+      if (reader.length.empty()) {
         fetch.push_back(pair);
         continue;
       }
       const Reply& lengthA = replies_[0][at];
       const Reply& lengthB = replies_[1][at];
       ++at;
-      if (!check(lengthA, a_, readerFor(pair.type).length, pair.key) ||
-          !check(lengthB, b_, readerFor(pair.type).length, pair.key)) {
+      if (!check(lengthA, a_, reader.length, pair.key) ||
+          !check(lengthB, b_, reader.length, pair.key)) {
         return false;
       }
       if (lengthA.integer != lengthB.integer) {
-        difference(pair.key, "key {}: different values");
+        report(fmt::format("key {}: different {} (length {} in a, {} in b)", printable(pair.key),
+                           pair.type == "stream" ? "entries" : "values", lengthA.integer,
+                           lengthB.integer));
         continue;
       }
       // Strings weigh their bytes; collection elements some 32 bytes each.
@@ -295,18 +317,21 @@ class Comparison {
 
   bool compareValues(std::span<const KeyPair> pairs) {
     for (Connection* side : {&a_, &b_}) {
-      for (const KeyPair& pair : pairs) appendCommand(*side, readerFor(pair.type).read, pair.key);
+      for (const KeyPair& pair : pairs) appendCommand(*side, readerFor(pair.type), pair.key);
     }
     if (!exchange(pairs.size())) return false;
     for (size_t i = 0; i < pairs.size(); ++i) {
-      const std::string_view command = readerFor(pairs[i].type).read[0];
+      const TypeReader& reader = readerFor(pairs[i].type);
+      const std::string command = reader.keyAt == 1
+                                      ? std::string(reader.read[0])
+                                      : fmt::format("{} {}", reader.read[0], reader.read[1]);
       if (!check(replies_[0][i], a_, command, pairs[i].key) ||
           !check(replies_[1][i], b_, command, pairs[i].key)) {
         return false;
       }
-      if (canonicalValue(pairs[i].type, replies_[0][i]) !=
-          canonicalValue(pairs[i].type, replies_[1][i])) {
-        difference(pairs[i].key, "key {}: different values");
+      for (const std::string& difference :
+           valueDifferences(pairs[i].type, replies_[0][i], replies_[1][i])) {
+        report(fmt::format("key {}: {}", printable(pairs[i].key), difference));
       }
     }
     return true;
@@ -314,11 +339,15 @@ class Comparison {
 
   Connection& a_;
   Connection& b_;
+  int64_t ttlToleranceMs_;
   Reporter& reporter_;
   std::vector<Reply> replies_[2];
   std::vector<std::string> types_[2];
   uint64_t differences_ = 0;
-  uint64_t compared_ = 0;
+  uint64_t keysInA_ = 0;
+  uint64_t keysInB_ = 0;
+  uint64_t expired_ = 0;
+  size_t libraries_ = 0;
   std::string error_;
 };
 
@@ -331,10 +360,21 @@ namespace mig::drivers {
 int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("redis-compare", out, err);
-  if (!onlyKnownOptions(args, {"a", "b"}, reporter)) return 2;
+  if (!onlyKnownOptions(args, {"a", "b", "ttl-tolerance"}, reporter)) return 2;
   auto aUrl = args.require("a", err);
   auto bUrl = args.require("b", err);
   if (!aUrl || !bUrl) return 2;
+  int64_t tolerance = kDefaultTtlToleranceMs;
+  if (auto it = args.options.find("ttl-tolerance"); it != args.options.end()) {
+    auto parsed = parseTolerance(it->second);
+    if (!parsed) {
+      return reporter.fail(
+          fmt::format("--ttl-tolerance takes a duration such as 500ms, 5s, 2m or 1h, not '{}'",
+                      it->second),
+          2);
+    }
+    tolerance = *parsed;
+  }
   std::string error;
   auto aEndpoint = parseUrl(*aUrl, error);
   if (!aEndpoint) return reporter.fail("--a: " + error, 2);
@@ -351,32 +391,32 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!b) return reporter.fail(error);
 
   const auto start = Clock::now();
-  auto aKeys = dbSize(*a, error);
-  auto bKeys = aKeys ? dbSize(*b, error) : std::nullopt;
-  if (!bKeys) return reporter.fail(error);
-  Comparison comparison(*a, *b, reporter);
-  if (!comparison.compareKeysOfA() || !comparison.findKeysOnlyInB()) {
+  Comparison comparison(*a, *b, tolerance, reporter);
+  if (!comparison.compareFunctions() || !comparison.compareKeysOfA() ||
+      !comparison.findKeysOnlyInB()) {
     return reporter.fail(comparison.error());
   }
-  // Equal key counts with no key differing, unless keys came or went while
-  // the comparison ran.
   const uint64_t differences = comparison.differences();
   const std::string names =
       fmt::format("{} (a) and {} (b)", aEndpoint->describe(), bEndpoint->describe());
-  if (differences == 0 && *aKeys == *bKeys) {
-    reporter.say(fmt::format("equal: {} keys in {}, same types, values and ttl presence ({})",
-                             withThousands(static_cast<uint64_t>(*aKeys)), names,
-                             duration(secondsSince(start))));
+  const std::string expired =
+      counted(comparison.expired(), "key", "keys") + " expired while compared, not counted";
+  if (differences == 0) {
+    reporter.say(
+        fmt::format("equal: {} in {}, same types, values, stream groups and ttls (within {}); same "
+                    "function libraries ({}); {} ({})",
+                    counted(comparison.keysInA(), "key", "keys"), names, toleranceText(tolerance),
+                    comparison.libraries(), expired, duration(secondsSince(start))));
     return 0;
   }
   if (differences > kListedDifferences) {
     reporter.say(fmt::format("... and {} more differences",
                              withThousands(differences - kListedDifferences)));
   }
-  reporter.say(fmt::format("a has {} keys, b has {}", withThousands(static_cast<uint64_t>(*aKeys)),
-                           withThousands(static_cast<uint64_t>(*bKeys))));
+  reporter.say(fmt::format("a has {}, b has {}; {}", counted(comparison.keysInA(), "key", "keys"),
+                           counted(comparison.keysInB(), "key", "keys"), expired));
   reporter.say(fmt::format("{} {} between {}", withThousands(differences),
-                           differences == 1 ? "key difference" : "key differences", names));
+                           differences == 1 ? "difference" : "differences", names));
   return 1;
 }
 

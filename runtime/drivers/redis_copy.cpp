@@ -13,7 +13,6 @@ namespace {
 
 constexpr int64_t kDefaultReplicationTimeoutSeconds = 3600;
 
-
 /// Keys below which the method hardly matters: both take well under a
 /// second.
 constexpr int64_t kAutoReplicationMinimumKeys = 100'000;
