@@ -371,6 +371,24 @@ std::string get(const TestRedis& server, std::string_view key, int db = 0) {
   return server.run({"GET", key}, db).text;
 }
 
+using Commands = std::vector<std::vector<std::string>>;
+
+const std::string kLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'hi' end)";
+const std::string kChangedLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'bye' end)";
+
+void runAll(const TestRedis& server, const Commands& commands) {
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  for (const auto& command : commands) c->append(std::span<const std::string>(command));
+  for (const auto& command : commands) {
+    auto reply = c->read();
+    ASSERT_TRUE(reply) << c->error();
+    ASSERT_FALSE(reply->isError()) << command[0] << ": " << reply->text;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The client (hiredis underneath)
 
@@ -579,8 +597,10 @@ TEST(RedisCopy, CopiesEveryTypeBinarySafeWithTtlsAndLeavesTargetEqual) {
 
   DriverRun run = copy(*source, *target);
   ASSERT_EQ(run.exitCode, 0) << run.err;
-  EXPECT_TRUE(std::regex_match(run.out,
-                               std::regex(R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("method auto: dump \\(db 3 also holds keys, which replication would "
+                          "replace\\)\n"
+                          R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
       << run.out;
   EXPECT_EQ(run.err, "");
 
@@ -621,7 +641,7 @@ TEST(RedisCopy, CopiesEveryTypeWhenNoKeyHasATtl) {
   source->run({"ZADD", "z", "2", "b", "1", "a"}, 5);
   source->run({"XADD", "s", "5-5", "f", "v"}, 5);
 
-  DriverRun run = copy(*source, *target, 5);
+  DriverRun run = copy(*source, *target, 5, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_TRUE(run.out.starts_with("copied 4 keys in ")) << run.out;
   EXPECT_EQ(get(*target, kBinaryKey, 5), kBinaryValue);
@@ -647,7 +667,7 @@ TEST(RedisCopy, CopiesDatabasesOfMostlyOtherTypesThanStrings) {
   ASSERT_TRUE(c->flush());
   for (int i = 0; i < 4000 + 1334; ++i) ASSERT_TRUE(c->read()) << c->error();
 
-  DriverRun run = copy(*source, *target);
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_TRUE(run.out.starts_with("copied 4,000 keys in ")) << run.out;
   DriverRun parity = compare(*source, *target);
@@ -667,7 +687,7 @@ TEST(RedisCopy, FlushesTheTargetDatabaseFirst) {
   target->run({"SET", "fresh", "old"});
   target->run({"SET", "elsewhere", "kept"}, 1);
 
-  DriverRun run = copy(*source, *target);
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(lines(run.out)[0],
             "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (3 keys)");
@@ -687,15 +707,21 @@ TEST(RedisCopy, WrongOrMissingPasswordIsAClearErrorAndExitsOne) {
                 {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
   EXPECT_EQ(wrong.exitCode, 1);
   EXPECT_EQ(wrong.out, "");
+  const std::string untouched =
+      "mig driver redis-copy: nothing was copied: 1 problem found "
+      "before any change to 127.0.0.1:" +
+      std::to_string(target->port()) + "/0\n";
   EXPECT_EQ(wrong.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
                            ": authentication failed: WRONGPASS invalid username-password pair or "
-                           "user is disabled.\n");
+                           "user is disabled.\n" +
+                           untouched);
 
   DriverRun missing = runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
                                 {"MIG_TO_PASSWORD=" + targetPassword()});
   EXPECT_EQ(missing.exitCode, 1);
   EXPECT_EQ(missing.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
-                             " requires a password: set MIG_FROM_PASSWORD or REDISCLI_AUTH\n");
+                             " requires a password: set MIG_FROM_PASSWORD or REDISCLI_AUTH\n" +
+                             untouched);
 }
 
 TEST(RedisCopy, FallsBackToRedisCliAuth) {
@@ -709,19 +735,94 @@ TEST(RedisCopy, FallsBackToRedisCliAuth) {
   EXPECT_EQ(get(*target, "k"), "v");
 }
 
-TEST(RedisCopy, RestoreFailureNamesTheKeyAndTheServersError) {
+TEST(RedisCopy, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  auto reference = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target && reference);
+  fillWithEveryType(*source);
+  for (const TestRedis* server : {target.get(), reference.get()}) {
+    fillWithEveryType(*server);
+    server->run({"SET", "target-only", "mine"});
+    server->run({"SET", "in-db-1", "mine"}, 1);
+  }
+  const std::string untouched =
+      "mig driver redis-copy: nothing was copied: 1 problem found "
+      "before any change to 127.0.0.1:" +
+      std::to_string(target->port()) + "/0\n";
+  for (const std::string method : {"dump", "replication", "auto"}) {
+    DriverRun run = runDriver(
+        {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", method},
+        {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
+    EXPECT_EQ(run.exitCode, 1) << method;
+    EXPECT_EQ(run.out, "") << method;
+    EXPECT_EQ(run.err, "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(source->port()) +
+                           ": authentication failed: WRONGPASS invalid username-password pair "
+                           "or user is disabled.\n" +
+                           untouched)
+        << method;
+    for (int db : {0, 1}) {
+      DriverRun same = compare(*reference, *target, db);
+      EXPECT_EQ(same.exitCode, 0) << method << " db " << db << ": " << same.out;
+    }
+    EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  }
+}
+
+TEST(RedisCopy, ReportsEveryProblemAtOnceBeforeChangingAnything) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
   source->run({"HSET", "profile:9", "f", "v"});
-  target->run({"ACL", "SETUSER", "default", "-restore"});
+  source->run({"ACL", "SETUSER", "default", "-dump"});
+  target->run({"SET", "kept", "1"});
+  target->run({"ACL", "SETUSER", "default", "-restore", "-flushdb"});
 
   DriverRun run = copy(*source, *target);
   EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.err, "mig driver redis-copy: RESTORE of key profile:9 into 127.0.0.1:" +
-                         std::to_string(target->port()) +
-                         "/0 failed: NOPERM this user has no permissions to run the 'restore' "
-                         "command\n");
+  EXPECT_EQ(run.out, "method auto: dump (only 1 key)\n");
+  const std::string from = "127.0.0.1:" + std::to_string(source->port()) + "/0";
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  EXPECT_EQ(run.err,
+            "mig driver redis-copy: source " + from +
+                ": DUMP refused: NOPERM this user has no permissions to run the 'dump' command\n"
+                "mig driver redis-copy: target " +
+                to +
+                ": FLUSHDB refused: NOPERM this user has no permissions to run the 'flushdb' "
+                "command\n"
+                "mig driver redis-copy: target " +
+                to +
+                ": RESTORE refused: NOPERM this user has no permissions to run the 'restore' "
+                "command\n"
+                "mig driver redis-copy: nothing was copied: 3 problems found before any change "
+                "to " +
+                to + "\n");
+  EXPECT_EQ(get(*target, "kept"), "1");
+}
+
+TEST(RedisCopy, ReportsAReadOnlyTarget) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  target->run({"SET", "kept", "1"});
+  // A replica of a master that does not exist: read-only, never synced.
+  target->run({"REPLICAOF", "127.0.0.1", std::to_string(freeLoopbackPort())});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(run.exitCode, 1);
+  const std::vector<std::string> err = lines(run.err);
+  ASSERT_EQ(err.size(), 5u) << run.err;
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(err[i].starts_with("mig driver redis-copy: target " + to + ": ")) << err[i];
+    EXPECT_TRUE(
+        err[i].ends_with(" refused: READONLY You can't write against a read only "
+                         "replica."))
+        << err[i];
+  }
+  EXPECT_EQ(get(*target, "kept"), "1");
+  target->run({"REPLICAOF", "NO", "ONE"});
 }
 
 TEST(RedisCopy, RefusesToCopyADatabaseOntoItself) {
@@ -731,7 +832,10 @@ TEST(RedisCopy, RefusesToCopyADatabaseOntoItself) {
   EXPECT_EQ(run.exitCode, 1);
   const std::string where = "127.0.0.1:" + std::to_string(server->port()) + "/0";
   EXPECT_EQ(run.err, "mig driver redis-copy: " + where + " and " + where +
-                         " are the same server and database\n");
+                         " are the same server and database\n"
+                         "mig driver redis-copy: nothing was copied: 1 problem found before any "
+                         "change to " +
+                         where + "\n");
 }
 
 TEST(RedisCopy, UnreachableServerAndBadArgumentsAreReported) {
@@ -739,8 +843,13 @@ TEST(RedisCopy, UnreachableServerAndBadArgumentsAreReported) {
   const std::string closed = "redis://127.0.0.1:" + std::to_string(closedPort) + "/0";
   DriverRun refused = runDriver({"redis-copy", "--from", closed, "--to", closed});
   EXPECT_EQ(refused.exitCode, 1);
-  EXPECT_EQ(refused.err, "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(closedPort) +
-                             ": connection refused\n");
+  const std::string refusedLine =
+      "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(closedPort) +
+      ": connection refused\n";
+  EXPECT_EQ(refused.err, refusedLine + refusedLine +
+                             "mig driver redis-copy: nothing was copied: 2 problems found before "
+                             "any change to 127.0.0.1:" +
+                             std::to_string(closedPort) + "/0\n");
 
   DriverRun usage = runDriver({"redis-copy", "--from", closed, "--to", closed, "--method", "x"});
   EXPECT_EQ(usage.exitCode, 2);
@@ -768,12 +877,176 @@ TEST(RedisCopy, AutoMethodSaysWhatItChoseAndWhy) {
             "method auto: dump (db 1 also holds keys, which replication would replace)");
 }
 
+/// `count` keys "many:N": strings with a TTL (an hour), or small hashes.
+void fillMany(const TestRedis& server, int count, bool hashes) {
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "many:" + std::to_string(i);
+    if (hashes) {
+      c->append({"HSET", key, "name", "user-" + std::to_string(i), "n", std::to_string(i)});
+    } else {
+      c->append({"SET", key, "value-" + std::to_string(i), "PX", "3600000"});
+    }
+    if (i % 1000 == 999 || i == count - 1) {
+      ASSERT_TRUE(c->flush());
+      for (int j = i - i % 1000; j <= i; ++j) {
+        auto reply = c->read();
+        ASSERT_TRUE(reply && !reply->isError()) << c->error();
+      }
+    }
+  }
+}
+
+TEST(RedisCopy, AutoReplicatesKeysWithTtlsAndHashes) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, false);
+  DriverRun ttls = copy(*source, *target);
+  ASSERT_EQ(ttls.exitCode, 0) << ttls.err;
+  std::vector<std::string> out = lines(ttls.out);
+  ASSERT_EQ(out.size(), 3u) << ttls.out;
+  EXPECT_EQ(out[0], "method auto: replication (50,000 of 50,000 keys have a TTL)");
+  EXPECT_TRUE(std::regex_match(
+      out[2], std::regex(R"(copied 50,000 keys in [0-9.]+s \([0-9,]+ keys/s\) by replication )"
+                         R"(\(every database\))")))
+      << out[2];
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+
+  source->run({"FLUSHALL"});
+  fillMany(*source, 50'000, true);
+  DriverRun hashes = copy(*source, *target);
+  ASSERT_EQ(hashes.exitCode, 0) << hashes.err;
+  EXPECT_EQ(lines(hashes.out)[0],
+            "method auto: replication (100 of 100 sampled keys are not strings)");
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+}
+
+TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, false);
+  target->run({"SET", "stale", "old"});
+  // The source refuses to serve replicas: the target never starts syncing.
+  source->run({"ACL", "SETUSER", "default", "-sync", "-psync"});
+
+  DriverRun run = copy(*source, *target, 0, {"--timeout", "1"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  const std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 6u) << run.out;
+  EXPECT_EQ(out[0], "method auto: replication (50,000 of 50,000 keys have a TTL)");
+  EXPECT_TRUE(std::regex_match(
+      out[2],
+      std::regex("replication did not start within 1s \\(link down[a-z0-9, ]*\\): the target "
+                 "could "
+                 "not reach 127.0.0.1:" +
+                 std::to_string(source->port()) +
+                 " or was refused by it; the target is as it was")))
+      << out[2];
+  EXPECT_EQ(out[3], "method auto: dump instead");
+  EXPECT_EQ(out[4], "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (1 key)");
+  EXPECT_TRUE(out[5].starts_with("copied 50,000 keys in ")) << out[5];
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+}
+
+/// A stream with consumer groups, consumers and pending entries, a zset
+/// large enough to be a skiplist with a -0 score, and a function library.
+void fillWithStateBeyondKeys(const TestRedis& server) {
+  runAll(server,
+         {
+             {"XADD", "jobs", "1-0", "job", "a"},
+             {"XADD", "jobs", "2-0", "job", "b"},
+             {"XADD", "jobs", "3-0", "job", "c"},
+             {"XDEL", "jobs", "3-0"},
+             {"XGROUP", "CREATE", "jobs", "workers", "0"},
+             {"XGROUP", "CREATE", "jobs", "idle", "$"},
+             {"XGROUP", "CREATECONSUMER", "jobs", "workers", "bob"},
+             {"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "1", "STREAMS", "jobs", ">"},
+             {"XCLAIM", "jobs", "workers", "alice", "0", "1-0", "RETRYCOUNT", "4", "JUSTID"},
+             {"FUNCTION", "LOAD", kLibrary},
+         });
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  // Past 128 members a zset becomes a skiplist, which keeps -0 (a listpack
+  // stores it as 0).
+  std::vector<std::string> zadd = {"ZADD", "big"};
+  for (int i = 0; i < 200; ++i) {
+    zadd.push_back(std::to_string(i));
+    zadd.push_back("member:" + std::to_string(i));
+  }
+  c->append(std::span<const std::string>(zadd));
+  c->append({"ZADD", "big", "-0", "negative-zero", "0", "zero"});
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 2; ++i) {
+    auto added = c->read();
+    ASSERT_TRUE(added && !added->isError()) << c->error();
+  }
+  EXPECT_EQ(server.cli({"ZSCORE", "big", "negative-zero"}), "-0\n");
+}
+
+TEST(RedisCopy, CarriesStreamGroupsNegativeZeroScoresAndFunctions) {
+  for (const std::string method : {"dump", "replication"}) {
+    SCOPED_TRACE(method);
+    auto source = TestRedis::start(sourcePassword());
+    auto target = TestRedis::start(targetPassword());
+    ASSERT_TRUE(source && target);
+    fillWithStateBeyondKeys(*source);
+    target->run({"FUNCTION", "LOAD",
+                 "#!lua name=old\nredis.register_function('old', function() "
+                 "return 1 end)"});
+
+    DriverRun run = copy(*source, *target, 0, {"--method", method, "--timeout", "60"});
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    if (method == "dump") {
+      EXPECT_EQ(lines(run.out)[0], "copied 1 function library in place of the target's 1");
+    }
+    DriverRun parity = compare(*source, *target);
+    EXPECT_EQ(parity.exitCode, 0) << parity.out;
+    EXPECT_TRUE(parity.out.find("same function libraries (1)") != std::string::npos) << parity.out;
+    // Independently, through redis-cli.
+    EXPECT_EQ(target->cli({"ZSCORE", "big", "negative-zero"}), "-0\n");
+    EXPECT_EQ(target->cli({"FUNCTION", "LIST", "LIBRARYNAME", "old"}), "\n");  // none
+    EXPECT_EQ(target->cli({"FCALL", "hello", "0"}), "hi\n");
+    EXPECT_EQ(target->cli({"XPENDING", "jobs", "workers"}), "1\n1-0\n1-0\nalice\n1\n");
+  }
+}
+
+TEST(RedisCopy, FailsWhenTheTargetEndsWithFewerKeysThanItWrote) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  auto c = source->connect();
+  ASSERT_TRUE(c);
+  const std::string value(200, 'v');
+  for (int i = 0; i < 20'000; ++i) c->append({"SET", "k:" + std::to_string(i), value});
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(c->read());
+  // The target evicts keys to stay under 3 MB: some of the 20,000 are lost.
+  target->run({"CONFIG", "SET", "maxmemory", "3mb"});
+  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(
+      run.err,
+      std::regex("mig driver redis-copy: 127.0.0.1:" + std::to_string(target->port()) +
+                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 20,000 written \\(0 "
+                 "of which had a TTL that ran out since\\): keys were lost on the target "
+                 "\\(evicted under maxmemory, or deleted by another client\\)\n")))
+      << run.err;
+}
+
 TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
   fillWithEveryType(*source);
   source->run({"SET", "in-db-2", "two"}, 2);
+  source->run({"FUNCTION", "LOAD", kLibrary});
   target->run({"SET", "stale", "old"}, 4);
 
   DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "60"});
@@ -1001,24 +1274,6 @@ TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
 // redis-compare: one change at a time on b, named in one line, and gone
 // once reverted
 
-using Commands = std::vector<std::vector<std::string>>;
-
-const std::string kLibrary =
-    "#!lua name=mylib\nredis.register_function('hello', function() return 'hi' end)";
-const std::string kChangedLibrary =
-    "#!lua name=mylib\nredis.register_function('hello', function() return 'bye' end)";
-
-void runAll(const TestRedis& server, const Commands& commands) {
-  auto c = server.connect();
-  ASSERT_TRUE(c);
-  for (const auto& command : commands) c->append(std::span<const std::string>(command));
-  for (const auto& command : commands) {
-    auto reply = c->read();
-    ASSERT_TRUE(reply) << c->error();
-    ASSERT_FALSE(reply->isError()) << command[0] << ": " << reply->text;
-  }
-}
-
 /// A little of every kind of state redis-compare checks: 7 keys, a stream
 /// with two consumer groups, consumers and pending entries, a function
 /// library.
@@ -1051,6 +1306,10 @@ struct Tamper {
   int keysInA = 7;
   int keysInB = 7;
 };
+
+void PrintTo(const Tamper& tamper, std::ostream* out) {
+  *out << tamper.name;
+}
 
 class RedisCompareTamper : public testing::TestWithParam<Tamper> {};
 

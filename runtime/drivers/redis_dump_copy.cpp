@@ -316,17 +316,22 @@ class TargetWriter {
     while (auto batch = queue.pop()) {
       send(*batch);
       if (!target_.flush()) return target_.error();
-      inFlight_.push_back(std::move(*batch));
+      inFlight_.push_back({std::move(*batch), Clock::now()});
       if (inFlight_.size() > kWriteBatchesInFlight) {
         if (auto error = takeReplies(inFlight_.front()); !error.empty()) return error;
         inFlight_.pop_front();
       }
     }
-    for (const Batch& batch : inFlight_) {
+    for (const SentBatch& batch : inFlight_) {
       if (auto error = takeReplies(batch); !error.empty()) return error;
     }
     return "";
   }
+
+  /// Every key written, as a hash of its name: SCAN may find a key twice.
+  const std::vector<uint64_t>& writtenKeys() const { return writtenKeys_; }
+  /// When the TTL of each key written with one runs out on the target.
+  const std::vector<Clock::time_point>& deadlines() const { return deadlines_; }
 
  private:
   static bool inMset(const CopiedKey& key) { return !key.dumped && key.ttl == 0; }
@@ -352,7 +357,18 @@ class TargetWriter {
     }
   }
 
-  std::string takeReplies(const Batch& batch) {
+  struct SentBatch {
+    Batch keys;
+    Clock::time_point sentAt;
+  };
+
+  void recordWritten(const CopiedKey& key, Clock::time_point sentAt) {
+    writtenKeys_.push_back(std::hash<std::string>{}(key.key));
+    if (key.ttl > 0) deadlines_.push_back(sentAt + std::chrono::milliseconds(key.ttl));
+  }
+
+  std::string takeReplies(const SentBatch& sent) {
+    const Batch& batch = sent.keys;
     const auto strings = std::count_if(batch.begin(), batch.end(), inMset);
     if (strings > 0) {
       if (!target_.read(reply_)) return target_.error();
@@ -362,6 +378,9 @@ class TargetWriter {
                            printable(first->key), target_.endpoint().describe(), reply_.text);
       }
       counters_.written.fetch_add(static_cast<uint64_t>(strings), std::memory_order_relaxed);
+      for (const CopiedKey& key : batch) {
+        if (inMset(key)) recordWritten(key, sent.sentAt);
+      }
     }
     for (const CopiedKey& key : batch) {
       if (inMset(key)) continue;
@@ -373,6 +392,7 @@ class TargetWriter {
                            payloadRefused ? versionHint_ : "");
       }
       counters_.written.fetch_add(1, std::memory_order_relaxed);
+      recordWritten(key, sent.sentAt);
     }
     return "";
   }
@@ -380,8 +400,10 @@ class TargetWriter {
   Connection& target_;
   CopyCounters& counters_;
   std::string versionHint_;
-  std::deque<Batch> inFlight_;
+  std::deque<SentBatch> inFlight_;
   Reply reply_;
+  std::vector<uint64_t> writtenKeys_;
+  std::vector<Clock::time_point> deadlines_;
 };
 
 /// Keys with a TTL in database `db`, from INFO keyspace; 0 when the
@@ -394,11 +416,58 @@ std::optional<int64_t> keysWithTtl(Connection& connection, int db, std::string& 
   return found == databases.end() ? 0 : found->second.expires;
 }
 
+/// The target's functions made equal to the source's: FUNCTION RESTORE
+/// with the FLUSH policy drops the target's libraries first.
+std::string copyFunctions(Connection& target, const SourceFunctions& functions,
+                          const std::string& versionHint, Reporter& reporter) {
+  if (functions.libraries == 0 && functions.targetLibraries == 0) return "";
+  std::string error;
+  if (!call(target, {"FUNCTION", "RESTORE", functions.payload, "FLUSH"}, error)) {
+    return error + (error.find("payload version") != std::string::npos ? versionHint : "");
+  }
+  if (functions.libraries == 0) {
+    reporter.say(
+        fmt::format("removed the target's {} (the source has none)",
+                    counted(functions.targetLibraries, "function library", "function libraries")));
+  } else if (functions.targetLibraries == 0) {
+    reporter.say(fmt::format(
+        "copied {}", counted(functions.libraries, "function library", "function libraries")));
+  } else {
+    reporter.say(fmt::format("copied {} in place of the target's {}",
+                             counted(functions.libraries, "function library", "function libraries"),
+                             functions.targetLibraries));
+  }
+  return "";
+}
+
+/// An error when the target holds fewer keys than were written, beyond
+/// those whose TTL ran out since; "" otherwise.
+std::string missingKeys(const TargetWriter& writer, int64_t targetKeys, const Endpoint& target) {
+  const auto now = Clock::now();
+  const auto expired = static_cast<uint64_t>(
+      std::count_if(writer.deadlines().begin(), writer.deadlines().end(),
+                    [&](Clock::time_point deadline) { return deadline <= now; }));
+  const auto held = static_cast<uint64_t>(targetKeys);
+  uint64_t written = writer.writtenKeys().size();
+  if (held + expired >= written) return "";
+  // SCAN may have found some keys twice: count each once.
+  std::vector<uint64_t> keys = writer.writtenKeys();
+  std::sort(keys.begin(), keys.end());
+  written = static_cast<uint64_t>(std::unique(keys.begin(), keys.end()) - keys.begin());
+  if (held + expired >= written) return "";
+  return fmt::format(
+      "{} holds {} after the copy, {} fewer than the {} written ({} of which had a TTL that ran "
+      "out since): keys were lost on the target (evicted under maxmemory, or deleted by another "
+      "client)",
+      target.describe(), counted(held, "key", "keys"), withThousands(written - held - expired),
+      withThousands(written), withThousands(expired));
+}
+
 }  // namespace
 
 std::string copySummary(uint64_t keys, double seconds) {
   const double rate = static_cast<double>(keys) / std::max(seconds, 0.001);
-  return fmt::format("copied {} keys in {} ({} keys/s)", withThousands(keys), duration(seconds),
+  return fmt::format("copied {} in {} ({} keys/s)", counted(keys, "key", "keys"), duration(seconds),
                      withThousands(static_cast<uint64_t>(rate)));
 }
 
@@ -406,21 +475,10 @@ std::string copySummary(uint64_t keys, double seconds) {
 /// for SCAN, one for reading values), `target`. Three threads: scanning,
 /// reading (this one), writing.
 int copyByDump(Connection& scanner, Connection& source, Connection& target,
-               const ServerFacts& sourceFacts, const ServerFacts& targetFacts, Reporter& reporter) {
+               const ServerFacts& sourceFacts, const ServerFacts& targetFacts,
+               const std::optional<SourceFunctions>& functions, Reporter& reporter) {
   const auto start = Clock::now();
   std::string error;
-  auto before = dbSize(target, error);
-  if (!before) return reporter.fail(error);
-  // ASYNC frees the old keys in the background (Redis 4 and later).
-  if (!call(target, {"FLUSHDB", "ASYNC"}, error) && !call(target, {"FLUSHDB"}, error)) {
-    return reporter.fail(error);
-  }
-  if (*before > 0) {
-    reporter.say(fmt::format("flushed {} ({} keys)", target.endpoint().describe(),
-                             withThousands(static_cast<uint64_t>(*before))));
-  }
-  const auto ttlsBefore = keysWithTtl(source, source.endpoint().db, error);
-  if (!ttlsBefore) return reporter.fail(error);
   std::string hint;
   if (sourceFacts.version != targetFacts.version) {
     hint = fmt::format(
@@ -428,6 +486,23 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
         "cannot read its DUMP format; use a target at least as new)",
         sourceFacts.version, targetFacts.version);
   }
+  auto before = dbSize(target, error);
+  if (!before) return reporter.fail(error);
+  // ASYNC frees the old keys in the background (Redis 4 and later).
+  if (!call(target, {"FLUSHDB", "ASYNC"}, error) && !call(target, {"FLUSHDB"}, error)) {
+    return reporter.fail(error);
+  }
+  if (*before > 0) {
+    reporter.say(fmt::format("flushed {} ({})", target.endpoint().describe(),
+                             counted(static_cast<uint64_t>(*before), "key", "keys")));
+  }
+  if (functions) {
+    if (std::string failure = copyFunctions(target, *functions, hint, reporter); !failure.empty()) {
+      return reporter.fail(failure);
+    }
+  }
+  const auto ttlsBefore = keysWithTtl(source, source.endpoint().db, error);
+  if (!ttlsBefore) return reporter.fail(error);
 
   KeyQueue keys(kQueuedBatches);
   BatchQueue queue(kQueuedBatches);
@@ -459,10 +534,13 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
   auto copied = dbSize(target, error);
   const auto ttlsAfter = copied ? keysWithTtl(source, source.endpoint().db, error) : std::nullopt;
   if (!ttlsAfter) return reporter.fail(error);
+  if (std::string lost = missingKeys(writer, *copied, target.endpoint()); !lost.empty()) {
+    return reporter.fail(lost);
+  }
   reporter.say(copySummary(static_cast<uint64_t>(*copied), secondsSince(start)));
   if (uint64_t vanished = counters.vanished.load(); vanished > 0) {
-    reporter.say(fmt::format("skipped {} keys that expired or were deleted during the copy",
-                             withThousands(vanished)));
+    reporter.say(fmt::format("skipped {} that expired or were deleted during the copy",
+                             counted(vanished, "key", "keys")));
   }
   if (*ttlsBefore == 0 && *ttlsAfter > 0) {
     reporter.progress(fmt::format(

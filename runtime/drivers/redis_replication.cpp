@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "runtime/drivers/redis_copy.h"
@@ -11,7 +12,9 @@
 namespace mig::drivers::redis {
 namespace {
 
-constexpr auto kReplicationPoll = std::chrono::milliseconds(20);
+/// How often the target is asked whether it has synced: the delay this
+/// adds to a copy is half of it, on average.
+constexpr auto kReplicationPoll = std::chrono::milliseconds(5);
 
 /// The target's replication credentials before we changed them.
 struct SavedMasterAuth {
@@ -93,30 +96,30 @@ std::string restoreTarget(Connection& target, const Password& targetPassword,
   return fresh ? stopReplication(*fresh, saved) : error;
 }
 
+/// The source's replicas, from INFO replication ("connected_slaves:1").
+std::optional<int64_t> replicaCount(Connection& source, std::string& error) {
+  auto replication = info(source, "replication", error);
+  if (!replication) return std::nullopt;
+  return std::atoll(infoField(*replication, "connected_slaves").c_str());
+}
+
 }  // namespace
 
-int copyByReplication(Connection& source, Connection& target, const Password& sourcePassword,
-                      const Password& targetPassword, int64_t timeoutSeconds, Reporter& reporter) {
+ReplicationResult copyByReplication(Connection& source, Connection& target,
+                                    const Password& sourcePassword, const Password& targetPassword,
+                                    const ReplicationOptions& options, Reporter& reporter) {
   const Endpoint& from = source.endpoint();
   const Endpoint& to = target.endpoint();
-  if (from.db != to.db) {
-    return reporter.fail(fmt::format(
-        "--method replication copies every database as it is (db {} stays db {}); the URLs name "
-        "db {} and db {}: use --method dump",
-        from.db, from.db, from.db, to.db));
-  }
+  auto failed = [&](std::string_view message) {
+    reporter.fail(message);
+    return ReplicationResult::kFailed;
+  };
   std::string error;
-  auto role = info(target, "replication", error);
-  if (!role) return reporter.fail(error);
-  if (infoField(*role, "role") != "master") {
-    return reporter.fail(fmt::format("{} is already a replica of {}:{}; refusing to re-point it",
-                                     to.address(), infoField(*role, "master_host"),
-                                     infoField(*role, "master_port")));
-  }
   SavedMasterAuth saved;
   auto masterauth = configValue(target, "masterauth", error);
   auto masteruser = masterauth ? configValue(target, "masteruser", error) : std::nullopt;
-  if (!masteruser) return reporter.fail(error);
+  auto replicasBefore = masteruser ? replicaCount(source, error) : std::nullopt;
+  if (!replicasBefore) return failed(error);
   saved = {std::move(*masterauth), std::move(*masteruser), false};
   saved.userChanged = saved.masteruser != from.user;
   reporter.addSecret(saved.masterauth);
@@ -131,18 +134,20 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
   if (!call(target, {"CONFIG", "SET", "masterauth", sourcePassword.value}, error) ||
       (saved.userChanged && !call(target, {"CONFIG", "SET", "masteruser", from.user}, error))) {
     stopReplication(target, saved);
-    return reporter.fail(error);
+    return failed(error);
   }
   if (!call(target, {"REPLICAOF", from.host, std::to_string(from.port)}, error)) {
     stopReplication(target, saved);
-    return reporter.fail(error);
+    return failed(error);
   }
 
   std::string state = "link down";
   auto lastProgress = Clock::now();
   bool synced = false;
+  bool started = !options.startWithin;  // only watched when it matters
+  bool gaveUp = false;
   while (!synced) {
-    if (secondsSince(start) > static_cast<double>(timeoutSeconds)) break;
+    if (secondsSince(start) > static_cast<double>(options.timeoutSeconds)) break;
     if (stopRequested) {
       error = fmt::format("stopped by a signal while {} was syncing from {} ({})", to.address(),
                           from.address(), state);
@@ -158,38 +163,54 @@ int copyByReplication(Connection& source, Connection& target, const Password& so
     state = syncState(replication->text);
     synced = infoField(replication->text, "master_link_status") == "up" &&
              infoField(replication->text, "master_sync_in_progress") == "0";
+    if (!started) {
+      // The source lists the target once it has connected, authenticated
+      // and asked for a sync; until then the target's data is untouched.
+      auto replicas = replicaCount(source, error);
+      if (!replicas) break;
+      started = synced || *replicas > *replicasBefore;
+      if (!started && Clock::now() - start > *options.startWithin) {
+        gaveUp = true;
+        break;
+      }
+    }
     if (!synced && Clock::now() - lastProgress >= kProgressInterval) {
       lastProgress = Clock::now();
       reporter.progress(fmt::format("redis-copy: waiting for {} to sync from {} ({:.0f}s): {}",
                                     to.address(), from.address(), secondsSince(start), state));
     }
   }
-  if (!error.empty()) {
+  if (!error.empty() || gaveUp) {
     if (std::string stopError = restoreTarget(target, targetPassword, saved); !stopError.empty()) {
-      return reporter.fail(error + "; and " + stopError +
-                           ": the target may still be a replica: run REPLICAOF NO ONE and "
-                           "CONFIG SET masterauth \"\" on it");
+      return failed((error.empty() ? "replication did not start" : error) + "; and " + stopError +
+                    ": the target may still be a replica: run REPLICAOF NO ONE and CONFIG SET "
+                    "masterauth \"\" on it");
     }
-    return reporter.fail(error + "; replication stopped");
+    if (!gaveUp) return failed(error + "; replication stopped");
+    reporter.say(fmt::format(
+        "replication did not start within {:.0f}s ({}): the target could not reach {} or was "
+        "refused by it; the target is as it was",
+        std::chrono::duration<double>(*options.startWithin).count(), state, from.address()));
+    return ReplicationResult::kNotStarted;
   }
   const double elapsed = secondsSince(start);
   if (std::string stopError = stopReplication(target, saved); !stopError.empty()) {
-    return reporter.fail(stopError +
-                         "; the target may still be a replica: run REPLICAOF NO ONE "
-                         "and CONFIG SET masterauth \"\" on it");
+    return failed(stopError +
+                  "; the target may still be a replica: run REPLICAOF NO ONE and CONFIG SET "
+                  "masterauth \"\" on it");
   }
   if (!synced) {
-    return reporter.fail(fmt::format(
+    return failed(fmt::format(
         "{} did not finish syncing from {} within {}s ({}); check that the target can reach the "
         "source at that address and that the source's password is right; replication stopped",
-        to.address(), from.address(), timeoutSeconds, state));
+        to.address(), from.address(), options.timeoutSeconds, state));
   }
   auto keys = info(target, "keyspace", error);
-  if (!keys) return reporter.fail(error);
+  if (!keys) return failed(error);
   uint64_t total = 0;
   for (const auto& [db, count] : keyspace(*keys)) total += static_cast<uint64_t>(count.keys);
   reporter.say(copySummary(total, elapsed) + " by replication (every database)");
-  return 0;
+  return ReplicationResult::kCopied;
 }
 
 }  // namespace mig::drivers::redis
