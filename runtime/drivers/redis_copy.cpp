@@ -179,7 +179,9 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection* t
   }
   if (dump->isError() && dump->text.starts_with("ERR unknown command")) return std::nullopt;
   if (dump->isError() || list->isError()) {
-    problems.push_back(refusal("source", source, "FUNCTION", dump->isError() ? *dump : *list));
+    problems.push_back(refusal("source", source,
+                               dump->isError() ? "FUNCTION DUMP" : "FUNCTION LIST",
+                               dump->isError() ? *dump : *list));
     return std::nullopt;
   }
   SourceFunctions functions{std::move(dump->text), list->elements.size(), 0};
@@ -200,7 +202,7 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection* t
     return std::nullopt;  // nothing to carry, nothing to remove
   }
   if (targetList->isError()) {
-    problems.push_back(refusal("target", *target, "FUNCTION", *targetList));
+    problems.push_back(refusal("target", *target, "FUNCTION LIST", *targetList));
     return functions;
   }
   functions.targetLibraries = targetList->elements.size();

@@ -14,7 +14,7 @@ namespace {
 
 /// How often the target is asked whether it has synced: the delay this
 /// adds to a copy is half of it, on average.
-constexpr auto kReplicationPoll = std::chrono::milliseconds(5);
+constexpr auto kReplicationPoll = std::chrono::milliseconds(2);
 
 /// The target's replication credentials before we changed them.
 struct SavedMasterAuth {
