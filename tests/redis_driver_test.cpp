@@ -877,16 +877,26 @@ TEST(RedisCopy, AutoMethodSaysWhatItChoseAndWhy) {
             "method auto: dump (db 1 also holds keys, which replication would replace)");
 }
 
-/// `count` keys "many:N": strings with a TTL (an hour), or small hashes.
-void fillMany(const TestRedis& server, int count, bool hashes) {
+enum class Many { kStrings, kStringsWithTtl, kHashes };
+
+/// `count` keys "many:N" of one kind: strings, strings with a TTL (an
+/// hour), small hashes.
+void fillMany(const TestRedis& server, int count, Many kind) {
   auto c = server.connect();
   ASSERT_TRUE(c);
   for (int i = 0; i < count; ++i) {
     const std::string key = "many:" + std::to_string(i);
-    if (hashes) {
-      c->append({"HSET", key, "name", "user-" + std::to_string(i), "n", std::to_string(i)});
-    } else {
-      c->append({"SET", key, "value-" + std::to_string(i), "PX", "3600000"});
+    const std::string n = std::to_string(i);
+    switch (kind) {
+      case Many::kStrings:
+        c->append({"SET", key, "value-" + n});
+        break;
+      case Many::kStringsWithTtl:
+        c->append({"SET", key, "value-" + n, "PX", "3600000"});
+        break;
+      case Many::kHashes:
+        c->append({"HSET", key, "name", "user-" + n, "n", n});
+        break;
     }
     if (i % 1000 == 999 || i == count - 1) {
       ASSERT_TRUE(c->flush());
@@ -898,28 +908,39 @@ void fillMany(const TestRedis& server, int count, bool hashes) {
   }
 }
 
-TEST(RedisCopy, AutoReplicatesKeysWithTtlsAndHashes) {
+TEST(RedisCopy, AutoReplicatesLargeKeyspacesOfEveryKind) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
-  fillMany(*source, 50'000, false);
+  fillMany(*source, 50'000, Many::kStringsWithTtl);
   DriverRun ttls = copy(*source, *target);
   ASSERT_EQ(ttls.exitCode, 0) << ttls.err;
   std::vector<std::string> out = lines(ttls.out);
   ASSERT_EQ(out.size(), 3u) << ttls.out;
-  EXPECT_EQ(out[0], "method auto: replication (50,000 of 50,000 keys have a TTL)");
+  EXPECT_EQ(out[0], "method auto: replication (50,000 keys, 50,000 with a TTL)");
   EXPECT_TRUE(std::regex_match(
       out[2], std::regex(R"(copied 50,000 keys in [0-9.]+s \([0-9,]+ keys/s\) by replication )"
                          R"(\(every database\))")))
       << out[2];
   EXPECT_EQ(compare(*source, *target).exitCode, 0);
 
-  source->run({"FLUSHALL"});
-  fillMany(*source, 50'000, true);
-  DriverRun hashes = copy(*source, *target);
-  ASSERT_EQ(hashes.exitCode, 0) << hashes.err;
-  EXPECT_EQ(lines(hashes.out)[0],
-            "method auto: replication (100 of 100 sampled keys are not strings)");
+  for (Many kind : {Many::kHashes, Many::kStrings}) {
+    source->run({"FLUSHALL"});
+    fillMany(*source, 50'000, kind);
+    DriverRun run = copy(*source, *target);
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    EXPECT_EQ(lines(run.out)[0], "method auto: replication (50,000 keys, 0 with a TTL)");
+    EXPECT_EQ(compare(*source, *target).exitCode, 0);
+  }
+
+  // Not where the target may not replicate.
+  target->run({"ACL", "SETUSER", "default", "-replicaof"});
+  DriverRun refused = copy(*source, *target);
+  ASSERT_EQ(refused.exitCode, 0) << refused.err;
+  EXPECT_EQ(lines(refused.out)[0],
+            "method auto: dump (target 127.0.0.1:" + std::to_string(target->port()) +
+                "/0: REPLICAOF refused: NOPERM this user has no permissions to run the "
+                "'replicaof' command)");
   EXPECT_EQ(compare(*source, *target).exitCode, 0);
 }
 
@@ -927,7 +948,7 @@ TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
-  fillMany(*source, 50'000, false);
+  fillMany(*source, 50'000, Many::kStringsWithTtl);
   target->run({"SET", "stale", "old"});
   // The source refuses to serve replicas: the target never starts syncing.
   source->run({"ACL", "SETUSER", "default", "-sync", "-psync"});
@@ -936,7 +957,7 @@ TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
   ASSERT_EQ(run.exitCode, 0) << run.err;
   const std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 6u) << run.out;
-  EXPECT_EQ(out[0], "method auto: replication (50,000 of 50,000 keys have a TTL)");
+  EXPECT_EQ(out[0], "method auto: replication (50,000 keys, 50,000 with a TTL)");
   EXPECT_TRUE(std::regex_match(
       out[2],
       std::regex("replication did not start within 1s \\(link down[a-z0-9, ]*\\): the target "

@@ -20,91 +20,6 @@ constexpr int64_t kAutoReplicationMinimumKeys = 50'000;
 /// start syncing from the source before it puts the target back and
 /// copies by dump instead.
 constexpr auto kAutoReplicationStart = std::chrono::milliseconds(10'000);
-/// Keys sampled (RANDOMKEY, TYPE) to tell whether strings dominate.
-constexpr int kAutoTypeSamples = 100;
-
-/// How many of `samples` random keys of the source are strings.
-std::optional<int> sampledStrings(Connection& source, int samples, std::string& error) {
-  for (int i = 0; i < samples; ++i) source.append({"RANDOMKEY"});
-  std::vector<std::string> keys;
-  Reply reply;
-  for (int i = 0; i < samples; ++i) {
-    if (!source.read(reply)) {
-      error = source.error();
-      return std::nullopt;
-    }
-    if (reply.kind == Reply::Kind::kBulk) keys.push_back(std::move(reply.text));
-  }
-  for (const std::string& key : keys) source.append({"TYPE", key});
-  int strings = 0;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!source.read(reply)) {
-      error = source.error();
-      return std::nullopt;
-    }
-    if (reply.isStatus("string")) ++strings;
-  }
-  return strings;
-}
-
-}  // namespace
-
-/// --method auto. Replication (Redis's own full sync) is chosen only where
-/// it is safe and faster than dump: both URLs name the same database, that
-/// is the only one with keys on either side (replication replaces every
-/// database), the target runs a Redis at least as new as the source's (it
-/// must read the source's RDB), is not a replica, lets us CONFIG it, and
-/// the source holds at least 100,000 keys of which most have a TTL or are
-/// not strings. For strings without TTL the dump method is the faster one
-/// (bench/redis_copy.sh), and it does not make the source fork.
-std::optional<MethodChoice> chooseMethod(Connection& source, Connection& target,
-                                         const ServerFacts& sourceFacts,
-                                         const ServerFacts& targetFacts, std::string& error) {
-  const int db = source.endpoint().db;
-  if (db != target.endpoint().db) return MethodChoice{"dump", "the URLs name different databases"};
-  auto sourceInfo = info(source, "keyspace", error);
-  auto targetInfo = sourceInfo ? info(target, "keyspace", error) : std::nullopt;
-  auto role = targetInfo ? info(target, "replication", error) : std::nullopt;
-  if (!role) return std::nullopt;
-  const auto sourceKeys = keyspace(*sourceInfo);
-  for (const auto& databases : {sourceKeys, keyspace(*targetInfo)}) {
-    for (const auto& [other, keys] : databases) {
-      if (other != db) {
-        return MethodChoice{"dump", fmt::format("db {} also holds keys, which replication would "
-                                                "replace",
-                                                other)};
-      }
-    }
-  }
-  const DatabaseKeys keys = sourceKeys.contains(db) ? sourceKeys.at(db) : DatabaseKeys{};
-  if (keys.keys < kAutoReplicationMinimumKeys) {
-    return MethodChoice{"dump", fmt::format("only {} {}", withThousands(keys.keys),
-                                            keys.keys == 1 ? "key" : "keys")};
-  }
-  if (versionNumbers(targetFacts.version) < versionNumbers(sourceFacts.version)) {
-    return MethodChoice{"dump", "the target runs an older Redis than the source"};
-  }
-  if (infoField(*role, "role") != "master") {
-    return MethodChoice{"dump", "the target is a replica"};
-  }
-  if (auto config = target.command({"CONFIG", "GET", "masterauth"}); !config || config->isError()) {
-    return MethodChoice{"dump", "the target does not allow CONFIG"};
-  }
-  if (keys.expires * 2 >= keys.keys) {
-    return MethodChoice{"replication",
-                        fmt::format("{} of {} keys have a TTL", withThousands(keys.expires),
-                                    withThousands(keys.keys))};
-  }
-  auto strings = sampledStrings(source, kAutoTypeSamples, error);
-  if (!strings) return std::nullopt;
-  if (*strings * 2 < kAutoTypeSamples) {
-    return MethodChoice{"replication", fmt::format("{} of {} sampled keys are not strings",
-                                                   kAutoTypeSamples - *strings, kAutoTypeSamples)};
-  }
-  return MethodChoice{"dump", "mostly strings without TTL"};
-}
-
-namespace {
 
 /// Problems found before the copy changes anything, reported together.
 using Problems = std::vector<std::string>;
@@ -147,6 +62,90 @@ bool probe(Connection& connection, std::string_view role,
   }
   return true;
 }
+
+// Write permission probes: each is a command the copy will send, with
+// arguments the command itself rejects once Redis has checked the user's
+// permissions and the server's state (read-only replica, out of memory,
+// disabled command). A refusal is a problem; any other error means the
+// command may run; nothing is ever written.
+
+bool refusedWrite(const Reply& reply) {
+  return refused(reply) || !reply.isError();
+}
+
+std::vector<std::vector<std::string>> dumpWriteProbes(const std::string& key, bool functions) {
+  std::vector<std::vector<std::string>> probes = {
+      {"FLUSHDB", "mig-permission-probe"},            // syntax error
+      {"MSET", key, "v", key},                        // odd number of arguments
+      {"SET", key, "v", "NX", "XX"},                  // syntax error
+      {"RESTORE", key, "0", "mig-permission-probe"},  // not a DUMP payload
+  };
+  if (functions) probes.push_back({"FUNCTION", "RESTORE", "mig-permission-probe"});
+  return probes;
+}
+
+std::vector<std::vector<std::string>> replicationWriteProbes() {
+  return {
+      {"CONFIG", "SET", "masterauth", "x", "masterauth"},  // odd number of arguments
+      {"REPLICAOF", "mig-permission-probe", "no-port"},    // not a port
+  };
+}
+
+}  // namespace
+
+/// --method auto. Replication (Redis's own full sync) is chosen wherever it
+/// is safe: both URLs name the same database, that is the only one with
+/// keys on either side (replication replaces every database), the target
+/// runs a Redis at least as new as the source's (it must read the source's
+/// RDB), is not a replica, and lets us CONFIG SET and REPLICAOF; and where
+/// it pays: the source holds at least 50,000 keys. It costs both servers
+/// less work per key than dump's commands (SCAN, MGET or DUMP, PTTL on the
+/// source; MSET, SET PX or RESTORE on the target), so it is the faster way
+/// for keys with TTLs and for other types than strings, and keeps its pace
+/// when the machines are busy; for strings without TTL the two are close
+/// (bench/redis_copy.sh).
+std::optional<MethodChoice> chooseMethod(Connection& source, Connection& target,
+                                         const ServerFacts& sourceFacts,
+                                         const ServerFacts& targetFacts, std::string& error) {
+  const int db = source.endpoint().db;
+  if (db != target.endpoint().db) return MethodChoice{"dump", "the URLs name different databases"};
+  auto sourceInfo = info(source, "keyspace", error);
+  auto targetInfo = sourceInfo ? info(target, "keyspace", error) : std::nullopt;
+  auto role = targetInfo ? info(target, "replication", error) : std::nullopt;
+  if (!role) return std::nullopt;
+  const auto sourceKeys = keyspace(*sourceInfo);
+  for (const auto& databases : {sourceKeys, keyspace(*targetInfo)}) {
+    for (const auto& [other, keys] : databases) {
+      if (other != db) {
+        return MethodChoice{"dump", fmt::format("db {} also holds keys, which replication would "
+                                                "replace",
+                                                other)};
+      }
+    }
+  }
+  const DatabaseKeys keys = sourceKeys.contains(db) ? sourceKeys.at(db) : DatabaseKeys{};
+  if (keys.keys < kAutoReplicationMinimumKeys) {
+    return MethodChoice{"dump", "only " + counted(static_cast<uint64_t>(keys.keys), "key", "keys")};
+  }
+  if (versionNumbers(targetFacts.version) < versionNumbers(sourceFacts.version)) {
+    return MethodChoice{"dump", "the target runs an older Redis than the source"};
+  }
+  if (infoField(*role, "role") != "master") {
+    return MethodChoice{"dump", "the target is a replica"};
+  }
+  Problems refusals;
+  if (!probe(target, "target", replicationWriteProbes(), refusedWrite, refusals)) {
+    error = refusals.back();
+    return std::nullopt;
+  }
+  if (!refusals.empty()) return MethodChoice{"dump", refusals.front()};
+  return MethodChoice{
+      "replication",
+      fmt::format("{}, {} with a TTL", counted(static_cast<uint64_t>(keys.keys), "key", "keys"),
+                  withThousands(static_cast<uint64_t>(keys.expires)))};
+}
+
+namespace {
 
 /// A key the permission probes name: one the copy will read and write, so
 /// that an ACL limited to key patterns judges the probes as it will judge
@@ -207,34 +206,6 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection* t
   }
   functions.targetLibraries = targetList->elements.size();
   return functions;
-}
-
-// Write permission probes: each is a command the copy will send, with
-// arguments the command itself rejects once Redis has checked the user's
-// permissions and the server's state (read-only replica, out of memory,
-// disabled command). A refusal is a problem; any other error means the
-// command may run; nothing is ever written.
-
-bool refusedWrite(const Reply& reply) {
-  return refused(reply) || !reply.isError();
-}
-
-std::vector<std::vector<std::string>> dumpWriteProbes(const std::string& key, bool functions) {
-  std::vector<std::vector<std::string>> probes = {
-      {"FLUSHDB", "mig-permission-probe"},            // syntax error
-      {"MSET", key, "v", key},                        // odd number of arguments
-      {"SET", key, "v", "NX", "XX"},                  // syntax error
-      {"RESTORE", key, "0", "mig-permission-probe"},  // not a DUMP payload
-  };
-  if (functions) probes.push_back({"FUNCTION", "RESTORE", "mig-permission-probe"});
-  return probes;
-}
-
-std::vector<std::vector<std::string>> replicationWriteProbes() {
-  return {
-      {"CONFIG", "SET", "masterauth", "x", "masterauth"},  // odd number of arguments
-      {"REPLICAOF", "mig-permission-probe", "no-port"},    // not a port
-  };
 }
 
 /// What redis-copy works with once nothing stands in the way.
