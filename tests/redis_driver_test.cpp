@@ -513,10 +513,13 @@ TEST(RedisClient, ATimeoutOrAClosedConnectionIsAnErrorThatStays) {
   auto victim = server->connect();
   auto killer = server->connect();
   ASSERT_TRUE(victim && killer);
-  const int64_t id = victim->command({"CLIENT", "ID"})->integer;
+  auto id = victim->command({"CLIENT", "ID"});
+  ASSERT_TRUE(id) << victim->error();
   victim->append({"BLPOP", "nothing", "0"});
   ASSERT_TRUE(victim->flush());
-  EXPECT_EQ(killer->command({"CLIENT", "KILL", "ID", std::to_string(id)})->integer, 1);
+  auto killed = killer->command({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed) << killer->error();
+  EXPECT_EQ(killed->integer, 1);
   EXPECT_FALSE(victim->read());
   EXPECT_EQ(victim->error(), where + "connection closed by the server");
   EXPECT_TRUE(victim->failed());

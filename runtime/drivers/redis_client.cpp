@@ -51,8 +51,8 @@ timeval toTimeval(std::chrono::milliseconds duration) {
 // hiredis builds replies through these functions: ours fill a `Reply` tree
 // in place. The root is the `Reply` that `Connection::read` was given (the
 // reader's privdata), every other node an element of its parent, sized when
-// the parent array was created. The tree belongs to the caller, so freeing
-// is hiredis's business only for its own storage: none here.
+// the parent array was created. The tree belongs to the caller: freeObject
+// has nothing to free.
 
 Reply* replySlot(const redisReadTask* task) {
   if (task->parent == nullptr) return static_cast<Reply*>(task->privdata);

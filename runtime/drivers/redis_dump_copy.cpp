@@ -9,6 +9,9 @@
 // TTL (INFO keyspace "expires"); otherwise every key is copied without one,
 // and the copy warns if keys got a TTL while it ran. Like any copy of a
 // database in use, writes made during the copy may or may not be carried.
+// Function libraries travel as one FUNCTION DUMP payload, restored with
+// the FLUSH policy before the keys. At the end the target must hold every
+// key written, but those whose TTL ran out since.
 
 #include <fmt/format.h>
 
