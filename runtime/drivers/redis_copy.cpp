@@ -152,7 +152,7 @@ namespace {
 /// the copy. Proves that SCAN may run.
 std::string probeKey(Connection& source, Problems& problems) {
   constexpr std::string_view kNoKey = "mig:permission-probe";
-  auto reply = source.command({"SCAN", "0", "COUNT", kScanCount});
+  auto reply = source.command({"SCAN", "0", "COUNT", "10"});
   if (!reply) {
     problems.push_back(source.error());
     return std::string(kNoKey);
