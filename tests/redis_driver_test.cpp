@@ -803,6 +803,28 @@ TEST(RedisCopy, ReportsEveryProblemAtOnceBeforeChangingAnything) {
   EXPECT_EQ(get(*target, "kept"), "1");
 }
 
+TEST(RedisCopy, ReplicationIsRefusedBeforeAnyChangeWhereTheTargetMayNotReplicate) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  target->run({"SET", "kept", "1"});
+  target->run({"ACL", "SETUSER", "default", "-replicaof"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "replication"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  EXPECT_EQ(run.err, "mig driver redis-copy: target " + to +
+                         ": REPLICAOF refused: NOPERM this user has no permissions to run the "
+                         "'replicaof' command\n"
+                         "mig driver redis-copy: nothing was copied: 1 problem found before any "
+                         "change to " +
+                         to + "\n");
+  EXPECT_EQ(get(*target, "kept"), "1");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+}
+
 TEST(RedisCopy, ReportsAReadOnlyTarget) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());

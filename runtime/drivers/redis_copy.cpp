@@ -58,6 +58,13 @@ bool probe(Connection& connection, std::string_view role,
     // "FUNCTION RESTORE", "CONFIG SET": a container command with its subcommand.
     const bool container = command[0] == "FUNCTION" || command[0] == "CONFIG";
     const std::string name = container ? command[0] + " " + command[1] : command[0];
+    if (!reply.isError()) {
+      // A write probe that was not refused at all: a server unlike the ones
+      // the probes were written for.
+      problems.push_back(fmt::format("{} {}: {} check answered as no Redis 6 or 7 does", role,
+                                     connection.endpoint().describe(), name));
+      continue;
+    }
     problems.push_back(refusal(role, connection, name, reply));
   }
   return true;
@@ -256,7 +263,8 @@ Ends prepare(const Endpoint& from, const Endpoint& to, const Password& fromPassw
       }
     }
   }
-  if (ends.method == "replication" && ends.target) {
+  // (auto checked these when it chose replication)
+  if (method == "replication" && ends.target) {
     if (from.db != to.db) {
       problems.push_back(fmt::format(
           "--method replication copies every database as it is (db {} stays db {}); the URLs "
