@@ -20,7 +20,11 @@
 # DATASET: strings (default: DEBUG POPULATE, no TTL), ttl (the same keys,
 # each with a TTL), hashes (small hashes of two fields, no TTL),
 # REPL_DISKLESS_SYNC_DELAY (0; Redis's default is 5 seconds of waiting
-# for more replicas before a diskless sync starts, which would dominate).
+# for more replicas before a diskless sync starts, which would dominate),
+# REPL_DISKLESS_LOAD (disabled, Redis's default, with which a replica
+# writes the snapshot to disk before loading it; mig's replication sets
+# on-empty-db on the target for its copy; give on-empty-db here to have
+# the plain REPLICAOF runs load as mig's do).
 set -euo pipefail
 
 MIG=${MIG:-build/cli/mig}
@@ -30,6 +34,7 @@ PAIRS=${PAIRS:-3}
 PORT=${PORT:-7380}
 DATASET=${DATASET:-strings}
 REPL_DISKLESS_SYNC_DELAY=${REPL_DISKLESS_SYNC_DELAY:-0}
+REPL_DISKLESS_LOAD=${REPL_DISKLESS_LOAD:-disabled}
 SOURCE_PORT=$PORT
 TARGET_PORT=$((PORT + 1))
 
@@ -73,6 +78,7 @@ save ""
 appendonly no
 enable-debug-command local
 repl-diskless-sync-delay $REPL_DISKLESS_SYNC_DELAY
+repl-diskless-load $REPL_DISKLESS_LOAD
 EOF
   chmod 600 "$work/$name/redis.conf"
   redis-server "$work/$name/redis.conf"
@@ -204,7 +210,8 @@ done
 echo
 version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
 echo "$KEYS keys ($DATASET); redis $version; repl-diskless-sync-delay" \
-  "$REPL_DISKLESS_SYNC_DELAY; $(nproc) cores; auto chose $chose"
+  "$REPL_DISKLESS_SYNC_DELAY; repl-diskless-load $REPL_DISKLESS_LOAD; $(nproc) cores;" \
+  "auto chose $chose"
 echo "median ratio mig default / replication:     $(printf '%s\n' "${default_ratios[@]}" | median)"
 echo "median ratio mig dump / replication:        $(printf '%s\n' "${dump_ratios[@]}" | median)"
 echo "median ratio mig replication / replication: $(printf '%s\n' "${mrepl_ratios[@]}" | median)"

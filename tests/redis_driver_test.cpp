@@ -177,6 +177,9 @@ class TestRedis {
     return *reply;
   }
 
+  /// What the server has logged so far.
+  std::string log() const { return readFile(folder_ + "/redis.log"); }
+
   /// What redis-cli prints for `args` (--raw), as an independent reader.
   std::string cli(const std::vector<std::string>& args, int db = 0) const {
     std::vector<std::string> argv = {"redis-cli",
@@ -769,6 +772,8 @@ TEST(RedisCopy, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
       EXPECT_EQ(same.exitCode, 0) << method << " db " << db << ": " << same.out;
     }
     EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+    EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}),
+              "repl-diskless-load\ndisabled\n");
   }
 }
 
@@ -823,6 +828,7 @@ TEST(RedisCopy, ReplicationIsRefusedBeforeAnyChangeWhereTheTargetMayNotReplicate
                          to + "\n");
   EXPECT_EQ(get(*target, "kept"), "1");
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
 }
 
 TEST(RedisCopy, ReportsAReadOnlyTarget) {
@@ -996,6 +1002,7 @@ TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
   EXPECT_TRUE(out[5].starts_with("copied 50,000 keys in ")) << out[5];
   EXPECT_EQ(compare(*source, *target).exitCode, 0);
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }
 
@@ -1058,6 +1065,15 @@ TEST(RedisCopy, CarriesStreamGroupsNegativeZeroScoresAndFunctions) {
     EXPECT_EQ(target->cli({"FUNCTION", "LIST", "LIBRARYNAME", "old"}), "\n");  // none
     EXPECT_EQ(target->cli({"FCALL", "hello", "0"}), "hi\n");
     EXPECT_EQ(target->cli({"XPENDING", "jobs", "workers"}), "1\n1-0\n1-0\nalice\n1\n");
+    if (method == "replication") {
+      // The target held no keys: it loaded the snapshot as it arrived, not
+      // from disk, and has its own setting back.
+      EXPECT_NE(target->log().find("MASTER <-> REPLICA sync: Loading DB in memory"),
+                std::string::npos);
+      EXPECT_EQ(target->log().find(" to disk"), std::string::npos) << target->log();
+      EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}),
+                "repl-diskless-load\ndisabled\n");
+    }
   }
 }
 
@@ -1112,6 +1128,9 @@ TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   EXPECT_EQ(get(*target, "in-db-2", 2), "two");
   EXPECT_EQ(target->cli({"DBSIZE"}, 4), "0\n");
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
+  // The target held a key: it kept it until the snapshot was on disk.
+  EXPECT_NE(target->log().find(" to disk"), std::string::npos) << target->log();
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
   target->run({"SET", "writable", "yes"});  // no longer a read-only replica
 }
@@ -1135,6 +1154,7 @@ TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
                           "replication stopped\n")))
       << run.err;
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }
 
@@ -1156,6 +1176,7 @@ TEST(RedisCopy, ReplicationMethodRestoresTheTargetWhenTerminated) {
       << run.err;
   EXPECT_NE(run.err.find("; replication stopped\n"), std::string::npos) << run.err;
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }
 

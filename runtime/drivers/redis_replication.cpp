@@ -16,22 +16,33 @@ namespace {
 /// adds to a copy is half of it, on average.
 constexpr auto kReplicationPoll = std::chrono::milliseconds(2);
 
-/// The target's replication credentials before we changed them.
-struct SavedMasterAuth {
+/// How an empty target loads the source's snapshot: as it arrives, rather
+/// than written to disk first and read back (Redis 6 and later). A target
+/// that holds keys still loads from disk, keeping them until the snapshot
+/// is complete.
+constexpr std::string_view kDisklessLoad = "on-empty-db";
+
+/// The target's settings before we changed them.
+struct SavedSettings {
   std::string masterauth;
   std::string masteruser;
   bool userChanged = false;  ///< masteruser exists from Redis 6 on: touched only when needed
+  std::string disklessLoad;  ///< repl-diskless-load; empty: not changed
 };
 
 /// Makes the target a master again and gives it back its masterauth and
 /// masteruser (normally empty), so that it does not keep the source's
-/// password. Returns an error message, or "".
-std::string stopReplication(Connection& target, const SavedMasterAuth& saved) {
+/// password, and its repl-diskless-load. Returns an error message, or "".
+std::string stopReplication(Connection& target, const SavedSettings& saved) {
   std::string error;
   if (!call(target, {"REPLICAOF", "NO", "ONE"}, error)) return error;
   if (!call(target, {"CONFIG", "SET", "masterauth", saved.masterauth}, error)) return error;
   if (saved.userChanged &&
       !call(target, {"CONFIG", "SET", "masteruser", saved.masteruser}, error)) {
+    return error;
+  }
+  if (!saved.disklessLoad.empty() &&
+      !call(target, {"CONFIG", "SET", "repl-diskless-load", saved.disklessLoad}, error)) {
     return error;
   }
   return "";
@@ -86,7 +97,7 @@ class StopSignals {
 /// Puts the target back after replication went wrong: through its
 /// connection, or through a new one when that connection is what failed.
 std::string restoreTarget(Connection& target, const Password& targetPassword,
-                          const SavedMasterAuth& saved) {
+                          const SavedSettings& saved) {
   std::string error = stopReplication(target, saved);
   if (error.empty()) return "";
   ConnectOptions options;
@@ -115,13 +126,16 @@ ReplicationResult copyByReplication(Connection& source, Connection& target,
     return ReplicationResult::kFailed;
   };
   std::string error;
-  SavedMasterAuth saved;
+  SavedSettings saved;
   auto masterauth = configValue(target, "masterauth", error);
   auto masteruser = masterauth ? configValue(target, "masteruser", error) : std::nullopt;
-  auto replicasBefore = masteruser ? replicaCount(source, error) : std::nullopt;
+  auto disklessLoad = masteruser ? configValue(target, "repl-diskless-load", error) : std::nullopt;
+  auto replicasBefore = disklessLoad ? replicaCount(source, error) : std::nullopt;
   if (!replicasBefore) return failed(error);
-  saved = {std::move(*masterauth), std::move(*masteruser), false};
+  saved = {std::move(*masterauth), std::move(*masteruser), false, ""};
   saved.userChanged = saved.masteruser != from.user;
+  // Only Redis's default is changed; a server set otherwise knows why.
+  if (*disklessLoad == "disabled") saved.disklessLoad = std::move(*disklessLoad);
   reporter.addSecret(saved.masterauth);
 
   reporter.say(
@@ -132,7 +146,9 @@ ReplicationResult copyByReplication(Connection& source, Connection& target,
   // From the first change to the target on, a stop signal puts it back.
   StopSignals stopSignals;
   if (!call(target, {"CONFIG", "SET", "masterauth", sourcePassword.value}, error) ||
-      (saved.userChanged && !call(target, {"CONFIG", "SET", "masteruser", from.user}, error))) {
+      (saved.userChanged && !call(target, {"CONFIG", "SET", "masteruser", from.user}, error)) ||
+      (!saved.disklessLoad.empty() &&
+       !call(target, {"CONFIG", "SET", "repl-diskless-load", kDisklessLoad}, error))) {
     stopReplication(target, saved);
     return failed(error);
   }
