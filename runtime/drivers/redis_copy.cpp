@@ -108,9 +108,8 @@ std::vector<std::vector<std::string>> replicationWriteProbes() {
 /// it pays: the source holds at least 50,000 keys. It costs both servers
 /// less work per key than dump's commands (SCAN, MGET or DUMP, PTTL on the
 /// source; MSET, SET PX or RESTORE on the target), so it is the faster way
-/// for keys with TTLs and for other types than strings, and keeps its pace
-/// when the machines are busy; for strings without TTL the two are close
-/// (bench/redis_copy.sh).
+/// for every kind of key, and keeps its pace when the machines are busy
+/// (bench/redis_copy.sh, docs/benchmarks.md).
 std::optional<MethodChoice> chooseMethod(Connection& source, Connection& target,
                                          const ServerFacts& sourceFacts,
                                          const ServerFacts& targetFacts, std::string& error) {
