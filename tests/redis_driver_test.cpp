@@ -1302,8 +1302,9 @@ TEST(RedisCompare, TtlsAgreeWithinTheToleranceWhichIsAnOption) {
     const std::vector<std::string> out = lines(strict.out);
     ASSERT_EQ(out.size(), 3u) << strict.out;
     EXPECT_TRUE(std::regex_match(
-        out[0], std::regex(R"(key k: ttl 3599\.\d{3}s in a, ttl 3596\.\d{3}s in b, more than )" +
-                           tolerance + " apart")))
+        out[0],
+        std::regex(R"(key k: ttl 35\d\d\.\d{3}s in a, ttl 35\d\d\.\d{3}s in b, more than )" +
+                   tolerance + " apart")))
         << out[0];
   }
 
@@ -1414,15 +1415,15 @@ INSTANTIATE_TEST_SUITE_P(
             "TtlMovedByAnHour",
             {{"PEXPIRE", "session:1", "7200000"}},
             {{"PEXPIRE", "session:1", "3600000"}},
-            R"(key session:1: ttl 3599\.\d{3}s in a, ttl 7199\.\d{3}s in b, more than 5s apart)"},
+            R"(key session:1: ttl 35\d\d\.\d{3}s in a, ttl 71\d\d\.\d{3}s in b, more than 5s apart)"},
         Tamper{"TtlRemoved",
                {{"PERSIST", "session:1"}},
                {{"PEXPIRE", "session:1", "3600000"}},
-               R"(key session:1: ttl 3599\.\d{3}s in a, no ttl in b)"},
+               R"(key session:1: ttl 35\d\d\.\d{3}s in a, no ttl in b)"},
         Tamper{"TtlAdded",
                {{"PEXPIRE", "plain", "3600000"}},
                {{"PERSIST", "plain"}},
-               R"(key plain: no ttl in a, ttl 3599\.\d{3}s in b)"},
+               R"(key plain: no ttl in a, ttl 35\d\d\.\d{3}s in b)"},
         Tamper{"StringChanged",
                {{"SET", "plain", "w"}},
                {{"SET", "plain", "v"}},
