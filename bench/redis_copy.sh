@@ -6,10 +6,12 @@
 # fills the source with $KEYS keys of $VALUE_SIZE bytes (DEBUG POPULATE),
 # then runs $PAIRS pairs, alternating the order inside each pair:
 #   replication      REPLICAOF on a flushed target until the sync is done
-#   mig dump         mig driver redis-copy (default method: DUMP/RESTORE)
+#   mig default      mig driver redis-copy (the default method: auto)
+#   mig dump         mig driver redis-copy --method dump
 #   mig replication  mig driver redis-copy --method replication
-# and prints keys/s for each and the ratio mig/replication per pair and as
-# the median of the pairs. Every run is checked to leave $KEYS keys.
+# and prints keys/s for each, the method auto chose, and the ratios
+# mig/replication per pair and as the median of the pairs. Every run is
+# checked to leave $KEYS keys.
 #
 #   MIG=build/cli/mig bench/redis_copy.sh
 #
@@ -18,7 +20,11 @@
 # DATASET: strings (default: DEBUG POPULATE, no TTL), ttl (the same keys,
 # each with a TTL), hashes (small hashes of two fields, no TTL),
 # REPL_DISKLESS_SYNC_DELAY (0; Redis's default is 5 seconds of waiting
-# for more replicas before a diskless sync starts, which would dominate).
+# for more replicas before a diskless sync starts, which would dominate),
+# REPL_DISKLESS_LOAD (disabled, Redis's default, with which a replica
+# writes the snapshot to disk before loading it; mig's replication sets
+# on-empty-db on the target for its copy; give on-empty-db here to have
+# the plain REPLICAOF runs load as mig's do).
 set -euo pipefail
 
 MIG=${MIG:-build/cli/mig}
@@ -28,6 +34,7 @@ PAIRS=${PAIRS:-3}
 PORT=${PORT:-7380}
 DATASET=${DATASET:-strings}
 REPL_DISKLESS_SYNC_DELAY=${REPL_DISKLESS_SYNC_DELAY:-0}
+REPL_DISKLESS_LOAD=${REPL_DISKLESS_LOAD:-disabled}
 SOURCE_PORT=$PORT
 TARGET_PORT=$((PORT + 1))
 
@@ -71,6 +78,7 @@ save ""
 appendonly no
 enable-debug-command local
 repl-diskless-sync-delay $REPL_DISKLESS_SYNC_DELAY
+repl-diskless-load $REPL_DISKLESS_LOAD
 EOF
   chmod 600 "$work/$name/redis.conf"
   redis-server "$work/$name/redis.conf"
@@ -170,32 +178,40 @@ median() {
     END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-row() { printf '%-5s %-22s %14s %14s %14s %10s %10s\n' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+row() { printf '%-5s %-30s %14s %14s %14s %14s %9s %9s %9s\n' "$@"; }
 echo
-row pair order replication "mig dump" "mig repl" dump/repl mrepl/repl
+row pair order replication "mig default" "mig dump" "mig repl" def/repl dump/repl mrep/repl
+default_ratios=()
 dump_ratios=()
 mrepl_ratios=()
 for pair in $(seq "$PAIRS"); do
   if ((pair % 2 == 1)); then
-    order="repl, dump, mig-repl"
+    order="repl, default, dump, mig-repl"
     repl=$(run_replication)
-    dump=$(run_mig)
+    default=$(run_mig)
+    chose=$(sed -n 's/^method auto: \([a-z]*\).*/\1/p' "$work/mig.out")
+    dump=$(run_mig --method dump)
     mrepl=$(run_mig --method replication)
   else
-    order="mig-repl, dump, repl"
+    order="mig-repl, dump, default, repl"
     mrepl=$(run_mig --method replication)
-    dump=$(run_mig)
+    dump=$(run_mig --method dump)
+    default=$(run_mig)
+    chose=$(sed -n 's/^method auto: \([a-z]*\).*/\1/p' "$work/mig.out")
     repl=$(run_replication)
   fi
-  dump_ratio=$(awk -v a="$dump" -v b="$repl" 'BEGIN { printf "%.2f", a / b }')
-  mrepl_ratio=$(awk -v a="$mrepl" -v b="$repl" 'BEGIN { printf "%.2f", a / b }')
-  dump_ratios+=("$dump_ratio")
-  mrepl_ratios+=("$mrepl_ratio")
-  row "$pair" "$order" "$repl keys/s" "$dump keys/s" "$mrepl keys/s" "$dump_ratio" "$mrepl_ratio"
+  default_ratios+=("$(ratio "$default" "$repl")")
+  dump_ratios+=("$(ratio "$dump" "$repl")")
+  mrepl_ratios+=("$(ratio "$mrepl" "$repl")")
+  row "$pair" "$order" "$repl keys/s" "$default keys/s" "$dump keys/s" "$mrepl keys/s" \
+    "${default_ratios[-1]}" "${dump_ratios[-1]}" "${mrepl_ratios[-1]}"
 done
 echo
 version=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')
 echo "$KEYS keys ($DATASET); redis $version; repl-diskless-sync-delay" \
-  "$REPL_DISKLESS_SYNC_DELAY; $(nproc) cores"
+  "$REPL_DISKLESS_SYNC_DELAY; repl-diskless-load $REPL_DISKLESS_LOAD; $(nproc) cores;" \
+  "auto chose $chose"
+echo "median ratio mig default / replication:     $(printf '%s\n' "${default_ratios[@]}" | median)"
 echo "median ratio mig dump / replication:        $(printf '%s\n' "${dump_ratios[@]}" | median)"
 echo "median ratio mig replication / replication: $(printf '%s\n' "${mrepl_ratios[@]}" | median)"

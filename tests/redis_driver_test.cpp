@@ -1,6 +1,6 @@
 // The Redis drivers against real redis-server processes on loopback, run
 // through the `mig driver` binary as the stdlib runs them; and the RESP
-// client they are built on.
+// client they are built on (hiredis underneath).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,12 +19,13 @@
 #include <memory>
 #include <regex>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "runtime/drivers/resp.h"
+#include "runtime/drivers/redis_client.h"
 
 extern char** environ;
 
@@ -33,8 +34,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using resp::Connection;
-using resp::Reply;
+using redis::Connection;
+using redis::Reply;
 
 std::string readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,7 +158,7 @@ class TestRedis {
 
   /// A connection of our own client to database `db`.
   std::unique_ptr<Connection> connect(int db = 0) const {
-    resp::ConnectOptions options;
+    redis::ConnectOptions options;
     options.password = password_;
     std::string error;
     auto connection = Connection::open({"127.0.0.1", port_, db, ""}, options, error);
@@ -175,6 +176,9 @@ class TestRedis {
     EXPECT_FALSE(reply->isError()) << *args.begin() << ": " << reply->text;
     return *reply;
   }
+
+  /// What the server has logged so far.
+  std::string log() const { return readFile(folder_ + "/redis.log"); }
 
   /// What redis-cli prints for `args` (--raw), as an independent reader.
   std::string cli(const std::vector<std::string>& args, int db = 0) const {
@@ -204,7 +208,8 @@ class TestRedis {
     port_ = freeLoopbackPort();
     std::ofstream config(folder_ + "/redis.conf", std::ios::trunc);
     config << "port " << port_ << "\nbind 127.0.0.1 -::1\ndir " << folder_
-           << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n";
+           << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n"
+           << "enable-debug-command local\n";
     if (!password_.empty()) config << "requirepass " << password_ << "\n";
     config.close();
     fs::permissions(folder_ + "/redis.conf", fs::perms::owner_read | fs::perms::owner_write);
@@ -217,7 +222,7 @@ class TestRedis {
         pid_ = -1;
         return false;
       }
-      resp::ConnectOptions options;
+      redis::ConnectOptions options;
       options.password = password_;
       options.connectTimeout = 1s;
       std::string error;
@@ -369,19 +374,37 @@ std::string get(const TestRedis& server, std::string_view key, int db = 0) {
   return server.run({"GET", key}, db).text;
 }
 
+using Commands = std::vector<std::vector<std::string>>;
+
+const std::string kLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'hi' end)";
+const std::string kChangedLibrary =
+    "#!lua name=mylib\nredis.register_function('hello', function() return 'bye' end)";
+
+void runAll(const TestRedis& server, const Commands& commands) {
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  for (const auto& command : commands) c->append(std::span<const std::string>(command));
+  for (const auto& command : commands) {
+    auto reply = c->read();
+    ASSERT_TRUE(reply) << c->error();
+    ASSERT_FALSE(reply->isError()) << command[0] << ": " << reply->text;
+  }
+}
+
 // ---------------------------------------------------------------------------
-// The RESP client
+// The client (hiredis underneath)
 
 TEST(RedisUrl, ParsesHostPortAndDatabase) {
   std::string error;
-  auto endpoint = resp::parseUrl("redis://db.example.com:6380/3", error);
+  auto endpoint = redis::parseUrl("redis://db.example.com:6380/3", error);
   ASSERT_TRUE(endpoint) << error;
   EXPECT_EQ(endpoint->host, "db.example.com");
   EXPECT_EQ(endpoint->port, 6380);
   EXPECT_EQ(endpoint->db, 3);
   EXPECT_EQ(endpoint->describe(), "db.example.com:6380/3");
 
-  endpoint = resp::parseUrl("redis://cache", error);
+  endpoint = redis::parseUrl("redis://cache", error);
   ASSERT_TRUE(endpoint) << error;
   EXPECT_EQ(endpoint->port, 6379);
   EXPECT_EQ(endpoint->db, 0);
@@ -389,12 +412,12 @@ TEST(RedisUrl, ParsesHostPortAndDatabase) {
 
 TEST(RedisUrl, AcceptsIpv6InBracketsAndAsPlansInterpolateIt) {
   std::string error;
-  auto bracketed = resp::parseUrl("redis://[::1]:7000/2", error);
+  auto bracketed = redis::parseUrl("redis://[::1]:7000/2", error);
   ASSERT_TRUE(bracketed) << error;
   EXPECT_EQ(bracketed->host, "::1");
   EXPECT_EQ(bracketed->port, 7000);
   EXPECT_EQ(bracketed->address(), "[::1]:7000");
-  auto bare = resp::parseUrl("redis://fd00::5:7000/2", error);
+  auto bare = redis::parseUrl("redis://fd00::5:7000/2", error);
   ASSERT_TRUE(bare) << error;
   EXPECT_EQ(bare->host, "fd00::5");
   EXPECT_EQ(bare->port, 7000);
@@ -402,24 +425,24 @@ TEST(RedisUrl, AcceptsIpv6InBracketsAndAsPlansInterpolateIt) {
 
 TEST(RedisUrl, RefusesPasswordWithoutEchoingIt) {
   std::string error;
-  EXPECT_FALSE(resp::parseUrl("redis://admin:hunter2@host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://admin:hunter2@host:6379/0", error));
   EXPECT_EQ(error, "the Redis URL carries a password; give it in the environment instead");
-  auto user = resp::parseUrl("redis://admin@host:6379/0", error);
+  auto user = redis::parseUrl("redis://admin@host:6379/0", error);
   ASSERT_TRUE(user) << error;
   EXPECT_EQ(user->user, "admin");
 }
 
 TEST(RedisUrl, RejectsMalformedUrls) {
   std::string error;
-  EXPECT_FALSE(resp::parseUrl("http://host:6379/0", error));
-  EXPECT_FALSE(resp::parseUrl("redis://host:99999/0", error));
+  EXPECT_FALSE(redis::parseUrl("http://host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://host:99999/0", error));
   EXPECT_EQ(error, "bad port '99999' in the Redis URL");
-  EXPECT_FALSE(resp::parseUrl("redis://host:6379/x", error));
-  EXPECT_FALSE(resp::parseUrl("rediss://host:6379/0", error));
-  EXPECT_FALSE(resp::parseUrl("redis://:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://host:6379/x", error));
+  EXPECT_FALSE(redis::parseUrl("rediss://host:6379/0", error));
+  EXPECT_FALSE(redis::parseUrl("redis://:6379/0", error));
 }
 
-TEST(RespClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
+TEST(RedisClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
   auto server = TestRedis::start(sourcePassword());
   ASSERT_TRUE(server);
   auto c = server->connect();
@@ -446,10 +469,102 @@ TEST(RespClient, PipelinesBinarySafeValuesAndReturnsErrorsAsReplies) {
   EXPECT_FALSE(c->failed());
 }
 
-TEST(RespClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
+TEST(RedisClient, ReadsNestedRepliesIntoOneTreeAndReusesIt) {
   auto server = TestRedis::start(sourcePassword());
   ASSERT_TRUE(server);
-  resp::ConnectOptions options;
+  auto c = server->connect();
+  ASSERT_TRUE(c);
+  Reply reply;
+  c->append({"EVAL", "return {1, {'a', {2, redis.status_reply('FINE')}}, {}, false}", "0"});
+  c->append({"EVAL", "return 'flat'", "0"});
+  ASSERT_TRUE(c->read(reply)) << c->error();
+  ASSERT_TRUE(reply.isArray());
+  ASSERT_EQ(reply.elements.size(), 4u);
+  EXPECT_EQ(reply.elements[0].kind, Reply::Kind::kInteger);
+  EXPECT_EQ(reply.elements[0].integer, 1);
+  const Reply& inner = reply.elements[1];
+  ASSERT_EQ(inner.elements.size(), 2u);
+  EXPECT_EQ(inner.elements[0].text, "a");
+  ASSERT_EQ(inner.elements[1].elements.size(), 2u);
+  EXPECT_EQ(inner.elements[1].elements[0].integer, 2);
+  EXPECT_TRUE(inner.elements[1].elements[1].isStatus("FINE"));
+  EXPECT_TRUE(reply.elements[2].isArray());
+  EXPECT_TRUE(reply.elements[2].elements.empty());
+  EXPECT_TRUE(reply.elements[3].isNil());  // Lua false is a nil bulk string
+  // The same Reply read again holds only the new reply.
+  ASSERT_TRUE(c->read(reply)) << c->error();
+  EXPECT_EQ(reply.kind, Reply::Kind::kBulk);
+  EXPECT_EQ(reply.text, "flat");
+  EXPECT_TRUE(reply.elements.empty());
+}
+
+TEST(RedisClient, ATimeoutOrAClosedConnectionIsAnErrorThatStays) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  const std::string where = "redis 127.0.0.1:" + std::to_string(server->port()) + ": ";
+  redis::ConnectOptions options;
+  options.password = sourcePassword();
+  options.ioTimeout = 200ms;
+  std::string error;
+  auto waiting = Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error);
+  ASSERT_TRUE(waiting) << error;
+  EXPECT_FALSE(waiting->command({"BLPOP", "nothing", "0"}));
+  EXPECT_EQ(waiting->error(), where + "no reply in time (timed out)");
+  EXPECT_FALSE(waiting->command({"PING"}));
+  EXPECT_EQ(waiting->error(), where + "no reply in time (timed out)");
+
+  auto victim = server->connect();
+  auto killer = server->connect();
+  ASSERT_TRUE(victim && killer);
+  auto id = victim->command({"CLIENT", "ID"});
+  ASSERT_TRUE(id) << victim->error();
+  victim->append({"BLPOP", "nothing", "0"});
+  ASSERT_TRUE(victim->flush());
+  auto killed = killer->command({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed) << killer->error();
+  EXPECT_EQ(killed->integer, 1);
+  EXPECT_FALSE(victim->read());
+  EXPECT_EQ(victim->error(), where + "connection closed by the server");
+  EXPECT_TRUE(victim->failed());
+}
+
+TEST(RedisClient, AServerThatBreaksTheProtocolIsAnError) {
+  // Not a Redis server: one connection, answered with a reply type RESP
+  // does not have.
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int port = ntohs(address.sin_port);
+  std::thread fake([listener] {
+    int client = accept(listener, nullptr, nullptr);
+    char request[256];
+    if (client >= 0 && ::read(client, request, sizeof request) > 0) {
+      const std::string answer = "!bogus\r\n";
+      EXPECT_EQ(write(client, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+    }
+    if (client >= 0) close(client);
+  });
+  redis::ConnectOptions options;
+  options.selectDb = false;
+  std::string error;
+  auto connection = Connection::open({"127.0.0.1", port, 0, ""}, options, error);
+  ASSERT_TRUE(connection) << error;
+  EXPECT_FALSE(connection->command({"PING"}));
+  EXPECT_EQ(connection->error(), "redis 127.0.0.1:" + std::to_string(port) +
+                                     ": protocol error, got \"!\" as reply type byte");
+  fake.join();
+  close(listener);
+}
+
+TEST(RedisClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  redis::ConnectOptions options;
   options.password = wrongPassword();
   std::string error;
   EXPECT_FALSE(Connection::open({"127.0.0.1", server->port(), 0, ""}, options, error));
@@ -466,7 +581,7 @@ TEST(RespClient, ConnectionFailuresNameTheServerAndNeverThePassword) {
   EXPECT_EQ(error, "redis 127.0.0.1:" + std::to_string(closedPort) + ": connection refused");
 }
 
-TEST(RespClient, ConnectsOverIpv6) {
+TEST(RedisClient, ConnectsOverIpv6) {
   if (!ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   auto server = TestRedis::start("");
   ASSERT_TRUE(server);
@@ -488,8 +603,10 @@ TEST(RedisCopy, CopiesEveryTypeBinarySafeWithTtlsAndLeavesTargetEqual) {
 
   DriverRun run = copy(*source, *target);
   ASSERT_EQ(run.exitCode, 0) << run.err;
-  EXPECT_TRUE(std::regex_match(run.out,
-                               std::regex(R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("method auto: dump \\(db 3 also holds keys, which replication would "
+                          "replace\\)\n"
+                          R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
       << run.out;
   EXPECT_EQ(run.err, "");
 
@@ -530,7 +647,7 @@ TEST(RedisCopy, CopiesEveryTypeWhenNoKeyHasATtl) {
   source->run({"ZADD", "z", "2", "b", "1", "a"}, 5);
   source->run({"XADD", "s", "5-5", "f", "v"}, 5);
 
-  DriverRun run = copy(*source, *target, 5);
+  DriverRun run = copy(*source, *target, 5, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_TRUE(run.out.starts_with("copied 4 keys in ")) << run.out;
   EXPECT_EQ(get(*target, kBinaryKey, 5), kBinaryValue);
@@ -556,7 +673,7 @@ TEST(RedisCopy, CopiesDatabasesOfMostlyOtherTypesThanStrings) {
   ASSERT_TRUE(c->flush());
   for (int i = 0; i < 4000 + 1334; ++i) ASSERT_TRUE(c->read()) << c->error();
 
-  DriverRun run = copy(*source, *target);
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_TRUE(run.out.starts_with("copied 4,000 keys in ")) << run.out;
   DriverRun parity = compare(*source, *target);
@@ -576,7 +693,7 @@ TEST(RedisCopy, FlushesTheTargetDatabaseFirst) {
   target->run({"SET", "fresh", "old"});
   target->run({"SET", "elsewhere", "kept"}, 1);
 
-  DriverRun run = copy(*source, *target);
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(lines(run.out)[0],
             "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (3 keys)");
@@ -596,15 +713,21 @@ TEST(RedisCopy, WrongOrMissingPasswordIsAClearErrorAndExitsOne) {
                 {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
   EXPECT_EQ(wrong.exitCode, 1);
   EXPECT_EQ(wrong.out, "");
+  const std::string untouched =
+      "mig driver redis-copy: nothing was copied: 1 problem found "
+      "before any change to 127.0.0.1:" +
+      std::to_string(target->port()) + "/0\n";
   EXPECT_EQ(wrong.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
                            ": authentication failed: WRONGPASS invalid username-password pair or "
-                           "user is disabled.\n");
+                           "user is disabled.\n" +
+                           untouched);
 
   DriverRun missing = runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
                                 {"MIG_TO_PASSWORD=" + targetPassword()});
   EXPECT_EQ(missing.exitCode, 1);
   EXPECT_EQ(missing.err, "mig driver redis-copy: redis 127.0.0.1:" + port +
-                             " requires a password: set MIG_FROM_PASSWORD or REDISCLI_AUTH\n");
+                             " requires a password: set MIG_FROM_PASSWORD or REDISCLI_AUTH\n" +
+                             untouched);
 }
 
 TEST(RedisCopy, FallsBackToRedisCliAuth) {
@@ -618,19 +741,119 @@ TEST(RedisCopy, FallsBackToRedisCliAuth) {
   EXPECT_EQ(get(*target, "k"), "v");
 }
 
-TEST(RedisCopy, RestoreFailureNamesTheKeyAndTheServersError) {
+TEST(RedisCopy, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  auto reference = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target && reference);
+  fillWithEveryType(*source);
+  for (const TestRedis* server : {target.get(), reference.get()}) {
+    fillWithEveryType(*server);
+    server->run({"SET", "target-only", "mine"});
+    server->run({"SET", "in-db-1", "mine"}, 1);
+  }
+  const std::string untouched =
+      "mig driver redis-copy: nothing was copied: 1 problem found "
+      "before any change to 127.0.0.1:" +
+      std::to_string(target->port()) + "/0\n";
+  for (const std::string method : {"dump", "replication", "auto"}) {
+    DriverRun run = runDriver(
+        {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", method},
+        {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
+    EXPECT_EQ(run.exitCode, 1) << method;
+    EXPECT_EQ(run.out, "") << method;
+    EXPECT_EQ(run.err, "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(source->port()) +
+                           ": authentication failed: WRONGPASS invalid username-password pair "
+                           "or user is disabled.\n" +
+                           untouched)
+        << method;
+    for (int db : {0, 1}) {
+      DriverRun same = compare(*reference, *target, db);
+      EXPECT_EQ(same.exitCode, 0) << method << " db " << db << ": " << same.out;
+    }
+    EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+    EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}),
+              "repl-diskless-load\ndisabled\n");
+  }
+}
+
+TEST(RedisCopy, ReportsEveryProblemAtOnceBeforeChangingAnything) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
   source->run({"HSET", "profile:9", "f", "v"});
-  target->run({"ACL", "SETUSER", "default", "-restore"});
+  source->run({"ACL", "SETUSER", "default", "-dump"});
+  target->run({"SET", "kept", "1"});
+  target->run({"ACL", "SETUSER", "default", "-restore", "-flushdb"});
 
   DriverRun run = copy(*source, *target);
   EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.err, "mig driver redis-copy: RESTORE of key profile:9 into 127.0.0.1:" +
-                         std::to_string(target->port()) +
-                         "/0 failed: NOPERM this user has no permissions to run the 'restore' "
-                         "command\n");
+  EXPECT_EQ(run.out, "method auto: dump (only 1 key)\n");
+  const std::string from = "127.0.0.1:" + std::to_string(source->port()) + "/0";
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  EXPECT_EQ(run.err,
+            "mig driver redis-copy: source " + from +
+                ": DUMP refused: NOPERM this user has no permissions to run the 'dump' command\n"
+                "mig driver redis-copy: target " +
+                to +
+                ": FLUSHDB refused: NOPERM this user has no permissions to run the 'flushdb' "
+                "command\n"
+                "mig driver redis-copy: target " +
+                to +
+                ": RESTORE refused: NOPERM this user has no permissions to run the 'restore' "
+                "command\n"
+                "mig driver redis-copy: nothing was copied: 3 problems found before any change "
+                "to " +
+                to + "\n");
+  EXPECT_EQ(get(*target, "kept"), "1");
+}
+
+TEST(RedisCopy, ReplicationIsRefusedBeforeAnyChangeWhereTheTargetMayNotReplicate) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  target->run({"SET", "kept", "1"});
+  target->run({"ACL", "SETUSER", "default", "-replicaof"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "replication"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  EXPECT_EQ(run.err, "mig driver redis-copy: target " + to +
+                         ": REPLICAOF refused: NOPERM this user has no permissions to run the "
+                         "'replicaof' command\n"
+                         "mig driver redis-copy: nothing was copied: 1 problem found before any "
+                         "change to " +
+                         to + "\n");
+  EXPECT_EQ(get(*target, "kept"), "1");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
+}
+
+TEST(RedisCopy, ReportsAReadOnlyTarget) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  target->run({"SET", "kept", "1"});
+  // A replica of a master that does not exist: read-only, never synced.
+  target->run({"REPLICAOF", "127.0.0.1", std::to_string(freeLoopbackPort())});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(run.exitCode, 1);
+  const std::vector<std::string> err = lines(run.err);
+  ASSERT_EQ(err.size(), 5u) << run.err;
+  const std::string to = "127.0.0.1:" + std::to_string(target->port()) + "/0";
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(err[i].starts_with("mig driver redis-copy: target " + to + ": ")) << err[i];
+    EXPECT_TRUE(
+        err[i].ends_with(" refused: READONLY You can't write against a read only "
+                         "replica."))
+        << err[i];
+  }
+  EXPECT_EQ(get(*target, "kept"), "1");
+  target->run({"REPLICAOF", "NO", "ONE"});
 }
 
 TEST(RedisCopy, RefusesToCopyADatabaseOntoItself) {
@@ -640,7 +863,10 @@ TEST(RedisCopy, RefusesToCopyADatabaseOntoItself) {
   EXPECT_EQ(run.exitCode, 1);
   const std::string where = "127.0.0.1:" + std::to_string(server->port()) + "/0";
   EXPECT_EQ(run.err, "mig driver redis-copy: " + where + " and " + where +
-                         " are the same server and database\n");
+                         " are the same server and database\n"
+                         "mig driver redis-copy: nothing was copied: 1 problem found before any "
+                         "change to " +
+                         where + "\n");
 }
 
 TEST(RedisCopy, UnreachableServerAndBadArgumentsAreReported) {
@@ -648,8 +874,13 @@ TEST(RedisCopy, UnreachableServerAndBadArgumentsAreReported) {
   const std::string closed = "redis://127.0.0.1:" + std::to_string(closedPort) + "/0";
   DriverRun refused = runDriver({"redis-copy", "--from", closed, "--to", closed});
   EXPECT_EQ(refused.exitCode, 1);
-  EXPECT_EQ(refused.err, "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(closedPort) +
-                             ": connection refused\n");
+  const std::string refusedLine =
+      "mig driver redis-copy: redis 127.0.0.1:" + std::to_string(closedPort) +
+      ": connection refused\n";
+  EXPECT_EQ(refused.err, refusedLine + refusedLine +
+                             "mig driver redis-copy: nothing was copied: 2 problems found before "
+                             "any change to 127.0.0.1:" +
+                             std::to_string(closedPort) + "/0\n");
 
   DriverRun usage = runDriver({"redis-copy", "--from", closed, "--to", closed, "--method", "x"});
   EXPECT_EQ(usage.exitCode, 2);
@@ -677,12 +908,207 @@ TEST(RedisCopy, AutoMethodSaysWhatItChoseAndWhy) {
             "method auto: dump (db 1 also holds keys, which replication would replace)");
 }
 
+enum class Many { kStrings, kStringsWithTtl, kHashes };
+
+/// `count` keys "many:N" of one kind: strings, strings with a TTL (an
+/// hour), small hashes.
+void fillMany(const TestRedis& server, int count, Many kind) {
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "many:" + std::to_string(i);
+    const std::string n = std::to_string(i);
+    switch (kind) {
+      case Many::kStrings:
+        c->append({"SET", key, "value-" + n});
+        break;
+      case Many::kStringsWithTtl:
+        c->append({"SET", key, "value-" + n, "PX", "3600000"});
+        break;
+      case Many::kHashes:
+        c->append({"HSET", key, "name", "user-" + n, "n", n});
+        break;
+    }
+    if (i % 1000 == 999 || i == count - 1) {
+      ASSERT_TRUE(c->flush());
+      for (int j = i - i % 1000; j <= i; ++j) {
+        auto reply = c->read();
+        ASSERT_TRUE(reply && !reply->isError()) << c->error();
+      }
+    }
+  }
+}
+
+TEST(RedisCopy, AutoReplicatesLargeKeyspacesOfEveryKind) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kStringsWithTtl);
+  DriverRun ttls = copy(*source, *target);
+  ASSERT_EQ(ttls.exitCode, 0) << ttls.err;
+  std::vector<std::string> out = lines(ttls.out);
+  ASSERT_EQ(out.size(), 3u) << ttls.out;
+  EXPECT_EQ(out[0], "method auto: replication (50,000 keys, 50,000 with a TTL)");
+  EXPECT_TRUE(std::regex_match(
+      out[2], std::regex(R"(copied 50,000 keys in [0-9.]+s \([0-9,]+ keys/s\) by replication )"
+                         R"(\(every database\))")))
+      << out[2];
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+
+  for (Many kind : {Many::kHashes, Many::kStrings}) {
+    source->run({"FLUSHALL"});
+    fillMany(*source, 50'000, kind);
+    DriverRun run = copy(*source, *target);
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    EXPECT_EQ(lines(run.out)[0], "method auto: replication (50,000 keys, 0 with a TTL)");
+    EXPECT_EQ(compare(*source, *target).exitCode, 0);
+  }
+
+  // Not where the target may not replicate.
+  target->run({"ACL", "SETUSER", "default", "-replicaof"});
+  DriverRun refused = copy(*source, *target);
+  ASSERT_EQ(refused.exitCode, 0) << refused.err;
+  EXPECT_EQ(lines(refused.out)[0],
+            "method auto: dump (target 127.0.0.1:" + std::to_string(target->port()) +
+                "/0: REPLICAOF refused: NOPERM this user has no permissions to run the "
+                "'replicaof' command)");
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+}
+
+TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kStringsWithTtl);
+  target->run({"SET", "stale", "old"});
+  // The source refuses to serve replicas: the target never starts syncing.
+  source->run({"ACL", "SETUSER", "default", "-sync", "-psync"});
+
+  DriverRun run = copy(*source, *target, 0, {"--timeout", "1"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  const std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 6u) << run.out;
+  EXPECT_EQ(out[0], "method auto: replication (50,000 keys, 50,000 with a TTL)");
+  EXPECT_TRUE(std::regex_match(
+      out[2],
+      std::regex("replication did not start within 1s \\(link down[a-z0-9, ]*\\): the target "
+                 "could "
+                 "not reach 127.0.0.1:" +
+                 std::to_string(source->port()) +
+                 " or was refused by it; the target is as it was")))
+      << out[2];
+  EXPECT_EQ(out[3], "method auto: dump instead");
+  EXPECT_EQ(out[4], "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (1 key)");
+  EXPECT_TRUE(out[5].starts_with("copied 50,000 keys in ")) << out[5];
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+}
+
+/// A stream with consumer groups, consumers and pending entries, a zset
+/// large enough to be a skiplist with a -0 score, and a function library.
+void fillWithStateBeyondKeys(const TestRedis& server) {
+  runAll(server,
+         {
+             {"XADD", "jobs", "1-0", "job", "a"},
+             {"XADD", "jobs", "2-0", "job", "b"},
+             {"XADD", "jobs", "3-0", "job", "c"},
+             {"XDEL", "jobs", "3-0"},
+             {"XGROUP", "CREATE", "jobs", "workers", "0"},
+             {"XGROUP", "CREATE", "jobs", "idle", "$"},
+             {"XGROUP", "CREATECONSUMER", "jobs", "workers", "bob"},
+             {"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "1", "STREAMS", "jobs", ">"},
+             {"XCLAIM", "jobs", "workers", "alice", "0", "1-0", "RETRYCOUNT", "4", "JUSTID"},
+             {"FUNCTION", "LOAD", kLibrary},
+         });
+  auto c = server.connect();
+  ASSERT_TRUE(c);
+  // Past 128 members a zset becomes a skiplist, which keeps -0 (a listpack
+  // stores it as 0).
+  std::vector<std::string> zadd = {"ZADD", "big"};
+  for (int i = 0; i < 200; ++i) {
+    zadd.push_back(std::to_string(i));
+    zadd.push_back("member:" + std::to_string(i));
+  }
+  c->append(std::span<const std::string>(zadd));
+  c->append({"ZADD", "big", "-0", "negative-zero", "0", "zero"});
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 2; ++i) {
+    auto added = c->read();
+    ASSERT_TRUE(added && !added->isError()) << c->error();
+  }
+  EXPECT_EQ(server.cli({"ZSCORE", "big", "negative-zero"}), "-0\n");
+}
+
+TEST(RedisCopy, CarriesStreamGroupsNegativeZeroScoresAndFunctions) {
+  for (const std::string method : {"dump", "replication"}) {
+    SCOPED_TRACE(method);
+    auto source = TestRedis::start(sourcePassword());
+    auto target = TestRedis::start(targetPassword());
+    ASSERT_TRUE(source && target);
+    fillWithStateBeyondKeys(*source);
+    target->run({"FUNCTION", "LOAD",
+                 "#!lua name=old\nredis.register_function('old', function() "
+                 "return 1 end)"});
+
+    DriverRun run = copy(*source, *target, 0, {"--method", method, "--timeout", "60"});
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    if (method == "dump") {
+      EXPECT_EQ(lines(run.out)[0], "copied 1 function library in place of the target's 1");
+    }
+    DriverRun parity = compare(*source, *target);
+    EXPECT_EQ(parity.exitCode, 0) << parity.out;
+    EXPECT_TRUE(parity.out.find("same function libraries (1)") != std::string::npos) << parity.out;
+    // Independently, through redis-cli.
+    EXPECT_EQ(target->cli({"ZSCORE", "big", "negative-zero"}), "-0\n");
+    EXPECT_EQ(target->cli({"FUNCTION", "LIST", "LIBRARYNAME", "old"}), "\n");  // none
+    EXPECT_EQ(target->cli({"FCALL", "hello", "0"}), "hi\n");
+    EXPECT_EQ(target->cli({"XPENDING", "jobs", "workers"}), "1\n1-0\n1-0\nalice\n1\n");
+    if (method == "replication") {
+      // The target held no keys: it loaded the snapshot as it arrived, not
+      // from disk, and has its own setting back.
+      EXPECT_NE(target->log().find("MASTER <-> REPLICA sync: Loading DB in memory"),
+                std::string::npos);
+      EXPECT_EQ(target->log().find(" to disk"), std::string::npos) << target->log();
+      EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}),
+                "repl-diskless-load\ndisabled\n");
+    }
+  }
+}
+
+TEST(RedisCopy, FailsWhenTheTargetEndsWithFewerKeysThanItWrote) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  auto c = source->connect();
+  ASSERT_TRUE(c);
+  const std::string value(200, 'v');
+  for (int i = 0; i < 20'000; ++i) c->append({"SET", "k:" + std::to_string(i), value});
+  ASSERT_TRUE(c->flush());
+  for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(c->read());
+  // The target evicts keys to stay under 3 MB: some of the 20,000 are lost.
+  target->run({"CONFIG", "SET", "maxmemory", "3mb"});
+  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(
+      run.err,
+      std::regex("mig driver redis-copy: 127.0.0.1:" + std::to_string(target->port()) +
+                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 20,000 written \\(0 "
+                 "of which had a TTL that ran out since\\): keys were lost on the target "
+                 "\\(evicted under maxmemory, or deleted by another client\\)\n")))
+      << run.err;
+}
+
 TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
   fillWithEveryType(*source);
   source->run({"SET", "in-db-2", "two"}, 2);
+  source->run({"FUNCTION", "LOAD", kLibrary});
   target->run({"SET", "stale", "old"}, 4);
 
   DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "60"});
@@ -702,6 +1128,9 @@ TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   EXPECT_EQ(get(*target, "in-db-2", 2), "two");
   EXPECT_EQ(target->cli({"DBSIZE"}, 4), "0\n");
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
+  // The target held a key: it kept it until the snapshot was on disk.
+  EXPECT_NE(target->log().find(" to disk"), std::string::npos) << target->log();
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
   target->run({"SET", "writable", "yes"});  // no longer a read-only replica
 }
@@ -725,6 +1154,7 @@ TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
                           "replication stopped\n")))
       << run.err;
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }
 
@@ -746,6 +1176,7 @@ TEST(RedisCopy, ReplicationMethodRestoresTheTargetWhenTerminated) {
       << run.err;
   EXPECT_NE(run.err.find("; replication stopped\n"), std::string::npos) << run.err;
   EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
+  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
 }
 
@@ -771,10 +1202,12 @@ TEST(RedisCompare, ReportsParityInOneLine) {
 
   DriverRun run = compare(*a, *b);
   EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
-  ASSERT_EQ(lines(run.out).size(), 1u) << run.out;
-  EXPECT_TRUE(run.out.starts_with("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
-                                  "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) +
-                                  "/0 (b), same types, values and ttl presence ("))
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
+                          "/0 \\(a\\) and 127.0.0.1:" + std::to_string(b->port()) +
+                          "/0 \\(b\\), same types, values, stream groups and ttls \\(within "
+                          "5s\\); same function libraries \\(0\\); 0 keys expired while "
+                          "compared, not counted \\([0-9.]+s\\)\n")))
       << run.out;
 }
 
@@ -799,18 +1232,27 @@ TEST(RedisCompare, NamesMissingChangedAndTtlDifferencesWithCounts) {
   std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 10u) << run.out;
   const std::set<std::string> differences(out.begin(), out.end() - 2);
+  // The remaining TTL of session:1 (600s when set) depends on the moment.
+  std::string ttlLine;
+  for (const std::string& line : differences) {
+    if (line.starts_with("key session:1: ttl ")) ttlLine = line;
+  }
+  EXPECT_TRUE(
+      std::regex_match(ttlLine, std::regex(R"(key session:1: ttl 59\d\.\d{3}s in a, no ttl in b)")))
+      << ttlLine;
   EXPECT_EQ(differences, (std::set<std::string>{
                              "key user:1000 only in a",
                              "key queue only in a",
                              "key user:42 only in a",
-                             "key cart:7: different values",
-                             "key session:1: ttl in a, none in b",
+                             "key cart:7: different values (field apples differs)",
+                             ttlLine,
                              "key tags: type set in a, string in b",
-                             "key scores: different values",
+                             "key scores: different values (member ada: score 1.5 in a, 1.25 in b)",
                              "key extra only in b",
                          }));
-  EXPECT_EQ(out[8], "a has 3,011 keys, b has 3,009");
-  EXPECT_EQ(out[9], "8 key differences between 127.0.0.1:" + std::to_string(a->port()) +
+  EXPECT_EQ(out[8],
+            "a has 3,011 keys, b has 3,009 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[9], "8 differences between 127.0.0.1:" + std::to_string(a->port()) +
                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
 
@@ -826,8 +1268,9 @@ TEST(RedisCompare, ListsTheFirstTwentyDifferencesThenCounts) {
   std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 23u) << run.out;
   EXPECT_EQ(out[20], "... and 11 more differences");
-  EXPECT_EQ(out[21], "a has 31 keys, b has 0");
-  EXPECT_TRUE(out[22].starts_with("31 key differences between")) << out[22];
+  EXPECT_EQ(out[21], "a has 31 keys, b has 0 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[22], "31 differences between 127.0.0.1:" + std::to_string(a->port()) +
+                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
 
 TEST(RedisCompare, EscapesBinaryKeyNames) {
@@ -839,6 +1282,238 @@ TEST(RedisCompare, EscapesBinaryKeyNames) {
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_EQ(lines(run.out)[0], "key bin:\\x00\\r\\n\\xff only in a");
 }
+
+TEST(RedisCompare, TtlsAgreeWithinTheToleranceWhichIsAnOption) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  a->run({"SET", "k", "v", "PX", "3600000"});
+  b->run({"SET", "k", "v", "PX", "3597000"});  // 3 seconds apart
+
+  DriverRun lenient = compare(*a, *b);
+  EXPECT_EQ(lenient.exitCode, 0) << lenient.out;
+  EXPECT_TRUE(lenient.out.starts_with("equal: 1 key in ")) << lenient.out;
+
+  for (const std::string tolerance : {"1s", "2500ms"}) {
+    DriverRun strict =
+        runDriver({"redis-compare", "--a", a->url(), "--b", b->url(), "--ttl-tolerance", tolerance},
+                  {"MIG_A_PASSWORD=" + a->password(), "MIG_B_PASSWORD=" + b->password()});
+    EXPECT_EQ(strict.exitCode, 1) << tolerance;
+    const std::vector<std::string> out = lines(strict.out);
+    ASSERT_EQ(out.size(), 3u) << strict.out;
+    EXPECT_TRUE(std::regex_match(
+        out[0],
+        std::regex(R"(key k: ttl 35\d\d\.\d{3}s in a, ttl 35\d\d\.\d{3}s in b, more than )" +
+                   tolerance + " apart")))
+        << out[0];
+  }
+
+  DriverRun bad =
+      runDriver({"redis-compare", "--a", a->url(), "--b", b->url(), "--ttl-tolerance", "soon"}, {});
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_EQ(bad.err,
+            "mig driver redis-compare: --ttl-tolerance takes a duration such as 500ms, 5s, 2m or "
+            "1h, not 'soon'\n");
+}
+
+TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (const TestRedis* server : {a.get(), b.get()}) server->run({"SET", "kept", "v"});
+  // Expired but not reclaimed: DBSIZE still counts them, SCAN does not.
+  a->run({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
+  for (int i = 0; i < 50; ++i) a->run({"SET", "gone:" + std::to_string(i), "v", "PX", "1"});
+  // Only in a, and due to expire within the tolerance: b's copy may just
+  // have expired first.
+  a->run({"SET", "fleeting", "v", "PX", "3000"});
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(a->cli({"DBSIZE"}), "52\n");
+
+  DriverRun run = compare(*a, *b);
+  EXPECT_EQ(run.exitCode, 0) << run.out;
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 1 key in .*; same function libraries \\(0\\); 1 key expired "
+                          "while compared, not counted \\([0-9.]+s\\)\n")))
+      << run.out;
+}
+
+// ---------------------------------------------------------------------------
+// redis-compare: one change at a time on b, named in one line, and gone
+// once reverted
+
+/// A little of every kind of state redis-compare checks: 7 keys, a stream
+/// with two consumer groups, consumers and pending entries, a function
+/// library.
+const Commands& tamperingFixture() {
+  static const Commands commands = {
+      {"SET", "plain", "v"},
+      {"SET", "session:1", "alive", "PX", "3600000"},
+      {"HSET", "h", "f", "1", "g", "2"},
+      // A skiplist, as large zsets are: a listpack stores -0 as 0.
+      {"CONFIG", "SET", "zset-max-listpack-entries", "0"},
+      {"ZADD", "z", "0", "zero", "1", "one", "-2.5", "neg"},
+      {"RPUSH", "l", "x", "y"},
+      {"SADD", "s", "a", "b"},
+      {"XADD", "events", "1-1", "kind", "login"},
+      {"XADD", "events", "2-0", "kind", "logout"},
+      {"XGROUP", "CREATE", "events", "workers", "0"},
+      {"XGROUP", "CREATE", "events", "audit", "0"},
+      {"XGROUP", "CREATECONSUMER", "events", "workers", "bob"},
+      {"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2", "STREAMS", "events", ">"},
+      {"FUNCTION", "LOAD", kLibrary},
+  };
+  return commands;
+}
+
+struct Tamper {
+  std::string name;
+  Commands change;         ///< run on b
+  Commands revert;         ///< run on b
+  std::string difference;  ///< a regular expression for the one line
+  int keysInA = 7;
+  int keysInB = 7;
+};
+
+void PrintTo(const Tamper& tamper, std::ostream* out) {
+  *out << tamper.name;
+}
+
+class RedisCompareTamper : public testing::TestWithParam<Tamper> {};
+
+TEST_P(RedisCompareTamper, FailsNamingTheChangeThenPassesOnceReverted) {
+  const Tamper& tamper = GetParam();
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  runAll(*a, tamperingFixture());
+  runAll(*b, tamperingFixture());
+  DriverRun before = compare(*a, *b);
+  ASSERT_EQ(before.exitCode, 0) << before.out << before.err;
+
+  runAll(*b, tamper.change);
+  DriverRun changed = compare(*a, *b);
+  EXPECT_EQ(changed.exitCode, 1) << changed.err;
+  const std::vector<std::string> out = lines(changed.out);
+  ASSERT_EQ(out.size(), 3u) << changed.out;
+  EXPECT_TRUE(std::regex_match(out[0], std::regex(tamper.difference))) << out[0];
+  EXPECT_EQ(out[1], "a has " + std::to_string(tamper.keysInA) + " keys, b has " +
+                        std::to_string(tamper.keysInB) +
+                        " keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[2], "1 difference between 127.0.0.1:" + std::to_string(a->port()) +
+                        "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
+
+  runAll(*b, tamper.revert);
+  DriverRun reverted = compare(*a, *b);
+  EXPECT_EQ(reverted.exitCode, 0) << reverted.out << reverted.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OneChange, RedisCompareTamper,
+    testing::Values(
+        Tamper{
+            "TtlMovedByAnHour",
+            {{"PEXPIRE", "session:1", "7200000"}},
+            {{"PEXPIRE", "session:1", "3600000"}},
+            R"(key session:1: ttl 35\d\d\.\d{3}s in a, ttl 71\d\d\.\d{3}s in b, more than 5s apart)"},
+        Tamper{"TtlRemoved",
+               {{"PERSIST", "session:1"}},
+               {{"PEXPIRE", "session:1", "3600000"}},
+               R"(key session:1: ttl 35\d\d\.\d{3}s in a, no ttl in b)"},
+        Tamper{"TtlAdded",
+               {{"PEXPIRE", "plain", "3600000"}},
+               {{"PERSIST", "plain"}},
+               R"(key plain: no ttl in a, ttl 35\d\d\.\d{3}s in b)"},
+        Tamper{"StringChanged",
+               {{"SET", "plain", "w"}},
+               {{"SET", "plain", "v"}},
+               R"(key plain: different values)"},
+        Tamper{"StringLonger",
+               {{"APPEND", "plain", "w"}},
+               {{"SET", "plain", "v"}},
+               R"(key plain: different values \(length 1 in a, 2 in b\))"},
+        Tamper{"HashFieldChanged",
+               {{"HSET", "h", "f", "9"}},
+               {{"HSET", "h", "f", "1"}},
+               R"(key h: different values \(field f differs\))"},
+        Tamper{"ZsetScoreNegativeZero",
+               {{"ZREM", "z", "zero"}, {"ZADD", "z", "-0", "zero"}},
+               {{"ZREM", "z", "zero"}, {"ZADD", "z", "0", "zero"}},
+               R"(key z: different values \(member zero: score 0 in a, -0 in b\))"},
+        Tamper{"ListReordered",
+               {{"LSET", "l", "0", "y"}, {"LSET", "l", "1", "x"}},
+               {{"LSET", "l", "0", "x"}, {"LSET", "l", "1", "y"}},
+               R"(key l: different values)"},
+        Tamper{"SetMemberReplaced",
+               {{"SREM", "s", "b"}, {"SADD", "s", "c"}},
+               {{"SREM", "s", "c"}, {"SADD", "s", "b"}},
+               R"(key s: different values)"},
+        Tamper{"StreamLastGeneratedId",
+               {{"XSETID", "events", "5-0"}},
+               {{"XSETID", "events", "2-0"}},
+               R"(key events: last-generated-id 2-0 in a, 5-0 in b)"},
+        Tamper{"StreamEntriesAdded",
+               {{"XSETID", "events", "2-0", "ENTRIESADDED", "9"}},
+               {{"XSETID", "events", "2-0", "ENTRIESADDED", "2"}},
+               R"(key events: entries-added 2 in a, 9 in b)"},
+        Tamper{"GroupLastDeliveredId",
+               {{"XGROUP", "SETID", "events", "workers", "1-1", "ENTRIESREAD", "2"}},
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "2"}},
+               R"(key events: group workers: last-delivered-id 2-0 in a, 1-1 in b)"},
+        Tamper{"GroupEntriesRead",
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "1"}},
+               {{"XGROUP", "SETID", "events", "workers", "2-0", "ENTRIESREAD", "2"}},
+               R"(key events: group workers: entries-read 2 in a, 1 in b)"},
+        Tamper{"GroupRemoved",
+               {{"XGROUP", "DESTROY", "events", "audit"}},
+               {{"XGROUP", "CREATE", "events", "audit", "0"}},
+               R"(key events: group audit only in a)"},
+        Tamper{"GroupAdded",
+               {{"XGROUP", "CREATE", "events", "extra", "$"}},
+               {{"XGROUP", "DESTROY", "events", "extra"}},
+               R"(key events: group extra only in b)"},
+        Tamper{"ConsumerRemoved",
+               {{"XGROUP", "DELCONSUMER", "events", "workers", "bob"}},
+               {{"XGROUP", "CREATECONSUMER", "events", "workers", "bob"}},
+               R"(key events: group workers: consumer bob only in a)"},
+        Tamper{"PendingEntryAcknowledged",
+               {{"XACK", "events", "workers", "1-1"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "FORCE", "RETRYCOUNT", "1",
+                 "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1 only in a)"},
+        Tamper{"PendingEntryDeliveryCount",
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "RETRYCOUNT", "3", "JUSTID"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "RETRYCOUNT", "1", "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1: delivery count 1 in a, 3 in b)"},
+        Tamper{"PendingEntryConsumer",
+               {{"XCLAIM", "events", "workers", "bob", "0", "1-1", "JUSTID"}},
+               {{"XCLAIM", "events", "workers", "alice", "0", "1-1", "JUSTID"}},
+               R"(key events: group workers: pending entry 1-1: consumer alice in a, bob in b)"},
+        Tamper{"FunctionLibraryChanged",
+               {{"FUNCTION", "LOAD", "REPLACE", kChangedLibrary}},
+               {{"FUNCTION", "LOAD", "REPLACE", kLibrary}},
+               R"(function library mylib: different code)"},
+        Tamper{"FunctionLibraryRemoved",
+               {{"FUNCTION", "DELETE", "mylib"}},
+               {{"FUNCTION", "LOAD", kLibrary}},
+               R"(function library mylib only in a)"},
+        Tamper{"KeyOnlyInB",
+               {{"SET", "extra", "1"}},
+               {{"DEL", "extra"}},
+               R"(key extra only in b)",
+               7,
+               8},
+        Tamper{"KeyOnlyInA",
+               {{"DEL", "h"}},
+               {{"HSET", "h", "f", "1", "g", "2"}},
+               R"(key h only in a)",
+               7,
+               6},
+        Tamper{"TypeChanged",
+               {{"DEL", "plain"}, {"RPUSH", "plain", "v"}},
+               {{"DEL", "plain"}, {"SET", "plain", "v"}},
+               R"(key plain: type string in a, list in b)"}),
+    [](const testing::TestParamInfo<Tamper>& info) { return info.param.name; });
 
 // ---------------------------------------------------------------------------
 // acl-verify --kind redis

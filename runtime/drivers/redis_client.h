@@ -10,14 +10,18 @@
 #include <string_view>
 #include <vector>
 
-/// A small Redis client for the Redis drivers: RESP2 over TCP (IPv4 or
-/// IPv6), binary-safe, pipelined. Commands are queued with `append` and
-/// sent with `flush`; replies are read one by one with `read`, in the order
-/// the commands were sent. An error reply from the server is a `Reply` like
-/// any other; only a broken connection (or a protocol violation) is a
-/// failure, after which the connection stays failed and `error()` says why.
-/// Nothing throws, and no message ever contains a password.
-namespace mig::drivers::resp {
+struct redisContext;
+
+/// The Redis client of the Redis drivers: hiredis underneath (its
+/// connection, its pipelining, its RESP parser), our own `Reply` tree on
+/// top, built by hiredis directly so that no reply is copied twice.
+/// Binary-safe, IPv4 or IPv6. Commands are queued with `append` and sent
+/// with `flush`; replies are read one by one with `read`, in the order the
+/// commands were sent. An error reply from the server is a `Reply` like any
+/// other; only a broken connection (or a protocol violation) is a failure,
+/// after which the connection stays failed and `error()` says why. Nothing
+/// throws, and no message ever contains a password.
+namespace mig::drivers::redis {
 
 /// Where a Redis database is, from `redis://[user@]host[:port][/db]`.
 struct Endpoint {
@@ -55,6 +59,7 @@ struct Reply {
 };
 
 struct ConnectOptions {
+  /// How long connecting to one address may take.
   std::chrono::milliseconds connectTimeout{5000};
   /// How long one send or receive may wait; zero waits for ever.
   std::chrono::milliseconds ioTimeout{300000};
@@ -69,6 +74,9 @@ struct ConnectOptions {
 };
 
 /// A connection to one server. Not thread-safe: one thread at a time.
+/// Opening the first connection makes the process ignore SIGPIPE (hiredis
+/// writes with write(2)): a server that goes away is then an error value,
+/// not the end of the process.
 class Connection {
  public:
   /// Connects (trying every address the host resolves to), authenticates
@@ -82,8 +90,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  /// Queues one command; nothing is sent before `flush` unless the queue
-  /// grows past a few megabytes.
+  /// Queues one command; nothing is sent before `flush` (or `read`) unless
+  /// the queue grows past a megabyte.
   void append(std::initializer_list<std::string_view> args);
   void append(std::span<const std::string_view> args);
   void append(std::span<const std::string> args);
@@ -91,7 +99,8 @@ class Connection {
   /// Sends every queued command; false when the connection failed.
   bool flush();
 
-  /// The next reply; nullopt when the connection failed (see `error`).
+  /// The next reply (sending what is queued first); nullopt when the
+  /// connection failed (see `error`).
   std::optional<Reply> read();
 
   /// Reads the next reply into `reply`, reusing its storage; false when the
@@ -107,27 +116,24 @@ class Connection {
   const Endpoint& endpoint() const { return endpoint_; }
 
  private:
-  Connection(int fd, Endpoint endpoint);
+  Connection(redisContext* context, Endpoint endpoint);
 
   bool fail(std::string message);
-  bool fill();
-  bool readLine(std::string_view& line);
-  bool readBulk(size_t length, std::string& out);
-  bool readReply(Reply& reply, int depth);
-  void appendHeader(char type, size_t number);
-  void appendArgument(std::string_view arg);
-  void finishCommand();
+  /// Records why hiredis gave up on the connection.
+  bool failFromContext();
+  void appendArgv();
 
-  int fd_;
+  redisContext* context_;
   Endpoint endpoint_;
   std::string error_;
-  std::string out_;
-  std::vector<char> in_;
-  size_t inBegin_ = 0;
-  size_t inEnd_ = 0;
+  /// The arguments of the command being appended, as hiredis takes them.
+  std::vector<const char*> argv_;
+  std::vector<size_t> argvLengths_;
+  /// Bytes queued since the last flush (roughly: the arguments' sizes).
+  size_t queued_ = 0;
 };
 
-/// `text` with every byte outside printable ASCII (and `"`, `\`) escaped as
+/// `text` with every byte outside printable ASCII (and `\`) escaped as
 /// redis-cli does (`\n`, `\x00`), so that binary key names print on one line.
 std::string printable(std::string_view text);
 
@@ -139,4 +145,4 @@ std::string redact(std::string_view text, std::string_view secret);
 /// absent.
 std::string infoField(std::string_view info, std::string_view field);
 
-}  // namespace mig::drivers::resp
+}  // namespace mig::drivers::redis

@@ -1,0 +1,158 @@
+#include "runtime/drivers/redis_common.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+namespace mig::drivers::redis {
+
+std::string withThousands(uint64_t number) {
+  const std::string digits = std::to_string(number);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string counted(uint64_t number, std::string_view singular, std::string_view plural) {
+  return fmt::format("{} {}", withThousands(number), number == 1 ? singular : plural);
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string duration(double seconds) {
+  return seconds < 1 ? fmt::format("{:.3f}s", seconds) : fmt::format("{:.1f}s", seconds);
+}
+
+std::string Reporter::mask(std::string_view text) const {
+  std::string masked(text);
+  for (const std::string& secret : secrets_) masked = redact(masked, secret);
+  return masked;
+}
+
+Password passwordFromEnvironment(const std::string& variable) {
+  Password password;
+  password.source = variable == "REDISCLI_AUTH" ? variable : variable + " or REDISCLI_AUTH";
+  for (const std::string& name : {variable, std::string("REDISCLI_AUTH")}) {
+    const char* value = std::getenv(name.c_str());
+    if (value != nullptr && *value != '\0') {
+      password.value = value;
+      break;
+    }
+  }
+  return password;
+}
+
+bool onlyKnownOptions(const DriverArgs& args, std::initializer_list<std::string_view> known,
+                      Reporter& reporter) {
+  for (const auto& [name, value] : args.options) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      reporter.fail(fmt::format("unknown option --{}", name), 2);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<Connection> openEndpoint(const Endpoint& endpoint, const Password& password,
+                                         std::string& error) {
+  ConnectOptions options;
+  options.password = password.value;
+  options.passwordSource = password.source;
+  return Connection::open(endpoint, options, error);
+}
+
+std::optional<Reply> call(Connection& connection, std::initializer_list<std::string_view> args,
+                          std::string& error) {
+  auto reply = connection.command(args);
+  if (!reply) {
+    error = connection.error();
+    return std::nullopt;
+  }
+  if (reply->isError()) {
+    error = fmt::format("{} on {} failed: {}", *args.begin(), connection.endpoint().address(),
+                        reply->text);
+    return std::nullopt;
+  }
+  return reply;
+}
+
+std::optional<std::string> info(Connection& connection, std::string_view section,
+                                std::string& error) {
+  auto reply = call(connection, {"INFO", section}, error);
+  if (!reply) return std::nullopt;
+  return std::move(reply->text);
+}
+
+std::optional<int64_t> dbSize(Connection& connection, std::string& error) {
+  auto reply = call(connection, {"DBSIZE"}, error);
+  if (!reply) return std::nullopt;
+  return reply->integer;
+}
+
+std::optional<std::string> configValue(Connection& connection, std::string_view name,
+                                       std::string& error) {
+  auto reply = call(connection, {"CONFIG", "GET", name}, error);
+  if (!reply) return std::nullopt;
+  if (!reply->isArray() || reply->elements.size() != 2) return std::string();
+  return std::move(reply->elements[1].text);
+}
+
+std::map<int, DatabaseKeys> keyspace(std::string_view info) {
+  std::map<int, DatabaseKeys> databases;
+  auto number = [](std::string_view text, std::string_view name) {
+    int64_t value = 0;
+    if (auto at = text.find(name); at != std::string_view::npos) {
+      text.remove_prefix(at + name.size());
+      std::from_chars(text.data(), text.data() + text.size(), value);
+    }
+    return value;
+  };
+  size_t at = 0;
+  while ((at = info.find("\ndb", at)) != std::string_view::npos) {
+    at += 3;
+    int db = 0;
+    auto end = std::from_chars(info.data() + at, info.data() + info.size(), db).ptr;
+    std::string_view line = info.substr(static_cast<size_t>(end - info.data()));
+    line = line.substr(0, line.find('\n'));
+    if (!line.starts_with(":keys=")) continue;
+    databases[db] = {number(line, "keys="), number(line, "expires=")};
+  }
+  return databases;
+}
+
+std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error) {
+  auto server = info(connection, "server", error);
+  if (!server) return std::nullopt;
+  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version")};
+}
+
+std::vector<int> versionNumbers(std::string_view version) {
+  std::vector<int> numbers;
+  for (size_t at = 0; at <= version.size();) {
+    size_t end = version.find('.', at);
+    if (end == std::string_view::npos) end = version.size();
+    int number = 0;
+    std::from_chars(version.data() + at, version.data() + end, number);
+    numbers.push_back(number);
+    at = end + 1;
+  }
+  return numbers;
+}
+
+bool takeScanReply(Reply& reply, std::string& cursor, std::vector<std::string>& keys) {
+  if (!reply.isArray() || reply.elements.size() != 2 || !reply.elements[1].isArray()) return false;
+  cursor = std::move(reply.elements[0].text);
+  keys.clear();
+  keys.reserve(reply.elements[1].elements.size());
+  for (Reply& key : reply.elements[1].elements) keys.push_back(std::move(key.text));
+  return true;
+}
+
+}  // namespace mig::drivers::redis

@@ -1,0 +1,126 @@
+#pragma once
+
+// What the Redis drivers (redis-copy, redis-compare, acl-verify --kind
+// redis) share: their output, their passwords, and the few questions every
+// one of them asks a server.
+//
+// Passwords come from the environment only (redis-copy: MIG_FROM_PASSWORD,
+// MIG_TO_PASSWORD; redis-compare: MIG_A_PASSWORD, MIG_B_PASSWORD; each
+// falling back to REDISCLI_AUTH; acl-verify: REDISCLI_AUTH). They reach the
+// servers through AUTH (and, for replication, CONFIG SET masterauth), and
+// every line the drivers print passes through a Reporter that masks them,
+// so not even a server echoing one back can put it in the output.
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/drivers/driver.h"
+#include "runtime/drivers/redis_client.h"
+
+namespace mig::drivers::redis {
+
+using Clock = std::chrono::steady_clock;
+
+/// Keys asked of SCAN per round trip; one SCAN reply's keys make a batch
+/// of the copy's reads and writes, and of the comparison's commands.
+inline constexpr std::string_view kScanCount = "1000";
+/// How often a long copy says how far it got.
+inline constexpr auto kProgressInterval = std::chrono::seconds(5);
+
+/// "1,234,567".
+std::string withThousands(uint64_t number);
+/// "1 key", "1,000 keys".
+std::string counted(uint64_t number, std::string_view singular, std::string_view plural);
+double secondsSince(Clock::time_point start);
+/// "3.2s", or "0.042s" under a second.
+std::string duration(double seconds);
+
+/// Where every line of a driver's output goes: stdout for the report,
+/// stderr for progress and problems, with every known password masked.
+class Reporter {
+ public:
+  Reporter(std::string driver, std::ostream& out, std::ostream& err)
+      : driver_(std::move(driver)), out_(out), err_(err) {}
+
+  void addSecret(const std::string& secret) {
+    if (!secret.empty()) secrets_.push_back(secret);
+  }
+  void say(std::string_view line) { out_ << mask(line) << '\n' << std::flush; }
+  void progress(std::string_view line) { err_ << mask(line) << '\n' << std::flush; }
+  /// Prints "mig driver NAME: MESSAGE" on stderr; returns `exitCode`.
+  int fail(std::string_view message, int exitCode = 1) {
+    err_ << "mig driver " << driver_ << ": " << mask(message) << '\n' << std::flush;
+    return exitCode;
+  }
+
+ private:
+  std::string mask(std::string_view text) const;
+
+  std::string driver_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::vector<std::string> secrets_;
+};
+
+struct Password {
+  std::string value;
+  std::string source;  ///< the variables it is read from, for messages
+};
+
+/// `variable`, else REDISCLI_AUTH; an empty variable counts as unset.
+Password passwordFromEnvironment(const std::string& variable);
+
+/// False (after a usage message) when `args` has an option not in `known`.
+bool onlyKnownOptions(const DriverArgs& args, std::initializer_list<std::string_view> known,
+                      Reporter& reporter);
+
+/// A connection to `endpoint`, or nullptr with `error` set.
+std::unique_ptr<Connection> openEndpoint(const Endpoint& endpoint, const Password& password,
+                                         std::string& error);
+
+/// One command whose error reply counts as a failure: the reply, or
+/// nullopt with `error` naming the command and the server.
+std::optional<Reply> call(Connection& connection, std::initializer_list<std::string_view> args,
+                          std::string& error);
+
+/// INFO `section` as text, or nullopt with `error` set.
+std::optional<std::string> info(Connection& connection, std::string_view section,
+                                std::string& error);
+
+std::optional<int64_t> dbSize(Connection& connection, std::string& error);
+
+/// A setting from CONFIG GET; "" when the server does not have it.
+std::optional<std::string> configValue(Connection& connection, std::string_view name,
+                                       std::string& error);
+
+struct DatabaseKeys {
+  int64_t keys = 0;
+  int64_t expires = 0;  ///< keys with a TTL
+};
+
+/// Every non-empty database, from INFO keyspace ("db0:keys=12,expires=3,...").
+std::map<int, DatabaseKeys> keyspace(std::string_view info);
+
+/// What a server says about itself.
+struct ServerFacts {
+  std::string runId;
+  std::string version;
+};
+
+std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error);
+
+/// "7.0.15" as numbers, for comparing versions.
+std::vector<int> versionNumbers(std::string_view version);
+
+/// A SCAN reply's next cursor and keys; false when it is not one.
+bool takeScanReply(Reply& reply, std::string& cursor, std::vector<std::string>& keys);
+
+}  // namespace mig::drivers::redis

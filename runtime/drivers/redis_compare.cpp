@@ -1,0 +1,423 @@
+// redis-compare: two Redis databases, key by key, and the two servers'
+// function libraries.
+//
+// Every key SCAN finds in a is looked up in b (type, TTL, then the value
+// where the types agree); then every key SCAN finds in b is looked up in a,
+// to find the keys only b has. Keys are counted as the scans find them, not
+// by DBSIZE, which also counts keys that expired but were not yet
+// reclaimed. A key that is gone by the time it is compared, or that is
+// missing on one side while the other side's copy has at most the TTL
+// tolerance left to live, expired during the comparison: it is counted
+// apart, not as a difference. Remaining TTLs agree when they are within the
+// tolerance of each other; a key with a TTL on one side and none on the
+// other always differs.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <span>
+
+#include "runtime/drivers/redis_common.h"
+#include "runtime/drivers/redis_compare_values.h"
+
+namespace mig::drivers::redis {
+namespace {
+
+/// Roughly how many bytes of values one comparison round trip may fetch.
+constexpr int64_t kCompareFetchBudget = 64 * 1024 * 1024;
+/// Differences listed one by one before only counting them.
+constexpr size_t kListedDifferences = 20;
+/// How far apart two remaining TTLs of one key may be without a message.
+constexpr int64_t kDefaultTtlToleranceMs = 5000;
+
+/// "250ms", "5s", "2m", "1h" as milliseconds; nullopt otherwise.
+std::optional<int64_t> parseTolerance(std::string_view text) {
+  static const std::pair<std::string_view, int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  for (const auto& [unit, factor] : units) {
+    if (!text.ends_with(unit)) continue;
+    const std::string_view digits = text.substr(0, text.size() - unit.size());
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        value > INT64_MAX / factor) {
+      return std::nullopt;
+    }
+    return value * factor;
+  }
+  return std::nullopt;
+}
+
+/// A tolerance as the option spells it: "5s", "250ms".
+std::string toleranceText(int64_t ms) {
+  return ms % 1000 == 0 ? fmt::format("{}s", ms / 1000) : fmt::format("{}ms", ms);
+}
+
+/// A remaining TTL: "599.998s".
+std::string ttlText(int64_t ms) {
+  return fmt::format("{}.{:03}s", ms / 1000, ms % 1000);
+}
+
+void appendCommand(Connection& connection, const TypeReader& reader, std::string_view key) {
+  std::vector<std::string_view> args(reader.read.begin(), reader.read.end());
+  args.insert(args.begin() + static_cast<std::ptrdiff_t>(reader.keyAt), key);
+  connection.append(std::span<const std::string_view>(args));
+}
+
+/// Reads `count` replies into `replies` (storage reused).
+bool readReplies(Connection& connection, size_t count, std::vector<Reply>& replies) {
+  replies.resize(count);
+  for (Reply& reply : replies) {
+    if (!connection.read(reply)) return false;
+  }
+  return true;
+}
+
+/// What the server answers when it has no FUNCTION command (before Redis 7).
+bool unknownCommand(const Reply& reply) {
+  return reply.isError() && reply.text.starts_with("ERR unknown command");
+}
+
+/// Compares database a with database b, batch by batch.
+class Comparison {
+ public:
+  Comparison(Connection& a, Connection& b, int64_t ttlToleranceMs, Reporter& reporter)
+      : a_(a), b_(b), ttlToleranceMs_(ttlToleranceMs), reporter_(reporter) {}
+
+  /// The function libraries of both servers; a server without functions
+  /// (before Redis 7) has none. False (with `error()`) when a server failed.
+  bool compareFunctions() {
+    Reply lists[2];
+    for (int side : {0, 1}) {
+      Connection& connection = side == 0 ? a_ : b_;
+      auto reply = connection.command({"FUNCTION", "LIST", "WITHCODE"});
+      if (!reply) return failWith(connection.error());
+      if (unknownCommand(*reply)) {
+        lists[side].kind = Reply::Kind::kArray;
+        continue;
+      }
+      if (!check(*reply, connection, "FUNCTION LIST", "")) return false;
+      lists[side] = std::move(*reply);
+    }
+    libraries_ = functionLibraryCount(lists[0]);
+    for (const std::string& difference : functionDifferences(lists[0], lists[1])) {
+      report(difference);
+    }
+    return true;
+  }
+
+  /// Every key of a against b.
+  bool compareKeysOfA() {
+    return scan(a_, [&](std::vector<std::string>& keys) { return compareBatch(keys); });
+  }
+
+  /// Names the keys of b that a lacks.
+  bool findKeysOnlyInB() {
+    return scan(b_, [&](std::vector<std::string>& keys) {
+      for (const std::string& key : keys) a_.append({"EXISTS", key});
+      for (const std::string& key : keys) b_.append({"PTTL", key});
+      if (!exchange(keys.size())) return false;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (!check(replies_[0][i], a_, "EXISTS", keys[i]) ||
+            !check(replies_[1][i], b_, "PTTL", keys[i])) {
+          return false;
+        }
+        if (replies_[0][i].integer == 1) continue;  // compared with the keys of a
+        if (expiring(replies_[1][i].integer)) {
+          ++expired_;
+          continue;
+        }
+        ++keysInB_;
+        report(fmt::format("key {} only in b", printable(keys[i])));
+      }
+      return true;
+    });
+  }
+
+  uint64_t differences() const { return differences_; }
+  uint64_t keysInA() const { return keysInA_; }
+  uint64_t keysInB() const { return keysInB_; }
+  uint64_t expired() const { return expired_; }
+  size_t libraries() const { return libraries_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  struct KeyPair {
+    std::string_view key;
+    std::string_view type;
+    int64_t weight = 1;
+  };
+
+  bool failWith(std::string error) {
+    error_ = std::move(error);
+    return false;
+  }
+
+  bool check(const Reply& reply, Connection& connection, std::string_view command,
+             std::string_view key) {
+    if (!reply.isError()) return true;
+    if (key.empty()) {
+      return failWith(
+          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(), reply.text));
+    }
+    return failWith(fmt::format("{} of key {} on {} failed: {}", command, printable(key),
+                                connection.endpoint().address(), reply.text));
+  }
+
+  /// Lists the first differences, counts the rest.
+  void report(const std::string& line) {
+    ++differences_;
+    if (differences_ <= kListedDifferences) reporter_.say(line);
+  }
+
+  /// Gone (-2), or with at most the tolerance left to live: the other
+  /// side's copy may have expired a moment earlier.
+  bool expiring(int64_t ttl) const { return ttl == -2 || (ttl >= 0 && ttl <= ttlToleranceMs_); }
+
+  bool scan(Connection& connection, const std::function<bool(std::vector<std::string>&)>& batch) {
+    std::string cursor = "0";
+    std::vector<std::string> keys;
+    Reply reply;
+    do {
+      connection.append({"SCAN", cursor, "COUNT", kScanCount});
+      if (!connection.read(reply)) return failWith(connection.error());
+      if (reply.isError() || !takeScanReply(reply, cursor, keys)) {
+        return failWith(fmt::format("SCAN on {} failed: {}", connection.endpoint().address(),
+                                    reply.isError() ? reply.text : "unexpected reply"));
+      }
+      if (!keys.empty() && !batch(keys)) return false;
+    } while (cursor != "0");
+    return true;
+  }
+
+  /// Sends what is queued on both servers and reads `count` replies from
+  /// each into replies_[0] (a) and replies_[1] (b).
+  bool exchange(size_t count) {
+    if (!a_.flush()) return failWith(a_.error());
+    if (!b_.flush()) return failWith(b_.error());
+    if (!readReplies(a_, count, replies_[0])) return failWith(a_.error());
+    if (!readReplies(b_, count, replies_[1])) return failWith(b_.error());
+    return true;
+  }
+
+  /// The TTL differences of one key present on both sides.
+  void compareTtls(std::string_view key, int64_t ttlA, int64_t ttlB) {
+    if (ttlA < 0 && ttlB < 0) return;
+    if (ttlA < 0 || ttlB < 0) {
+      report(fmt::format("key {}: {} in a, {} in b", printable(key),
+                         ttlA < 0 ? "no ttl" : "ttl " + ttlText(ttlA),
+                         ttlB < 0 ? "no ttl" : "ttl " + ttlText(ttlB)));
+      return;
+    }
+    if (std::abs(ttlA - ttlB) > ttlToleranceMs_) {
+      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", printable(key),
+                         ttlText(ttlA), ttlText(ttlB), toleranceText(ttlToleranceMs_)));
+    }
+  }
+
+  bool compareBatch(const std::vector<std::string>& keys) {
+    // Round 1: type and TTL on both sides.
+    for (Connection* side : {&a_, &b_}) {
+      for (const std::string& key : keys) {
+        side->append({"TYPE", key});
+        side->append({"PTTL", key});
+      }
+    }
+    if (!exchange(2 * keys.size())) return false;
+    std::vector<KeyPair> same;
+    for (auto& types : types_) {
+      types.clear();
+      types.reserve(keys.size());  // `same` points into it
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
+      int64_t ttls[2];
+      for (int side : {0, 1}) {
+        Connection& connection = side == 0 ? a_ : b_;
+        if (!check(replies_[side][2 * i], connection, "TYPE", keys[i]) ||
+            !check(replies_[side][2 * i + 1], connection, "PTTL", keys[i])) {
+          return false;
+        }
+        ttls[side] = replies_[side][2 * i + 1].integer;
+        // A key that expires between TYPE and PTTL is gone too.
+        types_[side].push_back(ttls[side] == -2 ? "none" : std::move(replies_[side][2 * i].text));
+      }
+      const std::string& typeA = types_[0].back();
+      const std::string& typeB = types_[1].back();
+      if (typeA == "none" || (typeB == "none" && expiring(ttls[0]))) {
+        ++expired_;  // expired (or deleted) since SCAN found it
+        continue;
+      }
+      ++keysInA_;
+      if (typeB == "none") {
+        report(fmt::format("key {} only in a", printable(keys[i])));
+        continue;
+      }
+      ++keysInB_;
+      if (typeA != typeB) {
+        report(fmt::format("key {}: type {} in a, {} in b", printable(keys[i]), typeA, typeB));
+        continue;
+      }
+      compareTtls(keys[i], ttls[0], ttls[1]);
+      same.push_back({keys[i], typeA});
+    }
+
+    // Round 2: lengths, where cheap; different lengths are different values.
+    size_t lengths = 0;
+    for (Connection* side : {&a_, &b_}) {
+      for (const KeyPair& pair : same) {
+        const TypeReader& reader = readerFor(pair.type);
+        if (!reader.length.empty()) side->append({reader.length, pair.key});
+      }
+    }
+    for (const KeyPair& pair : same) lengths += readerFor(pair.type).length.empty() ? 0 : 1;
+    if (!exchange(lengths)) return false;
+    std::vector<KeyPair> fetch;
+    size_t at = 0;
+    for (KeyPair& pair : same) {
+      const TypeReader& reader = readerFor(pair.type);
+      if (reader.length.empty()) {
+        fetch.push_back(pair);
+        continue;
+      }
+      const Reply& lengthA = replies_[0][at];
+      const Reply& lengthB = replies_[1][at];
+      ++at;
+      if (!check(lengthA, a_, reader.length, pair.key) ||
+          !check(lengthB, b_, reader.length, pair.key)) {
+        return false;
+      }
+      if (lengthA.integer != lengthB.integer) {
+        report(fmt::format("key {}: different {} (length {} in a, {} in b)", printable(pair.key),
+                           pair.type == "stream" ? "entries" : "values", lengthA.integer,
+                           lengthB.integer));
+        continue;
+      }
+      // Strings weigh their bytes; collection elements some 32 bytes each.
+      pair.weight =
+          std::max<int64_t>(1, pair.type == "string" ? lengthA.integer : lengthA.integer * 32);
+      fetch.push_back(pair);
+    }
+
+    // Round 3: the values, a few megabytes per round trip.
+    for (size_t begin = 0; begin < fetch.size();) {
+      size_t end = begin;
+      int64_t budget = 0;
+      while (end < fetch.size() &&
+             (end == begin || budget + fetch[end].weight <= kCompareFetchBudget)) {
+        budget += fetch[end++].weight;
+      }
+      if (!compareValues(std::span(fetch).subspan(begin, end - begin))) return false;
+      begin = end;
+    }
+    return true;
+  }
+
+  bool compareValues(std::span<const KeyPair> pairs) {
+    for (Connection* side : {&a_, &b_}) {
+      for (const KeyPair& pair : pairs) appendCommand(*side, readerFor(pair.type), pair.key);
+    }
+    if (!exchange(pairs.size())) return false;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      const TypeReader& reader = readerFor(pairs[i].type);
+      const std::string command = reader.keyAt == 1
+                                      ? std::string(reader.read[0])
+                                      : fmt::format("{} {}", reader.read[0], reader.read[1]);
+      if (!check(replies_[0][i], a_, command, pairs[i].key) ||
+          !check(replies_[1][i], b_, command, pairs[i].key)) {
+        return false;
+      }
+      for (const std::string& difference :
+           valueDifferences(pairs[i].type, replies_[0][i], replies_[1][i])) {
+        report(fmt::format("key {}: {}", printable(pairs[i].key), difference));
+      }
+    }
+    return true;
+  }
+
+  Connection& a_;
+  Connection& b_;
+  int64_t ttlToleranceMs_;
+  Reporter& reporter_;
+  std::vector<Reply> replies_[2];
+  std::vector<std::string> types_[2];
+  uint64_t differences_ = 0;
+  uint64_t keysInA_ = 0;
+  uint64_t keysInB_ = 0;
+  uint64_t expired_ = 0;
+  size_t libraries_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+}  // namespace mig::drivers::redis
+
+namespace mig::drivers {
+
+// redis-compare: see the file comment and stdlib/std/redis.mig.
+int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
+  using namespace redis;
+  Reporter reporter("redis-compare", out, err);
+  if (!onlyKnownOptions(args, {"a", "b", "ttl-tolerance"}, reporter)) return 2;
+  auto aUrl = args.require("a", err);
+  auto bUrl = args.require("b", err);
+  if (!aUrl || !bUrl) return 2;
+  int64_t tolerance = kDefaultTtlToleranceMs;
+  if (auto it = args.options.find("ttl-tolerance"); it != args.options.end()) {
+    auto parsed = parseTolerance(it->second);
+    if (!parsed) {
+      return reporter.fail(
+          fmt::format("--ttl-tolerance takes a duration such as 500ms, 5s, 2m or 1h, not '{}'",
+                      it->second),
+          2);
+    }
+    tolerance = *parsed;
+  }
+  std::string error;
+  auto aEndpoint = parseUrl(*aUrl, error);
+  if (!aEndpoint) return reporter.fail("--a: " + error, 2);
+  auto bEndpoint = parseUrl(*bUrl, error);
+  if (!bEndpoint) return reporter.fail("--b: " + error, 2);
+
+  const Password aPassword = passwordFromEnvironment("MIG_A_PASSWORD");
+  const Password bPassword = passwordFromEnvironment("MIG_B_PASSWORD");
+  reporter.addSecret(aPassword.value);
+  reporter.addSecret(bPassword.value);
+  auto a = openEndpoint(*aEndpoint, aPassword, error);
+  if (!a) return reporter.fail(error);
+  auto b = openEndpoint(*bEndpoint, bPassword, error);
+  if (!b) return reporter.fail(error);
+
+  const auto start = Clock::now();
+  Comparison comparison(*a, *b, tolerance, reporter);
+  if (!comparison.compareFunctions() || !comparison.compareKeysOfA() ||
+      !comparison.findKeysOnlyInB()) {
+    return reporter.fail(comparison.error());
+  }
+  const uint64_t differences = comparison.differences();
+  const std::string names =
+      fmt::format("{} (a) and {} (b)", aEndpoint->describe(), bEndpoint->describe());
+  const std::string expired =
+      counted(comparison.expired(), "key", "keys") + " expired while compared, not counted";
+  if (differences == 0) {
+    reporter.say(
+        fmt::format("equal: {} in {}, same types, values, stream groups and ttls (within {}); same "
+                    "function libraries ({}); {} ({})",
+                    counted(comparison.keysInA(), "key", "keys"), names, toleranceText(tolerance),
+                    comparison.libraries(), expired, duration(secondsSince(start))));
+    return 0;
+  }
+  if (differences > kListedDifferences) {
+    reporter.say(fmt::format("... and {} more differences",
+                             withThousands(differences - kListedDifferences)));
+  }
+  reporter.say(fmt::format("a has {}, b has {}; {}", counted(comparison.keysInA(), "key", "keys"),
+                           counted(comparison.keysInB(), "key", "keys"), expired));
+  reporter.say(fmt::format("{} {} between {}", withThousands(differences),
+                           differences == 1 ? "difference" : "differences", names));
+  return 1;
+}
+
+}  // namespace mig::drivers
