@@ -23,9 +23,10 @@ struct ProcessRequest {
   std::vector<std::string> redact;  ///< values replaced by *** in the log and in `tail`
   /// When to kill the whole process group (timeout, or a window's end).
   std::optional<Instant> deadline;
-  /// A file the process may create to say that it failed before changing
-  /// anything (so rollback need not undo it); its path reaches the process
-  /// in MIG_NOTHING_CHANGED. Empty: no such file.
+  /// A file the process may create, holding its process id, to say that it
+  /// failed before changing anything (so rollback need not undo it); its
+  /// path reaches the process in MIG_NOTHING_CHANGED. Only the spawned
+  /// process itself counts. Empty: no such file.
   std::string nothingChangedMarker;
 };
 

@@ -34,6 +34,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -685,6 +686,38 @@ bool isSimpleCommand(std::string_view script) {
   return true;
 }
 
+bool isSingleCommand(std::string_view script) {
+  if (script.ends_with('\n')) script.remove_suffix(1);
+  if (script.find_first_not_of(" \t") == std::string_view::npos) return false;
+  char quote = 0;
+  for (size_t i = 0; i < script.size(); ++i) {
+    char c = script[i];
+    if (quote == '\'') {
+      if (c == '\'') quote = 0;
+      continue;
+    }
+    if (c == '\\') {
+      if (i + 1 < script.size() && script[i + 1] == '\n') return false;
+      ++i;
+      continue;
+    }
+    if (c == '`' || (c == '$' && i + 1 < script.size() && script[i + 1] == '(')) return false;
+    if (quote == '"') {
+      if (c == '"') quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      continue;
+    }
+    if (c == ';' || c == '&' || c == '|' || c == '\n' || c == '(' || c == ')' || c == '{' ||
+        c == '}' || c == '#') {
+      return false;
+    }
+  }
+  return quote == 0;
+}
+
 // ------------------------------------------------------------------ ProcessRunner
 
 struct ProcessRunner::Process {
@@ -1058,9 +1091,14 @@ void ProcessRunner::complete(Process& process, Instant now) {
   result.started = process.started;
   result.finished = now;
   if (!process.nothingChangedMarker.empty()) {
-    bool marked = ::access(process.nothingChangedMarker.c_str(), F_OK) == 0;
-    result.nothingChanged = marked && !result.succeeded();
-    if (marked) ::unlink(process.nothingChangedMarker.c_str());
+    // Only the step's own process may say so: a command among others in a
+    // script cannot vouch for what the ones before it did.
+    std::ifstream marker(process.nothingChangedMarker);
+    pid_t writer = 0;
+    bool marked = static_cast<bool>(marker >> writer);
+    result.nothingChanged = marked && writer == process.pid && !result.succeeded();
+    marker.close();
+    ::unlink(process.nothingChangedMarker.c_str());
   }
   std::vector<std::string> notes;
   if (!process.lostStatus.empty()) notes.push_back(process.lostStatus);

@@ -81,4 +81,10 @@ class ProcessRunner : public ActionRunner {
 /// `printf` anything but one plain format without `%`).
 bool isSimpleCommand(std::string_view script);
 
+/// True when `script` is one command, for bash: no `;`, `&`, `|`, newline,
+/// subshell or command substitution outside quotes (quoted words and
+/// variables are fine). Such a command is the step's own process (bash
+/// execs it), so it alone may say that it changed nothing.
+bool isSingleCommand(std::string_view script);
+
 }  // namespace mig::runtime

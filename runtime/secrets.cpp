@@ -1,5 +1,7 @@
 #include "runtime/secrets.h"
 
+#include "runtime/process_runner.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,7 +101,9 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
   request.script = command.script;
   request.workdir = paths_.workdir;
   request.logPath = fmt::format("{}/{}.{}.{}.log", paths_.logDir, node.id, kind, attempt);
-  if (kind == "run") request.nothingChangedMarker = request.logPath + ".unchanged";
+  if (kind == "run" && isSingleCommand(command.script)) {
+    request.nothingChangedMarker = request.logPath + ".unchanged";
+  }
   request.unsetEnv = unset_;
   request.redact = secrets_.all();
   request.env.emplace_back("MIG", paths_.migBinary);

@@ -7,6 +7,7 @@
 // (has_table_privilege, ...), not with mig's compare; then compare is
 // checked against one tampered thing at a time.
 #include <fcntl.h>
+#include <signal.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <regex>
+#include <thread>
 
 #include "runtime/drivers/subprocess.h"
 #include "tests/harness/servers.h"
@@ -41,6 +44,12 @@ CREATE ROLE shop_ro NOLOGIN;
 CREATE ROLE shop_rw NOLOGIN;
 CREATE ROLE shop_app LOGIN CONNECTION LIMIT 20 IN ROLE shop_rw;
 CREATE ROLE shop_audit NOLOGIN;
+CREATE ROLE dba SUPERUSER;
+GRANT shop_rw TO dba;
+GRANT pg_read_all_stats TO shop_app;
+ALTER ROLE shop_owner VALID UNTIL '2030-12-11';
+ALTER DATABASE shop SET DateStyle = 'SQL, DMY';
+ALTER ROLE shop_audit IN DATABASE shop SET search_path = '';
 GRANT CREATE ON DATABASE shop TO shop_owner;
 ALTER DATABASE shop SET search_path = app, public;
 ALTER ROLE shop_app IN DATABASE shop SET statement_timeout = '5s';
@@ -65,6 +74,12 @@ CREATE TABLE app.events_1 PARTITION OF app.events FOR VALUES WITH (MODULUS 2, RE
 CREATE TABLE app.secrets (id int PRIMARY KEY, tenant text, body text);
 ALTER TABLE app.secrets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_only ON app.secrets FOR SELECT TO shop_ro USING (tenant = current_user);
+CREATE POLICY two_roles ON app.secrets FOR UPDATE TO shop_rw, shop_audit USING (true);
+CREATE TYPE app.textrange AS RANGE (subtype = text, collation = "C");
+CREATE TABLE app.regions (id int, region int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE app.regions_1 PARTITION OF app.regions FOR VALUES IN (1);
+CREATE TABLE app.visits (region_id int, region int, FOREIGN KEY (region_id, region) REFERENCES app.regions);
+CREATE TABLE app.regions_0 PARTITION OF app.regions FOR VALUES IN (0);
 CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS
   $f$ BEGIN NEW.note := coalesce(NEW.note, 'audited'); RETURN NEW; END $f$;
 CREATE TRIGGER audit_trg BEFORE INSERT ON app.orders FOR EACH ROW EXECUTE FUNCTION app.audit();
@@ -127,7 +142,7 @@ const std::vector<std::string> kQuestions = {
     "encode(lo_get(oid), 'escape') FROM pg_largeobject_metadata",
     "SELECT pg_get_userbyid(defaclrole), defaclacl::text FROM pg_default_acl",
     "SELECT s.setrole <> 0, s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON "
-    "d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1",
+    "d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1, s.setconfig::text",
     "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
     "current_database()",
     "SELECT rolname, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname LIKE 'shop\\_%' ORDER BY 1",
@@ -141,6 +156,8 @@ const std::vector<std::string> kQuestions = {
     "SELECT count(*), md5(string_agg(t::text, ';' ORDER BY order_id, n)) FROM app.lines t",
     "SELECT count(*), md5(string_agg(t::text, ';' ORDER BY id)) FROM app.events t",
     "SELECT pubname FROM pg_publication",
+    "SELECT rolvaliduntil FROM pg_roles WHERE rolname = 'shop_owner'",
+    "SELECT pg_has_role('shop_app', 'pg_read_all_stats', 'MEMBER')",
 };
 
 struct DriverRun {
@@ -297,12 +314,24 @@ class CopyTest : public ::testing::Test {
   std::string error_;
 };
 
-constexpr const char* kCopyReport =
+constexpr const char* kDbaNote =
+    "note: role dba (a superuser on the source) is a member of a role the database uses, and is "
+    "not on the target: mig does not create superusers; create it if the application logs in as "
+    "it\n";
+
+constexpr const char* kNoPasswordNotes =
     "note: role shop_app is created without a password (passwords: true copies it)\n"
-    "note: role shop_owner is created without a password (passwords: true copies it)\n"
-    "copied: created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted shop_rw to shop_app; "
-    "dropped schema public; created schema public as a new database has it; loaded in N s, in "
-    "one transaction\n";
+    "note: role shop_owner is created without a password (passwords: true copies it)\n";
+
+/// What the prelude does for the shop, before "; dropped ...".
+constexpr const char* kRolesReport =
+    "created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted pg_read_all_stats "
+    "to shop_app, shop_rw to shop_app";
+
+const std::string kCopyReport = std::string(kDbaNote) + kNoPasswordNotes + "copied: " +
+                                kRolesReport +
+                                "; dropped schema public; created schema public as a new "
+                                "database has it; loaded in N s, in one transaction\n";
 
 TEST_F(CopyTest, TheTargetAnswersLikeTheSourceAndCompareAgrees) {
   // The target's enum gets other OIDs than the source's, so that rows hash
@@ -326,37 +355,107 @@ TEST_F(CopyTest, TheTargetAnswersLikeTheSourceAndCompareAgrees) {
   EXPECT_EQ(sql(target(), "shop",
                 "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
                 "s.setdatabase WHERE d.datname = 'shop' AND s.setrole = 0;"),
-            "{\"search_path=app, public\"}\n");
+            "{\"DateStyle=SQL, DMY\",\"search_path=app, public\"}\n");
   EXPECT_EQ(sql(target(), "shop", "SET ROLE shop_ro; SELECT count(*) FROM app.orders;"), "300\n");
 
   DriverRun same = compare();
   EXPECT_EQ(same.out,
-            "6 tables, 1,292 rows, 2 views, 2 sequences, 4 indexes and 22 other objects: "
-            "identical (217 properties compared)\n");
+            "10 tables, 1,292 rows, 2 views, 2 sequences, 7 indexes and 26 other objects: "
+            "identical (293 properties compared)\n");
   EXPECT_EQ(same.exitCode, 0) << same.err;
 }
 
 TEST_F(CopyTest, ACopyReplacesWhatTheTargetHeld) {
+  // Also what outlives its schemas: default privileges for every schema
+  // (they would apply to each copied table), and PUBLIC's privileges on
+  // the database (the source's are the default ones).
   sql(target(), "shop",
       "CREATE SCHEMA old; CREATE TABLE old.leftover (x int); ALTER DATABASE shop SET work_mem = "
-      "'64MB'; COMMENT ON DATABASE shop IS 'yesterday'; SELECT lo_create(777) > 0;");
+      "'64MB'; COMMENT ON DATABASE shop IS 'yesterday'; SELECT lo_create(777) > 0;"
+      "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;"
+      "REVOKE TEMPORARY ON DATABASE shop FROM PUBLIC;");
   DriverRun run = copy();
   EXPECT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(withoutTiming(run.out),
-            "note: role shop_app is created without a password (passwords: true copies it)\n"
-            "note: role shop_owner is created without a password (passwords: true copies it)\n"
-            "copied: created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted shop_rw to "
-            "shop_app; dropped schemas old, public; 1 large object; created schema public as a "
-            "new database has it; reset the database's settings and comment; loaded in N s, in "
-            "one transaction\n");
+            std::string(kDbaNote) + kNoPasswordNotes + "copied: " + kRolesReport +
+                "; dropped schemas old, public; 1 large object; created schema public as a new "
+                "database has it; reset the database's settings and comment; loaded in N s, in "
+                "one transaction\n");
   DriverRun same = compare();
   EXPECT_EQ(same.exitCode, 0) << same.out;
+}
+
+TEST_F(CopyTest, ACopyIntoItsOwnSourceIsRefused) {
+  bool nothingChanged = false;
+  DriverRun run = runDriver({"postgres-copy", "--from", url(source()), "--to", url(source())}, "",
+                            &nothingChanged);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.err, "postgres-copy: cannot copy " + url(source()) + " into " + url(source()) +
+                         "; nothing was changed:\n"
+                         "  - the source and the target are the same database\n");
+  EXPECT_TRUE(nothingChanged);
+}
+
+// The load commits only when mig writes its last words: killing mig (the
+// runtime's step timeout kills the whole group, but the OOM killer or a
+// kill -9 of its pid alone would not) leaves psql at the end of its input
+// without them, and the transaction rolls back.
+TEST_F(CopyTest, KillingTheDriverMidLoadCommitsNothing) {
+  ASSERT_EQ(copy().exitCode, 0);
+  std::string before = targetContents();
+  sql(source(), "shop",
+      "CREATE TABLE app.big AS SELECT g AS id, repeat('x', 200) AS filler "
+      "FROM generate_series(1, 1500000) g;");
+  mig::drivers::SubprocessRequest request;
+  request.argv = {MIG_BINARY, "driver", "postgres-copy", "--from", url(source()), "--to",
+                  url(target())};
+  request.env = {{"PGPASSFILE", clusters->pgpass}};
+  // The driver in a group of its own, so that killing it leaves psql and
+  // pg_dump running: the worst case.
+  std::string script =
+      "\"$0\" \"$@\" & driver=$!; echo $driver > " + clusters->folder + "/driver.pid; wait $driver";
+  mig::drivers::SubprocessRequest shell;
+  shell.argv = {"bash", "-c", script};
+  shell.argv.insert(shell.argv.end(), request.argv.begin(), request.argv.end());
+  shell.env = request.env;
+  shell.timeout = std::chrono::seconds(120);
+  std::thread killer([&] {
+    // Once psql has loaded part of app.big.
+    for (int i = 0; i < 600; ++i) {
+      std::string error;
+      auto copying = target().sql(
+          "postgres",
+          "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY app.big%' AND datname = "
+          "'shop';",
+          &error);
+      if (copying && *copying != "0\n") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::ifstream pidFile(clusters->folder + "/driver.pid");
+    pid_t pid = 0;
+    if (pidFile >> pid && pid > 0) ::kill(pid, SIGKILL);
+  });
+  mig::drivers::SubprocessResult result = mig::drivers::runSubprocess(shell);
+  killer.join();
+  EXPECT_EQ(result.exitCode, 128 + SIGKILL) << result.err;
+  // psql and pg_dump end on their own; the target's transaction with them.
+  for (int i = 0; i < 200; ++i) {
+    std::string active = sql(target(), "postgres",
+                             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' AND "
+                             "application_name = 'mig copy';");
+    if (active == "0\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(targetContents(), before);
+  EXPECT_EQ(sql(target(), "shop", "SELECT count(*) FROM pg_tables WHERE tablename = 'big';"), "0\n");
 }
 
 TEST_F(CopyTest, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
   ASSERT_EQ(copy().exitCode, 0);
   std::string before = targetContents();
-  ASSERT_EQ(before, "app.events,app.events_0,app.events_1,app.lines,app.orders,app.secrets\n");
+  ASSERT_EQ(before,
+            "app.events,app.events_0,app.events_1,app.lines,app.orders,app.regions,app.regions_0,"
+            "app.regions_1,app.secrets,app.visits\n");
 
   bool nothingChanged = false;
   DriverRun run = copy({}, clusters->wrongSource, &nothingChanged);
@@ -436,14 +535,17 @@ TEST_F(CopyTest, ATargetUserThatMayNotCreateRolesFailsNamingEachOneBeforeTouchin
           "  - target: postgres owns 1 object on the source (table app.admin_notes): role "
           "postgres is a superuser, and only a superuser can act as it; migrator is not one "
           "(connect as a superuser, or use owners: reassign)\n"
-          "  - target: shop_owner owns 18 objects on the source (function app.audit(), function "
+          "  - target: shop_owner owns 23 objects on the source (function app.audit(), function "
           "app.total_of(bigint), large object 424242, materialized view app.order_counts, "
-          "publication orders_feed and 13 more): migrator must be a member of role shop_owner "
+          "publication orders_feed and 18 more): migrator must be a member of role shop_owner "
           "(or a superuser, or have CREATEROLE so that mig can grant it the role)\n"
           "  - target: the source has default privileges for role shop_owner: migrator must be a "
           "member of role shop_owner (or a superuser, or have CREATEROLE so that mig can grant "
           "it the role)\n"
           "  - target: role shop_app has settings in the source database (ALTER ROLE ... IN "
+          "DATABASE ... SET), which migrator may not set: that needs a superuser or the "
+          "CREATEROLE attribute\n"
+          "  - target: role shop_audit has settings in the source database (ALTER ROLE ... IN "
           "DATABASE ... SET), which migrator may not set: that needs a superuser or the "
           "CREATEROLE attribute\n");
   EXPECT_TRUE(nothingChanged);
@@ -455,11 +557,9 @@ TEST_F(CopyTest, ATargetUserWithCreateRoleCreatesTheRolesAndJoinsTheOwners) {
   DriverRun run = copy({}, "", nullptr, "migrator");
   EXPECT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(withoutTiming(run.out),
-            "note: role shop_app is created without a password (passwords: true copies it)\n"
-            "note: role shop_owner is created without a password (passwords: true copies it)\n"
-            "copied: created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted shop_rw to "
-            "shop_app, shop_owner to migrator; dropped schema public; created schema public as a "
-            "new database has it; loaded in N s, in one transaction\n");
+            std::string(kDbaNote) + kNoPasswordNotes + "copied: " + kRolesReport +
+                ", shop_owner to migrator; dropped schema public; created schema public as a new "
+                "database has it; loaded in N s, in one transaction\n");
   DriverRun same = compare();
   EXPECT_EQ(same.exitCode, 0) << same.out;
 }
@@ -509,10 +609,11 @@ TEST_F(CopyTest, PasswordsTrueLetsTheApplicationLogInWithItsPassword) {
   DriverRun run = copy({"--passwords", "true"});
   EXPECT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(withoutTiming(run.out),
-            "note: role shop_owner is created without a password (passwords: true copies it)\n"
-            "copied: created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted shop_rw to "
-            "shop_app; dropped schema public; created schema public as a new database has it; "
-            "loaded in N s, in one transaction\n");
+            std::string(kDbaNote) +
+                "note: role shop_owner is created without a password (passwords: true copies it)\n"
+                "copied: " + kRolesReport +
+                "; dropped schema public; created schema public as a new database has it; loaded "
+                "in N s, in one transaction\n");
   // shop_app logs in over TCP with its password (from the PGPASSFILE), and
   // reads what shop_rw may read.
   mig::drivers::SubprocessRequest login;

@@ -180,21 +180,42 @@ TEST_F(ProcessRunnerTest, AFailureCanSayItChangedNothingThroughItsMarkerFile) {
     r.nothingChangedMarker = marker;
     return r;
   };
-  ProcessResult failed = run(runner, marked(1, "touch \"$MIG_NOTHING_CHANGED\"; exit 1"));
+  // One command, which bash execs: it is the step's own process.
+  const std::string says = "sh -c 'echo $$ > \"$MIG_NOTHING_CHANGED\"; exit 1'";
+  ProcessResult failed = run(runner, marked(1, says));
   EXPECT_EQ(failed.exitCode, 1);
   EXPECT_TRUE(failed.nothingChanged);
   EXPECT_FALSE(std::filesystem::exists(marker));
 
   // A success changed what it did; a failure without the file may have.
-  EXPECT_FALSE(run(runner, marked(2, "touch \"$MIG_NOTHING_CHANGED\"")).nothingChanged);
+  EXPECT_FALSE(run(runner, marked(2, "sh -c 'echo $$ > \"$MIG_NOTHING_CHANGED\"'")).nothingChanged);
   EXPECT_FALSE(std::filesystem::exists(marker));
   EXPECT_FALSE(run(runner, marked(3, "exit 1")).nothingChanged);
+  // A child of the step's process cannot speak for the step.
+  EXPECT_FALSE(run(runner, marked(4, "sh -c 'sh -c \"echo \\$\\$ > \\\"$MIG_NOTHING_CHANGED\\\"\"; exit 1'"))
+                   .nothingChanged);
   // A file left by a killed runner does not count for the next process.
-  writeFile(marker, "");
-  EXPECT_FALSE(run(runner, marked(4, "exit 1")).nothingChanged);
+  writeFile(marker, "1");
+  EXPECT_FALSE(run(runner, marked(5, "exit 1")).nothingChanged);
   // Without a marker, the variable is not set.
-  ProcessResult unmarked = run(runner, request(5, "test -z \"${MIG_NOTHING_CHANGED:-}\""));
+  ProcessResult unmarked = run(runner, request(6, "test -z \"${MIG_NOTHING_CHANGED:-}\""));
   EXPECT_EQ(unmarked.exitCode, 0);
+}
+
+TEST(SingleCommand, IsOneCommandOutsideQuotes) {
+  EXPECT_TRUE(isSingleCommand("\"$MIG\" driver postgres-copy --from a --to 'b c'"));
+  EXPECT_TRUE(isSingleCommand("psql --command='SELECT 1; SELECT 2' x > out.txt\n"));
+  EXPECT_FALSE(isSingleCommand("psql -f migrate.sql && \"$MIG\" driver postgres-copy"));
+  EXPECT_FALSE(isSingleCommand("touch done\n\"$MIG\" driver postgres-wipe"));
+  EXPECT_FALSE(isSingleCommand("a; b"));
+  EXPECT_FALSE(isSingleCommand("a | b"));
+  EXPECT_FALSE(isSingleCommand("a & b"));
+  EXPECT_FALSE(isSingleCommand("echo $(touch x)"));
+  EXPECT_FALSE(isSingleCommand("echo \"`touch x`\""));
+  EXPECT_FALSE(isSingleCommand("(a)"));
+  EXPECT_FALSE(isSingleCommand("a \\\nb"));
+  EXPECT_FALSE(isSingleCommand("echo 'unterminated"));
+  EXPECT_FALSE(isSingleCommand("   "));
 }
 
 TEST_F(ProcessRunnerTest, PipelineFailsWhenAnyCommandInItFails) {

@@ -44,8 +44,13 @@ std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
 void reportNothingChanged() {
   const char* path = std::getenv(kNothingChangedVariable);
   if (path == nullptr || *path == '\0') return;
-  int fd = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+  // The runtime believes only the step's own process: one command of a
+  // script cannot speak for the commands before it.
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::string pid = std::to_string(::getpid());
+  [[maybe_unused]] ssize_t written = ::write(fd, pid.data(), pid.size());
+  ::close(fd);
 }
 
 int refuseUnchanged(std::ostream& err, std::string_view driver, std::string_view action,

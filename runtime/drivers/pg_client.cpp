@@ -56,8 +56,15 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
   connection->role_ = role;
 
   const char* timeout = std::getenv("PGCONNECT_TIMEOUT");
-  const char* keywords[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
-  const char* values[] = {url.c_str(), timeout != nullptr ? timeout : "10", "mig driver",
+  // Values the drivers read back and print or replay (a role's VALID
+  // UNTIL) in one format whatever the database's settings; and no limit
+  // of the server's on how long a copy or a compare may take.
+  const char* options =
+      "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=postgres -c statement_timeout=0 "
+      "-c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+  const char* keywords[] = {"dbname", "connect_timeout", "fallback_application_name", "options",
+                            nullptr};
+  const char* values[] = {url.c_str(), timeout != nullptr ? timeout : "10", "mig driver", options,
                           nullptr};
   connection->connection_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (connection->connection_ == nullptr) {
@@ -116,7 +123,12 @@ Status Connection::execute(std::string_view sql) {
 
 std::string Connection::identifier(std::string_view name) const {
   char* quoted = PQescapeIdentifier(connection_, name.data(), name.size());
-  if (quoted == nullptr) return fmt::format("\"{}\"", name);
+  if (quoted == nullptr) {
+    // Out of memory, or not valid in the client encoding: quote it by hand.
+    std::string text = "\"";
+    for (char c : name) text += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return text + "\"";
+  }
   std::string text = quoted;
   PQfreemem(quoted);
   return text;
@@ -124,7 +136,20 @@ std::string Connection::identifier(std::string_view name) const {
 
 std::string Connection::literal(std::string_view text) const {
   char* quoted = PQescapeLiteral(connection_, text.data(), text.size());
-  if (quoted == nullptr) return "NULL";
+  if (quoted == nullptr) {
+    // As PQescapeLiteral would: quotes doubled, and E'' with backslashes doubled.
+    std::string body;
+    bool backslash = false;
+    for (char c : text) {
+      if (c == '\'') body += '\'';
+      if (c == '\\') {
+        body += '\\';
+        backslash = true;
+      }
+      body += c;
+    }
+    return (backslash ? " E'" : "'") + body + "'";
+  }
   std::string result = quoted;
   PQfreemem(quoted);
   return result;

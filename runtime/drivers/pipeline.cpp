@@ -115,6 +115,36 @@ Result<Spawned> spawn(const std::vector<std::string>& argv,
   return spawned;
 }
 
+int waitFor(pid_t pid);
+
+/// A child process that is killed and reaped when the object goes, unless
+/// it was waited for: no path out of a function (an error, an exception)
+/// leaves a child running or unreaped.
+class Child {
+ public:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0) {
+      kill();
+      waitFor(pid_);
+    }
+  }
+  void kill() const {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
+  /// Its exit status (128 + N when killed by signal N).
+  int wait() {
+    int status = waitFor(pid_);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_;
+};
+
 int waitFor(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -171,9 +201,10 @@ Status streamLines(const std::vector<std::string>& argv,
   auto output = makePipe();
   if (!output) return Error{output.error()};
   auto& [outputRead, outputWrite] = *output;
-  auto child = spawn(argv, {{STDIN_FILENO, -1}, {STDOUT_FILENO, outputWrite.get()}}, {});
+  auto spawned = spawn(argv, {{STDIN_FILENO, -1}, {STDOUT_FILENO, outputWrite.get()}}, {});
   outputWrite.close();
-  if (!child) return Error{child.error()};
+  if (!spawned) return Error{spawned.error()};
+  Child child(spawned->pid);
   std::string pending;
   std::string buffer(1 << 16, '\0');
   bool stopped = false;
@@ -193,15 +224,16 @@ Status streamLines(const std::vector<std::string>& argv,
     pending.erase(0, start);
   }
   if (!stopped && !pending.empty()) stopped = !line(pending);
-  if (stopped) ::kill(child->pid, SIGKILL);
+  if (stopped) child.kill();
   outputRead.close();
-  int status = waitFor(child->pid);
+  int status = child.wait();
   if (stopped) return Error{fmt::format("stopped reading {}", argv[0])};
   if (status != 0) return Error{describeStatus(argv[0], status)};
   return success();
 }
 
 std::string PipelineOutcome::failure() const {
+  if (producerStatus == 128 + SIGPIPE && !consumerError.empty()) return consumerError;
   if (!producerError.empty()) return producerError;
   if (!afterError.empty()) return afterError;
   return consumerError;
@@ -217,42 +249,48 @@ Result<PipelineOutcome> runGatedPipeline(const GatedPipeline& pipeline) {
   auto& [dataRead, dataWrite] = *data;
   auto& [gateRead, gateWrite] = *gate;
 
-  auto consumer = spawn(pipeline.consumer,
-                        {{STDIN_FILENO, dataRead.get()},
-                         {STDOUT_FILENO, -1},
-                         {3, before->get()},
-                         {4, gateRead.get()}},
-                        pipeline.env);
-  if (!consumer) return Error{consumer.error()};
+  auto consumerPid = spawn(pipeline.consumer,
+                           {{STDIN_FILENO, dataRead.get()},
+                            {STDOUT_FILENO, -1},
+                            {3, before->get()},
+                            {4, gateRead.get()}},
+                           pipeline.env);
+  if (!consumerPid) return Error{consumerPid.error()};
+  Child consumer(consumerPid->pid);
   dataRead.close();
   gateRead.close();
   before->close();
-  auto producer = spawn(pipeline.producer, {{STDIN_FILENO, -1}, {STDOUT_FILENO, dataWrite.get()}},
-                        pipeline.env);
+  auto producerPid = spawn(pipeline.producer,
+                           {{STDIN_FILENO, -1}, {STDOUT_FILENO, dataWrite.get()}}, pipeline.env);
   dataWrite.close();
-  if (!producer) {
-    ::kill(consumer->pid, SIGKILL);
-    waitFor(consumer->pid);
-    return Error{producer.error()};
-  }
+  if (!producerPid) return Error{producerPid.error()};
+  Child producer(producerPid->pid);
 
   PipelineOutcome outcome;
-  outcome.producerStatus = waitFor(producer->pid);
-  if (outcome.producerStatus == 0 && pipeline.after) {
+  outcome.producerStatus = producer.wait();
+  bool committed = false;
+  if (outcome.producerStatus == 0) {
     // A consumer that died before reading everything makes a write fail:
     // its status says why.
     SigpipeIgnored ignored;
     int fd = gateWrite.get();
-    Status written = pipeline.after([fd](std::string_view text) { return writeAll(fd, text); });
+    auto write = [fd](std::string_view text) { return writeAll(fd, text); };
+    Status written = pipeline.after ? pipeline.after(write) : success();
     if (!written) outcome.afterError = written.error();
+    committed = written && write(pipeline.last);
   }
-  if (outcome.producerStatus == 0 && outcome.afterError.empty()) {
+  if (committed) {
     gateWrite.close();
-  } else {
-    ::kill(consumer->pid, SIGKILL);
+  } else if (outcome.producerStatus != 128 + SIGPIPE) {
+    // The consumer must not reach its end: an end without `last` is safe,
+    // but it must not wait for the rest of the data either.
+    consumer.kill();
     outcome.consumerStopped = true;
   }
-  outcome.consumerStatus = waitFor(consumer->pid);
+  // A producer killed by SIGPIPE lost its reader: the consumer stopped
+  // first, and its status is the cause.
+  gateWrite.close();
+  outcome.consumerStatus = consumer.wait();
   outcome.producerError = describeStatus(pipeline.producer[0], outcome.producerStatus);
   if (!outcome.consumerStopped) {
     outcome.consumerError = describeStatus(pipeline.consumer[0], outcome.consumerStatus);

@@ -14,16 +14,18 @@ namespace mig::drivers {
 /// stopped reading.
 using GateWrite = std::function<bool(std::string_view text)>;
 
-/// `producer | consumer` for loads that must commit only if the producer
-/// succeeded (pg_dump | psql --single-transaction): the producer's stdout
+/// `producer | consumer` for loads that must commit only if everything
+/// succeeded (pg_dump | psql, in a transaction): the producer's stdout
 /// goes straight into the consumer's stdin through a kernel pipe, and the
 /// consumer reads two more inputs, `/dev/fd/3` before its stdin and
-/// `/dev/fd/4` after it. The first is given in full at the start; the
-/// second is written by `after` only once the producer has exited with
-/// status 0, so a consumer that would commit after reading it never does
-/// when the producer (or `after`) failed: it is killed instead. Both share
-/// the caller's process group (a step's timeout stops them with it) and its
-/// stderr.
+/// `/dev/fd/4` after it. The first is given in full at the start (it opens
+/// the transaction); the second is written by `after` only once the
+/// producer has exited with status 0, and ends with `last` (the COMMIT)
+/// only once `after` succeeded too. The gate fails closed: if this process
+/// dies at any moment, the consumer reads the end of `/dev/fd/4` without
+/// `last`, and the transaction is never committed; if the producer or
+/// `after` fails, the consumer is killed. Both share the caller's process
+/// group (a step's timeout stops them with it) and its stderr.
 struct GatedPipeline {
   std::vector<std::string> producer;
   std::vector<std::string> consumer;
@@ -31,6 +33,8 @@ struct GatedPipeline {
   /// Writes /dev/fd/4 of the consumer, after the producer succeeded; an
   /// error stops the consumer before it reads the end.
   std::function<Status(const GateWrite& write)> after;
+  /// The consumer's last input, written when everything before succeeded.
+  std::string last;
   /// Variables set for both, on top of the caller's environment.
   std::vector<std::pair<std::string, std::string>> env;
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
@@ -12,16 +13,22 @@
 namespace mig::drivers::pg {
 namespace {
 
-/// The entry's description (TABLE, "TABLE DATA", BLOBS...) is between the
-/// entry's ids and its schema; these are the ones a restore looks at.
-bool hasDescription(const std::string& entry, std::string_view description) {
-  return entry.find(fmt::format(" {} ", description)) != std::string::npos;
+/// What follows an entry's ids ("215; 1259 16386 "): its description
+/// (TABLE, "TABLE DATA", BLOBS...), schema, name and owner.
+std::string_view afterIds(std::string_view entry) {
+  size_t spaces = 0;
+  for (size_t i = 0; i < entry.size(); ++i) {
+    if (entry[i] == ' ' && ++spaces == 3) return entry.substr(i + 1);
+  }
+  return {};
 }
 
-/// The owner closes an entry's line; entries without one end in a space.
-std::string ownerOf(const std::string& entry) {
-  if (entry.empty() || entry.back() == ' ') return "";
-  return entry.substr(entry.rfind(' ') + 1);
+/// True when the entry is of `description` ("BLOBS", "EXTENSION"): a
+/// table named BLOBS is not.
+bool described(std::string_view entry, std::string_view description) {
+  std::string_view rest = afterIds(entry);
+  return rest.starts_with(description) && rest.size() > description.size() &&
+         rest[description.size()] == ' ';
 }
 
 /// An identifier as pg_dump prints it, without its quotes.
@@ -64,7 +71,7 @@ Result<std::vector<std::string>> listEntries(const std::string& path, bool withD
 std::string Archive::mainList() const {
   std::string list;
   for (const std::string& entry : entries) {
-    if (!hasDescription(entry, "BLOBS")) list += entry + '\n';
+    if (!described(entry, "BLOBS")) list += entry + '\n';
   }
   return list;
 }
@@ -72,7 +79,7 @@ std::string Archive::mainList() const {
 std::string Archive::largeObjectsList() const {
   std::string list;
   for (const std::string& entry : entries) {
-    if (hasDescription(entry, "BLOBS")) list += entry + '\n';
+    if (described(entry, "BLOBS")) list += entry + '\n';
   }
   return list;
 }
@@ -90,51 +97,65 @@ Status restoreScript(const Archive& archive, const std::string& list,
   return streamLines(argv, line);
 }
 
-Result<Archive> readArchive(const std::string& path, Connection& target) {
-  Archive archive;
-  archive.path = path;
-  auto entries = listEntries(path, /*withDatabase=*/false);
-  if (!entries) return Error{entries.error()};
-  archive.entries = std::move(*entries);
-  auto withDatabase = listEntries(path, /*withDatabase=*/true);
-  if (!withDatabase) return Error{withDatabase.error()};
+namespace {
 
+/// Owners, grantees, roles with default privileges, extensions, and what
+/// only a superuser can replay, from the table of contents and the
+/// statements that name roles.
+Status readRoles(Archive& archive) {
   ArchiveNeeds& needs = archive.needs;
-  std::set<std::string> owners;
   std::string aclList;
+  std::string schemaList;
   for (const std::string& entry : archive.entries) {
-    if (hasDescription(entry, "BLOBS")) archive.largeObjects = true;
-    if (hasDescription(entry, "EXTENSION -")) {
-      size_t name = entry.find(" EXTENSION - ") + 13;
-      needs.extensions.push_back(entry.substr(name, entry.find(' ', name) - name));
+    if (described(entry, "BLOBS")) {
+      archive.largeObjects = true;
+      continue;
     }
-    if (hasDescription(entry, "ACL") || hasDescription(entry, "DEFAULT ACL")) aclList += entry + '\n';
-    std::string owner = ownerOf(entry);
-    if (hasDescription(entry, "SCHEMA - public")) needs.publicSchemaOwner = owner;
-    if (!owner.empty() && !hasDescription(entry, "EXTENSION -")) owners.insert(owner);
+    if (described(entry, "EXTENSION")) {
+      std::string_view rest = afterIds(entry).substr(12);  // "EXTENSION - "
+      needs.extensions.emplace_back(rest.substr(0, rest.find(' ')));
+    }
+    if (described(entry, "EVENT TRIGGER") || described(entry, "FOREIGN DATA WRAPPER")) {
+      needs.superuserOnly.emplace_back(afterIds(entry));
+    }
+    if (described(entry, "TABLE") || described(entry, "INDEX") || described(entry, "SEQUENCE") ||
+        described(entry, "MATERIALIZED VIEW") || described(entry, "VIEW")) {
+      // A table may have a TOAST table and its index too.
+      needs.relations += described(entry, "TABLE") ? 3 : 1;
+    }
+    if (described(entry, "ACL") || described(entry, "DEFAULT ACL")) {
+      aclList += entry + '\n';
+    } else if (!described(entry, "TABLE DATA") && !described(entry, "SEQUENCE SET")) {
+      schemaList += entry + '\n';
+    }
   }
-  needs.owners.assign(owners.begin(), owners.end());
 
-  std::string databaseList;
-  for (const std::string& entry : *withDatabase) {
-    if (hasDescription(entry, "DATABASE -")) {
-      size_t name = entry.find(" DATABASE - ") + 12;
-      archive.sourceDatabase = entry.substr(name, entry.rfind(' ') - name);
-    }
-    if (hasDescription(entry, "COMMENT - DATABASE") || hasDescription(entry, "ACL - DATABASE") ||
-        hasDescription(entry, "DATABASE PROPERTIES")) {
-      databaseList += entry + '\n';
-    }
-  }
-
-  // Grantees, and roles with default privileges, from the statements.
-  std::set<std::string> grantees;
-  std::set<std::string> defaultAclRoles;
+  // pg_dump writes one statement a line for these: OWNER TO closes an
+  // ALTER, and an ACL entry holds only GRANT, REVOKE and SET SESSION
+  // AUTHORIZATION.
+  static const std::regex ownerTo(R"(^ALTER [A-Z ]+ .* OWNER TO ("(?:[^"]|"")+"|[^ ;"]+);$)");
   static const std::regex grant(R"(^(GRANT|REVOKE) .* (TO|FROM) ("(?:[^"]|"")+"|[^ ;]+)( WITH GRANT OPTION)?;$)");
   static const std::regex forRole(R"(^ALTER DEFAULT PRIVILEGES FOR ROLE ("(?:[^"]|"")+"|[^ ]+) )");
+  std::set<std::string> owners;
+  std::set<std::string> grantees;
+  std::set<std::string> defaultAclRoles;
+  auto statement = [](std::string_view text) {
+    return std::string(text.substr(0, text.size() - (text.ends_with('\n') ? 1 : 0)));
+  };
+  Status schema = restoreScript(archive, schemaList, {"--schema-only"}, [&](std::string_view text) {
+    std::string line = statement(text);
+    std::smatch match;
+    if (std::regex_match(line, match, ownerTo)) {
+      std::string owner = unquoted(match[1].str());
+      owners.insert(owner);
+      if (line.starts_with("ALTER SCHEMA public OWNER TO ")) needs.publicSchemaOwner = owner;
+    }
+    return true;
+  });
+  if (!schema) return schema;
   if (!aclList.empty()) {
-    Status read = restoreScript(archive, aclList, {}, [&](std::string_view text) {
-      std::string line(text.substr(0, text.size() - (text.ends_with('\n') ? 1 : 0)));
+    Status acls = restoreScript(archive, aclList, {}, [&](std::string_view text) {
+      std::string line = statement(text);
       std::smatch match;
       if (line.starts_with("SET SESSION AUTHORIZATION")) needs.foreignGrants = true;
       if (std::regex_search(line, match, forRole)) defaultAclRoles.insert(unquoted(match[1].str()));
@@ -144,52 +165,97 @@ Result<Archive> readArchive(const std::string& path, Connection& target) {
       }
       return true;
     });
-    if (!read) return Error{fmt::format("cannot read the archive {}: {}", path, read.error())};
+    if (!acls) return acls;
   }
+  needs.owners.assign(owners.begin(), owners.end());
   needs.grantees.assign(grantees.begin(), grantees.end());
   needs.defaultAclRoles.assign(defaultAclRoles.begin(), defaultAclRoles.end());
+  return success();
+}
 
-  // The database's own statements name the database it came from: they
-  // are turned to the target's.
-  if (!databaseList.empty() && !archive.sourceDatabase.empty()) {
-    // Both names as pg_dump writes them: quoted only when they must be.
-    Result<Rows> names = target.query("SELECT quote_ident($1), quote_ident(current_database())",
-                                      {archive.sourceDatabase});
-    if (!names) return Error{names.error()};
-    std::string from = " DATABASE " + names->text(0, 0);
-    std::string to = " DATABASE " + names->text(0, 1);
-    static const std::regex roleSetting(R"(^ALTER ROLE ("(?:[^"]|"")+"|[^ ]+) IN DATABASE )");
-    // Statements may span lines (a comment's text): a line ending in ';'
-    // outside quotes ends one.
-    std::string statement;
-    size_t quotes = 0;
-    Status read = restoreScript(archive, databaseList, {"--create"}, [&](std::string_view text) {
-      bool between = statement.empty() && (text.starts_with('\\') || text.starts_with("--") ||
-                                           text.find_first_not_of(" \n") == std::string_view::npos);
-      if (between) return true;
-      statement += text;
-      for (char c : text) quotes += c == '\'';
-      std::string_view end = text.substr(0, text.find_last_not_of("\n") + 1);
-      if (!end.ends_with(';') || quotes % 2 != 0) return true;
-      std::string line = std::move(statement);
-      statement.clear();
-      quotes = 0;
-      bool wanted = line.starts_with("COMMENT ON DATABASE ") || line.starts_with("GRANT ") ||
-                    line.starts_with("REVOKE ") || line.starts_with("ALTER ROLE ") ||
-                    (line.starts_with("ALTER DATABASE ") && line.find(" OWNER TO ") == std::string::npos);
-      if (!wanted) return true;
-      if (size_t at = line.find(from); at != std::string::npos) line.replace(at, from.size(), to);
-      std::smatch match;
-      if (std::regex_search(line, match, roleSetting)) {
-        needs.roleSettingRoles.push_back(unquoted(match[1].str()));
-      } else {
-        needs.databaseState = true;
-      }
-      needs.databaseSql += line;
-      return true;
-    });
-    if (!read) return Error{fmt::format("cannot read the archive {}: {}", path, read.error())};
+/// The database's own statements (settings, roles' settings in it,
+/// comment, privileges), which name the database the archive came from:
+/// turned to the target's.
+Status readDatabaseState(Archive& archive, const std::vector<std::string>& withDatabase,
+                         Connection& target) {
+  ArchiveNeeds& needs = archive.needs;
+  std::string databaseList;
+  for (const std::string& entry : withDatabase) {
+    std::string_view rest = afterIds(entry);
+    if (rest.starts_with("DATABASE - ")) {
+      std::string_view name = rest.substr(11);
+      archive.sourceDatabase = std::string(name.substr(0, name.rfind(' ')));
+    }
+    if (rest.starts_with("COMMENT - DATABASE ") || rest.starts_with("ACL - DATABASE ") ||
+        described(entry, "DATABASE PROPERTIES")) {
+      databaseList += entry + '\n';
+    }
   }
+  if (databaseList.empty() || archive.sourceDatabase.empty()) return success();
+
+  // Both names as pg_dump writes them: quoted only when they must be.
+  Result<Rows> names = target.query("SELECT quote_ident($1), quote_ident(current_database())",
+                                    {archive.sourceDatabase});
+  if (!names) return Error{names.error()};
+  const std::string from = names->text(0, 0);
+  const std::string to = names->text(0, 1);
+  // What goes, with where the database's name is in it. ALTER DATABASE
+  // ... CONNECTION LIMIT or IS_TEMPLATE and its owner are the platform's.
+  const std::vector<std::string> prefixes = {
+      "COMMENT ON DATABASE " + from + " IS ", "ALTER DATABASE " + from + " SET ",
+      "ALTER DATABASE " + from + " RESET "};
+  static const std::regex onDatabase(R"(^(GRANT|REVOKE) [A-Z, ]+ ON DATABASE )");
+  static const std::regex roleSetting(R"(^ALTER ROLE ("(?:[^"]|"")+"|[^ ]+) IN DATABASE )");
+
+  // Statements may span lines (a comment's text): a line ending in ';'
+  // outside quotes ends one.
+  std::string statement;
+  size_t quotes = 0;
+  return restoreScript(archive, databaseList, {"--create"}, [&](std::string_view text) {
+    bool between = statement.empty() && (text.starts_with('\\') || text.starts_with("--") ||
+                                         text.find_first_not_of(" \n") == std::string_view::npos);
+    if (between) return true;
+    statement += text;
+    for (char c : text) quotes += c == '\'';
+    std::string_view end = text.substr(0, text.find_last_not_of("\n") + 1);
+    if (!end.ends_with(';') || quotes % 2 != 0) return true;
+    std::string line = std::move(statement);
+    statement.clear();
+    quotes = 0;
+    std::smatch match;
+    std::string name = " DATABASE " + from;
+    if (std::regex_search(line, match, roleSetting) &&
+        line.compare(match.length(0) - 10, name.size() + 1, name + " ") == 0) {
+      needs.roleSettingRoles.push_back(unquoted(match[1].str()));
+    } else if (std::regex_search(line, match, onDatabase) &&
+               line.compare(match.length(0) - 10, name.size() + 1, name + " ") == 0) {
+      needs.databaseState = true;
+    } else if (std::any_of(prefixes.begin(), prefixes.end(),
+                           [&](const std::string& prefix) { return line.starts_with(prefix); })) {
+      needs.databaseState = true;
+    } else {
+      return true;
+    }
+    line.replace(line.find(name), name.size(), " DATABASE " + to);
+    needs.databaseSql += line;
+    return true;
+  });
+}
+
+}  // namespace
+
+Result<Archive> readArchive(const std::string& path, Connection& target) {
+  Archive archive;
+  archive.path = path;
+  auto entries = listEntries(path, /*withDatabase=*/false);
+  if (!entries) return Error{entries.error()};
+  archive.entries = std::move(*entries);
+  auto withDatabase = listEntries(path, /*withDatabase=*/true);
+  if (!withDatabase) return Error{withDatabase.error()};
+  Status roles = readRoles(archive);
+  if (!roles) return Error{fmt::format("cannot read the archive {}: {}", path, roles.error())};
+  Status database = readDatabaseState(archive, *withDatabase, target);
+  if (!database) return Error{fmt::format("cannot read the archive {}: {}", path, database.error())};
   return archive;
 }
 

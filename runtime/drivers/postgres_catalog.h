@@ -19,12 +19,11 @@ namespace mig::drivers::pg {
 /// "table" and "public.orders".
 using ObjectName = std::pair<std::string, std::string>;
 
-/// Every object's properties are compared, but for "parent": the object
-/// that holds it ("table\x1fpublic.orders" for a column, an index, a
-/// trigger), so that a missing table is one difference, not one per column.
-
 struct Catalog {
-  /// object -> property -> value
+  /// object -> property -> value. Every property is compared but
+  /// "parent": the object that holds this one ("table\x1fpublic.orders"
+  /// for a column, an index, a trigger), so that a missing table is one
+  /// difference, not one per column.
   std::map<ObjectName, std::map<std::string, std::string>> objects;
 
   long long count(const std::string& kind) const;
@@ -55,6 +54,10 @@ std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b);
 /// owner in the database (not the system's), and `owned`, those of them
 /// that no extension made.
 std::string ownedObjectsCte();
+
+/// SQL: true unless the object is part of another one (a range type's
+/// constructor functions): it comes and goes with that one.
+std::string notPartOfAnother(std::string_view classid, std::string_view objid);
 
 /// SQL: true for a schema name a user owns objects in (not pg_catalog,
 /// information_schema, pg_toast or temporary schemas).

@@ -19,7 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 /// Reads --owners, --owner, --roles and --passwords; nullopt after a usage
 /// message.
 std::optional<pg::CopyOptions> copyOptions(const DriverArgs& args, std::string_view driver,
@@ -58,13 +57,13 @@ std::optional<pg::CopyOptions> copyOptions(const DriverArgs& args, std::string_v
 }
 
 /// The psql that loads pg_dump's (or pg_restore's) SQL between the plan's
-/// prelude and epilogue.
-std::vector<std::string> loader(const std::string& url, bool singleTransaction) {
-  std::vector<std::string> argv = {"psql",           "--no-psqlrc",          "--no-password",
-                                   "--quiet",        "--set=ON_ERROR_STOP=1", "--dbname=" + url,
-                                   "--file=/dev/fd/3", "--file=-",            "--file=/dev/fd/4"};
-  if (singleTransaction) argv.insert(argv.begin() + 5, "--single-transaction");
-  return argv;
+/// prelude and epilogue. The prelude opens the transaction and the gate's
+/// last words commit it: psql's own --single-transaction would commit at
+/// the end of its input, also when mig died before writing all of it.
+std::vector<std::string> loader(const std::string& url) {
+  return {"psql",          "--no-psqlrc",       "--no-password",    "--quiet",
+          "--set=ON_ERROR_STOP=1", "--dbname=" + url, "--file=/dev/fd/3", "--file=-",
+          "--file=/dev/fd/4"};
 }
 
 std::vector<std::pair<std::string, std::string>> clientEnvironment() {
@@ -161,12 +160,13 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
 int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& targetUrl,
          std::vector<std::string> producer,
          std::function<Status(const GateWrite&)> rest, std::string_view driver,
-         std::ostream& out, std::ostream& err) {
+         std::string_view done, std::ostream& out, std::ostream& err) {
   for (const std::string& note : plan.notes) out << "note: " << note << '\n';
   GatedPipeline pipeline;
   pipeline.producer = std::move(producer);
-  pipeline.consumer = loader(targetUrl, plan.singleTransaction);
+  pipeline.consumer = loader(targetUrl);
   pipeline.before = plan.prelude(target);
+  pipeline.last = plan.singleTransaction ? "COMMIT;\n" : "";
   std::string epilogue = plan.epilogue(target);
   std::string reassignment = plan.reassignment(target);
   pipeline.after = [&](const GateWrite& write) -> Status {
@@ -182,20 +182,28 @@ int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& ta
 
   auto started = Clock::now();
   Result<PipelineOutcome> outcome = runGatedPipeline(pipeline);
-  if (!outcome) return refuseUnchanged(err, driver, "load " + target.where(), {outcome.error()});
-  if (!outcome->succeeded()) {
-    std::string why = outcome->failure();
-    if (plan.singleTransaction) {
+  // psql exits with 2 when it lost the connection: perhaps during COMMIT.
+  constexpr int kPsqlConnectionLost = 2;
+  bool rolledBack = plan.singleTransaction &&
+                    (!outcome || outcome->consumerStatus != kPsqlConnectionLost);
+  if (!outcome || !outcome->succeeded()) {
+    std::string why = outcome ? outcome->failure() + " (its messages are above)" : outcome.error();
+    if (rolledBack) {
       return refuseUnchanged(err, driver, "load " + target.where(),
-                    {why + " (its messages are above); the transaction was rolled back"});
+                             {why + "; the transaction was rolled back"});
     }
-    err << driver << ": " << why << " (its messages are above); the target " << target.where()
-        << " is partly loaded\n";
+    err << driver << ": " << why << "; "
+        << (plan.singleTransaction
+                ? "the connection to the target was lost, perhaps while committing: check "
+                  "whether "
+                : "")
+        << "the target " << target.where()
+        << (plan.singleTransaction ? " holds the copy" : " is partly loaded") << '\n';
     return 1;
   }
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::string prelude = preludeSummary(plan);
-  out << fmt::format("{}: {}{}; loaded in {:.1f} s{}\n", driver.substr(9) == "copy" ? "copied" : "restored",
+  out << fmt::format("{}: {}{}; loaded in {:.1f} s{}\n", done,
                      prelude.empty() ? "" : prelude + "; ", plan.wipe.summary(), seconds,
                      plan.singleTransaction ? ", in one transaction" : "");
   return 0;
@@ -222,7 +230,9 @@ int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     std::string action = fmt::format("copy {} into {}", (*source)->where(), (*target)->where());
     // One snapshot of the source for the plan, pg_dump and the large
     // objects: they agree on what the source held.
+    // The transaction stays open, idle, while pg_dump runs on its snapshot.
     Status begin = (*source)->execute(
+        "SET idle_in_transaction_session_timeout = 0; "
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL bytea_output = 'hex'");
     Result<pg::Rows> snapshot =
         begin ? (*source)->query("SELECT pg_export_snapshot()") : Result<pg::Rows>(Error{begin.error()});
@@ -242,7 +252,7 @@ int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
         [&](const GateWrite& write) {
           return streamLargeObjects(sourceConnection, targetConnection, keepOwners, write);
         },
-        "postgres-copy", out, err);
+        "postgres-copy", "copied", out, err);
   });
 }
 
@@ -288,7 +298,7 @@ int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err
           if (!streamed && open) return streamed;
           return success();
         },
-        "postgres-restore", out, err);
+        "postgres-restore", "restored", out, err);
   });
 }
 

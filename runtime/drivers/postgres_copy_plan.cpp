@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "runtime/drivers/postgres_catalog.h"
@@ -44,8 +43,8 @@ void ensureCanActAs(const std::string& role, bool roleIsSuperuser, const std::st
 }
 
 /// Extensions the target must be able to create, at the source's version.
-Status checkExtensions(Connection& target, const SourceFacts& source, const TargetFacts& facts,
-                       const std::string& creator, bool creatorIsSuperuser, CopyPlan& plan) {
+Status checkExtensions(Connection& target, const SourceFacts& source, const std::string& creator,
+                       bool creatorIsSuperuser, CopyPlan& plan) {
   for (const auto& [name, version] : source.extensions) {
     Result<Rows> available = target.query(R"SQL(
 SELECT v.superuser, v.trusted, e.default_version,
@@ -88,7 +87,6 @@ SELECT v.superuser, v.trusted, e.default_version,
       }
     }
   }
-  (void)facts;
   return success();
 }
 
@@ -97,6 +95,14 @@ void planRoles(const SourceFacts& source, const TargetFacts& target, const CopyO
   std::set<std::string> created;
   for (const RoleDefinition& role : source.roles) {
     if (target.roles.contains(role.name)) continue;
+    if (role.superuser && !role.referenced) {
+      plan.notes.push_back(fmt::format(
+          "role {} (a superuser on the source) is a member of a role the database uses, and is "
+          "not on the target: mig does not create superusers; create it if the application logs "
+          "in as it",
+          role.name));
+      continue;
+    }
     if (options.roles == CopyOptions::Roles::Require) {
       plan.problems.push_back(fmt::format(
           "target: role {} does not exist (roles: require); the database needs it", role.name));
@@ -105,7 +111,8 @@ void planRoles(const SourceFacts& source, const TargetFacts& target, const CopyO
     if (role.superuser) {
       plan.problems.push_back(fmt::format(
           "target: role {} does not exist and is a superuser on the source: mig does not create "
-          "superusers (create it yourself, or use owners: reassign)",
+          "superusers (create it yourself; if it only owns objects, owners: reassign gives them "
+          "to another role)",
           role.name));
       continue;
     }
@@ -162,7 +169,7 @@ void planRoles(const SourceFacts& source, const TargetFacts& target, const CopyO
 /// database's owner; roles' settings in it need CREATEROLE (or the role).
 void checkDatabaseState(const DatabaseState& state, const TargetFacts& target,
                         std::vector<std::string>& problems) {
-  bool ownState = state.comment || !state.privileges.empty() || state.publicRevoked;
+  bool ownState = state.comment || !state.privileges.empty() || state.privilegesKnown;
   for (const Setting& setting : state.settings) ownState = ownState || setting.role.empty();
   if (ownState && !target.databaseOwner) {
     problems.push_back(fmt::format(
@@ -187,30 +194,94 @@ void checkDatabaseState(const DatabaseState& state, const TargetFacts& target,
   }
 }
 
+/// owners: reassign: the role that gets every object (the target's user
+/// when none is named) must exist, or be created, and the target's user
+/// must be able to give objects to it.
+void planReassignment(const CopyOptions& options, const TargetFacts& target, CopyPlan& plan) {
+  std::string owner = options.owner.empty() ? target.user : options.owner;
+  plan.reassignTo = owner;
+  bool created = std::any_of(plan.rolesToCreate.begin(), plan.rolesToCreate.end(),
+                             [&](const RoleDefinition& role) { return role.name == owner; });
+  auto existing = target.roles.find(owner);
+  if (existing == target.roles.end() && !created) {
+    plan.problems.push_back(fmt::format(
+        "target: role {} does not exist, so it cannot own the objects (owners: reassign)", owner));
+  } else {
+    bool ownerIsSuperuser = existing != target.roles.end() && existing->second;
+    ensureCanActAs(owner, ownerIsSuperuser,
+                   fmt::format("owners: reassign makes {} the owner of every object", owner),
+                   target, plan.rolesToJoin, plan.problems);
+  }
+  plan.notes.push_back(fmt::format("every object is owned by {} (owners: reassign)", owner));
+}
+
+/// The target's wipe, with its problems among the plan's.
+Status attachWipe(Connection& target, CopyPlan& plan) {
+  Result<WipePlan> wipe = planWipe(target);
+  if (!wipe) return Error{fmt::format("cannot read the target: {}", wipe.error())};
+  plan.wipe = std::move(*wipe);
+  for (const std::string& problem : plan.wipe.problems) plan.problems.push_back("target: " + problem);
+  return success();
+}
+
+/// One transaction holds a lock on every relation it drops or creates;
+/// past what the target's lock table holds, the load goes in many.
+void checkLockCapacity(long long relations, const TargetFacts& target, CopyPlan& plan) {
+  long long locks = relations + target.relations;
+  if (locks * 10 <= target.lockCapacity * 8) return;
+  plan.singleTransaction = false;
+  plan.notes.push_back(fmt::format(
+      "the copy touches about {} relations, more than the target's lock table holds in one "
+      "transaction ({} = max_locks_per_transaction x connections): it loads in many "
+      "transactions, and a failure leaves the target partly loaded (its undo wipes it)",
+      text::withThousands(locks), text::withThousands(target.lockCapacity)));
+}
+
 }  // namespace
 
 std::string settingClause(const Connection& connection, const std::string& assignment) {
   size_t equals = assignment.find('=');
   std::string name = assignment.substr(0, equals);
   std::string value = equals == std::string::npos ? "" : assignment.substr(equals + 1);
-  // As pg_dump does: these keep their elements quoted one by one in the
-  // stored value, which is written back as it is.
+  std::string setting = connection.identifier(name);
+  // As pg_dump does: these settings keep a list whose elements were stored
+  // quoted one by one ("$user", public); each goes back as a literal.
   static const std::set<std::string> listSettings = {
       "local_preload_libraries", "search_path", "session_preload_libraries",
       "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"};
-  // The source server wrote these values; still, only a list of plain or
-  // quoted words goes into the statement as it is.
-  static const std::regex words(R"(^\s*("(?:[^"]|"")*"|[A-Za-z0-9_$]+)(\s*,\s*("(?:[^"]|"")*"|[A-Za-z0-9_$]+))*\s*$)");
   std::string lower = name;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string setting = connection.identifier(name);
-  if (listSettings.contains(lower) && std::regex_match(value, words)) {
-    return fmt::format("SET {} = {}", setting, value);
+  if (!listSettings.contains(lower)) return fmt::format("SET {} = {}", setting, connection.literal(value));
+  std::vector<std::string> elements;
+  std::string element;
+  bool quoted = false;
+  bool wasQuoted = false;  // its spaces are its own
+  for (size_t i = 0; i <= value.size(); ++i) {
+    char c = i < value.size() ? value[i] : ',';
+    if (quoted) {
+      if (c == '"' && i + 1 < value.size() && value[i + 1] == '"') {
+        element += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        element += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+      wasQuoted = true;
+    } else if (c == ',') {
+      elements.push_back(connection.literal(wasQuoted ? element : text::trimmed(element)));
+      element.clear();
+      wasQuoted = false;
+    } else if (c != ' ' || !element.empty()) {
+      element += c;
+    }
   }
-  return fmt::format("SET {} = {}", setting, connection.literal(value));
+  return fmt::format("SET {} = {}", setting, text::joined(elements, ", "));
 }
 
-Result<int> localPgDumpMajor() {
+Result<ClientVersion> localPgDumpVersion() {
   SubprocessRequest request;
   request.argv = {"pg_dump", "--version"};
   request.timeout = std::chrono::seconds(30);
@@ -219,8 +290,47 @@ Result<int> localPgDumpMajor() {
   // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
   size_t at = result.out.find(") ");
   if (at == std::string::npos) return Error{"cannot read the version of pg_dump: " + result.out};
-  return std::atoi(result.out.c_str() + at + 2);
+  ClientVersion version;
+  version.major = std::atoi(result.out.c_str() + at + 2);
+  size_t dot = result.out.find('.', at);
+  if (dot != std::string::npos) version.minor = std::atoi(result.out.c_str() + dot + 1);
+  return version;
 }
+
+namespace {
+
+/// The client checks: pg_dump as new as the source (it refuses newer
+/// servers) and not newer than the target (its SQL may use what the target
+/// lacks), and with the \restrict guard against a hostile source
+/// (CVE-2025-8714).
+void checkClient(int sourceMajor, int targetMajor, std::vector<std::string>& problems) {
+  Result<ClientVersion> pgDump = localPgDumpVersion();
+  if (!pgDump) {
+    problems.push_back("pg_dump: " + pgDump.error());
+    return;
+  }
+  if (pgDump->major < sourceMajor) {
+    problems.push_back(fmt::format(
+        "pg_dump {} cannot dump PostgreSQL {}: install the client of version {} or newer",
+        pgDump->major, sourceMajor, sourceMajor));
+  } else if (pgDump->major > targetMajor) {
+    problems.push_back(fmt::format(
+        "pg_dump {} writes SQL for PostgreSQL {}, which the target's PostgreSQL {} may not run: "
+        "use the client of version {}",
+        pgDump->major, pgDump->major, targetMajor, targetMajor));
+  }
+  static const std::map<int, int> guardedSince = {{13, 22}, {14, 19}, {15, 14}, {16, 10}, {17, 6}};
+  auto guarded = guardedSince.find(pgDump->major);
+  bool unguarded = pgDump->major < 13 || (guarded != guardedSince.end() && pgDump->minor < guarded->second);
+  if (unguarded) {
+    problems.push_back(fmt::format(
+        "pg_dump {}.{} lets names from the source run psql commands on this machine "
+        "(CVE-2025-8714): update the PostgreSQL client to the latest minor release",
+        pgDump->major, pgDump->minor));
+  }
+}
+
+}  // namespace
 
 Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOptions& options) {
   Result<SourceFacts> sourceFacts = readSource(source, options);
@@ -233,6 +343,7 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
   CopyPlan plan;
   plan.targetDatabase = to.database;
   plan.targetUser = to.user;
+  plan.targetVersion = to.version;
   plan.database = from.database;
   plan.problems = from.problems;
 
@@ -244,13 +355,17 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
         "a newer major version",
         targetMajor, sourceMajor));
   }
-  Result<int> pgDump = localPgDumpMajor();
-  if (!pgDump) {
-    plan.problems.push_back("pg_dump: " + pgDump.error());
-  } else if (*pgDump < sourceMajor) {
-    plan.problems.push_back(fmt::format(
-        "pg_dump {} cannot dump PostgreSQL {}: install the client of version {} or newer",
-        *pgDump, sourceMajor, sourceMajor));
+  checkClient(sourceMajor, targetMajor, plan.problems);
+  Result<Rows> sourceId = source.query(
+      "SELECT current_database() || '/' || pg_postmaster_start_time() || '/' || "
+      "(SELECT oid FROM pg_database WHERE datname = current_database())");
+  Result<Rows> targetId = target.query(
+      "SELECT current_database() || '/' || pg_postmaster_start_time() || '/' || "
+      "(SELECT oid FROM pg_database WHERE datname = current_database())");
+  if (!sourceId) return Error{sourceId.error()};
+  if (!targetId) return Error{targetId.error()};
+  if (sourceId->text(0, 0) == targetId->text(0, 0)) {
+    plan.problems.push_back("the source and the target are the same database");
   }
 
   planRoles(from, to, options, plan);
@@ -270,22 +385,7 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
                      to, plan.rolesToJoin, plan.problems);
     }
   } else {
-    std::string owner = options.owner.empty() ? to.user : options.owner;
-    plan.reassignTo = owner;
-    bool created = std::any_of(plan.rolesToCreate.begin(), plan.rolesToCreate.end(),
-                               [&](const RoleDefinition& role) { return role.name == owner; });
-    auto existing = to.roles.find(owner);
-    if (existing == to.roles.end() && !created) {
-      plan.problems.push_back(fmt::format(
-          "target: role {} does not exist, so it cannot own the copied objects (owners: reassign)",
-          owner));
-    } else {
-      bool ownerIsSuperuser = existing != to.roles.end() && existing->second;
-      ensureCanActAs(owner, ownerIsSuperuser,
-                     fmt::format("owners: reassign makes {} the owner of every object", owner), to,
-                     plan.rolesToJoin, plan.problems);
-    }
-    plan.notes.push_back(fmt::format("every copied object is owned by {} (owners: reassign)", owner));
+    planReassignment(options, to, plan);
   }
   for (const std::string& role : from.defaultAclRoles) {
     ensureCanActAs(role, superuserRoles[role],
@@ -307,26 +407,14 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
         "role (SET SESSION AUTHORIZATION), which needs a superuser: {}",
         someOf(grants)));
   }
-  Status extensions = checkExtensions(target, from, to, creator, creatorIsSuperuser, plan);
+  Status extensions = checkExtensions(target, from, creator, creatorIsSuperuser, plan);
   if (!extensions) return Error{extensions.error()};
   checkDatabaseState(from.database, to, plan.problems);
 
-  Result<WipePlan> wipe = planWipe(target);
-  if (!wipe) return Error{fmt::format("cannot read the target: {}", wipe.error())};
-  plan.wipe = std::move(*wipe);
-  for (const std::string& problem : plan.wipe.problems) plan.problems.push_back("target: " + problem);
+  Status wipe = attachWipe(target, plan);
+  if (!wipe) return Error{wipe.error()};
 
-  // One transaction holds a lock on every relation it drops or creates;
-  // past what the lock table holds, the load goes in many.
-  long long locks = from.relations + to.relations;
-  if (locks * 10 > to.lockCapacity * 8) {
-    plan.singleTransaction = false;
-    plan.notes.push_back(fmt::format(
-        "the copy touches about {} relations, more than the target's lock table holds in one "
-        "transaction ({} = max_locks_per_transaction x connections): it loads in many "
-        "transactions, and a failure leaves the target partly loaded (its undo wipes it)",
-        text::withThousands(locks), text::withThousands(to.lockCapacity)));
-  }
+  checkLockCapacity(from.relations, to, plan);
   return plan;
 }
 
@@ -338,6 +426,7 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
   CopyPlan plan;
   plan.targetDatabase = to.database;
   plan.targetUser = to.user;
+  plan.targetVersion = to.version;
   plan.databaseSql = archive.databaseSql;
   plan.database.publicSchemaOwner = archive.publicSchemaOwner;
 
@@ -371,23 +460,17 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
                      to, plan.rolesToJoin, plan.problems);
     }
   } else {
-    std::string owner = options.owner.empty() ? to.user : options.owner;
-    plan.reassignTo = owner;
-    if (!to.roles.contains(owner)) {
-      plan.problems.push_back(fmt::format(
-          "target: role {} does not exist, so it cannot own the restored objects", owner));
-    } else {
-      ensureCanActAs(owner, isSuperuser(owner),
-                     fmt::format("owners: reassign makes {} the owner of every object", owner), to,
-                     plan.rolesToJoin, plan.problems);
-    }
-    plan.notes.push_back(fmt::format("every restored object is owned by {} (owners: reassign)", owner));
+    planReassignment(options, to, plan);
   }
   for (const std::string& role : archive.defaultAclRoles) {
     if (missing.contains(role)) continue;
     ensureCanActAs(role, isSuperuser(role),
                    fmt::format("the archive has default privileges for role {}", role), to,
                    plan.rolesToJoin, plan.problems);
+  }
+  if (!to.superuser && !archive.superuserOnly.empty()) {
+    plan.problems.push_back(fmt::format("target: only a superuser can create {}, and {} is not one",
+                                        someOf(archive.superuserOnly), to.user));
   }
   if (archive.foreignGrants && !to.superuser) {
     plan.problems.push_back(
@@ -416,15 +499,20 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
   for (const std::string& role : archive.roleSettingRoles) state.settings.push_back({role, ""});
   checkDatabaseState(state, to, plan.problems);
 
-  Result<WipePlan> wipe = planWipe(target);
-  if (!wipe) return Error{fmt::format("cannot read the target: {}", wipe.error())};
-  plan.wipe = std::move(*wipe);
-  for (const std::string& problem : plan.wipe.problems) plan.problems.push_back("target: " + problem);
+  Status wipe = attachWipe(target, plan);
+  if (!wipe) return Error{wipe.error()};
+  checkLockCapacity(archive.relations, to, plan);
   return plan;
 }
 
 std::string CopyPlan::prelude(Connection& target) const {
-  std::string sql = "SET client_min_messages = warning;\n";
+  // The session waits, idle in its transaction, while pg_dump reads the
+  // source's catalogs; the target's own limits must not end it.
+  std::string sql =
+      "SET client_min_messages = warning;\nSET statement_timeout = 0;\nSET lock_timeout = 0;\n"
+      "SET idle_in_transaction_session_timeout = 0;\n";
+  if (targetVersion >= 170000) sql += "SET transaction_timeout = 0;\n";
+  if (singleTransaction) sql += "BEGIN;\n";
   for (const RoleDefinition& role : rolesToCreate) {
     std::string name = target.identifier(role.name);
     sql += fmt::format("CREATE ROLE {} WITH {}SUPERUSER {}INHERIT {}CREATEROLE {}CREATEDB {}LOGIN "
@@ -482,6 +570,11 @@ BEGIN
     WITH {owned}
     SELECT i.type, i.identity FROM owned o, pg_identify_object(o.classid, o.objid, 0) i
      WHERE o.owner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+       -- a sequence that belongs to a column follows its table
+       AND NOT EXISTS (SELECT FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+                        WHERE o.classid = 'pg_class'::regclass AND d.classid = o.classid
+                          AND d.objid = o.objid AND s.relkind = 'S' AND d.refobjsubid <> 0
+                          AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
      ORDER BY i.type <> 'schema'
   LOOP
     EXECUTE format('ALTER %s %s OWNER TO %s',
@@ -513,7 +606,8 @@ std::string CopyPlan::databaseStatements(Connection& target) const {
   if (database.comment) {
     sql += fmt::format("COMMENT ON DATABASE {} IS {};\n", name, target.literal(*database.comment));
   }
-  if (database.publicRevoked) {
+  if (database.privilegesKnown) {
+    // PUBLIC's privileges as the source has them: revoked, then granted.
     sql += fmt::format("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC;\n", name);
   }
   for (const auto& [grantee, privilege] : database.privileges) {

@@ -42,6 +42,9 @@ struct RoleDefinition {
   std::optional<std::string> comment;
   std::optional<std::string> passwordHash;
   std::vector<std::string> settings;  ///< "name=value", ALTER ROLE ... SET
+  /// The database refers to it (owner, grantee, settings); false for a
+  /// role that is only a member of one that is.
+  bool referenced = true;
 };
 
 struct Membership {
@@ -64,7 +67,8 @@ struct DatabaseState {
   /// Non-owner grantees ("PUBLIC" too) with their privileges on the
   /// database: ("app_ro", "CONNECT"), ("PUBLIC", "TEMPORARY").
   std::vector<std::pair<std::string, std::string>> privileges;
-  bool publicRevoked = false;  ///< PUBLIC lost CONNECT or TEMPORARY
+  /// `privileges` were read: PUBLIC's are set to them, granted or revoked.
+  bool privilegesKnown = false;
   std::string publicSchemaOwner;  ///< "" when not known
 };
 
@@ -81,6 +85,7 @@ struct CopyPlan {
   std::vector<std::pair<std::string, std::string>> extensionUpdates;  ///< name, version
   std::string targetDatabase;
   std::string targetUser;
+  int targetVersion = 0;
   bool singleTransaction = true;
   /// A restore's database-level statements, in place of `database`.
   std::string databaseSql;
@@ -114,6 +119,8 @@ struct ArchiveNeeds {
   std::vector<std::string> roleSettingRoles;  ///< roles with settings in the database
   bool databaseState = false;                 ///< settings, comment or privileges of the database
   bool foreignGrants = false;                 ///< grants replayed as another role
+  std::vector<std::string> superuserOnly;     ///< event triggers, foreign-data wrappers
+  long long relations = 0;                    ///< tables (with TOAST), indexes, sequences, views
   std::string databaseSql;                    ///< those, for the target database
   std::string publicSchemaOwner;
 };
@@ -127,7 +134,12 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
 /// one string literal.
 std::string settingClause(const Connection& connection, const std::string& assignment);
 
-/// The major version of `pg_dump --version` on PATH ("15"), or an error.
-Result<int> localPgDumpMajor();
+struct ClientVersion {
+  int major = 0;
+  int minor = 0;
+};
+
+/// The version of `pg_dump --version` on PATH (15.18), or an error.
+Result<ClientVersion> localPgDumpVersion();
 
 }  // namespace mig::drivers::pg

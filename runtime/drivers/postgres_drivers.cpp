@@ -12,11 +12,6 @@
 
 namespace mig::drivers {
 
-namespace {
-
-
-}  // namespace
-
 int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   return guarded("postgres-wipe", err, [&] {
     auto url = args.require("db", err);

@@ -14,18 +14,14 @@ namespace {
 /// At most this many objects are named per problem; the rest are counted.
 constexpr size_t kNamedObjects = 5;
 
-
 std::vector<std::string> column(const Rows& rows, int index) {
   std::vector<std::string> values;
   for (int row = 0; row < rows.size(); ++row) values.push_back(rows.text(row, index));
   return values;
 }
 
-
 // ---------------------------------------------------------------------------
 // The source
-
-
 
 /// The roles the database refers to (owners, unless they are reassigned;
 /// grantees; roles with settings or default privileges in it) and every
@@ -50,7 +46,8 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
        r.rolreplication, r.rolbypassrls, r.rolconnlimit, coalesce(r.rolvaliduntil::text, ''),
        shobj_description(r.oid, 'pg_authid'),
        (SELECT array_to_string(s.setconfig, E'\n') FROM pg_db_role_setting s
-         WHERE s.setrole = r.oid AND s.setdatabase = 0)
+         WHERE s.setrole = r.oid AND s.setdatabase = 0),
+       r.oid IN (SELECT role FROM referenced)
   FROM pg_roles r
  WHERE r.oid IN (SELECT role FROM needed) AND r.rolname NOT LIKE 'pg\_%'
  ORDER BY 1)SQL",
@@ -72,6 +69,7 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
     role.connectionLimit = rows->integer(row, 8);
     role.validUntil = rows->text(row, 9);
     if (!rows->isNull(row, 10)) role.comment = rows->text(row, 10);
+    role.referenced = rows->boolean(row, 12);
     std::string settings = rows->text(row, 11);
     for (size_t start = 0; start < settings.size();) {
       size_t end = settings.find('\n', start);
@@ -97,7 +95,7 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
   Result<Rows> memberships = source.query(R"SQL(
 SELECT g.rolname, m.rolname, a.admin_option
   FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
- WHERE m.rolname = ANY ($1::text[]) AND g.rolname NOT LIKE 'pg\_%'
+ WHERE m.rolname = ANY ($1::text[])
  ORDER BY 1, 2)SQL",
                                            {list});
   if (!memberships) return Error{memberships.error()};
@@ -253,8 +251,10 @@ UNION ALL
 SELECT i.type || ' ' || i.identity || ' (language ' || l.lanname || ')'
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace,
        pg_identify_object('pg_proc'::regclass, p.oid, 0) i
- WHERE NOT l.lanpltrusted AND {schema} AND {procNotInExtension}
+ WHERE NOT l.lanpltrusted AND {schema} AND {procNotInExtension} AND {procNotPartOf}
  ORDER BY 1)SQL",
+                                                  fmt::arg("procNotPartOf",
+                                                           notPartOfAnother("'pg_proc'::regclass", "p.oid")),
                                                   fmt::arg("schema", userSchema("n.nspname")),
                                                   fmt::arg("wrapperNotInExtension",
                                                            notInExtension("'pg_foreign_data_wrapper'::regclass", "w.oid")),
@@ -295,10 +295,6 @@ SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), ''), c
   Result<Rows> database = source.query(fmt::format(R"SQL(
 SELECT shobj_description(d.oid, 'pg_database'),
        (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'),
-       NOT EXISTS (SELECT FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) x
-                    WHERE x.grantee = 0 AND x.privilege_type = 'CONNECT')
-       OR NOT EXISTS (SELECT FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) x
-                       WHERE x.grantee = 0 AND x.privilege_type = 'TEMPORARY'),
        (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {schema})
        + (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE {schema} AND c.reltoastrelid <> 0) * 2
@@ -307,24 +303,20 @@ SELECT shobj_description(d.oid, 'pg_database'),
   if (!database) return Error{database.error()};
   if (!database->isNull(0, 0)) facts.database.comment = database->text(0, 0);
   facts.database.publicSchemaOwner = database->text(0, 1);
-  facts.database.publicRevoked = database->boolean(0, 2);
-  facts.relations = database->integer(0, 3);
+  facts.relations = database->integer(0, 2);
   Result<Rows> privileges = source.query(R"SQL(
 SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END,
        x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
-  FROM pg_database d, aclexplode(d.datacl) x
+  FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) x
  WHERE d.datname = current_database() AND x.grantee <> d.datdba
  ORDER BY 1, 2)SQL");
   if (!privileges) return Error{privileges.error()};
+  facts.database.privilegesKnown = true;
   for (int row = 0; row < privileges->size(); ++row) {
     facts.database.privileges.emplace_back(privileges->text(row, 0), privileges->text(row, 1));
   }
   return success();
 }
-
-
-// ---------------------------------------------------------------------------
-// The target
 
 }  // namespace
 
@@ -336,7 +328,6 @@ std::string someOf(const std::vector<std::string>& names) {
   if (names.size() > kNamedObjects) text += fmt::format(" and {} more", names.size() - kNamedObjects);
   return text;
 }
-
 
 Result<SourceFacts> readSource(Connection& source, const CopyOptions& options) {
   SourceFacts facts;

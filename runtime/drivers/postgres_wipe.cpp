@@ -40,6 +40,53 @@ void refuseForeign(const std::vector<Droppable>& objects, std::string_view kind,
   }
 }
 
+/// Default privileges for a role in every schema (ALTER DEFAULT PRIVILEGES
+/// without IN SCHEMA) live on when the schemas go, and would apply to every
+/// object a copy creates: they are put back to the built-in ones, which
+/// removes them. Adds the statements, or a problem when the user may not.
+Status resetGlobalDefaultPrivileges(Connection& target, bool superuser,
+                                    std::vector<std::string>& statements,
+                                    std::vector<std::string>& problems) {
+  Result<Rows> rows = target.query(R"SQL(
+SELECT pg_get_userbyid(d.defaclrole), pg_has_role(d.defaclrole, 'MEMBER'),
+       CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
+                            WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS' END,
+       (SELECT string_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                        ELSE quote_ident(pg_get_userbyid(x.grantee)) END, ', ')
+          FROM (SELECT grantee FROM aclexplode(d.defaclacl)
+                UNION SELECT grantee FROM aclexplode(acldefault(lower(d.defaclobjtype)::"char", d.defaclrole))) x),
+       (SELECT string_agg(format('%s TO %s', x.privilege_type,
+                                 CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END),
+                          E'\n')
+          FROM aclexplode(acldefault(lower(d.defaclobjtype)::"char", d.defaclrole)) x)
+  FROM pg_default_acl d WHERE d.defaclnamespace = 0 ORDER BY 1, 3)SQL");
+  if (!rows) return Error{rows.error()};
+  for (int row = 0; row < rows->size(); ++row) {
+    std::string role = rows->text(row, 0);
+    std::string kind = rows->text(row, 2);
+    if (!superuser && !rows->boolean(row, 1)) {
+      problems.push_back(fmt::format(
+          "role {} has default privileges on {} in every schema, which would apply to the copied "
+          "objects: resetting them needs that role or a superuser",
+          role, kind));
+      continue;
+    }
+    std::string prefix = "ALTER DEFAULT PRIVILEGES FOR ROLE " + target.identifier(role);
+    statements.push_back(fmt::format("{} REVOKE ALL ON {} FROM {}", prefix, kind, rows->text(row, 3)));
+    std::string defaults = rows->text(row, 4);
+    for (size_t start = 0; start < defaults.size();) {
+      size_t end = defaults.find('\n', start);
+      if (end == std::string::npos) end = defaults.size();
+      std::string entry = defaults.substr(start, end - start);  // "SELECT TO x"
+      start = end + 1;
+      size_t to = entry.find(" TO ");
+      statements.push_back(fmt::format("{} GRANT {} ON {}{}", prefix, entry.substr(0, to), kind,
+                                       entry.substr(to)));
+    }
+  }
+  return success();
+}
+
 }  // namespace
 
 std::string WipePlan::summary() const {
@@ -212,6 +259,8 @@ SELECT r.rolname, r.rolsuper
                               target.identifier(roleSettings->text(row, 0)), databaseName));
   }
   if (hasComment) sql.push_back(fmt::format("COMMENT ON DATABASE {} IS NULL", databaseName));
+  Status defaults = resetGlobalDefaultPrivileges(target, superuser, sql, problems);
+  if (!defaults) return Error{defaults.error()};
   return plan;
 }
 
