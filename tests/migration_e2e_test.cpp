@@ -303,9 +303,7 @@ TEST_F(MigrationTest, ACopyThatCannotLogInChangesNothingAndAFixedRunGoesThrough)
             std::string::npos)
       << log.output;
   EXPECT_EQ(newSql("SELECT count(*) FROM yesterday"), "1\n");
-  for (const char* wrong : {"Wrong-PG-pass-0000"}) {
-    EXPECT_EQ(outputs_.find(wrong), std::string::npos) << "printed the wrong password";
-  }
+  EXPECT_EQ(outputs_.find("Wrong-PG-pass-0000"), std::string::npos) << "printed the wrong password";
 
   auto fixed = mig("run plan.mig");
   EXPECT_EQ(fixed.exitCode, 0) << fixed.output;
