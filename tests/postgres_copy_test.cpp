@@ -7,8 +7,8 @@
 // (has_table_privilege, ...), not with mig's compare; then compare is
 // checked against one tampered thing at a time.
 #include <fcntl.h>
-#include <signal.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,7 +145,8 @@ const std::vector<std::string> kQuestions = {
     "d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1, s.setconfig::text",
     "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
     "current_database()",
-    "SELECT rolname, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname LIKE 'shop\\_%' ORDER BY 1",
+    "SELECT rolname, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname LIKE 'shop\\_%' ORDER "
+    "BY 1",
     "SELECT pg_has_role('shop_app', 'shop_rw', 'MEMBER'), pg_has_role('shop_app', 'shop_ro', "
     "'MEMBER')",
     "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_trg'",
@@ -186,11 +187,10 @@ class Clusters : public ::testing::Environment {
     auto line = [](const PostgresServer& server, const std::string& user, const char* password) {
       return "127.0.0.1:" + std::to_string(server.port()) + ":*:" + user + ":" + password + "\n";
     };
-    std::string all = line(*source, "postgres", kSourcePassword) +
-                      line(*source, "reader", kReaderPassword) +
-                      line(*target, "postgres", kTargetPassword) +
-                      line(*target, "migrator", kMigratorPassword) +
-                      line(*target, "shop_app", kAppPassword);
+    std::string all =
+        line(*source, "postgres", kSourcePassword) + line(*source, "reader", kReaderPassword) +
+        line(*target, "postgres", kTargetPassword) + line(*target, "migrator", kMigratorPassword) +
+        line(*target, "shop_app", kAppPassword);
     pgpass = write("pgpass", all);
     wrongSource = write("wrong-source.pgpass", line(*source, "postgres", "not-the-password") +
                                                    line(*target, "postgres", kTargetPassword));
@@ -259,8 +259,8 @@ std::string withoutTiming(const std::string& text) {
 class CopyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(clusters->source && clusters->target) << "cannot start PostgreSQL: "
-                                                      << clusters->startError;
+    ASSERT_TRUE(clusters->source && clusters->target)
+        << "cannot start PostgreSQL: " << clusters->startError;
     ASSERT_TRUE(source().createDatabase("shop", &error_)) << error_;
     ASSERT_TRUE(target().createDatabase("shop", &error_)) << error_;
     sql(source(), "shop", kShop);
@@ -341,8 +341,8 @@ constexpr const char* kRolesReport =
     "created roles shop_app, shop_audit, shop_owner, shop_ro, shop_rw; granted pg_read_all_stats "
     "to shop_app, shop_rw to shop_app";
 
-const std::string kCopyReport = std::string(kDbaNote) + kNoPasswordNotes + "copied: " +
-                                kRolesReport +
+const std::string kCopyReport = std::string(kDbaNote) + kNoPasswordNotes +
+                                "copied: " + kRolesReport +
                                 "; dropped schema public; created schema public as a new "
                                 "database has it; loaded in N s, in one transaction\n";
 
@@ -420,8 +420,8 @@ TEST_F(CopyTest, KillingTheDriverMidLoadCommitsNothing) {
       "CREATE TABLE app.big AS SELECT g AS id, repeat('x', 200) AS filler "
       "FROM generate_series(1, 1500000) g;");
   mig::drivers::SubprocessRequest request;
-  request.argv = {MIG_BINARY, "driver", "postgres-copy", "--from", url(source()), "--to",
-                  url(target())};
+  request.argv = {MIG_BINARY,    "driver", "postgres-copy", "--from",
+                  url(source()), "--to",   url(target())};
   request.env = {{"PGPASSFILE", clusters->pgpass}};
   // The driver in a group of its own, so that killing it leaves psql and
   // pg_dump running: the worst case.
@@ -460,7 +460,8 @@ TEST_F(CopyTest, KillingTheDriverMidLoadCommitsNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(targetContents(), before);
-  EXPECT_EQ(sql(target(), "shop", "SELECT count(*) FROM pg_tables WHERE tablename = 'big';"), "0\n");
+  EXPECT_EQ(sql(target(), "shop", "SELECT count(*) FROM pg_tables WHERE tablename = 'big';"),
+            "0\n");
 }
 
 TEST_F(CopyTest, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
@@ -474,12 +475,14 @@ TEST_F(CopyTest, AWrongSourcePasswordLeavesAFilledTargetUntouched) {
   DriverRun run = copy({}, clusters->wrongSource, &nothingChanged);
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_EQ(run.out, "");
-  EXPECT_EQ(run.err, "postgres-copy: cannot copy; nothing was changed:\n"
-                     "  - cannot connect to the source " + url(source()) +
-                         ": connection to server at \"127.0.0.1\", port " +
-                         std::to_string(source().port()) +
-                         " failed: FATAL:  password authentication failed for user \"postgres\" "
-                         "password retrieved from file \"" + clusters->wrongSource + "\"\n");
+  EXPECT_EQ(run.err,
+            "postgres-copy: cannot copy; nothing was changed:\n"
+            "  - cannot connect to the source " +
+                url(source()) + ": connection to server at \"127.0.0.1\", port " +
+                std::to_string(source().port()) +
+                " failed: FATAL:  password authentication failed for user \"postgres\" "
+                "password retrieved from file \"" +
+                clusters->wrongSource + "\"\n");
   EXPECT_TRUE(nothingChanged);
   EXPECT_EQ(targetContents(), before);
   EXPECT_EQ(compare().exitCode, 0);
@@ -489,12 +492,14 @@ TEST_F(CopyTest, AWrongTargetPasswordChangesNothingAndSaysSo) {
   bool nothingChanged = false;
   DriverRun run = copy({}, clusters->wrongTarget, &nothingChanged);
   EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.err, "postgres-copy: cannot copy; nothing was changed:\n"
-                     "  - cannot connect to the target " + url(target()) +
-                         ": connection to server at \"127.0.0.1\", port " +
-                         std::to_string(target().port()) +
-                         " failed: FATAL:  password authentication failed for user \"postgres\" "
-                         "password retrieved from file \"" + clusters->wrongTarget + "\"\n");
+  EXPECT_EQ(run.err,
+            "postgres-copy: cannot copy; nothing was changed:\n"
+            "  - cannot connect to the target " +
+                url(target()) + ": connection to server at \"127.0.0.1\", port " +
+                std::to_string(target().port()) +
+                " failed: FATAL:  password authentication failed for user \"postgres\" "
+                "password retrieved from file \"" +
+                clusters->wrongTarget + "\"\n");
   EXPECT_TRUE(nothingChanged);
   // Run again with the right password: it simply works.
   EXPECT_EQ(copy().exitCode, 0);
@@ -509,7 +514,8 @@ TEST_F(CopyTest, ALoadThatFailsHalfWayLeavesTheTargetAsItWas) {
       "CREATE TABLE app.z_allowed (v int); INSERT INTO app.z_allowed VALUES (1);"
       "CREATE FUNCTION app.allowed(int) RETURNS bool LANGUAGE sql STABLE AS "
       "'SELECT EXISTS (SELECT FROM app.z_allowed WHERE v = $1)';"
-      "CREATE TABLE app.guarded (v int CHECK (app.allowed(v))); INSERT INTO app.guarded VALUES (1);");
+      "CREATE TABLE app.guarded (v int CHECK (app.allowed(v))); INSERT INTO app.guarded VALUES "
+      "(1);");
   bool nothingChanged = false;
   DriverRun run = copy({}, "", &nothingChanged);
   EXPECT_EQ(run.exitCode, 1);
@@ -519,7 +525,8 @@ TEST_F(CopyTest, ALoadThatFailsHalfWayLeavesTheTargetAsItWas) {
       "psql:<stdin>:[0-9]+: ERROR:  new row for relation \"guarded\" violates check constraint "
       "\"guarded_v_check\"\n"
       "(DETAIL|CONTEXT):  [^\n]*\n(CONTEXT|DETAIL):  [^\n]*\n"
-      "postgres-copy: cannot load " + std::regex_replace(url(target()), std::regex("[.]"), "[.]") +
+      "postgres-copy: cannot load " +
+      std::regex_replace(url(target()), std::regex("[.]"), "[.]") +
       "; nothing was changed:\n  - psql exited with status 3 \\(its messages are above\\); the "
       "transaction was rolled back\n");
   EXPECT_TRUE(std::regex_match(run.err, expected)) << run.err;
@@ -627,14 +634,20 @@ TEST_F(CopyTest, PasswordsTrueLetsTheApplicationLogInWithItsPassword) {
   EXPECT_EQ(withoutTiming(run.out),
             std::string(kDbaNote) +
                 "note: role shop_owner is created without a password (passwords: true copies it)\n"
-                "copied: " + kRolesReport +
+                "copied: " +
+                kRolesReport +
                 "; dropped schema public; created schema public as a new database has it; loaded "
                 "in N s, in one transaction\n");
   // shop_app logs in over TCP with its password (from the PGPASSFILE), and
   // reads what shop_rw may read.
   mig::drivers::SubprocessRequest login;
-  login.argv = {"psql", "--no-psqlrc", "--no-password", "--tuples-only", "--no-align",
-                "--dbname=" + url(target(), "shop_app"), "--command=SELECT count(*) FROM app.lines"};
+  login.argv = {"psql",
+                "--no-psqlrc",
+                "--no-password",
+                "--tuples-only",
+                "--no-align",
+                "--dbname=" + url(target(), "shop_app"),
+                "--command=SELECT count(*) FROM app.lines"};
   login.env = {{"PGPASSFILE", clusters->pgpass}};
   login.unsetEnv = {"PGPASSWORD"};
   login.timeout = std::chrono::seconds(30);
@@ -671,8 +684,8 @@ TEST_F(CopyTest, RestoreOfADumpIntoAnotherDatabaseEqualsTheSource) {
   // Another name: the database's own settings, comment and privileges are
   // renamed on the way.
   ASSERT_TRUE(target().createDatabase("Shop Restored", &error_)) << error_;
-  std::string restored = "postgresql://postgres@127.0.0.1:" + std::to_string(target().port()) +
-                         "/Shop%20Restored";
+  std::string restored =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(target().port()) + "/Shop%20Restored";
 
   DriverRun run = runDriver({"postgres-restore", "--file", archive, "--to", restored});
   EXPECT_EQ(run.exitCode, 0) << run.err;
@@ -690,31 +703,39 @@ TEST_F(CopyTest, RestoreOfADumpIntoAnotherDatabaseEqualsTheSource) {
 TEST_F(CopyTest, RestoreNamesTheRolesTheArchiveNeedsAndAnUnreadableArchive) {
   std::string archive = dumpSource();
   bool nothingChanged = false;
-  DriverRun run =
-      runDriver({"postgres-restore", "--file", archive, "--to", url(target())}, "", &nothingChanged);
+  DriverRun run = runDriver({"postgres-restore", "--file", archive, "--to", url(target())}, "",
+                            &nothingChanged);
   EXPECT_EQ(run.exitCode, 1);
-  std::string hint = " (an archive holds no role definitions: create the roles first, or copy "
-                     "from the live database)\n";
+  std::string hint =
+      " (an archive holds no role definitions: create the roles first, or copy "
+      "from the live database)\n";
   EXPECT_EQ(run.err, "postgres-restore: cannot restore " + archive + " into " + url(target()) +
                          "; nothing was changed:\n"
                          "  - target: role shop_owner does not exist; the archive's objects are "
-                         "owned by it" + hint +
+                         "owned by it" +
+                         hint +
                          "  - target: role shop_audit does not exist; the archive grants it "
-                         "privileges" + hint +
+                         "privileges" +
+                         hint +
                          "  - target: role shop_ro does not exist; the archive grants it "
-                         "privileges" + hint +
+                         "privileges" +
+                         hint +
                          "  - target: role shop_rw does not exist; the archive grants it "
-                         "privileges" + hint +
+                         "privileges" +
+                         hint +
                          "  - target: role shop_app does not exist; it has settings in the "
-                         "database" + hint);
+                         "database" +
+                         hint);
   EXPECT_TRUE(nothingChanged);
 
   std::string garbage = clusters->write("garbage.dump", "not an archive");
   DriverRun bad = runDriver({"postgres-restore", "--file", garbage, "--to", url(target())});
   EXPECT_EQ(bad.exitCode, 1);
-  EXPECT_EQ(bad.err, "postgres-restore: cannot restore " + garbage + " into " + url(target()) +
-                         "; nothing was changed:\n  - cannot read the archive " + garbage +
-                         ": pg_restore: error: input file does not appear to be a valid archive (too short?)\n");
+  EXPECT_EQ(
+      bad.err,
+      "postgres-restore: cannot restore " + garbage + " into " + url(target()) +
+          "; nothing was changed:\n  - cannot read the archive " + garbage +
+          ": pg_restore: error: input file does not appear to be a valid archive (too short?)\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -728,7 +749,9 @@ struct Tamper {
   std::string line;    ///< what compare must say
 };
 
-void PrintTo(const Tamper& tamper, std::ostream* out) { *out << tamper.name; }
+void PrintTo(const Tamper& tamper, std::ostream* out) {
+  *out << tamper.name;
+}
 
 class CompareTamperTest : public CopyTest, public ::testing::WithParamInterface<Tamper> {};
 
@@ -781,8 +804,7 @@ INSTANTIATE_TEST_SUITE_P(
         Tamper{"RevokedGrant", "REVOKE SELECT ON app.orders FROM shop_ro;",
                "GRANT SELECT ON app.orders TO shop_ro;",
                "table app.orders: privileges of shop_ro: SELECT in a, none in b"},
-        Tamper{"PublicExecuteGranted",
-               "GRANT EXECUTE ON FUNCTION app.total_of(bigint) TO PUBLIC;",
+        Tamper{"PublicExecuteGranted", "GRANT EXECUTE ON FUNCTION app.total_of(bigint) TO PUBLIC;",
                "REVOKE EXECUTE ON FUNCTION app.total_of(bigint) FROM PUBLIC;",
                "function app.total_of(bigint): privileges of PUBLIC: none in a, EXECUTE in b"},
         Tamper{"ColumnGrant", "GRANT SELECT (body) ON app.secrets TO shop_audit;",

@@ -30,7 +30,9 @@ std::string oneMessage(const char* text) {
 
 }  // namespace
 
-void Rows::Free::operator()(pg_result* result) const { PQclear(result); }
+void Rows::Free::operator()(pg_result* result) const {
+  PQclear(result);
+}
 
 Rows::Rows(pg_result* result)
     : result_(result, Free{}), rows_(PQntuples(result)), columns_(PQnfields(result)) {}
@@ -77,7 +79,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
   }
   // Notices (DROP ... CASCADE lists, "does not exist, skipping") are not
   // for the operator: the drivers say what they did themselves.
-  PQsetNoticeProcessor(connection->connection_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      connection->connection_, [](void*, const char*) {}, nullptr);
   return connection;
 }
 
@@ -102,9 +105,8 @@ Result<Rows> Connection::query(std::string_view sql,
     values.push_back(parameter ? parameter->c_str() : nullptr);
   }
   std::string statement(sql);
-  pg_result* result =
-      PQexecParams(connection_, statement.c_str(), static_cast<int>(values.size()), nullptr,
-                   values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  pg_result* result = PQexecParams(connection_, statement.c_str(), static_cast<int>(values.size()),
+                                   nullptr, values.data(), nullptr, nullptr, /*resultFormat=*/0);
   if (result == nullptr) return failure("");
   ExecStatusType status = PQresultStatus(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure("", result);
@@ -155,7 +157,9 @@ std::string Connection::literal(std::string_view text) const {
   return result;
 }
 
-int Connection::serverVersion() const { return PQserverVersion(connection_); }
+int Connection::serverVersion() const {
+  return PQserverVersion(connection_);
+}
 
 std::string passwordIn(std::string_view url) {
   size_t scheme = url.find("://");

@@ -48,8 +48,7 @@ class Connection {
   /// endpoint in messages ("source", "a"). The error says which server
   /// refused and why ("cannot connect to source postgresql://app@db/shop:
   /// password authentication failed for user \"app\"").
-  static Result<std::unique_ptr<Connection>> open(const std::string& url,
-                                                  const std::string& role);
+  static Result<std::unique_ptr<Connection>> open(const std::string& url, const std::string& role);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -50,7 +50,8 @@ Result<std::pair<OwnedFd, OwnedFd>> makePipe() {
 /// /dev/fd/N, never on disk (it may hold password hashes).
 Result<OwnedFd> memoryFile(const std::string& contents) {
   OwnedFd fd(::memfd_create("mig-input", MFD_CLOEXEC));
-  if (fd.get() < 0) return Error{fmt::format("cannot create a memory file: {}", std::strerror(errno))};
+  if (fd.get() < 0)
+    return Error{fmt::format("cannot create a memory file: {}", std::strerror(errno))};
   size_t written = 0;
   while (written < contents.size()) {
     ssize_t n = ::write(fd.get(), contents.data() + written, contents.size() - written);
@@ -108,7 +109,8 @@ Result<Spawned> spawn(const std::vector<std::string>& argv,
   args.push_back(nullptr);
 
   Spawned spawned;
-  int error = ::posix_spawnp(&spawned.pid, args[0], &actions, &attributes, args.data(), envp.data());
+  int error =
+      ::posix_spawnp(&spawned.pid, args[0], &actions, &attributes, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (error != 0) return Error{fmt::format("cannot run {}: {}", argv[0], std::strerror(error))};
@@ -214,7 +216,8 @@ Status streamLines(const std::vector<std::string>& argv,
     if (n <= 0) break;
     pending.append(buffer.data(), static_cast<size_t>(n));
     size_t start = 0;
-    for (size_t end = pending.find('\n'); end != std::string::npos; end = pending.find('\n', start)) {
+    for (size_t end = pending.find('\n'); end != std::string::npos;
+         end = pending.find('\n', start)) {
       if (!line(std::string_view(pending).substr(start, end + 1 - start))) {
         stopped = true;
         break;

@@ -275,26 +275,28 @@ int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& e
     std::vector<std::string> problems;
     if (missing > 0) {
       problems.push_back(text::counted(static_cast<long long>(missing), "declared entry missing",
-                                 "declared entries missing"));
+                                       "declared entries missing"));
     }
     if (!extra.empty()) {
-      problems.push_back(
-          text::counted(static_cast<long long>(extra.size()), "rule not declared", "rules not declared"));
+      problems.push_back(text::counted(static_cast<long long>(extra.size()), "rule not declared",
+                                       "rules not declared"));
     }
     if (!rules.uncomparable.empty()) {
       problems.push_back(text::counted(static_cast<long long>(rules.uncomparable.size()),
-                                 "rule that cannot be compared", "rules that cannot be compared"));
+                                       "rule that cannot be compared",
+                                       "rules that cannot be compared"));
     }
     if (!rules.errors.empty()) {
-      problems.push_back(text::counted(static_cast<long long>(rules.errors.size()), "line with an error",
-                                 "lines with errors"));
+      problems.push_back(text::counted(static_cast<long long>(rules.errors.size()),
+                                       "line with an error", "lines with errors"));
     }
     if (!problems.empty()) {
       out << "acl differs from pg_hba: " << text::joined(problems, ", ") << '\n';
       return 1;
     }
     out << "acl matches pg_hba: "
-        << text::counted(static_cast<long long>(declared.size()), "declared entry", "declared entries")
+        << text::counted(static_cast<long long>(declared.size()), "declared entry",
+                         "declared entries")
         << ", " << text::counted(static_cast<long long>(matchedLines), "host rule") << '\n';
     return 0;
   });

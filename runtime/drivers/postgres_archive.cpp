@@ -134,7 +134,8 @@ Status readRoles(Archive& archive) {
   // ALTER, and an ACL entry holds only GRANT, REVOKE and SET SESSION
   // AUTHORIZATION.
   static const std::regex ownerTo(R"(^ALTER [A-Z ]+ .* OWNER TO ("(?:[^"]|"")+"|[^ ;"]+);$)");
-  static const std::regex grant(R"(^(GRANT|REVOKE) .* (TO|FROM) ("(?:[^"]|"")+"|[^ ;]+)( WITH GRANT OPTION)?;$)");
+  static const std::regex grant(
+      R"(^(GRANT|REVOKE) .* (TO|FROM) ("(?:[^"]|"")+"|[^ ;]+)( WITH GRANT OPTION)?;$)");
   static const std::regex forRole(R"(^ALTER DEFAULT PRIVILEGES FOR ROLE ("(?:[^"]|"")+"|[^ ]+) )");
   std::set<std::string> owners;
   std::set<std::string> grantees;
@@ -201,9 +202,9 @@ Status readDatabaseState(Archive& archive, const std::vector<std::string>& withD
   const std::string to = names->text(0, 1);
   // What goes, with where the database's name is in it. ALTER DATABASE
   // ... CONNECTION LIMIT or IS_TEMPLATE and its owner are the platform's.
-  const std::vector<std::string> prefixes = {
-      "COMMENT ON DATABASE " + from + " IS ", "ALTER DATABASE " + from + " SET ",
-      "ALTER DATABASE " + from + " RESET "};
+  const std::vector<std::string> prefixes = {"COMMENT ON DATABASE " + from + " IS ",
+                                             "ALTER DATABASE " + from + " SET ",
+                                             "ALTER DATABASE " + from + " RESET "};
   static const std::regex onDatabase(R"(^(GRANT|REVOKE) [A-Z, ]+ ON DATABASE )");
   static const std::regex roleSetting(R"(^ALTER ROLE ("(?:[^"]|"")+"|[^ ]+) IN DATABASE )");
 
@@ -255,7 +256,8 @@ Result<Archive> readArchive(const std::string& path, Connection& target) {
   Status roles = readRoles(archive);
   if (!roles) return Error{fmt::format("cannot read the archive {}: {}", path, roles.error())};
   Status database = readDatabaseState(archive, *withDatabase, target);
-  if (!database) return Error{fmt::format("cannot read the archive {}: {}", path, database.error())};
+  if (!database)
+    return Error{fmt::format("cannot read the archive {}: {}", path, database.error())};
   return archive;
 }
 

@@ -14,7 +14,7 @@ namespace mig::drivers::pg {
 
 struct Archive {
   std::string path;
-  std::string sourceDatabase;      ///< the database it was dumped from
+  std::string sourceDatabase;        ///< the database it was dumped from
   std::vector<std::string> entries;  ///< `pg_restore --list` lines, comments left out
   bool largeObjects = false;
   ArchiveNeeds needs;

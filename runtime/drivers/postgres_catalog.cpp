@@ -77,7 +77,8 @@ std::string objectsWithOwners() {
 /// reported under the extension ("extension pgcrypto: privileges of PUBLIC
 /// on function ..."), so that an extension missing on one side is one
 /// difference, not hundreds.
-std::string extensionOf(std::string_view classid, std::string_view objid, std::string_view identity) {
+std::string extensionOf(std::string_view classid, std::string_view objid,
+                        std::string_view identity) {
   return fmt::format(
       "SELECT 'extension'::text AS kind, quote_ident(mig_ext.extname) AS name, {2}.type || ' ' || "
       "{2}.identity AS member FROM pg_depend mig_member JOIN pg_extension mig_ext ON mig_ext.oid "
@@ -244,7 +245,8 @@ SELECT i.type, i.identity, p.property, p.value
 /// UNIQUE, EXCLUDE), indexes, triggers, rules, policies and statistics
 /// objects: their definitions, as each server prints them.
 std::string definitionsQuery() {
-  return fmt::format(R"SQL(
+  return fmt::format(
+      R"SQL(
 SELECT i.type, i.identity, p.property, p.value
   FROM pg_constraint o JOIN pg_namespace n ON n.oid = o.connamespace
   CROSS JOIN pg_identify_object('pg_constraint'::regclass, o.oid, 0) i
@@ -319,17 +321,17 @@ SELECT i.type, i.identity, 'definition', pg_get_statisticsobjdef(s.oid)
   FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace,
        pg_identify_object('pg_statistic_ext'::regclass, s.oid, 0) i
  WHERE {schema})SQL",
-                     fmt::arg("schema", userSchema("n.nspname")),
-                     fmt::arg("constraintNotInExtension",
-                              notInExtension("'pg_constraint'::regclass", "o.oid")),
-                     fmt::arg("indexNotInExtension", notInExtension("'pg_class'::regclass", "c.oid")));
+      fmt::arg("schema", userSchema("n.nspname")),
+      fmt::arg("constraintNotInExtension", notInExtension("'pg_constraint'::regclass", "o.oid")),
+      fmt::arg("indexNotInExtension", notInExtension("'pg_class'::regclass", "c.oid")));
 }
 
 /// Functions, procedures and aggregates; types (enum labels, domains,
 /// ranges, base types); sequences' parameters; extensions; publications;
 /// event triggers.
 std::string routinesAndTypesQuery(int version) {
-  return fmt::format(R"SQL(
+  return fmt::format(
+      R"SQL(
 SELECT i.type, i.identity, 'definition',
        CASE WHEN p.prokind = 'a' THEN
          (SELECT format('%s; state %s; transition %s; final %s; combine %s; initial %s; sort operator %s',
@@ -417,11 +419,11 @@ SELECT 'user mapping', format('for %s on server %s', coalesce(pg_get_userbyid(nu
                               quote_ident(s.srvname)),
        'exists', 'yes'
   FROM pg_user_mapping u JOIN pg_foreign_server s ON s.oid = u.umserver)SQL",
-                     fmt::arg("viaRoot", version >= 130000 ? "p.pubviaroot" : "false"),
-                     fmt::arg("procNotPartOf", notPartOfAnother("'pg_proc'::regclass", "p.oid")),
-                     fmt::arg("schema", userSchema("n.nspname")),
-                     fmt::arg("procNotInExtension", notInExtension("'pg_proc'::regclass", "p.oid")),
-                     fmt::arg("typeNotInExtension", notInExtension("'pg_type'::regclass", "t.oid")));
+      fmt::arg("viaRoot", version >= 130000 ? "p.pubviaroot" : "false"),
+      fmt::arg("procNotPartOf", notPartOfAnother("'pg_proc'::regclass", "p.oid")),
+      fmt::arg("schema", userSchema("n.nspname")),
+      fmt::arg("procNotInExtension", notInExtension("'pg_proc'::regclass", "p.oid")),
+      fmt::arg("typeNotInExtension", notInExtension("'pg_type'::regclass", "t.oid")));
 }
 
 /// Comments on objects of the database (not on the system's own objects,
@@ -575,10 +577,22 @@ Status addGenerated(Connection& connection, const std::string& listing, bool seq
 
 /// The order kinds are reported in: containers before what they contain.
 int kindRank(const std::string& kind) {
-  static const std::array<std::string_view, 16> order = {
-      "database", "role",  "extension", "schema", "type", "table", "table column",
-      "table constraint", "index", "view", "materialized view", "sequence", "function",
-      "trigger", "policy", "large object"};
+  static const std::array<std::string_view, 16> order = {"database",
+                                                         "role",
+                                                         "extension",
+                                                         "schema",
+                                                         "type",
+                                                         "table",
+                                                         "table column",
+                                                         "table constraint",
+                                                         "index",
+                                                         "view",
+                                                         "materialized view",
+                                                         "sequence",
+                                                         "function",
+                                                         "trigger",
+                                                         "policy",
+                                                         "large object"};
   auto it = std::find(order.begin(), order.end(), kind);
   return static_cast<int>(it - order.begin());
 }
@@ -630,8 +644,8 @@ std::string describeDifference(const std::string& property, const std::string* a
   }
   size_t at = 0;
   while (at < a->size() && at < b->size() && (*a)[at] == (*b)[at]) ++at;
-  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1,
-                     excerpt(*a, at), excerpt(*b, at));
+  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1, excerpt(*a, at),
+                     excerpt(*b, at));
 }
 
 /// "table public.orders", "large object 16385", "(this database)" alone.
@@ -643,8 +657,9 @@ std::string objectText(const ObjectName& name) {
 }  // namespace
 
 std::string ownedObjectsCte() {
-  return fmt::format("objects(classid, objid, owner) AS ({}),\nowned AS (SELECT * FROM objects o WHERE {})",
-                     objectsWithOwners(), notInExtension("o.classid", "o.objid"));
+  return fmt::format(
+      "objects(classid, objid, owner) AS ({}),\nowned AS (SELECT * FROM objects o WHERE {})",
+      objectsWithOwners(), notInExtension("o.classid", "o.objid"));
 }
 
 std::string notPartOfAnother(std::string_view classid, std::string_view objid) {
@@ -700,11 +715,10 @@ std::string Catalog::summary() const {
   long long indexes = count("index");
   long long others = static_cast<long long>(objects.size()) - tables - views - sequences - indexes -
                      count("table column") - count("database");
-  return fmt::format("{}, {} rows, {}, {}, {} and {}", text::counted(tables, "table"),
-                     text::withThousands(rows()), text::counted(views, "view"),
-                     text::counted(sequences, "sequence"),
-                     text::counted(indexes, "index", "indexes"),
-                     text::counted(others, "other object"));
+  return fmt::format(
+      "{}, {} rows, {}, {}, {} and {}", text::counted(tables, "table"), text::withThousands(rows()),
+      text::counted(views, "view"), text::counted(sequences, "sequence"),
+      text::counted(indexes, "index", "indexes"), text::counted(others, "other object"));
 }
 
 Result<Catalog> readCatalog(Connection& connection, const CatalogOptions& options) {
@@ -756,7 +770,8 @@ std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b) 
     if (parent == object->second.end()) return false;
     // "KIND\x1fNAME", as the catalog queries write it.
     size_t separator = parent->second.find('\x1f');
-    ObjectName parentName{parent->second.substr(0, separator), parent->second.substr(separator + 1)};
+    ObjectName parentName{parent->second.substr(0, separator),
+                          parent->second.substr(separator + 1)};
     return side.objects.contains(parentName) && !other.objects.contains(parentName);
   };
   std::vector<std::string> differences;
@@ -776,8 +791,8 @@ std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b) 
     for (const auto& entry : inB->second) properties.insert(entry.first);
     auto rowsA = inA->second.find("rows");
     auto rowsB = inB->second.find("rows");
-    bool rowsDiffer = rowsA != inA->second.end() && rowsB != inB->second.end() &&
-                      rowsA->second != rowsB->second;
+    bool rowsDiffer =
+        rowsA != inA->second.end() && rowsB != inB->second.end() && rowsA->second != rowsB->second;
     for (const std::string& property : properties) {
       if (property == "parent") continue;
       auto x = inA->second.find(property);
@@ -790,8 +805,8 @@ std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b) 
       if (!valueA && name.first == "database" && property.starts_with("privileges of ")) continue;
       // Different counts make different checksums: one line says it.
       if (property == "checksum" && rowsDiffer) continue;
-      differences.push_back(fmt::format("{}: {}", objectText(name),
-                                        describeDifference(property, valueA, valueB)));
+      differences.push_back(
+          fmt::format("{}: {}", objectText(name), describeDifference(property, valueA, valueB)));
     }
   }
   return differences;

@@ -61,8 +61,14 @@ std::optional<pg::CopyOptions> copyOptions(const DriverArgs& args, std::string_v
 /// last words commit it: psql's own --single-transaction would commit at
 /// the end of its input, also when mig died before writing all of it.
 std::vector<std::string> loader(const std::string& url) {
-  return {"psql",          "--no-psqlrc",       "--no-password",    "--quiet",
-          "--set=ON_ERROR_STOP=1", "--dbname=" + url, "--file=/dev/fd/3", "--file=-",
+  return {"psql",
+          "--no-psqlrc",
+          "--no-password",
+          "--quiet",
+          "--set=ON_ERROR_STOP=1",
+          "--dbname=" + url,
+          "--file=/dev/fd/3",
+          "--file=-",
           "--file=/dev/fd/4"};
 }
 
@@ -82,7 +88,8 @@ std::string preludeSummary(const pg::CopyPlan& plan) {
   for (const auto& membership : plan.membershipsToGrant) {
     granted.push_back(fmt::format("{} to {}", membership.group, membership.member));
   }
-  for (const auto& role : plan.rolesToJoin) granted.push_back(fmt::format("{} to {}", role, plan.targetUser));
+  for (const auto& role : plan.rolesToJoin)
+    granted.push_back(fmt::format("{} to {}", role, plan.targetUser));
   if (!granted.empty()) parts.push_back("granted " + text::joined(granted, ", "));
   return text::joined(parts, "; ");
 }
@@ -91,8 +98,9 @@ std::string preludeSummary(const pg::CopyPlan& plan) {
 constexpr long long kLargeObjectChunk = 1 << 20;
 
 /// Streams the source's large objects as SQL that recreates them on the
-/// target with the same OIDs, owners (or the reassigned owner, whose role
-/// the load runs as), privileges and comments. pg_dump leaves them out
+/// target with the same OIDs, owners (unless owners are reassigned: then
+/// the target's user creates them, and the reassignment hands them over
+/// with everything else), privileges and comments. pg_dump leaves them out
 /// (--no-blobs): it would wrap them in a transaction of their own, which
 /// would commit the load half-way.
 Status streamLargeObjects(pg::Connection& source, pg::Connection& target, bool keepOwners,
@@ -110,14 +118,14 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
     std::string oid = objects->text(row, 0);
     if (!write(fmt::format("SELECT pg_catalog.lo_create({});\n", oid))) return success();
     for (long long offset = 0;; offset += kLargeObjectChunk) {
-      Result<pg::Rows> chunk = source.query("SELECT lo_get($1::oid, $2::bigint, $3::int)",
-                                            {oid, std::to_string(offset),
-                                             std::to_string(kLargeObjectChunk)});
+      Result<pg::Rows> chunk =
+          source.query("SELECT lo_get($1::oid, $2::bigint, $3::int)",
+                       {oid, std::to_string(offset), std::to_string(kLargeObjectChunk)});
       if (!chunk) return Error{fmt::format("cannot read large object {}: {}", oid, chunk.error())};
       std::string hex = chunk->text(0, 0);  // \x..., two characters a byte
       long long bytes = static_cast<long long>(hex.size() - 2) / 2;
-      if (bytes > 0 &&
-          !write(fmt::format("SELECT pg_catalog.lo_put({}, {}, '{}'::bytea);\n", oid, offset, hex))) {
+      if (bytes > 0 && !write(fmt::format("SELECT pg_catalog.lo_put({}, {}, '{}'::bytea);\n", oid,
+                                          offset, hex))) {
         return success();
       }
       if (bytes < kLargeObjectChunk) break;
@@ -141,8 +149,9 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
         size_t tab2 = entry.find('\t', tab + 1);
         std::string grantee = entry.substr(0, tab);
         if (grantee.empty()) grantee = keepOwners ? target.identifier(owner) : "CURRENT_USER";
-        sql += fmt::format("GRANT {} ON LARGE OBJECT {} TO {}{};\n", entry.substr(tab + 1, tab2 - tab - 1),
-                           oid, grantee, entry.substr(tab2 + 1) == "true" ? " WITH GRANT OPTION" : "");
+        sql += fmt::format("GRANT {} ON LARGE OBJECT {} TO {}{};\n",
+                           entry.substr(tab + 1, tab2 - tab - 1), oid, grantee,
+                           entry.substr(tab2 + 1) == "true" ? " WITH GRANT OPTION" : "");
       }
     }
     if (!objects->isNull(row, 2)) {
@@ -158,9 +167,8 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
 /// epilogue, then `rest` (large objects) and the owners' reassignment, and
 /// reports.
 int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& targetUrl,
-         std::vector<std::string> producer,
-         std::function<Status(const GateWrite&)> rest, std::string_view driver,
-         std::string_view done, std::ostream& out, std::ostream& err) {
+         std::vector<std::string> producer, std::function<Status(const GateWrite&)> rest,
+         std::string_view driver, std::string_view done, std::ostream& out, std::ostream& err) {
   for (const std::string& note : plan.notes) out << "note: " << note << '\n';
   GatedPipeline pipeline;
   pipeline.producer = std::move(producer);
@@ -184,8 +192,8 @@ int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& ta
   Result<PipelineOutcome> outcome = runGatedPipeline(pipeline);
   // psql exits with 2 when it lost the connection: perhaps during COMMIT.
   constexpr int kPsqlConnectionLost = 2;
-  bool rolledBack = plan.singleTransaction &&
-                    (!outcome || outcome->consumerStatus != kPsqlConnectionLost);
+  bool rolledBack =
+      plan.singleTransaction && (!outcome || outcome->consumerStatus != kPsqlConnectionLost);
   if (!outcome || !outcome->succeeded()) {
     std::string why = outcome ? outcome->failure() + " (its messages are above)" : outcome.error();
     if (rolledBack) {
@@ -234,12 +242,14 @@ int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     Status begin = (*source)->execute(
         "SET idle_in_transaction_session_timeout = 0; "
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL bytea_output = 'hex'");
-    Result<pg::Rows> snapshot =
-        begin ? (*source)->query("SELECT pg_export_snapshot()") : Result<pg::Rows>(Error{begin.error()});
-    if (!snapshot) return refuseUnchanged(err, "postgres-copy", action, {"the source: " + snapshot.error()});
+    Result<pg::Rows> snapshot = begin ? (*source)->query("SELECT pg_export_snapshot()")
+                                      : Result<pg::Rows>(Error{begin.error()});
+    if (!snapshot)
+      return refuseUnchanged(err, "postgres-copy", action, {"the source: " + snapshot.error()});
     Result<pg::CopyPlan> plan = pg::planCopy(**source, **target, *options);
     if (!plan) return refuseUnchanged(err, "postgres-copy", action, {plan.error()});
-    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-copy", action, plan->problems);
+    if (!plan->problems.empty())
+      return refuseUnchanged(err, "postgres-copy", action, plan->problems);
 
     bool keepOwners = options->owners == pg::CopyOptions::Owners::Keep;
     std::vector<std::string> dump = {"pg_dump", "--no-password", "--no-blobs",
@@ -265,13 +275,15 @@ int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err
     if (!options) return 2;
 
     auto target = pg::Connection::open(*to, "the target");
-    if (!target) return refuseUnchanged(err, "postgres-restore", "restore " + *file, {target.error()});
+    if (!target)
+      return refuseUnchanged(err, "postgres-restore", "restore " + *file, {target.error()});
     std::string action = fmt::format("restore {} into {}", *file, (*target)->where());
     Result<pg::Archive> archive = pg::readArchive(*file, **target);
     if (!archive) return refuseUnchanged(err, "postgres-restore", action, {archive.error()});
     Result<pg::CopyPlan> plan = pg::planRestore(archive->needs, **target, *options);
     if (!plan) return refuseUnchanged(err, "postgres-restore", action, {plan.error()});
-    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-restore", action, plan->problems);
+    if (!plan->problems.empty())
+      return refuseUnchanged(err, "postgres-restore", action, plan->problems);
 
     // The main list goes to pg_restore as a file; it lives as long as the load.
     const pg::Archive& source = *archive;
@@ -289,12 +301,12 @@ int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err
           // pg_restore writes the large objects' data in a transaction of
           // its own; its BEGIN and COMMIT would end the load's.
           bool open = true;
-          Status streamed = pg::restoreScript(source, source.largeObjectsList(), {},
-                                              [&](std::string_view line) {
-                                                if (line == "BEGIN;\n" || line == "COMMIT;\n") return true;
-                                                open = write(line);
-                                                return open;
-                                              });
+          Status streamed =
+              pg::restoreScript(source, source.largeObjectsList(), {}, [&](std::string_view line) {
+                if (line == "BEGIN;\n" || line == "COMMIT;\n") return true;
+                open = write(line);
+                return open;
+              });
           if (!streamed && open) return streamed;
           return success();
         },

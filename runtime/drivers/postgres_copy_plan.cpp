@@ -71,9 +71,9 @@ SELECT v.superuser, v.trusted, e.default_version,
     }
     bool needsSuperuser = available->boolean(0, 0) && !available->boolean(0, 1);
     if (needsSuperuser && !creatorIsSuperuser) {
-      plan.problems.push_back(fmt::format(
-          "target: extension {} can only be created by a superuser, and {} is not one", name,
-          creator));
+      plan.problems.push_back(
+          fmt::format("target: extension {} can only be created by a superuser, and {} is not one",
+                      name, creator));
     }
     std::string defaultVersion = available->text(0, 2);
     if (defaultVersion != version) {
@@ -138,7 +138,8 @@ void planRoles(const SourceFacts& source, const TargetFacts& target, const CopyO
   }
   for (const Membership& membership : source.memberships) {
     bool groupThere = target.roles.contains(membership.group) || created.contains(membership.group);
-    bool memberThere = target.roles.contains(membership.member) || created.contains(membership.member);
+    bool memberThere =
+        target.roles.contains(membership.member) || created.contains(membership.member);
     if (!memberThere) continue;  // already a problem
     if (target.memberships.contains({membership.group, membership.member})) continue;
     if (!groupThere) {
@@ -149,16 +150,16 @@ void planRoles(const SourceFacts& source, const TargetFacts& target, const CopyO
       continue;
     }
     if (options.roles == CopyOptions::Roles::Require) {
-      plan.problems.push_back(fmt::format(
-          "target: role {} is not a member of {} (roles: require)", membership.member,
-          membership.group));
+      plan.problems.push_back(fmt::format("target: role {} is not a member of {} (roles: require)",
+                                          membership.member, membership.group));
       continue;
     }
-    bool groupIsSuperuser = target.roles.contains(membership.group) && target.roles.at(membership.group);
+    bool groupIsSuperuser =
+        target.roles.contains(membership.group) && target.roles.at(membership.group);
     if (!target.superuser && !(target.createRole && !groupIsSuperuser)) {
-      plan.problems.push_back(fmt::format(
-          "target: role {} must become a member of {}, which {} may not grant", membership.member,
-          membership.group, target.user));
+      plan.problems.push_back(
+          fmt::format("target: role {} must become a member of {}, which {} may not grant",
+                      membership.member, membership.group, target.user));
       continue;
     }
     plan.membershipsToGrant.push_back(membership);
@@ -182,8 +183,8 @@ void checkDatabaseState(const DatabaseState& state, const TargetFacts& target,
     if (setting.role.empty() || refused.contains(setting.role)) continue;
     auto role = target.roles.find(setting.role);
     bool roleIsSuperuser = role != target.roles.end() && role->second;
-    bool allowed = target.superuser || setting.role == target.user ||
-                   (target.createRole && !roleIsSuperuser);
+    bool allowed =
+        target.superuser || setting.role == target.user || (target.createRole && !roleIsSuperuser);
     if (allowed) continue;
     refused.insert(setting.role);
     problems.push_back(fmt::format(
@@ -220,7 +221,8 @@ Status attachWipe(Connection& target, CopyPlan& plan) {
   Result<WipePlan> wipe = planWipe(target);
   if (!wipe) return Error{fmt::format("cannot read the target: {}", wipe.error())};
   plan.wipe = std::move(*wipe);
-  for (const std::string& problem : plan.wipe.problems) plan.problems.push_back("target: " + problem);
+  for (const std::string& problem : plan.wipe.problems)
+    plan.problems.push_back("target: " + problem);
   return success();
 }
 
@@ -247,11 +249,12 @@ std::string settingClause(const Connection& connection, const std::string& assig
   // As pg_dump does: these settings keep a list whose elements were stored
   // quoted one by one ("$user", public); each goes back as a literal.
   static const std::set<std::string> listSettings = {
-      "local_preload_libraries", "search_path", "session_preload_libraries",
+      "local_preload_libraries",  "search_path",      "session_preload_libraries",
       "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"};
   std::string lower = name;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!listSettings.contains(lower)) return fmt::format("SET {} = {}", setting, connection.literal(value));
+  if (!listSettings.contains(lower))
+    return fmt::format("SET {} = {}", setting, connection.literal(value));
   std::vector<std::string> elements;
   std::string element;
   bool quoted = false;
@@ -321,12 +324,13 @@ void checkClient(int sourceMajor, int targetMajor, std::vector<std::string>& pro
   }
   static const std::map<int, int> guardedSince = {{13, 22}, {14, 19}, {15, 14}, {16, 10}, {17, 6}};
   auto guarded = guardedSince.find(pgDump->major);
-  bool unguarded = pgDump->major < 13 || (guarded != guardedSince.end() && pgDump->minor < guarded->second);
+  bool unguarded =
+      pgDump->major < 13 || (guarded != guardedSince.end() && pgDump->minor < guarded->second);
   if (unguarded) {
-    problems.push_back(fmt::format(
-        "pg_dump {}.{} lets names from the source run psql commands on this machine "
-        "(CVE-2025-8714): update the PostgreSQL client to the latest minor release",
-        pgDump->major, pgDump->minor));
+    problems.push_back(
+        fmt::format("pg_dump {}.{} lets names from the source run psql commands on this machine "
+                    "(CVE-2025-8714): update the PostgreSQL client to the latest minor release",
+                    pgDump->major, pgDump->minor));
   }
 }
 
@@ -393,9 +397,8 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
                    plan.rolesToJoin, plan.problems);
   }
   if (!creatorIsSuperuser && !from.superuserOnly.empty()) {
-    plan.problems.push_back(fmt::format(
-        "target: only a superuser can create {}, and {} is not one", someOf(from.superuserOnly),
-        creator));
+    plan.problems.push_back(fmt::format("target: only a superuser can create {}, and {} is not one",
+                                        someOf(from.superuserOnly), creator));
   }
   if (!to.superuser && !from.foreignGrants.empty()) {
     std::vector<std::string> grants;
@@ -441,11 +444,15 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
   };
   bool keep = options.owners == CopyOptions::Owners::Keep;
   if (keep) {
-    for (const std::string& owner : archive.owners) require(owner, "the archive's objects are owned by it");
+    for (const std::string& owner : archive.owners)
+      require(owner, "the archive's objects are owned by it");
   }
-  for (const std::string& grantee : archive.grantees) require(grantee, "the archive grants it privileges");
-  for (const std::string& role : archive.defaultAclRoles) require(role, "the archive has default privileges for it");
-  for (const std::string& role : archive.roleSettingRoles) require(role, "it has settings in the database");
+  for (const std::string& grantee : archive.grantees)
+    require(grantee, "the archive grants it privileges");
+  for (const std::string& role : archive.defaultAclRoles)
+    require(role, "the archive has default privileges for it");
+  for (const std::string& role : archive.roleSettingRoles)
+    require(role, "it has settings in the database");
 
   auto isSuperuser = [&](const std::string& role) {
     auto it = to.roles.find(role);
@@ -456,8 +463,9 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
   if (keep) {
     for (const std::string& owner : archive.owners) {
       if (missing.contains(owner) || owner.starts_with("pg_")) continue;
-      ensureCanActAs(owner, isSuperuser(owner), fmt::format("{} owns objects of the archive", owner),
-                     to, plan.rolesToJoin, plan.problems);
+      ensureCanActAs(owner, isSuperuser(owner),
+                     fmt::format("{} owns objects of the archive", owner), to, plan.rolesToJoin,
+                     plan.problems);
     }
   } else {
     planReassignment(options, to, plan);
@@ -489,9 +497,9 @@ Result<CopyPlan> planRestore(const ArchiveNeeds& archive, Connection& target,
           "there)",
           extension));
     } else if (available->boolean(0, 0) && !creatorIsSuperuser) {
-      plan.problems.push_back(fmt::format(
-          "target: extension {} can only be created by a superuser, and {} is not one", extension,
-          creator));
+      plan.problems.push_back(
+          fmt::format("target: extension {} can only be created by a superuser, and {} is not one",
+                      extension, creator));
     }
   }
   DatabaseState state;
@@ -515,16 +523,17 @@ std::string CopyPlan::prelude(Connection& target) const {
   if (singleTransaction) sql += "BEGIN;\n";
   for (const RoleDefinition& role : rolesToCreate) {
     std::string name = target.identifier(role.name);
-    sql += fmt::format("CREATE ROLE {} WITH {}SUPERUSER {}INHERIT {}CREATEROLE {}CREATEDB {}LOGIN "
-                       "{}REPLICATION {}BYPASSRLS CONNECTION LIMIT {}",
-                       name, role.superuser ? "" : "NO", role.inherit ? "" : "NO",
-                       role.createRole ? "" : "NO", role.createDb ? "" : "NO",
-                       role.login ? "" : "NO", role.replication ? "" : "NO",
-                       role.bypassRls ? "" : "NO", role.connectionLimit);
+    sql += fmt::format(
+        "CREATE ROLE {} WITH {}SUPERUSER {}INHERIT {}CREATEROLE {}CREATEDB {}LOGIN "
+        "{}REPLICATION {}BYPASSRLS CONNECTION LIMIT {}",
+        name, role.superuser ? "" : "NO", role.inherit ? "" : "NO", role.createRole ? "" : "NO",
+        role.createDb ? "" : "NO", role.login ? "" : "NO", role.replication ? "" : "NO",
+        role.bypassRls ? "" : "NO", role.connectionLimit);
     if (!role.validUntil.empty()) sql += " VALID UNTIL " + target.literal(role.validUntil);
     if (role.passwordHash) sql += " PASSWORD " + target.literal(*role.passwordHash);
     sql += ";\n";
-    if (role.comment) sql += fmt::format("COMMENT ON ROLE {} IS {};\n", name, target.literal(*role.comment));
+    if (role.comment)
+      sql += fmt::format("COMMENT ON ROLE {} IS {};\n", name, target.literal(*role.comment));
     for (const std::string& setting : role.settings) {
       sql += fmt::format("ALTER ROLE {} {};\n", name, settingClause(target, setting));
     }
@@ -596,7 +605,8 @@ std::string CopyPlan::databaseStatements(Connection& target) const {
   std::string name = target.identifier(targetDatabase);
   for (const Setting& setting : database.settings) {
     if (setting.role.empty()) {
-      sql += fmt::format("ALTER DATABASE {} {};\n", name, settingClause(target, setting.assignment));
+      sql +=
+          fmt::format("ALTER DATABASE {} {};\n", name, settingClause(target, setting.assignment));
     } else {
       sql += fmt::format("ALTER ROLE {} IN DATABASE {} {};\n", target.identifier(setting.role),
                          name, settingClause(target, setting.assignment));

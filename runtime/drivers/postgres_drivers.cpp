@@ -21,7 +21,8 @@ int postgresWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     std::string action = "wipe " + (*target)->where();
     Result<pg::WipePlan> plan = pg::planWipe(**target);
     if (!plan) return refuseUnchanged(err, "postgres-wipe", action, {plan.error()});
-    if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-wipe", action, plan->problems);
+    if (!plan->problems.empty())
+      return refuseUnchanged(err, "postgres-wipe", action, plan->problems);
 
     std::string script = "BEGIN;\n";
     for (const std::string& statement : plan->statements) script += statement + ";\n";
@@ -57,8 +58,8 @@ int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err
       if (!connection) return Error{connection.error()};
       Result<pg::Catalog> catalog = pg::readCatalog(**connection, options);
       if (!catalog) {
-        return Error{fmt::format("cannot read {} ({}): {}", name, (*connection)->where(),
-                                 catalog.error())};
+        return Error{
+            fmt::format("cannot read {} ({}): {}", name, (*connection)->where(), catalog.error())};
       }
       return catalog;
     };
@@ -72,9 +73,9 @@ int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err
 
     std::vector<std::string> differences = pg::catalogDifferences(*a, **b);
     if (differences.empty()) {
-      out << fmt::format("{}: identical ({} compared)\n", a->summary(),
-                         text::counted(static_cast<long long>(a->properties()), "property",
-                                       "properties"));
+      out << fmt::format(
+          "{}: identical ({} compared)\n", a->summary(),
+          text::counted(static_cast<long long>(a->properties()), "property", "properties"));
       return 0;
     }
     for (const std::string& difference : differences) out << difference << '\n';

@@ -97,7 +97,7 @@ SELECT g.rolname, m.rolname, a.admin_option
   FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
  WHERE m.rolname = ANY ($1::text[])
  ORDER BY 1, 2)SQL",
-                                           {list});
+                                          {list});
   if (!memberships) return Error{memberships.error()};
   for (int row = 0; row < memberships->size(); ++row) {
     facts.memberships.push_back(
@@ -120,7 +120,8 @@ SELECT g.rolname, m.rolname, a.admin_option
         hashes[passwords->text(row, 0)] = passwords->text(row, 1);
       }
       for (RoleDefinition& role : facts.roles) {
-        if (auto hash = hashes.find(role.name); hash != hashes.end()) role.passwordHash = hash->second;
+        if (auto hash = hashes.find(role.name); hash != hashes.end())
+          role.passwordHash = hash->second;
       }
     }
   }
@@ -160,8 +161,8 @@ SELECT pg_get_userbyid(o.owner), r.rolsuper, count(*),
     if (!current.empty()) owner.objects.push_back(current);
     facts.owners.push_back(std::move(owner));
   }
-  Result<Rows> defaults = source.query(
-      "SELECT DISTINCT pg_get_userbyid(defaclrole) FROM pg_default_acl ORDER BY 1");
+  Result<Rows> defaults =
+      source.query("SELECT DISTINCT pg_get_userbyid(defaclrole) FROM pg_default_acl ORDER BY 1");
   if (!defaults) return Error{defaults.error()};
   facts.defaultAclRoles = column(*defaults, 0);
   return success();
@@ -236,13 +237,14 @@ SELECT l.oid::text FROM pg_largeobject_metadata l
 }
 
 Status readObjectsAndState(Connection& source, SourceFacts& facts) {
-  Result<Rows> extensions =
-      source.query("SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
+  Result<Rows> extensions = source.query(
+      "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1");
   if (!extensions) return Error{extensions.error()};
   for (int row = 0; row < extensions->size(); ++row) {
     facts.extensions.emplace_back(extensions->text(row, 0), extensions->text(row, 1));
   }
-  Result<Rows> special = source.query(fmt::format(R"SQL(
+  Result<Rows> special = source.query(
+      fmt::format(R"SQL(
 SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger
 UNION ALL
 SELECT 'foreign-data wrapper ' || quote_ident(w.fdwname) FROM pg_foreign_data_wrapper w
@@ -253,13 +255,11 @@ SELECT i.type || ' ' || i.identity || ' (language ' || l.lanname || ')'
        pg_identify_object('pg_proc'::regclass, p.oid, 0) i
  WHERE NOT l.lanpltrusted AND {schema} AND {procNotInExtension} AND {procNotPartOf}
  ORDER BY 1)SQL",
-                                                  fmt::arg("procNotPartOf",
-                                                           notPartOfAnother("'pg_proc'::regclass", "p.oid")),
-                                                  fmt::arg("schema", userSchema("n.nspname")),
-                                                  fmt::arg("wrapperNotInExtension",
-                                                           notInExtension("'pg_foreign_data_wrapper'::regclass", "w.oid")),
-                                                  fmt::arg("procNotInExtension",
-                                                           notInExtension("'pg_proc'::regclass", "p.oid"))));
+                  fmt::arg("procNotPartOf", notPartOfAnother("'pg_proc'::regclass", "p.oid")),
+                  fmt::arg("schema", userSchema("n.nspname")),
+                  fmt::arg("wrapperNotInExtension",
+                           notInExtension("'pg_foreign_data_wrapper'::regclass", "w.oid")),
+                  fmt::arg("procNotInExtension", notInExtension("'pg_proc'::regclass", "p.oid"))));
   if (!special) return Error{special.error()};
   facts.superuserOnly = column(*special, 0);
 
@@ -322,10 +322,11 @@ SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END
 
 /// "table app.orders, view app.x and 3 more".
 std::string someOf(const std::vector<std::string>& names) {
-  std::vector<std::string> shown(names.begin(),
-                                 names.begin() + static_cast<long>(std::min(names.size(), kNamedObjects)));
+  std::vector<std::string> shown(
+      names.begin(), names.begin() + static_cast<long>(std::min(names.size(), kNamedObjects)));
   std::string text = text::joined(shown, ", ");
-  if (names.size() > kNamedObjects) text += fmt::format(" and {} more", names.size() - kNamedObjects);
+  if (names.size() > kNamedObjects)
+    text += fmt::format(" and {} more", names.size() - kNamedObjects);
   return text;
 }
 
@@ -361,8 +362,8 @@ SELECT current_user, current_database(), r.rolsuper, r.rolcreaterole, pg_has_rol
   facts.databaseOwner = who->boolean(0, 4);
   facts.lockCapacity = who->integer(0, 5);
   facts.relations = who->integer(0, 6);
-  Result<Rows> roles = target.query(
-      "SELECT rolname, rolsuper, pg_has_role(oid, 'MEMBER') FROM pg_roles ORDER BY 1");
+  Result<Rows> roles =
+      target.query("SELECT rolname, rolsuper, pg_has_role(oid, 'MEMBER') FROM pg_roles ORDER BY 1");
   if (!roles) return Error{roles.error()};
   for (int row = 0; row < roles->size(); ++row) {
     facts.roles[roles->text(row, 0)] = roles->boolean(row, 1);

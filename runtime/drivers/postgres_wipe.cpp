@@ -72,7 +72,8 @@ SELECT pg_get_userbyid(d.defaclrole), pg_has_role(d.defaclrole, 'MEMBER'),
       continue;
     }
     std::string prefix = "ALTER DEFAULT PRIVILEGES FOR ROLE " + target.identifier(role);
-    statements.push_back(fmt::format("{} REVOKE ALL ON {} FROM {}", prefix, kind, rows->text(row, 3)));
+    statements.push_back(
+        fmt::format("{} REVOKE ALL ON {} FROM {}", prefix, kind, rows->text(row, 3)));
     std::string defaults = rows->text(row, 4);
     for (size_t start = 0; start < defaults.size();) {
       size_t end = defaults.find('\n', start);
@@ -80,8 +81,8 @@ SELECT pg_get_userbyid(d.defaclrole), pg_has_role(d.defaclrole, 'MEMBER'),
       std::string entry = defaults.substr(start, end - start);  // "SELECT TO x"
       start = end + 1;
       size_t to = entry.find(" TO ");
-      statements.push_back(fmt::format("{} GRANT {} ON {}{}", prefix, entry.substr(0, to), kind,
-                                       entry.substr(to)));
+      statements.push_back(
+          fmt::format("{} GRANT {} ON {}{}", prefix, entry.substr(0, to), kind, entry.substr(to)));
     }
   }
   return success();
@@ -91,14 +92,13 @@ SELECT pg_get_userbyid(d.defaclrole), pg_has_role(d.defaclrole, 'MEMBER'),
 
 std::string WipePlan::summary() const {
   std::vector<std::string> dropped;
-  for (std::string part : {text::namedList("schema", schemas),
-                           text::namedList("extension", extensions),
-                           text::namedList("publication", publications)}) {
+  for (std::string part :
+       {text::namedList("schema", schemas), text::namedList("extension", extensions),
+        text::namedList("publication", publications)}) {
     if (!part.empty()) dropped.push_back(std::move(part));
   }
   if (largeObjects > 0) dropped.push_back(text::counted(largeObjects, "large object"));
-  std::string text =
-      dropped.empty() ? "nothing to drop" : "dropped " + text::joined(dropped, "; ");
+  std::string text = dropped.empty() ? "nothing to drop" : "dropped " + text::joined(dropped, "; ");
   text += "; created schema public as a new database has it";
   if (resetsDatabaseState) text += "; reset the database's settings and comment";
   return text;
@@ -145,11 +145,11 @@ SELECT e.evtname, pg_get_userbyid(e.evtowner), pg_has_role(e.evtowner, 'MEMBER')
   auto servers = droppable(target, R"SQL(
 SELECT s.srvname, pg_get_userbyid(s.srvowner), pg_has_role(s.srvowner, 'MEMBER')
   FROM pg_foreign_server s ORDER BY 1)SQL");
-  auto wrappers = droppable(target, fmt::format(R"SQL(
+  auto wrappers = droppable(
+      target, fmt::format(R"SQL(
 SELECT w.fdwname, pg_get_userbyid(w.fdwowner), pg_has_role(w.fdwowner, 'MEMBER')
   FROM pg_foreign_data_wrapper w WHERE w.oid >= 16384 AND {} ORDER BY 1)SQL",
-                                                notInExtension("'pg_foreign_data_wrapper'::regclass",
-                                                               "w.oid")));
+                          notInExtension("'pg_foreign_data_wrapper'::regclass", "w.oid")));
   Result<Rows> largeObjects = target.query(R"SQL(
 SELECT count(*), count(*) FILTER (WHERE NOT pg_has_role(lomowner, 'MEMBER')),
        min(oid::text) FILTER (WHERE NOT pg_has_role(lomowner, 'MEMBER'))
@@ -159,8 +159,8 @@ SELECT r.rolname, r.rolsuper
   FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
  WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
  ORDER BY 1)SQL");
-  for (const auto* failed : {&publications, &extensions, &schemas, &eventTriggers, &servers,
-                             &wrappers}) {
+  for (const auto* failed :
+       {&publications, &extensions, &schemas, &eventTriggers, &servers, &wrappers}) {
     if (!*failed) return Error{failed->error()};
   }
   for (const auto* failed : {&largeObjects, &roleSettings}) {
@@ -182,8 +182,8 @@ SELECT r.rolname, r.rolsuper
   }
   if (!mayCreateSchemas && !superuser) {
     problems.push_back(fmt::format(
-        "{} has no CREATE privilege on database {}, so it cannot create schema public again",
-        user, database));
+        "{} has no CREATE privilege on database {}, so it cannot create schema public again", user,
+        database));
   }
   bool newPublicSchema = target.serverVersion() >= 150000;
   if (newPublicSchema && !databaseOwner) {
@@ -219,7 +219,8 @@ SELECT r.rolname, r.rolsuper
   std::vector<std::string>& sql = plan.statements;
   for (const Droppable& publication : *publications) {
     plan.publications.push_back(publication.name);
-    sql.push_back(fmt::format("DROP PUBLICATION IF EXISTS {}", target.identifier(publication.name)));
+    sql.push_back(
+        fmt::format("DROP PUBLICATION IF EXISTS {}", target.identifier(publication.name)));
   }
   for (const Droppable& trigger : *eventTriggers) {
     sql.push_back(fmt::format("DROP EVENT TRIGGER IF EXISTS {}", target.identifier(trigger.name)));
@@ -242,8 +243,9 @@ SELECT r.rolname, r.rolsuper
   }
   plan.largeObjects = largeObjects->integer(0, 0);
   if (plan.largeObjects > 0) {
-    sql.push_back("DO $$ BEGIN PERFORM pg_catalog.lo_unlink(oid) FROM "
-                  "pg_catalog.pg_largeobject_metadata; END $$");
+    sql.push_back(
+        "DO $$ BEGIN PERFORM pg_catalog.lo_unlink(oid) FROM "
+        "pg_catalog.pg_largeobject_metadata; END $$");
   }
   if (newPublicSchema) {
     sql.push_back("CREATE SCHEMA public AUTHORIZATION pg_database_owner");

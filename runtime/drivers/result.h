@@ -17,7 +17,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit, like std::optional
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit, like std::optional
   Result(Error error) : state_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return state_.index() == 0; }
@@ -47,6 +47,8 @@ class [[nodiscard]] Result {
 /// A result without a value: success, or why not.
 using Status = Result<std::monostate>;
 
-inline Status success() { return std::monostate{}; }
+inline Status success() {
+  return std::monostate{};
+}
 
 }  // namespace mig::drivers

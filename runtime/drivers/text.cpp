@@ -38,7 +38,8 @@ std::string trimmed(std::string_view text) {
 
 std::string namedList(std::string_view singular, const std::vector<std::string>& names) {
   if (names.empty()) return "";
-  return fmt::format("{} {}", names.size() == 1 ? std::string(singular) : std::string(singular) + "s",
+  return fmt::format("{} {}",
+                     names.size() == 1 ? std::string(singular) : std::string(singular) + "s",
                      joined(names, ", "));
 }
 
