@@ -700,6 +700,27 @@ TEST_F(CopyTest, RestoreOfADumpIntoAnotherDatabaseEqualsTheSource) {
             "the shop|t\n");
 }
 
+TEST_F(CopyTest, RestoreWithOwnersReassignGivesEveryObjectToTheTargetsUser) {
+  // The grantees must exist all the same: a copy into another database
+  // creates them.
+  ASSERT_TRUE(target().createDatabase("scratch", &error_)) << error_;
+  ASSERT_EQ(runDriver({"postgres-copy", "--from", url(source()), "--to",
+                       url(target(), "postgres", "scratch")})
+                .exitCode,
+            0);
+  std::string archive = dumpSource();
+  DriverRun run = runDriver(
+      {"postgres-restore", "--file", archive, "--to", url(target()), "--owners", "reassign"});
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(sql(target(), "shop",
+                "SELECT string_agg(DISTINCT pg_get_userbyid(c.relowner), ',') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app';"
+                "SELECT has_table_privilege('shop_ro', 'app.orders', 'SELECT');"),
+            "postgres\nt\n");
+  DriverRun ignoring = compare({"--owners", "ignore"});
+  EXPECT_EQ(ignoring.exitCode, 0) << ignoring.out;
+}
+
 TEST_F(CopyTest, RestoreNamesTheRolesTheArchiveNeedsAndAnUnreadableArchive) {
   std::string archive = dumpSource();
   bool nothingChanged = false;
