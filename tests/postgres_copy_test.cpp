@@ -844,6 +844,15 @@ INSTANTIATE_TEST_SUITE_P(
         Tamper{"DroppedCheck", "ALTER TABLE app.lines DROP CONSTRAINT lines_n_check;",
                "ALTER TABLE app.lines ADD CONSTRAINT lines_n_check CHECK (n > 0);",
                "table constraint lines_n_check on app.lines only in a"},
+        Tamper{"DroppedDomainConstraint",
+               "ALTER DOMAIN app.positive DROP CONSTRAINT positive_check;",
+               "ALTER DOMAIN app.positive ADD CONSTRAINT positive_check CHECK (VALUE > 0);",
+               "domain constraint positive_check on app.positive only in a"},
+        Tamper{"UnpopulatedMaterializedView",
+               "REFRESH MATERIALIZED VIEW app.order_counts WITH NO DATA;",
+               "REFRESH MATERIALIZED VIEW app.order_counts;",
+               "materialized view app.order_counts: populated yes in a, no in b\n"
+               "materialized view app.order_counts: rows 3 in a, none in b"},
         Tamper{"DroppedForeignKey", "ALTER TABLE app.lines DROP CONSTRAINT lines_order_id_fkey;",
                "ALTER TABLE app.lines ADD CONSTRAINT lines_order_id_fkey FOREIGN KEY (order_id) "
                "REFERENCES app.orders ON DELETE CASCADE;",

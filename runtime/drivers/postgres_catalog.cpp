@@ -804,7 +804,7 @@ std::vector<std::string> catalogDifferences(const Catalog& a, const Catalog& b) 
       // the platform's (its administrators, monitoring): not differences.
       if (!valueA && name.first == "database" && property.starts_with("privileges of ")) continue;
       // Different counts make different checksums: one line says it.
-      if (property == "checksum" && rowsDiffer) continue;
+      if (property == "checksum" && (rowsDiffer || !valueA || !valueB)) continue;
       differences.push_back(
           fmt::format("{}: {}", objectText(name), describeDifference(property, valueA, valueB)));
     }
