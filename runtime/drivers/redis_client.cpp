@@ -49,7 +49,9 @@ timeval toTimeval(std::chrono::milliseconds duration) {
 }
 
 // hiredis builds replies through these functions: ours fill a `Reply` tree
-// in place. The root is the `Reply` that `Connection::read` was given (the
+// in place. They follow hiredis 0.14's layout of redisReplyObjectFunctions
+// (hiredis 1.0 changed it); the top-level CMakeLists.txt requires hiredis
+// below 1.0 so that another version fails at configure time, not here. The root is the `Reply` that `Connection::read` was given (the
 // reader's privdata), every other node an element of its parent, sized when
 // the parent array was created. The tree belongs to the caller: freeObject
 // has nothing to free.
@@ -344,9 +346,18 @@ void Connection::append(std::initializer_list<std::string_view> args) {
 }
 
 void Connection::append(std::span<const std::string_view> args) {
+  appendArgs(args);
+}
+
+void Connection::append(std::span<const std::string> args) {
+  appendArgs(args);
+}
+
+template <typename Args>
+void Connection::appendArgs(const Args& args) {
   argv_.clear();
   argvLengths_.clear();
-  for (std::string_view arg : args) {
+  for (const auto& arg : args) {
     argv_.push_back(arg.data());
     argvLengths_.push_back(arg.size());
     queued_ += arg.size() + 16;
@@ -354,15 +365,10 @@ void Connection::append(std::span<const std::string_view> args) {
   appendArgv();
 }
 
-void Connection::append(std::span<const std::string> args) {
-  argv_.clear();
-  argvLengths_.clear();
-  for (const std::string& arg : args) {
-    argv_.push_back(arg.data());
-    argvLengths_.push_back(arg.size());
-    queued_ += arg.size() + 16;
-  }
-  appendArgv();
+bool Connection::setIoTimeout(std::chrono::milliseconds timeout) {
+  if (failed()) return false;
+  if (redisSetTimeout(context_, toTimeval(timeout)) != REDIS_OK) return failFromContext();
+  return true;
 }
 
 bool Connection::flush() {
