@@ -129,8 +129,19 @@ std::map<int, DatabaseKeys> keyspace(std::string_view info) {
 
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error) {
   auto server = info(connection, "server", error);
-  if (!server) return std::nullopt;
-  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version")};
+  auto cluster = server ? info(connection, "cluster", error) : std::nullopt;
+  auto memory = cluster ? info(connection, "memory", error) : std::nullopt;
+  if (!memory) return std::nullopt;
+  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version"),
+                     infoField(*cluster, "cluster_enabled") == "1",
+                     std::atoll(infoField(*memory, "used_memory").c_str()),
+                     std::atoll(infoField(*memory, "maxmemory").c_str())};
+}
+
+std::string sameDatabase(const Endpoint& a, const ServerFacts& aFacts, const Endpoint& b,
+                         const ServerFacts& bFacts) {
+  if (aFacts.runId.empty() || aFacts.runId != bFacts.runId || a.db != b.db) return "";
+  return fmt::format("{} and {} are the same server and database", a.describe(), b.describe());
 }
 
 std::vector<int> versionNumbers(std::string_view version) {

@@ -109,13 +109,21 @@ struct DatabaseKeys {
 /// Every non-empty database, from INFO keyspace ("db0:keys=12,expires=3,...").
 std::map<int, DatabaseKeys> keyspace(std::string_view info);
 
-/// What a server says about itself.
+/// What a server says about itself (INFO server, cluster and memory).
 struct ServerFacts {
   std::string runId;
   std::string version;
+  bool clusterMode = false;  ///< cluster_enabled:1
+  int64_t usedMemory = 0;    ///< bytes
+  int64_t maxmemory = 0;     ///< bytes; 0: no limit
 };
 
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error);
+
+/// "A and B are the same server and database" when `a` and `b` (with the
+/// servers' facts) name one database; "" otherwise.
+std::string sameDatabase(const Endpoint& a, const ServerFacts& aFacts, const Endpoint& b,
+                         const ServerFacts& bFacts);
 
 /// "7.0.15" as numbers, for comparing versions.
 std::vector<int> versionNumbers(std::string_view version);

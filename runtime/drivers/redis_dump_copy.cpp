@@ -10,7 +10,7 @@
 // and the copy warns if keys got a TTL while it ran. Like any copy of a
 // database in use, writes made during the copy may or may not be carried.
 // Function libraries travel as one FUNCTION DUMP payload, restored with
-// the FLUSH policy before the keys. At the end the target must hold every
+// the FLUSH policy before the target's database is flushed. At the end the target must hold every
 // key written, but those whose TTL ran out since.
 
 #include <fmt/format.h>
@@ -30,12 +30,18 @@ namespace mig::drivers::redis {
 namespace {
 
 /// Batches of key names waiting for the reader, and of values waiting for
-/// the writer: bounds the copy's memory.
+/// the writer: with kBatchBytes, bounds the copy's memory.
 constexpr size_t kQueuedBatches = 8;
 /// MGET batches queued on the source before their replies are read.
 constexpr size_t kReadBatchesInFlight = 3;
 /// Batches sent to the target before their replies are read.
 constexpr size_t kWriteBatchesInFlight = 2;
+/// Roughly how many bytes of values one batch may hold: a scanned batch is
+/// read in as many parts as the values read so far suggest, so that large
+/// values do not make batches of gigabytes.
+constexpr size_t kBatchBytes = 4 * 1024 * 1024;
+/// Keys in the first part read, before any value's size is known.
+constexpr size_t kFirstPartKeys = 4;
 
 struct CopiedKey {
   std::string key;
@@ -161,9 +167,13 @@ class SourceReader {
       // Send while few batches are queued on the server; wait for keys only
       // when no reply is due.
       while (batchesInFlight_ < kReadBatchesInFlight) {
-        auto batch = keys.pop(expected_.empty());
-        if (!batch) break;
-        send(std::move(*batch));
+        if (scanned_.empty()) {
+          auto batch = keys.pop(expected_.empty());
+          if (!batch) break;
+          scanned_.assign(std::make_move_iterator(batch->begin()),
+                          std::make_move_iterator(batch->end()));
+        }
+        send(nextPart());
       }
       if (expected_.empty()) return "";
       if (!source_.flush()) return source_.error();
@@ -193,6 +203,27 @@ class SourceReader {
   std::string failure(std::string_view command, std::string_view key, const Reply& reply) {
     return fmt::format("{} of key {} on {} failed: {}", command, printable(key),
                        source_.endpoint().address(), reply.text);
+  }
+
+  /// The next keys of the scanned batch: as many as fit in kBatchBytes
+  /// at the size of the values read last.
+  std::vector<std::string> nextPart() {
+    const size_t count = std::min(partKeys_, scanned_.size());
+    std::vector<std::string> part(std::make_move_iterator(scanned_.begin()),
+                                  std::make_move_iterator(scanned_.begin() + count));
+    scanned_.erase(scanned_.begin(), scanned_.begin() + count);
+    return part;
+  }
+
+  /// Sizes the next parts by the largest key of `batch` (its name and
+  /// value), or by half the previous size when that is larger: after large
+  /// values, parts grow back by doubling. A part right after much smaller
+  /// values may still hold more than kBatchBytes.
+  void measure(const Batch& batch) {
+    size_t largest = 1;
+    for (const CopiedKey& key : batch) largest = std::max(largest, key.key.size() + key.value.size());
+    bytesPerKey_ = std::max(largest, bytesPerKey_ / 2);
+    partKeys_ = std::max<size_t>(1, kBatchBytes / bytesPerKey_);
   }
 
   void send(std::vector<std::string> keys) {
@@ -262,6 +293,7 @@ class SourceReader {
                        std::max<int64_t>(replies.ttls[i], 0), false});
     }
     dumpEverything_ = dumps.keys.size() * 2 > replies.keys.size();
+    measure(batch);
     if (!dumps.keys.empty()) expected_.push_back(std::move(dumps));
     return push(std::move(batch));
   }
@@ -285,6 +317,7 @@ class SourceReader {
                        std::max<int64_t>(replies.ttls[i], 0), true});
     }
     if (replies.scanned) dumpEverything_ = strings * 2 <= replies.keys.size();
+    measure(batch);
     return push(std::move(batch));
   }
 
@@ -300,6 +333,10 @@ class SourceReader {
   CopyCounters& counters_;
   std::function<void()> afterBatch_;
   std::deque<Replies> expected_;
+  /// Keys of the batch SCAN gave, not sent yet.
+  std::deque<std::string> scanned_;
+  size_t partKeys_ = kFirstPartKeys;
+  size_t bytesPerKey_ = kBatchBytes / kFirstPartKeys;
   size_t batchesInFlight_ = 0;
   bool dumpEverything_ = false;
   Reply reply_;
@@ -489,6 +526,13 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
         "cannot read its DUMP format; use a target at least as new)",
         sourceFacts.version, targetFacts.version);
   }
+  // FUNCTION RESTORE is all or nothing: refused, it leaves the target as
+  // it was, so it goes before FLUSHDB.
+  if (functions) {
+    if (std::string failure = copyFunctions(target, *functions, hint, reporter); !failure.empty()) {
+      return reporter.fail(failure + "; the target is as it was");
+    }
+  }
   auto before = dbSize(target, error);
   if (!before) return reporter.fail(error);
   // ASYNC frees the old keys in the background (Redis 4 and later).
@@ -498,11 +542,6 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
   if (*before > 0) {
     reporter.say(fmt::format("flushed {} ({})", target.endpoint().describe(),
                              counted(static_cast<uint64_t>(*before), "key", "keys")));
-  }
-  if (functions) {
-    if (std::string failure = copyFunctions(target, *functions, hint, reporter); !failure.empty()) {
-      return reporter.fail(failure);
-    }
   }
   const auto ttlsBefore = keysWithTtl(source, source.endpoint().db, error);
   if (!ttlsBefore) return reporter.fail(error);
