@@ -1914,6 +1914,76 @@ TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
       << run.out;
 }
 
+TEST(RedisCompare, RefusesToCompareADatabaseWithItself) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  server->run({"SET", "k", "v"});
+  DriverRun run = compare(*server, *server);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  const std::string where = address(*server) + "/0";
+  EXPECT_EQ(run.err, "mig driver redis-compare: " + where + " and " + where +
+                         " are the same server and database: a database compared with itself is "
+                         "always equal\n");
+  server->run({"SET", "k", "v"}, 1);
+  DriverRun otherDatabase =
+      runDriver({"redis-compare", "--a", server->url(0), "--b", server->url(1)},
+                {"MIG_A_PASSWORD=" + server->password(), "MIG_B_PASSWORD=" + server->password()});
+  EXPECT_EQ(otherDatabase.exitCode, 0) << otherDatabase.err;
+}
+
+/// A key that expires on both sides after compare has seen it on both
+/// (round 1), just before b answers a later round's command.
+struct ExpiryBetweenRounds {
+  std::string name;
+  Commands fill;       ///< creates "key" (run on both sides)
+  std::string before;  ///< the command (as RESP bytes) b is about to answer
+};
+
+void PrintTo(const ExpiryBetweenRounds& expiry, std::ostream* out) {
+  *out << expiry.name;
+}
+
+class RedisCompareExpiry : public testing::TestWithParam<ExpiryBetweenRounds> {};
+
+TEST_P(RedisCompareExpiry, CountsTheKeyAsExpiredNotAsADifference) {
+  const ExpiryBetweenRounds& expiry = GetParam();
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (const TestRedis* server : {a.get(), b.get()}) {
+    runAll(*server, expiry.fill);
+    server->run({"SET", "kept", "v"});
+  }
+  TestProxy proxy(b->port());
+  proxy.beforeClientSends(expiry.before, [&] {
+    for (const TestRedis* server : {a.get(), b.get()}) server->run({"PEXPIRE", "key", "1"});
+    std::this_thread::sleep_for(10ms);
+    return false;
+  });
+
+  DriverRun run = runDriver({"redis-compare", "--a", a->url(), "--b", proxy.url()},
+                            {"MIG_A_PASSWORD=" + a->password(), "MIG_B_PASSWORD=" + b->password()});
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 1 key in " + address(*a) + "/0 \\(a\\) and " + proxy.address() +
+                          "/0 \\(b\\), same types, values, stream groups and ttls \\(within 5s\\); "
+                          "same function libraries \\(0\\); 1 key expired while compared, not "
+                          "counted \\([0-9.]+s\\)\n")))
+      << run.out << run.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LaterRounds, RedisCompareExpiry,
+    testing::Values(
+        ExpiryBetweenRounds{"HashBeforeItsLength", {{"HSET", "key", "f", "1", "g", "2"}}, "HLEN"},
+        ExpiryBetweenRounds{
+            "HashBeforeItsFields", {{"HSET", "key", "f", "1", "g", "2"}}, "HGETALL"},
+        ExpiryBetweenRounds{"StringBeforeItsValue", {{"SET", "key", "v"}}, "$3\r\nGET\r\n"},
+        ExpiryBetweenRounds{"ListBeforeItsElements", {{"RPUSH", "key", "x", "y"}}, "LRANGE"},
+        ExpiryBetweenRounds{"StreamBeforeItsState", {{"XADD", "key", "1-1", "f", "v"}}, "XINFO"}),
+    [](const testing::TestParamInfo<ExpiryBetweenRounds>& info) { return info.param.name; });
+
 // ---------------------------------------------------------------------------
 // redis-compare: one change at a time on b, named in one line, and gone
 // once reverted
