@@ -1984,6 +1984,37 @@ INSTANTIATE_TEST_SUITE_P(
         ExpiryBetweenRounds{"StreamBeforeItsState", {{"XADD", "key", "1-1", "f", "v"}}, "XINFO"}),
     [](const testing::TestParamInfo<ExpiryBetweenRounds>& info) { return info.param.name; });
 
+TEST(RedisDrivers, MaskAPasswordInServerTextAndUrlsButNotInTheirOwnNumbers) {
+  // A password that mig's own numbers contain.
+  const std::string password = "000";
+  auto a = TestRedis::start(password);
+  auto b = TestRedis::start(password);
+  ASSERT_TRUE(a && b);
+  fillMany(*a, 999, Many::kStrings);
+  a->run({"SET", "key-000", "v"});
+  const std::vector<std::string> environment = {"REDISCLI_AUTH=" + password};
+
+  DriverRun copied = runDriver(
+      {"redis-copy", "--from", a->url(), "--to", b->url(), "--method", "dump"}, environment);
+  ASSERT_EQ(copied.exitCode, 0) << copied.err;
+  EXPECT_TRUE(
+      std::regex_match(copied.out, std::regex(R"(copied 1,000 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+      << copied.out;
+
+  b->run({"DEL", "key-000"});
+  DriverRun compared = runDriver({"redis-compare", "--a", a->url(), "--b", b->url()}, environment);
+  EXPECT_EQ(compared.exitCode, 1);
+  // A port is part of a URL: masked there too.
+  const auto masked = [&](const TestRedis& server) {
+    return std::regex_replace(address(server), std::regex(password), "***");
+  };
+  EXPECT_EQ(compared.out, "key key-*** only in a\n"
+                          "a has 1,000 keys, b has 999 keys; 0 keys expired while compared, not "
+                          "counted\n"
+                          "1 difference between " +
+                              masked(*a) + "/0 (a) and " + masked(*b) + "/0 (b)\n");
+}
+
 // ---------------------------------------------------------------------------
 // redis-compare: one change at a time on b, named in one line, and gone
 // once reverted

@@ -134,7 +134,7 @@ class Comparison {
           continue;
         }
         ++keysInB_;
-        report(fmt::format("key {} only in b", printable(keys[i])));
+        report(fmt::format("key {} only in b", shown(keys[i])));
       }
       return true;
     });
@@ -164,10 +164,11 @@ class Comparison {
     if (!reply.isError()) return true;
     if (key.empty()) {
       return failWith(
-          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(), reply.text));
+          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
+                      foreign(reply.text)));
     }
-    return failWith(fmt::format("{} of key {} on {} failed: {}", command, printable(key),
-                                connection.endpoint().address(), reply.text));
+    return failWith(fmt::format("{} of key {} on {} failed: {}", command, shown(key),
+                                connection.endpoint().address(), foreign(reply.text)));
   }
 
   /// Lists the first differences, counts the rest.
@@ -189,7 +190,7 @@ class Comparison {
       if (!connection.read(reply)) return failWith(connection.error());
       if (reply.isError() || !takeScanReply(reply, cursor, keys)) {
         return failWith(fmt::format("SCAN on {} failed: {}", connection.endpoint().address(),
-                                    reply.isError() ? reply.text : "unexpected reply"));
+                                    reply.isError() ? foreign(reply.text) : "unexpected reply"));
       }
       if (!keys.empty() && !batch(keys)) return false;
     } while (cursor != "0");
@@ -210,13 +211,13 @@ class Comparison {
   void compareTtls(std::string_view key, int64_t ttlA, int64_t ttlB) {
     if (ttlA < 0 && ttlB < 0) return;
     if (ttlA < 0 || ttlB < 0) {
-      report(fmt::format("key {}: {} in a, {} in b", printable(key),
+      report(fmt::format("key {}: {} in a, {} in b", shown(key),
                          ttlA < 0 ? "no ttl" : "ttl " + ttlText(ttlA),
                          ttlB < 0 ? "no ttl" : "ttl " + ttlText(ttlB)));
       return;
     }
     if (std::abs(ttlA - ttlB) > ttlToleranceMs_) {
-      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", printable(key),
+      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", shown(key),
                          ttlText(ttlA), ttlText(ttlB), toleranceText(ttlToleranceMs_)));
     }
   }
@@ -274,12 +275,13 @@ class Comparison {
       }
       ++keysInA_;
       if (typeB == "none") {
-        report(fmt::format("key {} only in a", printable(keys[i])));
+        report(fmt::format("key {} only in a", shown(keys[i])));
         continue;
       }
       ++keysInB_;
       if (typeA != typeB) {
-        report(fmt::format("key {}: type {} in a, {} in b", printable(keys[i]), typeA, typeB));
+        report(fmt::format("key {}: type {} in a, {} in b", shown(keys[i]), foreign(typeA),
+                           foreign(typeB)));
         continue;
       }
       compareTtls(keys[i], ttls[0], ttls[1]);
@@ -336,7 +338,7 @@ class Comparison {
     for (size_t i = 0; i < differing.size(); ++i) {
       if (vanished[i]) continue;
       report(fmt::format("key {}: different {} (length {} in a, {} in b)",
-                         printable(differing[i].key),
+                         shown(differing[i].key),
                          differing[i].type == "stream" ? "entries" : "values",
                          differingLengths[i].first, differingLengths[i].second));
     }
@@ -393,7 +395,7 @@ class Comparison {
                                     : fmt::format("{} {}", reader.read[0], reader.read[1]);
     if (!check(a, a_, command, pair.key) || !check(b, b_, command, pair.key)) return false;
     for (const std::string& difference : valueDifferences(pair.type, a, b)) {
-      report(fmt::format("key {}: {}", printable(pair.key), difference));
+      report(fmt::format("key {}: {}", shown(pair.key), difference));
     }
     return true;
   }
@@ -428,7 +430,7 @@ class Comparison {
         ++expired_;
         continue;
       }
-      report(fmt::format("key {} only in a", printable(key)));
+      report(fmt::format("key {} only in a", shown(key)));
     }
     return true;
   }
@@ -481,6 +483,8 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   const Password bPassword = passwordFromEnvironment("MIG_B_PASSWORD");
   reporter.addSecret(aPassword.value);
   reporter.addSecret(bPassword.value);
+  reporter.addEndpoint(*aEndpoint);
+  reporter.addEndpoint(*bEndpoint);
   auto a = openEndpoint(*aEndpoint, aPassword, error);
   if (!a) return reporter.fail(error);
   auto b = openEndpoint(*bEndpoint, bPassword, error);

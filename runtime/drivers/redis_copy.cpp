@@ -170,6 +170,8 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   const Password toPassword = passwordFromEnvironment("MIG_TO_PASSWORD");
   reporter.addSecret(fromPassword.value);
   reporter.addSecret(toPassword.value);
+  reporter.addEndpoint(*from);
+  reporter.addEndpoint(*to);
   Problems problems;
   Ends ends = prepare(*from, *to, fromPassword, toPassword, *method, reporter, problems);
   if (!problems.empty()) {

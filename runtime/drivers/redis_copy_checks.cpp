@@ -36,7 +36,7 @@ bool refused(const Reply& reply) {
 std::string refusal(std::string_view role, const Connection& connection, std::string_view command,
                     const Reply& reply) {
   return fmt::format("{} {}: {} refused: {}", role, connection.endpoint().describe(), command,
-                     reply.text);
+                     foreign(reply.text));
 }
 
 /// Runs `commands` on `connection` and adds a problem for each reply
@@ -143,7 +143,7 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection& t
           "the source has {}, and the target runs Redis {}, which has no functions: use a "
           "target of Redis 7 or later",
           counted(functions.libraries, "function library", "function libraries"),
-          targetFacts.version));
+          foreign(targetFacts.version)));
     }
     return std::nullopt;  // nothing to carry, nothing to remove
   }
@@ -198,7 +198,7 @@ void checkDumpFormat(std::string_view sample, const ServerFacts& sourceFacts,
   problems.push_back(fmt::format(
       "the source (Redis {}) writes DUMP payloads in RDB version {}, and the target (Redis {}) "
       "reads up to version {}: use a target at least as new as the source",
-      sourceFacts.version, *written, targetFacts.version, *readable));
+      foreign(sourceFacts.version), *written, foreign(targetFacts.version), *readable));
 }
 
 // ---------------------------------------------------------------------------
@@ -262,7 +262,7 @@ void checkValueSizes(Connection& source, Connection& target, const ServerFacts& 
     problems.push_back(fmt::format(
         "key {} is {} bytes, more than the target takes in one argument (proto-max-bulk-len "
         "{}): raise it on the target, or copy by replication",
-        printable(key), withThousands(static_cast<uint64_t>(*bytes)),
+        shown(key), withThousands(static_cast<uint64_t>(*bytes)),
         withThousands(static_cast<uint64_t>(limit))));
   }
   if (tooLarge > kListedLargeKeys) {
@@ -290,7 +290,7 @@ bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
     problems.push_back(fmt::format(
         "the target runs Redis {}, older than the source's {}: it may not load the source's "
         "snapshot",
-        targetFacts.version, sourceFacts.version));
+        foreign(targetFacts.version), foreign(sourceFacts.version)));
   }
   std::string error;
   auto role = info(target, "replication", error);
@@ -300,8 +300,9 @@ bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
   }
   if (infoField(*role, "role") != "master") {
     problems.push_back(fmt::format("{} is already a replica of {}:{}; refusing to re-point it",
-                                   target.endpoint().address(), infoField(*role, "master_host"),
-                                   infoField(*role, "master_port")));
+                                   target.endpoint().address(),
+                                   foreign(infoField(*role, "master_host")),
+                                   foreign(infoField(*role, "master_port"))));
   }
   if (targetFacts.maxmemory > 0 && targetFacts.maxmemory < sourceFacts.usedMemory) {
     // A replica loads everything, ignoring maxmemory; a master again, it

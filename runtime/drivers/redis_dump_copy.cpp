@@ -135,7 +135,7 @@ std::string scanKeys(Connection& source, KeyQueue& keys) {
     }
     if (reply.isError() || !takeScanReply(reply, cursor, batch)) {
       error = fmt::format("SCAN on {} failed: {}", source.endpoint().address(),
-                          reply.isError() ? reply.text : "unexpected reply");
+                          reply.isError() ? foreign(reply.text) : "unexpected reply");
       break;
     }
     if (!batch.empty() && !keys.push(std::move(batch))) break;
@@ -201,8 +201,8 @@ class SourceReader {
   static constexpr char kRdbString = 0;
 
   std::string failure(std::string_view command, std::string_view key, const Reply& reply) {
-    return fmt::format("{} of key {} on {} failed: {}", command, printable(key),
-                       source_.endpoint().address(), reply.text);
+    return fmt::format("{} of key {} on {} failed: {}", command, shown(key),
+                       source_.endpoint().address(), foreign(reply.text));
   }
 
   /// The next keys of the scanned batch: as many as fit in kBatchBytes
@@ -275,7 +275,7 @@ class SourceReader {
     if (!source_.read(reply_)) return source_.error();
     if (!reply_.isArray() || reply_.elements.size() != replies.keys.size()) {
       return fmt::format("MGET on {} failed: {}", source_.endpoint().address(),
-                         reply_.isError() ? reply_.text : "unexpected reply");
+                         reply_.isError() ? foreign(reply_.text) : "unexpected reply");
     }
     Batch batch;
     batch.reserve(replies.keys.size());
@@ -415,7 +415,8 @@ class TargetWriter {
       if (reply_.isError()) {
         const auto first = std::find_if(batch.begin(), batch.end(), inMset);
         return fmt::format("MSET of {} keys (the first: {}) into {} failed: {}", strings,
-                           printable(first->key), target_.endpoint().describe(), reply_.text);
+                           shown(first->key), target_.endpoint().describe(),
+                           foreign(reply_.text));
       }
       counters_.written.fetch_add(static_cast<uint64_t>(strings), std::memory_order_relaxed);
       for (const CopiedKey& key : batch) {
@@ -428,7 +429,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const bool payloadRefused = reply_.text.find("payload version") != std::string::npos;
         return fmt::format("{} of key {} into {} failed: {}{}", key.dumped ? "RESTORE" : "SET",
-                           printable(key.key), target_.endpoint().describe(), reply_.text,
+                           shown(key.key), target_.endpoint().describe(), foreign(reply_.text),
                            payloadRefused ? versionHint_ : "");
       }
       counters_.written.fetch_add(1, std::memory_order_relaxed);
@@ -524,7 +525,7 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
     hint = fmt::format(
         " (the source runs Redis {}, the target {}: a target older than the source "
         "cannot read its DUMP format; use a target at least as new)",
-        sourceFacts.version, targetFacts.version);
+        foreign(sourceFacts.version), foreign(targetFacts.version));
   }
   // FUNCTION RESTORE is all or nothing: refused, it leaves the target as
   // it was, so it goes before FLUSHDB.

@@ -164,7 +164,8 @@ class Reconnecting {
 /// The error of a command that got an error reply, as `call` words it.
 std::string refusedCommand(std::string_view command, const Connection& connection,
                            const Reply& reply) {
-  return fmt::format("{} on {} failed: {}", command, connection.endpoint().address(), reply.text);
+  return fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
+                     foreign(reply.text));
 }
 
 /// Puts the target back as it was: its masterauth, masteruser and
@@ -196,7 +197,7 @@ class PutBack {
     }
     if (changes.masteruser) {
       settings.push_back(
-          {"masteruser", saved.masteruser, fmt::format("\"{}\"", printable(saved.masteruser))});
+          {"masteruser", saved.masteruser, fmt::format("\"{}\"", shown(saved.masteruser))});
     }
     if (changes.disklessLoad) {
       settings.push_back({"repl-diskless-load", saved.disklessLoad, saved.disklessLoad});
@@ -204,7 +205,7 @@ class PutBack {
     for (Setting& setting : settings) setting.error = configSet(setting);
     const std::string promoted = changes.replicaof ? promote() : "";
     for (Setting& setting : settings) {
-      if (setting.error.find(": LOADING") != std::string::npos) setting.error = configSet(setting);
+      if (setting.error.find("LOADING") != std::string::npos) setting.error = configSet(setting);
     }
     return notPutBack(promoted, settings);
   }
@@ -304,7 +305,7 @@ class PutBack {
 /// down, loading the snapshot" from the replica's INFO replication and INFO
 /// persistence.
 std::string syncState(std::string_view replication, std::string_view persistence) {
-  std::string state = "link " + infoField(replication, "master_link_status");
+  std::string state = "link " + foreign(infoField(replication, "master_link_status"));
   if (infoField(persistence, "loading") == "1") return state + ", loading the snapshot";
   if (infoField(replication, "master_sync_in_progress") != "1") return state;
   state += ", sync in progress";
