@@ -260,7 +260,7 @@ struct DriverRun {
   int exitCode = -1;
   std::string out;
   std::string err;
-  long peakMemoryKb = 0;                ///< the driver's maximum resident set size
+  long peakMemoryKb = 0;                  ///< the driver's maximum resident set size
   std::chrono::milliseconds afterStop{};  ///< from the stop signal to the driver's exit
 };
 
@@ -1402,8 +1402,8 @@ TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndPutsTheLoadingTargetBa
 
   DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "3"});
   EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.err, "mig driver redis-copy: " + address(*target) + " did not finish syncing from " +
-                         address(*source) +
+  EXPECT_EQ(run.err, "mig driver redis-copy: " + address(*target) +
+                         " did not finish syncing from " + address(*source) +
                          " within 3s (link down, loading the snapshot); replication stopped\n");
   expectPutBack(*target);
   EXPECT_EQ(target->cli({"DBSIZE"}), "0\n") << "the load was cut short";
@@ -1416,9 +1416,9 @@ TEST(RedisCopy, ReplicationMethodPutsBackATargetStoppedWhileLoadingTheSnapshot) 
   slowDownTheSync(*source, *target, 3000);
   target->run({"CONFIG", "SET", "masterauth", wrongPassword()});  // the target's own
 
-  DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", target->url(),
-                             "--method", "replication"},
-                            copyEnvironment(*source, *target), onceLoading(*target));
+  DriverRun run = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "replication"},
+      copyEnvironment(*source, *target), onceLoading(*target));
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_EQ(run.err, "mig driver redis-copy: stopped by SIGTERM while " + address(*target) +
                          " was syncing from " + address(*source) +
@@ -1471,9 +1471,9 @@ TEST(RedisCopy, ReplicationPutsBackThroughANewConnectionAndNamesWhatItCouldNot) 
     return true;
   });
 
-  DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url(),
-                             "--method", "replication"},
-                            copyEnvironment(*source, *target));
+  DriverRun run = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "replication"},
+      copyEnvironment(*source, *target));
   EXPECT_EQ(run.exitCode, 1);
   const std::string to = proxy.address();
   EXPECT_EQ(run.err, "mig driver redis-copy: redis " + to +
@@ -1636,9 +1636,10 @@ TEST(RedisCopy, RefusesATargetOlderThanTheSourceBeforeAnyChange) {
   const std::string older = std::to_string(version[0] - '1') + version.substr(1);
   TestProxy proxy(target->port());
   proxy.rewriteReplies("redis_version:" + version, "redis_version:" + older);
-  const std::string nothing = "mig driver redis-copy: nothing was copied: 1 problem found before "
-                              "any change to " +
-                              proxy.address() + "/0\n";
+  const std::string nothing =
+      "mig driver redis-copy: nothing was copied: 1 problem found before "
+      "any change to " +
+      proxy.address() + "/0\n";
 
   DriverRun replication = runDriver(
       {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "replication"},
@@ -1648,9 +1649,9 @@ TEST(RedisCopy, RefusesATargetOlderThanTheSourceBeforeAnyChange) {
                                  ", older than the source's " + version +
                                  ": it may not load the source's snapshot\n" + nothing);
 
-  DriverRun dump = runDriver(
-      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
-      copyEnvironment(*source, *target));
+  DriverRun dump =
+      runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
+                copyEnvironment(*source, *target));
   EXPECT_EQ(dump.exitCode, 1);
   EXPECT_TRUE(std::regex_match(
       dump.err, std::regex("mig driver redis-copy: the source \\(Redis " + version +
@@ -1687,15 +1688,17 @@ TEST(RedisCopy, DumpRefusesValuesLargerThanTheTargetTakesBeforeAnyChange) {
       " bytes, more than the target takes in one argument \\(proto-max-bulk-len 1,048,576\\): "
       "raise it on the target, or copy by replication";
   const std::set<std::string> tooLarge(err.begin(), err.begin() + 2);
-  EXPECT_TRUE(std::regex_match(*tooLarge.begin(),
-                               std::regex("mig driver redis-copy: key big-hash is 1,5[0-9,]+" + tail)))
+  EXPECT_TRUE(std::regex_match(
+      *tooLarge.begin(), std::regex("mig driver redis-copy: key big-hash is 1,5[0-9,]+" + tail)))
       << run.err;
-  EXPECT_EQ(*tooLarge.rbegin(), "mig driver redis-copy: key big-string is 1,500,000 bytes, more "
-                                "than the target takes in one argument (proto-max-bulk-len "
-                                "1,048,576): raise it on the target, or copy by replication");
-  EXPECT_EQ(err[2], "mig driver redis-copy: nothing was copied: 2 problems found before any "
-                    "change to " +
-                        address(*target) + "/0");
+  EXPECT_EQ(*tooLarge.rbegin(),
+            "mig driver redis-copy: key big-string is 1,500,000 bytes, more "
+            "than the target takes in one argument (proto-max-bulk-len "
+            "1,048,576): raise it on the target, or copy by replication");
+  EXPECT_EQ(err[2],
+            "mig driver redis-copy: nothing was copied: 2 problems found before any "
+            "change to " +
+                address(*target) + "/0");
   EXPECT_EQ(target->cli({"KEYS", "*"}), "kept\n");
 }
 
@@ -1714,9 +1717,9 @@ TEST(RedisCopy, DumpLeavesTheTargetAsItWasWhenItsFunctionsAreRefused) {
     return false;
   });
 
-  DriverRun run = runDriver(
-      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
-      copyEnvironment(*source, *target));
+  DriverRun run =
+      runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
+                copyEnvironment(*source, *target));
   EXPECT_EQ(run.exitCode, 1);
   EXPECT_EQ(run.out, "");
   EXPECT_EQ(run.err, "mig driver redis-copy: FUNCTION on " + proxy.address() +
@@ -1997,8 +2000,8 @@ TEST(RedisDrivers, MaskAPasswordInServerTextAndUrlsButNotInTheirOwnNumbers) {
   DriverRun copied = runDriver(
       {"redis-copy", "--from", a->url(), "--to", b->url(), "--method", "dump"}, environment);
   ASSERT_EQ(copied.exitCode, 0) << copied.err;
-  EXPECT_TRUE(
-      std::regex_match(copied.out, std::regex(R"(copied 1,000 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+  EXPECT_TRUE(std::regex_match(copied.out,
+                               std::regex(R"(copied 1,000 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
       << copied.out;
 
   b->run({"DEL", "key-000"});
@@ -2008,11 +2011,12 @@ TEST(RedisDrivers, MaskAPasswordInServerTextAndUrlsButNotInTheirOwnNumbers) {
   const auto masked = [&](const TestRedis& server) {
     return std::regex_replace(address(server), std::regex(password), "***");
   };
-  EXPECT_EQ(compared.out, "key key-*** only in a\n"
-                          "a has 1,000 keys, b has 999 keys; 0 keys expired while compared, not "
-                          "counted\n"
-                          "1 difference between " +
-                              masked(*a) + "/0 (a) and " + masked(*b) + "/0 (b)\n");
+  EXPECT_EQ(compared.out,
+            "key key-*** only in a\n"
+            "a has 1,000 keys, b has 999 keys; 0 keys expired while compared, not "
+            "counted\n"
+            "1 difference between " +
+                masked(*a) + "/0 (a) and " + masked(*b) + "/0 (b)\n");
 }
 
 // ---------------------------------------------------------------------------

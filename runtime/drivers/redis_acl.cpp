@@ -100,9 +100,9 @@ void reportSettings(Connection& connection, Reporter& reporter) {
   for (std::string_view name : {"protected-mode", "bind"}) {
     auto reply = connection.command({"CONFIG", "GET", name});
     if (!reply || !reply->isArray() || reply->elements.size() != 2) {
-      reporter.say(fmt::format("  {}: not readable ({})", name,
-                               reply && reply->isError() ? foreign(reply->text)
-                                                         : connection.error()));
+      reporter.say(
+          fmt::format("  {}: not readable ({})", name,
+                      reply && reply->isError() ? foreign(reply->text) : connection.error()));
       continue;
     }
     const std::string& value = reply->elements[1].text;

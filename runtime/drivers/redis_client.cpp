@@ -49,12 +49,13 @@ timeval toTimeval(std::chrono::milliseconds duration) {
 }
 
 // hiredis builds replies through these functions: ours fill a `Reply` tree
-// in place. They follow hiredis 0.14's layout of redisReplyObjectFunctions
-// (hiredis 1.0 changed it); the top-level CMakeLists.txt requires hiredis
-// below 1.0 so that another version fails at configure time, not here. The root is the `Reply` that `Connection::read` was given (the
+// in place. The root is the `Reply` that `Connection::read` was given (the
 // reader's privdata), every other node an element of its parent, sized when
 // the parent array was created. The tree belongs to the caller: freeObject
-// has nothing to free.
+// has nothing to free. They follow hiredis 0.14's layout of
+// redisReplyObjectFunctions, which hiredis 1.0 changed: the top-level
+// CMakeLists.txt requires hiredis below 1.0, so that another version fails
+// at configure time rather than here.
 
 Reply* replySlot(const redisReadTask* task) {
   if (task->parent == nullptr) return static_cast<Reply*>(task->privdata);

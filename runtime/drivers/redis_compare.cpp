@@ -11,9 +11,9 @@
 // apart, not as a difference. Each batch takes three rounds (type and TTL,
 // lengths, values); a reply of a later round that may be a key gone since
 // (a length of 0, nil, an empty collection, "no such key") has the key
-// looked up again on both sides and judged as in the first. Remaining TTLs agree when they are within the
-// tolerance of each other; a key with a TTL on one side and none on the
-// other always differs.
+// looked up again on both sides and judged as in the first. Remaining TTLs agree when they are
+// within the tolerance of each other; a key with a TTL on one side and none on the other always
+// differs.
 
 #include <fmt/format.h>
 
@@ -163,9 +163,8 @@ class Comparison {
              std::string_view key) {
     if (!reply.isError()) return true;
     if (key.empty()) {
-      return failWith(
-          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
-                      foreign(reply.text)));
+      return failWith(fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
+                                  foreign(reply.text)));
     }
     return failWith(fmt::format("{} of key {} on {} failed: {}", command, shown(key),
                                 connection.endpoint().address(), foreign(reply.text)));
@@ -337,8 +336,7 @@ class Comparison {
     if (!recheck(differing, suspects, vanished)) return false;
     for (size_t i = 0; i < differing.size(); ++i) {
       if (vanished[i]) continue;
-      report(fmt::format("key {}: different {} (length {} in a, {} in b)",
-                         shown(differing[i].key),
+      report(fmt::format("key {}: different {} (length {} in a, {} in b)", shown(differing[i].key),
                          differing[i].type == "stream" ? "entries" : "values",
                          differingLengths[i].first, differingLengths[i].second));
     }

@@ -1,7 +1,5 @@
 #include "runtime/drivers/redis_compare_values.h"
 
-#include "runtime/drivers/redis_common.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <map>
 #include <set>
 #include <utility>
+
+#include "runtime/drivers/redis_common.h"
 
 namespace mig::drivers::redis {
 namespace {
@@ -238,9 +238,8 @@ void compareGroup(const std::string& name, const GroupState& a, const GroupState
       continue;
     }
     if (entry.consumer != other->second.consumer) {
-      out.push_back(fmt::format("{}pending entry {}: consumer {} in a, {} in b", prefix,
-                                shown(id), shown(entry.consumer),
-                                shown(other->second.consumer)));
+      out.push_back(fmt::format("{}pending entry {}: consumer {} in a, {} in b", prefix, shown(id),
+                                shown(entry.consumer), shown(other->second.consumer)));
     }
     if (entry.deliveries != other->second.deliveries) {
       out.push_back(fmt::format("{}pending entry {}: delivery count {} in a, {} in b", prefix,

@@ -54,7 +54,7 @@ void connect(const Endpoint& from, const Endpoint& to, const Password& fromPassw
 /// The checks of --method replication that auto makes when it chooses.
 void checkExplicitReplication(const Endpoint& from, const Endpoint& to, Ends& ends,
                               Problems& problems) {
-  if (ends.sourceFacts->runId == ends.targetFacts->runId) {
+  if (!ends.sourceFacts->runId.empty() && ends.sourceFacts->runId == ends.targetFacts->runId) {
     problems.push_back(fmt::format("{} and {} are the same server", from.address(), to.address()));
   }
   if (from.db != to.db) {

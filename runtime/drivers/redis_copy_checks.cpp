@@ -173,8 +173,7 @@ std::optional<int> payloadRdbVersion(std::string_view payload) {
 std::optional<int> newestRdbVersion(std::string_view redisVersion) {
   static constexpr struct {
     int major, minor, rdb;
-  } kVersions[] = {{7, 4, 12}, {7, 2, 11}, {7, 0, 10}, {5, 0, 9},
-                   {4, 0, 8},  {3, 2, 7},  {0, 0, 6}};
+  } kVersions[] = {{7, 4, 12}, {7, 2, 11}, {7, 0, 10}, {5, 0, 9}, {4, 0, 8}, {3, 2, 7}, {0, 0, 6}};
   std::vector<int> numbers = versionNumbers(redisVersion);
   numbers.resize(std::max<size_t>(numbers.size(), 2));
   if (std::vector<int>{numbers[0], numbers[1]} > std::vector<int>{7, 4}) return std::nullopt;
@@ -230,8 +229,8 @@ void checkValueSizes(Connection& source, Connection& target, const ServerFacts& 
                      Problems& problems) {
   std::string error;
   auto limitText = configValue(target, "proto-max-bulk-len", error);
-  const int64_t limit = limitText && !limitText->empty() ? std::atoll(limitText->c_str())
-                                                         : kDefaultBulkLimit;
+  const int64_t limit =
+      limitText && !limitText->empty() ? std::atoll(limitText->c_str()) : kDefaultBulkLimit;
   if (sourceFacts.usedMemory < limit / 2) return;
   std::vector<std::string> large;
   std::string cursor = "0";
@@ -299,10 +298,9 @@ bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
     return false;
   }
   if (infoField(*role, "role") != "master") {
-    problems.push_back(fmt::format("{} is already a replica of {}:{}; refusing to re-point it",
-                                   target.endpoint().address(),
-                                   foreign(infoField(*role, "master_host")),
-                                   foreign(infoField(*role, "master_port"))));
+    problems.push_back(fmt::format(
+        "{} is already a replica of {}:{}; refusing to re-point it", target.endpoint().address(),
+        foreign(infoField(*role, "master_host")), foreign(infoField(*role, "master_port"))));
   }
   if (targetFacts.maxmemory > 0 && targetFacts.maxmemory < sourceFacts.usedMemory) {
     // A replica loads everything, ignoring maxmemory; a master again, it

@@ -10,8 +10,9 @@
 // and the copy warns if keys got a TTL while it ran. Like any copy of a
 // database in use, writes made during the copy may or may not be carried.
 // Function libraries travel as one FUNCTION DUMP payload, restored with
-// the FLUSH policy before the target's database is flushed. At the end the target must hold every
-// key written, but those whose TTL ran out since.
+// the FLUSH policy before the target's database is flushed. A batch SCAN
+// gives is read in parts of about kBatchBytes. At the end the target must
+// hold every key written, but those whose TTL ran out since.
 
 #include <fmt/format.h>
 
@@ -205,8 +206,8 @@ class SourceReader {
                        source_.endpoint().address(), foreign(reply.text));
   }
 
-  /// The next keys of the scanned batch: as many as fit in kBatchBytes
-  /// at the size of the values read last.
+  /// The next keys of the scanned batch: as many as `measure` says fit in
+  /// kBatchBytes.
   std::vector<std::string> nextPart() {
     const size_t count = std::min(partKeys_, scanned_.size());
     std::vector<std::string> part(std::make_move_iterator(scanned_.begin()),
@@ -221,7 +222,8 @@ class SourceReader {
   /// values may still hold more than kBatchBytes.
   void measure(const Batch& batch) {
     size_t largest = 1;
-    for (const CopiedKey& key : batch) largest = std::max(largest, key.key.size() + key.value.size());
+    for (const CopiedKey& key : batch)
+      largest = std::max(largest, key.key.size() + key.value.size());
     bytesPerKey_ = std::max(largest, bytesPerKey_ / 2);
     partKeys_ = std::max<size_t>(1, kBatchBytes / bytesPerKey_);
   }
@@ -415,8 +417,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const auto first = std::find_if(batch.begin(), batch.end(), inMset);
         return fmt::format("MSET of {} keys (the first: {}) into {} failed: {}", strings,
-                           shown(first->key), target_.endpoint().describe(),
-                           foreign(reply_.text));
+                           shown(first->key), target_.endpoint().describe(), foreign(reply_.text));
       }
       counters_.written.fetch_add(static_cast<uint64_t>(strings), std::memory_order_relaxed);
       for (const CopiedKey& key : batch) {

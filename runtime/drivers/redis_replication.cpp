@@ -80,7 +80,7 @@ class StopSignals {
   StopSignals& operator=(const StopSignals&) = delete;
 
  private:
-  struct sigaction previous_[std::size(kStopSignals)] {};
+  struct sigaction previous_[std::size(kStopSignals)]{};
 };
 
 // ---------------------------------------------------------------------------
@@ -118,8 +118,8 @@ class Reconnecting {
     for (int attempt = 0; attempt < 2; ++attempt) {
       const auto left = timeLeft(deadline);
       if (!left) {
-        error = fmt::format("redis {}: no reply in time (timed out)",
-                            original_.endpoint().address());
+        error =
+            fmt::format("redis {}: no reply in time (timed out)", original_.endpoint().address());
         return std::nullopt;
       }
       Connection* connection = current(*left, error);
@@ -235,8 +235,7 @@ class PutBack {
 
   std::string configSet(const Setting& setting) {
     std::string error;
-    auto reply =
-        target_.command({"CONFIG", "SET", setting.name, setting.value}, deadline_, error);
+    auto reply = target_.command({"CONFIG", "SET", setting.name, setting.value}, deadline_, error);
     if (!reply) return error;
     return reply->isError() ? refusedCommand("CONFIG SET", target_.connection(), *reply) : "";
   }
@@ -253,8 +252,9 @@ class PutBack {
       error = refusedCommand("REPLICAOF", target_.connection(), *reply);
       if (!reply->text.starts_with("LOADING")) return error;
       if (Clock::now() >= deadline_) {
-        return fmt::format("{}, still after {}s", error,
-                           std::chrono::duration_cast<std::chrono::seconds>(kPutBackWithin).count());
+        return fmt::format(
+            "{}, still after {}s", error,
+            std::chrono::duration_cast<std::chrono::seconds>(kPutBackWithin).count());
       }
       if (std::string failure = dropLinkFromSource(); !failure.empty()) {
         return error + "; and " + failure;
@@ -273,8 +273,7 @@ class PutBack {
     if (list->isError()) return refusedCommand("CLIENT LIST", source_.connection(), *list);
     for (int64_t id : clientIds(list->text)) {
       if (id <= *sourceClientId_) continue;
-      auto kill =
-          source_.command({"CLIENT", "KILL", "ID", std::to_string(id)}, deadline_, error);
+      auto kill = source_.command({"CLIENT", "KILL", "ID", std::to_string(id)}, deadline_, error);
       if (!kill) return error;
       if (kill->isError()) return refusedCommand("CLIENT KILL", source_.connection(), *kill);
     }
@@ -311,8 +310,10 @@ std::string syncState(std::string_view replication, std::string_view persistence
   state += ", sync in progress";
   const int64_t read = std::atoll(infoField(replication, "master_sync_read_bytes").c_str());
   const int64_t total = std::atoll(infoField(replication, "master_sync_total_bytes").c_str());
-  if (read > 0) state += fmt::format(", {} bytes received", withThousands(static_cast<uint64_t>(read)));
-  if (read > 0 && total > 0) state += fmt::format(" of {}", withThousands(static_cast<uint64_t>(total)));
+  if (read > 0)
+    state += fmt::format(", {} bytes received", withThousands(static_cast<uint64_t>(read)));
+  if (read > 0 && total > 0)
+    state += fmt::format(" of {}", withThousands(static_cast<uint64_t>(total)));
   return state;
 }
 
@@ -375,12 +376,12 @@ class ReplicationCopy {
         return notStarted();
       case Waited::kStopped:
         return putBackAndFail(fmt::format("stopped by {} while {} was syncing from {} ({})",
-                                          signalName(stopSignal), to().address(),
-                                          from().address(), state_));
+                                          signalName(stopSignal), to().address(), from().address(),
+                                          state_));
       case Waited::kTimedOut:
-        return putBackAndFail(fmt::format(
-            "{} did not finish syncing from {} within {}s ({})", to().address(), from().address(),
-            options_.timeoutSeconds, state_));
+        return putBackAndFail(fmt::format("{} did not finish syncing from {} within {}s ({})",
+                                          to().address(), from().address(), options_.timeoutSeconds,
+                                          state_));
       case Waited::kFailed:
         break;
     }
@@ -517,7 +518,8 @@ class ReplicationCopy {
         "replication did not start within {:.0f}s ({}): the target could not reach {} or was "
         "refused by it (the source's user needs SYNC and PSYNC)",
         std::chrono::duration<double>(options_.startWithin).count(), state_, from().address());
-    if (std::string notBack = putBack(); !notBack.empty()) return fail(message + "; and " + notBack);
+    if (std::string notBack = putBack(); !notBack.empty())
+      return fail(message + "; and " + notBack);
     if (!options_.fallBack) return fail(message + "; the target is as it was");
     reporter_.say(message + "; the target is as it was");
     return ReplicationResult::kNotStarted;
@@ -531,8 +533,8 @@ class ReplicationCopy {
     auto sourceKeys = allKeys(source_, error_);
     if (!sourceKeys) return putBackAndFail(error_);
     if (std::string notBack = putBack(); !notBack.empty()) {
-      return fail(fmt::format("{} synced from {}, but {}", to().address(), from().address(),
-                              notBack));
+      return fail(
+          fmt::format("{} synced from {}, but {}", to().address(), from().address(), notBack));
     }
     Connection& target = reconnectingTarget_.connection();
     auto targetKeys = allKeys(target, error_);
