@@ -5,18 +5,25 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <regex>
 #include <set>
 #include <span>
@@ -114,10 +121,12 @@ std::vector<std::string> basicEnvironment() {
 
 /// A throwaway redis-server on a free loopback port, out of its own
 /// temporary folder, without persistence; the password is in its 0600
-/// config file. The destructor stops it by pid and removes the folder.
+/// config file, after `settings` (config file lines). The destructor stops
+/// it by pid and removes the folder.
 class TestRedis {
  public:
-  static std::unique_ptr<TestRedis> start(const std::string& password) {
+  static std::unique_ptr<TestRedis> start(const std::string& password,
+                                          const std::string& settings = "") {
     if (!onPath("redis-server") || !onPath("redis-cli")) {
       ADD_FAILURE() << "redis-server is not installed (redis-server and redis-cli are needed): "
                        "run scripts/setup.sh";
@@ -125,6 +134,7 @@ class TestRedis {
     }
     std::unique_ptr<TestRedis> server(new TestRedis());
     server->password_ = password;
+    server->settings_ = settings;
     char folder[] = "/tmp/mig-redis-test-XXXXXX";
     if (mkdtemp(folder) == nullptr) return nullptr;
     server->folder_ = folder;
@@ -209,7 +219,8 @@ class TestRedis {
     std::ofstream config(folder_ + "/redis.conf", std::ios::trunc);
     config << "port " << port_ << "\nbind 127.0.0.1 -::1\ndir " << folder_
            << "\nsave \"\"\nappendonly no\ndaemonize no\nrepl-diskless-sync-delay 0\n"
-           << "enable-debug-command local\n";
+           << "enable-debug-command local\n"
+           << settings_;
     if (!password_.empty()) config << "requirepass " << password_ << "\n";
     config.close();
     fs::permissions(folder_ + "/redis.conf", fs::perms::owner_read | fs::perms::owner_write);
@@ -239,6 +250,7 @@ class TestRedis {
   }
 
   std::string password_;
+  std::string settings_;
   std::string folder_;
   int port_ = 0;
   pid_t pid_ = -1;
@@ -248,6 +260,8 @@ struct DriverRun {
   int exitCode = -1;
   std::string out;
   std::string err;
+  long peakMemoryKb = 0;                  ///< the driver's maximum resident set size
+  std::chrono::milliseconds afterStop{};  ///< from the stop signal to the driver's exit
 };
 
 /// The passwords of every server the tests start: no driver output may
@@ -267,12 +281,24 @@ const std::string& wrongPassword() {
   return allPasswords()[2];
 }
 
+/// When and how a test stops a running driver, as the runtime does.
+struct Stop {
+  std::function<bool()> when;  ///< polled every few milliseconds
+  int signal = SIGTERM;
+};
+
+/// A Stop after `delay`.
+Stop after(std::chrono::milliseconds delay, int signal = SIGTERM) {
+  const auto at = std::chrono::steady_clock::now() + delay;
+  return {[at] { return std::chrono::steady_clock::now() > at; }, signal};
+}
+
 /// Runs `mig driver ARGS...` with only PATH and `variables` in its
 /// environment, and checks that no password appears in what it printed.
-/// With `terminateAfter`, sends it SIGTERM then, as a step's timeout does.
+/// With `stop`, sends it the signal when asked to, as a step's timeout does.
 DriverRun runDriver(const std::vector<std::string>& args,
                     const std::vector<std::string>& variables = {},
-                    std::optional<std::chrono::milliseconds> terminateAfter = std::nullopt) {
+                    std::optional<Stop> stop = std::nullopt) {
   char folder[] = "/tmp/mig-redis-run-XXXXXX";
   EXPECT_NE(mkdtemp(folder), nullptr);
   std::vector<std::string> argv = {MIG_BINARY, "driver"};
@@ -285,22 +311,29 @@ DriverRun runDriver(const std::vector<std::string>& args,
   pid_t pid = spawn(argv, environment, out, err);
   EXPECT_GT(pid, 0);
   int status = 0;
+  rusage usage{};
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + 60s;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (terminateAfter && std::chrono::steady_clock::now() > started + *terminateAfter) {
-      kill(pid, SIGTERM);
-      terminateAfter.reset();
+  std::optional<std::chrono::steady_clock::time_point> stoppedAt;
+  while (wait4(pid, &status, WNOHANG, &usage) == 0) {
+    if (stop && !stoppedAt && stop->when()) {
+      kill(pid, stop->signal);
+      stoppedAt = std::chrono::steady_clock::now();
     }
     if (std::chrono::steady_clock::now() > deadline) {
       ADD_FAILURE() << "mig driver " << args[0] << " did not finish within 60s";
       kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      wait4(pid, &status, 0, &usage);
       break;
     }
-    std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(stop ? 1ms : 5ms);
+  }
+  if (stoppedAt) {
+    run.afterStop = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - *stoppedAt);
   }
   run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.peakMemoryKb = usage.ru_maxrss;
   run.out = readFile(out);
   run.err = readFile(err);
   fs::remove_all(folder);
@@ -310,6 +343,179 @@ DriverRun runDriver(const std::vector<std::string>& args,
   }
   return run;
 }
+
+/// A relay on loopback in front of a real server, for the moments a test
+/// cannot otherwise catch: just before it passes on the first client bytes
+/// that contain a needle, it runs that needle's hook, which may say to drop
+/// the client's connection instead; and it rewrites the server's replies.
+/// One thread, every connection non-blocking with its own buffers.
+class TestProxy {
+ public:
+  /// Returns true to drop the connection instead of passing the bytes on.
+  using Hook = std::function<bool()>;
+
+  explicit TestProxy(int serverPort) : serverPort_(serverPort) {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in address = loopback(0);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(listen(listener_, 16), 0);
+    EXPECT_EQ(getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    relay_ = std::thread([this] { loop(); });
+  }
+  ~TestProxy() {
+    stop_ = true;
+    relay_.join();
+    for (Pair& pair : pairs_) closePair(pair);
+    close(listener_);
+  }
+  TestProxy(const TestProxy&) = delete;
+  TestProxy& operator=(const TestProxy&) = delete;
+
+  std::string url(int db = 0) const { return "redis://" + address() + "/" + std::to_string(db); }
+  /// How the drivers' messages name the server behind the proxy.
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  /// Runs `hook` once, before the first client bytes holding `needle`.
+  void beforeClientSends(std::string needle, Hook hook) {
+    std::lock_guard lock(mutex_);
+    hooks_.push_back({std::move(needle), std::move(hook)});
+  }
+
+  /// Replaces `from` by `to` (as long) in every reply.
+  void rewriteReplies(std::string from, std::string to) {
+    EXPECT_EQ(from.size(), to.size());
+    std::lock_guard lock(mutex_);
+    rewrites_.emplace_back(std::move(from), std::move(to));
+  }
+
+ private:
+  struct Pair {
+    int client = -1;
+    int server = -1;
+    std::string toServer;
+    std::string toClient;
+    std::string seen;  ///< the client's last bytes, for needles split across reads
+  };
+
+  static sockaddr_in loopback(int port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    return address;
+  }
+
+  static void closePair(Pair& pair) {
+    if (pair.client >= 0) close(pair.client);
+    if (pair.server >= 0) close(pair.server);
+    pair.client = pair.server = -1;
+  }
+
+  void accept() {
+    const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (client < 0) return;
+    const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = loopback(serverPort_);
+    if (connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(client);
+      close(server);
+      return;
+    }
+    fcntl(server, F_SETFL, fcntl(server, F_GETFL) | O_NONBLOCK);
+    pairs_.push_back({client, server, "", "", ""});
+  }
+
+  /// Reads what `from` sent into `into`; false when it closed.
+  static bool take(int from, std::string& into) {
+    char buffer[65536];
+    const ssize_t n = ::read(from, buffer, sizeof buffer);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    if (n > 0) into.append(buffer, static_cast<size_t>(n));
+    return true;
+  }
+
+  static bool give(int to, std::string& pending) {
+    if (pending.empty()) return true;
+    const ssize_t n = ::write(to, pending.data(), pending.size());
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    pending.erase(0, static_cast<size_t>(n));
+    return true;
+  }
+
+  /// False when a hook says to drop the pair.
+  bool fromClient(Pair& pair) {
+    std::string bytes;
+    if (!take(pair.client, bytes)) return false;
+    pair.seen += bytes;
+    std::vector<Hook> due;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = hooks_.begin(); it != hooks_.end();) {
+        if (pair.seen.find(it->first) == std::string::npos) {
+          ++it;
+          continue;
+        }
+        due.push_back(std::move(it->second));
+        it = hooks_.erase(it);
+      }
+    }
+    bool drop = false;
+    for (Hook& hook : due) drop = hook() || drop;
+    if (pair.seen.size() > 4096) pair.seen.erase(0, pair.seen.size() - 4096);
+    pair.toServer += bytes;
+    return !drop;
+  }
+
+  bool fromServer(Pair& pair) {
+    const size_t before = pair.toClient.size();
+    if (!take(pair.server, pair.toClient)) return false;
+    std::lock_guard lock(mutex_);
+    for (const auto& [from, to] : rewrites_) {
+      for (size_t at = pair.toClient.find(from, before); at != std::string::npos;
+           at = pair.toClient.find(from, at + to.size())) {
+        pair.toClient.replace(at, from.size(), to);
+      }
+    }
+    return true;
+  }
+
+  void loop() {
+    while (!stop_) {
+      std::vector<pollfd> fds = {{listener_, POLLIN, 0}};
+      for (const Pair& pair : pairs_) {
+        fds.push_back(
+            {pair.client, static_cast<short>(POLLIN | (pair.toClient.empty() ? 0 : POLLOUT)), 0});
+        fds.push_back(
+            {pair.server, static_cast<short>(POLLIN | (pair.toServer.empty() ? 0 : POLLOUT)), 0});
+      }
+      if (poll(fds.data(), fds.size(), 10) <= 0) continue;
+      if (fds[0].revents & POLLIN) accept();
+      for (size_t i = 0; i < pairs_.size() && 2 * i + 2 < fds.size(); ++i) {
+        Pair& pair = pairs_[i];
+        const short client = fds[2 * i + 1].revents;
+        const short server = fds[2 * i + 2].revents;
+        bool open = true;
+        if (client & (POLLIN | POLLHUP | POLLERR)) open = fromClient(pair);
+        if (open && (server & (POLLIN | POLLHUP | POLLERR))) open = fromServer(pair);
+        if (open) open = give(pair.server, pair.toServer) && give(pair.client, pair.toClient);
+        if (!open) closePair(pair);
+      }
+      std::erase_if(pairs_, [](const Pair& pair) { return pair.client < 0; });
+    }
+  }
+
+  int serverPort_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, Hook>> hooks_;
+  std::vector<std::pair<std::string, std::string>> rewrites_;
+  std::vector<Pair> pairs_;
+  std::thread relay_;
+};
 
 std::vector<std::string> copyEnvironment(const TestRedis& from, const TestRedis& to) {
   return {"MIG_FROM_PASSWORD=" + from.password(), "MIG_TO_PASSWORD=" + to.password()};
@@ -992,10 +1198,10 @@ TEST(RedisCopy, AutoCopiesByDumpWhenReplicationDoesNotStart) {
   EXPECT_TRUE(std::regex_match(
       out[2],
       std::regex("replication did not start within 1s \\(link down[a-z0-9, ]*\\): the target "
-                 "could "
-                 "not reach 127.0.0.1:" +
+                 "could not reach 127.0.0.1:" +
                  std::to_string(source->port()) +
-                 " or was refused by it; the target is as it was")))
+                 " or was refused by it \\(the source's user needs SYNC and PSYNC\\); the "
+                 "target is as it was")))
       << out[2];
   EXPECT_EQ(out[3], "method auto: dump instead");
   EXPECT_EQ(out[4], "flushed 127.0.0.1:" + std::to_string(target->port()) + "/0 (1 key)");
@@ -1135,7 +1341,20 @@ TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   target->run({"SET", "writable", "yes"});  // no longer a read-only replica
 }
 
-TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
+std::string address(const TestRedis& server) {
+  return "127.0.0.1:" + std::to_string(server.port());
+}
+
+/// What a target put back after replication shows: a master with the
+/// settings it had before (masterauth `masterauth`, repl-diskless-load
+/// disabled).
+void expectPutBack(const TestRedis& target, const std::string& masterauth = "") {
+  EXPECT_EQ(target.cli({"CONFIG", "GET", "masterauth"}), "masterauth\n" + masterauth + "\n");
+  EXPECT_EQ(target.cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
+  EXPECT_NE(target.cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+}
+
+TEST(RedisCopy, ReplicationMethodFailsWhenTheSyncDoesNotStartAndPutsTheTargetBack) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
@@ -1144,21 +1363,76 @@ TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndRestoresTheTarget) {
 
   DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "1"});
   EXPECT_EQ(run.exitCode, 1);
-  const std::string from = "127.0.0.1:" + std::to_string(source->port());
-  const std::string to = "127.0.0.1:" + std::to_string(target->port());
   // The link state at the moment of giving up varies with the replica's retries.
   EXPECT_TRUE(std::regex_match(
-      run.err, std::regex("mig driver redis-copy: " + to + " did not finish syncing from " + from +
-                          R"( within 1s \(link down[a-z0-9, ]*\); check that the target can reach )"
-                          "the source at that address and that the source's password is right; "
-                          "replication stopped\n")))
+      run.err, std::regex(R"(mig driver redis-copy: replication did not start within 1s \(link )"
+                          R"(down[a-z0-9, ]*\): the target could not reach )" +
+                          address(*source) +
+                          R"( or was refused by it \(the source's user needs SYNC and PSYNC\); )"
+                          "the target is as it was\n")))
       << run.err;
-  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
-  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
-  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+  expectPutBack(*target);
 }
 
-TEST(RedisCopy, ReplicationMethodRestoresTheTargetWhenTerminated) {
+/// A source whose snapshot takes seconds to send (`keys` values of 2 KB,
+/// written 2 ms apart), and a target that answers clients after every
+/// kilobyte it loads (Redis's default: every 2 MB): replication stays long
+/// enough in the target's loading of the snapshot to be stopped there.
+void slowDownTheSync(const TestRedis& source, const TestRedis& target, int keys) {
+  source.run({"DEBUG", "POPULATE", std::to_string(keys), "key", "2048"});
+  source.run({"CONFIG", "SET", "rdb-key-save-delay", "2000"});
+  target.run({"CONFIG", "SET", "loading-process-events-interval-bytes", "1024"});
+}
+
+/// A Stop once `server` says it is loading a snapshot.
+Stop onceLoading(const TestRedis& server, int signal = SIGTERM) {
+  std::shared_ptr<Connection> watcher = server.connect();
+  return {[watcher] {
+            auto persistence = watcher->command({"INFO", "persistence"});
+            return persistence && persistence->text.find("loading:1") != std::string::npos;
+          },
+          signal};
+}
+
+TEST(RedisCopy, ReplicationMethodGivesUpAfterTheTimeoutAndPutsTheLoadingTargetBack) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);  // 6 seconds
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "3"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.err, "mig driver redis-copy: " + address(*target) +
+                         " did not finish syncing from " + address(*source) +
+                         " within 3s (link down, loading the snapshot); replication stopped\n");
+  expectPutBack(*target);
+  EXPECT_EQ(target->cli({"DBSIZE"}), "0\n") << "the load was cut short";
+}
+
+TEST(RedisCopy, ReplicationMethodPutsBackATargetStoppedWhileLoadingTheSnapshot) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);
+  target->run({"CONFIG", "SET", "masterauth", wrongPassword()});  // the target's own
+
+  DriverRun run = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "replication"},
+      copyEnvironment(*source, *target), onceLoading(*target));
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.err, "mig driver redis-copy: stopped by SIGTERM while " + address(*target) +
+                         " was syncing from " + address(*source) +
+                         " (link down, loading the snapshot); replication stopped\n");
+  // Within the runtime's grace period between SIGTERM and SIGKILL.
+  EXPECT_LT(run.afterStop, 4500ms);
+  expectPutBack(*target, wrongPassword());
+  EXPECT_EQ(target->cli({"DBSIZE"}), "0\n") << "the load was cut short";
+}
+
+class RedisCopyStopSignal : public testing::TestWithParam<int> {};
+
+TEST_P(RedisCopyStopSignal, PutsTheTargetBackBeforeExiting) {
+  const int signal = GetParam();
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
@@ -1166,18 +1440,329 @@ TEST(RedisCopy, ReplicationMethodRestoresTheTargetWhenTerminated) {
 
   DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", target->url(),
                              "--method", "replication", "--timeout", "60"},
-                            copyEnvironment(*source, *target), 1s);
+                            copyEnvironment(*source, *target), after(1s, signal));
   EXPECT_EQ(run.exitCode, 1) << run.err;
-  const std::string from = "127.0.0.1:" + std::to_string(source->port());
-  const std::string to = "127.0.0.1:" + std::to_string(target->port());
-  EXPECT_NE(run.err.find("mig driver redis-copy: stopped by a signal while " + to +
-                         " was syncing from " + from),
-            std::string::npos)
+  const std::string name = std::string("SIG") + sigabbrev_np(signal);
+  EXPECT_TRUE(std::regex_match(
+      run.err, std::regex("mig driver redis-copy: stopped by " + name + " while " +
+                          address(*target) + " was syncing from " + address(*source) +
+                          R"( \(link down[a-z0-9, ]*\); replication stopped\n)")))
       << run.err;
-  EXPECT_NE(run.err.find("; replication stopped\n"), std::string::npos) << run.err;
-  EXPECT_EQ(target->cli({"CONFIG", "GET", "masterauth"}), "masterauth\n\n");
-  EXPECT_EQ(target->cli({"CONFIG", "GET", "repl-diskless-load"}), "repl-diskless-load\ndisabled\n");
-  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
+  expectPutBack(*target);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, RedisCopyStopSignal,
+                         testing::Values(SIGTERM, SIGINT, SIGHUP, SIGQUIT),
+                         [](const testing::TestParamInfo<int>& info) {
+                           return std::string("SIG") + sigabbrev_np(info.param);
+                         });
+
+TEST(RedisCopy, ReplicationPutsBackThroughANewConnectionAndNamesWhatItCouldNot) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  target->run({"CONFIG", "SET", "masterauth", wrongPassword()});  // the target's own
+  TestProxy proxy(target->port());
+  // Once replicating, the target may no longer be re-pointed or configured,
+  // and the driver's connection to it breaks.
+  proxy.beforeClientSends("persistence", [&] {
+    target->run({"ACL", "SETUSER", "default", "-replicaof", "-config"});
+    return true;
+  });
+
+  DriverRun run = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "replication"},
+      copyEnvironment(*source, *target));
+  EXPECT_EQ(run.exitCode, 1);
+  const std::string to = proxy.address();
+  EXPECT_EQ(run.err, "mig driver redis-copy: redis " + to +
+                         ": connection closed by the server; and " + to +
+                         " is not as it was (CONFIG SET on " + to +
+                         " failed: NOPERM this user has no permissions to run the 'config|set' "
+                         "command): run on it REPLICAOF NO ONE; CONFIG SET masterauth (the "
+                         "target's own); CONFIG SET repl-diskless-load disabled\n");
+  target->run({"ACL", "SETUSER", "default", "+@all"});
+  target->run({"REPLICAOF", "NO", "ONE"});
+}
+
+TEST(RedisCopy, AutoCopiesByDumpWhenTheTargetConnectionBreaksBeforeItReplicates) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kStrings);
+  TestProxy proxy(target->port());
+  // CONFIG SET masterauth went through; REPLICAOF does not.
+  proxy.beforeClientSends("REPLICAOF\r\n$9\r\n127.0.0.1", [] { return true; });
+
+  DriverRun run = runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url()},
+                            copyEnvironment(*source, *target));
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  const std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 5u) << run.out;
+  EXPECT_EQ(out[0], "method auto: replication (50,000 keys, 0 with a TTL)");
+  EXPECT_EQ(out[2], "replication could not start: redis " + proxy.address() +
+                        ": connection closed by the server; the target is as it was");
+  EXPECT_EQ(out[3], "method auto: dump instead");
+  EXPECT_TRUE(out[4].starts_with("copied 50,000 keys in ")) << out[4];
+  expectPutBack(*target);
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+}
+
+TEST(RedisCopy, ARefusedReplicaofFailsReplicationAndMakesAutoCopyByDump) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kStrings);
+  TestProxy proxy(target->port());
+  const std::string to = proxy.address();
+  const std::string refusedLine = "REPLICAOF on " + to +
+                                  " failed: NOPERM this user has no permissions to run the "
+                                  "'replicaof' command; the target is as it was";
+  // After the checks, before the real REPLICAOF: refused as, say, a
+  // managed service refuses it.
+  const auto refuseReplicaof = [&] {
+    target->run({"ACL", "SETUSER", "default", "-replicaof"});
+    return false;
+  };
+
+  proxy.beforeClientSends("REPLICAOF\r\n$9\r\n127.0.0.1", refuseReplicaof);
+  DriverRun replication = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "replication"},
+      copyEnvironment(*source, *target));
+  EXPECT_EQ(replication.exitCode, 1);
+  EXPECT_EQ(replication.err, "mig driver redis-copy: " + refusedLine + "\n");
+  expectPutBack(*target);
+  EXPECT_EQ(target->cli({"DBSIZE"}), "0\n");
+
+  target->run({"ACL", "SETUSER", "default", "+replicaof"});
+  proxy.beforeClientSends("REPLICAOF\r\n$9\r\n127.0.0.1", refuseReplicaof);
+  DriverRun automatic = runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url()},
+                                  copyEnvironment(*source, *target));
+  ASSERT_EQ(automatic.exitCode, 0) << automatic.err;
+  const std::vector<std::string> out = lines(automatic.out);
+  ASSERT_EQ(out.size(), 5u) << automatic.out;
+  EXPECT_EQ(out[2], "replication could not start: " + refusedLine);
+  EXPECT_EQ(out[3], "method auto: dump instead");
+  expectPutBack(*target);
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
+}
+
+TEST(RedisCopy, RefusesClusterModeBeforeAnyChange) {
+  auto source = TestRedis::start(sourcePassword(), "cluster-enabled yes\n");
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  target->run({"SET", "kept", "1"});
+  for (const std::string method : {"dump", "replication", "auto"}) {
+    DriverRun run = copy(*source, *target, 0, {"--method", method});
+    EXPECT_EQ(run.exitCode, 1) << method;
+    EXPECT_EQ(run.out, "") << method;
+    EXPECT_EQ(run.err, "mig driver redis-copy: source " + address(*source) +
+                           "/0: cluster mode is not supported (cluster_enabled:1)\n"
+                           "mig driver redis-copy: nothing was copied: 1 problem found before "
+                           "any change to " +
+                           address(*target) + "/0\n")
+        << method;
+  }
+  EXPECT_EQ(get(*target, "kept"), "1");
+}
+
+TEST(RedisCopy, AutoCopiesByDumpWhereTheTargetMaxmemoryIsBelowTheSourceData) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kStrings);
+  target->run({"CONFIG", "SET", "maxmemory", "3mb"});
+  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
+  target->run({"SET", "kept", "1"});
+  const std::string obstacle =
+      "the target's maxmemory, 3,145,728 bytes, is below the [0-9,]+ bytes the source uses: "
+      "replication would load every key, then the target would evict keys to get under it";
+
+  DriverRun replication = copy(*source, *target, 0, {"--method", "replication"});
+  EXPECT_EQ(replication.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(
+      replication.err, std::regex("mig driver redis-copy: " + obstacle +
+                                  "\nmig driver redis-copy: nothing was copied: 1 problem found "
+                                  "before any change to " +
+                                  address(*target) + "/0\n")))
+      << replication.err;
+  EXPECT_EQ(get(*target, "kept"), "1");
+
+  // Dump cannot fit the keys either, and says so.
+  DriverRun automatic = copy(*source, *target);
+  EXPECT_EQ(automatic.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(automatic.out,
+                               std::regex("method auto: dump \\(" + obstacle + "\\)\nflushed " +
+                                          address(*target) + "/0 \\(1 key\\)\n")))
+      << automatic.out;
+  EXPECT_TRUE(std::regex_match(
+      automatic.err,
+      std::regex("mig driver redis-copy: " + address(*target) +
+                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 50,000 written "
+                 "\\(0 of which had a TTL that ran out since\\): keys were lost on the target "
+                 "\\(evicted under maxmemory, or deleted by another client\\)\n")))
+      << automatic.err;
+}
+
+TEST(RedisCopy, ReplicationFailsWhenTheTargetEvictsKeysOnceAMasterAgain) {
+  auto source = TestRedis::start(sourcePassword());
+  // Hashes take about twice the memory here (a hash table each, not a
+  // listpack): above maxmemory, though the source uses less.
+  auto target = TestRedis::start(targetPassword(), "hash-max-listpack-entries 0\n");
+  ASSERT_TRUE(source && target);
+  fillMany(*source, 50'000, Many::kHashes);
+  const int64_t used =
+      std::stoll(redis::infoField(source->run({"INFO", "memory"}).text, "used_memory"));
+  target->run({"CONFIG", "SET", "maxmemory", std::to_string(used + 2'000'000)});
+  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
+
+  DriverRun run = copy(*source, *target);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(lines(run.out)[0], "method auto: replication (50,000 keys, 0 with a TTL)");
+  EXPECT_TRUE(std::regex_match(
+      run.err, std::regex("mig driver redis-copy: " + address(*target) +
+                          "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 50,000 "
+                          "the source held when the target synced \\([0-9,]+ evicted by the "
+                          "target under maxmemory since the copy began\\): keys were lost on the "
+                          "target\n")))
+      << run.err;
+  expectPutBack(*target);
+}
+
+TEST(RedisCopy, RefusesATargetOlderThanTheSourceBeforeAnyChange) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"HSET", "h", "f", "v"});
+  target->run({"SET", "kept", "1"});
+  // The target, as the driver sees it, one major version older.
+  const std::string version =
+      redis::infoField(target->run({"INFO", "server"}).text, "redis_version");
+  const std::string older = std::to_string(version[0] - '1') + version.substr(1);
+  TestProxy proxy(target->port());
+  proxy.rewriteReplies("redis_version:" + version, "redis_version:" + older);
+  const std::string nothing =
+      "mig driver redis-copy: nothing was copied: 1 problem found before "
+      "any change to " +
+      proxy.address() + "/0\n";
+
+  DriverRun replication = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "replication"},
+      copyEnvironment(*source, *target));
+  EXPECT_EQ(replication.exitCode, 1);
+  EXPECT_EQ(replication.err, "mig driver redis-copy: the target runs Redis " + older +
+                                 ", older than the source's " + version +
+                                 ": it may not load the source's snapshot\n" + nothing);
+
+  DriverRun dump =
+      runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
+                copyEnvironment(*source, *target));
+  EXPECT_EQ(dump.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(
+      dump.err, std::regex("mig driver redis-copy: the source \\(Redis " + version +
+                           "\\) writes DUMP payloads in RDB version [0-9]+, and the target "
+                           "\\(Redis " +
+                           older +
+                           "\\) reads up to version [0-9]+: use a target at least as new as the "
+                           "source\n" +
+                           nothing)))
+      << dump.err;
+  EXPECT_EQ(get(*target, "kept"), "1");
+}
+
+TEST(RedisCopy, DumpRefusesValuesLargerThanTheTargetTakesBeforeAnyChange) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword(), "proto-max-bulk-len 1mb\n");
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "small", "v"});
+  source->run({"SET", "big-string", std::string(1'500'000, 's')});
+  // Bytes that do not compress: a DUMP payload holds them as they are.
+  std::mt19937 random(42);
+  for (int i = 0; i < 100; ++i) {
+    std::string bytes(15'000, '\0');
+    for (char& byte : bytes) byte = static_cast<char>(random());
+    source->run({"HSET", "big-hash", "field-" + std::to_string(i), bytes});
+  }
+  target->run({"SET", "kept", "1"});
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(run.exitCode, 1);
+  const std::vector<std::string> err = lines(run.err);
+  ASSERT_EQ(err.size(), 3u) << run.err;
+  const std::string tail =
+      " bytes, more than the target takes in one argument \\(proto-max-bulk-len 1,048,576\\): "
+      "raise it on the target, or copy by replication";
+  const std::set<std::string> tooLarge(err.begin(), err.begin() + 2);
+  EXPECT_TRUE(std::regex_match(
+      *tooLarge.begin(), std::regex("mig driver redis-copy: key big-hash is 1,5[0-9,]+" + tail)))
+      << run.err;
+  EXPECT_EQ(*tooLarge.rbegin(),
+            "mig driver redis-copy: key big-string is 1,500,000 bytes, more "
+            "than the target takes in one argument (proto-max-bulk-len "
+            "1,048,576): raise it on the target, or copy by replication");
+  EXPECT_EQ(err[2],
+            "mig driver redis-copy: nothing was copied: 2 problems found before any "
+            "change to " +
+                address(*target) + "/0");
+  EXPECT_EQ(target->cli({"KEYS", "*"}), "kept\n");
+}
+
+TEST(RedisCopy, DumpLeavesTheTargetAsItWasWhenItsFunctionsAreRefused) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  source->run({"SET", "k", "v"});
+  source->run({"FUNCTION", "LOAD", kLibrary});
+  target->run({"SET", "kept", "1"});
+  target->run({"FUNCTION", "LOAD", kChangedLibrary});
+  TestProxy proxy(target->port());
+  // After the checks, before FUNCTION RESTORE ... FLUSH.
+  proxy.beforeClientSends("$5\r\nFLUSH\r\n", [&] {
+    target->run({"ACL", "SETUSER", "default", "-function"});
+    return false;
+  });
+
+  DriverRun run =
+      runDriver({"redis-copy", "--from", source->url(), "--to", proxy.url(), "--method", "dump"},
+                copyEnvironment(*source, *target));
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "mig driver redis-copy: FUNCTION on " + proxy.address() +
+                         " failed: NOPERM this user has no permissions to run the "
+                         "'function|restore' command; the target is as it was\n");
+  EXPECT_EQ(target->cli({"KEYS", "*"}), "kept\n");
+  target->run({"ACL", "SETUSER", "default", "+@all"});
+  EXPECT_EQ(target->cli({"FCALL", "hello", "0"}), "bye\n");
+}
+
+TEST(RedisCopy, DumpCopiesLargeValuesInBatchesOfBoundedSize) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  // 200 MB: strings of 1 MB, and lists of 16 elements of 64 KB that do not
+  // compress (a DUMP payload of 1 MB each).
+  source->run({"DEBUG", "POPULATE", "150", "string", "1048576"});
+  auto c = source->connect();
+  ASSERT_TRUE(c);
+  std::mt19937 random(7);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<std::string> rpush = {"RPUSH", "list:" + std::to_string(i)};
+    for (int j = 0; j < 16; ++j) {
+      std::string element(65'536, '\0');
+      for (char& byte : element) byte = static_cast<char>(random());
+      rpush.push_back(std::move(element));
+    }
+    c->append(std::span<const std::string>(rpush));
+    auto pushed = c->read();
+    ASSERT_TRUE(pushed && !pushed->isError()) << c->error();
+  }
+
+  DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with("copied 200 keys in ")) << run.out;
+  EXPECT_LT(run.peakMemoryKb, 128 * 1024) << "the driver held more than 128 MB at once";
+  EXPECT_EQ(compare(*source, *target).exitCode, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1336,6 +1921,108 @@ TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
       run.out, std::regex("equal: 1 key in .*; same function libraries \\(0\\); 1 key expired "
                           "while compared, not counted \\([0-9.]+s\\)\n")))
       << run.out;
+}
+
+TEST(RedisCompare, RefusesToCompareADatabaseWithItself) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  server->run({"SET", "k", "v"});
+  DriverRun run = compare(*server, *server);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  const std::string where = address(*server) + "/0";
+  EXPECT_EQ(run.err, "mig driver redis-compare: " + where + " and " + where +
+                         " are the same server and database: a database compared with itself is "
+                         "always equal\n");
+  server->run({"SET", "k", "v"}, 1);
+  DriverRun otherDatabase =
+      runDriver({"redis-compare", "--a", server->url(0), "--b", server->url(1)},
+                {"MIG_A_PASSWORD=" + server->password(), "MIG_B_PASSWORD=" + server->password()});
+  EXPECT_EQ(otherDatabase.exitCode, 0) << otherDatabase.err;
+}
+
+/// A key that expires on both sides after compare has seen it on both
+/// (round 1), just before b answers a later round's command.
+struct ExpiryBetweenRounds {
+  std::string name;
+  Commands fill;       ///< creates "key" (run on both sides)
+  std::string before;  ///< the command (as RESP bytes) b is about to answer
+};
+
+void PrintTo(const ExpiryBetweenRounds& expiry, std::ostream* out) {
+  *out << expiry.name;
+}
+
+class RedisCompareExpiry : public testing::TestWithParam<ExpiryBetweenRounds> {};
+
+TEST_P(RedisCompareExpiry, CountsTheKeyAsExpiredNotAsADifference) {
+  const ExpiryBetweenRounds& expiry = GetParam();
+  auto a = TestRedis::start(sourcePassword());
+  auto b = TestRedis::start(targetPassword());
+  ASSERT_TRUE(a && b);
+  for (const TestRedis* server : {a.get(), b.get()}) {
+    runAll(*server, expiry.fill);
+    server->run({"SET", "kept", "v"});
+  }
+  TestProxy proxy(b->port());
+  proxy.beforeClientSends(expiry.before, [&] {
+    for (const TestRedis* server : {a.get(), b.get()}) server->run({"PEXPIRE", "key", "1"});
+    std::this_thread::sleep_for(10ms);
+    return false;
+  });
+
+  DriverRun run = runDriver({"redis-compare", "--a", a->url(), "--b", proxy.url()},
+                            {"MIG_A_PASSWORD=" + a->password(), "MIG_B_PASSWORD=" + b->password()});
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_TRUE(std::regex_match(
+      run.out, std::regex("equal: 1 key in " + address(*a) + "/0 \\(a\\) and " + proxy.address() +
+                          "/0 \\(b\\), same types, values, stream groups and ttls \\(within 5s\\); "
+                          "same function libraries \\(0\\); 1 key expired while compared, not "
+                          "counted \\([0-9.]+s\\)\n")))
+      << run.out << run.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LaterRounds, RedisCompareExpiry,
+    testing::Values(
+        ExpiryBetweenRounds{"HashBeforeItsLength", {{"HSET", "key", "f", "1", "g", "2"}}, "HLEN"},
+        ExpiryBetweenRounds{
+            "HashBeforeItsFields", {{"HSET", "key", "f", "1", "g", "2"}}, "HGETALL"},
+        ExpiryBetweenRounds{"StringBeforeItsValue", {{"SET", "key", "v"}}, "$3\r\nGET\r\n"},
+        ExpiryBetweenRounds{"ListBeforeItsElements", {{"RPUSH", "key", "x", "y"}}, "LRANGE"},
+        ExpiryBetweenRounds{"StreamBeforeItsState", {{"XADD", "key", "1-1", "f", "v"}}, "XINFO"}),
+    [](const testing::TestParamInfo<ExpiryBetweenRounds>& info) { return info.param.name; });
+
+TEST(RedisDrivers, MaskAPasswordInServerTextAndUrlsButNotInTheirOwnNumbers) {
+  // A password that mig's own numbers contain.
+  const std::string password = "000";
+  auto a = TestRedis::start(password);
+  auto b = TestRedis::start(password);
+  ASSERT_TRUE(a && b);
+  fillMany(*a, 999, Many::kStrings);
+  a->run({"SET", "key-000", "v"});
+  const std::vector<std::string> environment = {"REDISCLI_AUTH=" + password};
+
+  DriverRun copied = runDriver(
+      {"redis-copy", "--from", a->url(), "--to", b->url(), "--method", "dump"}, environment);
+  ASSERT_EQ(copied.exitCode, 0) << copied.err;
+  EXPECT_TRUE(std::regex_match(copied.out,
+                               std::regex(R"(copied 1,000 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
+      << copied.out;
+
+  b->run({"DEL", "key-000"});
+  DriverRun compared = runDriver({"redis-compare", "--a", a->url(), "--b", b->url()}, environment);
+  EXPECT_EQ(compared.exitCode, 1);
+  // A port is part of a URL: masked there too.
+  const auto masked = [&](const TestRedis& server) {
+    return std::regex_replace(address(server), std::regex(password), "***");
+  };
+  EXPECT_EQ(compared.out,
+            "key key-*** only in a\n"
+            "a has 1,000 keys, b has 999 keys; 0 keys expired while compared, not "
+            "counted\n"
+            "1 difference between " +
+                masked(*a) + "/0 (a) and " + masked(*b) + "/0 (b)\n");
 }
 
 // ---------------------------------------------------------------------------

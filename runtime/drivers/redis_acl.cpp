@@ -94,22 +94,23 @@ void reportSettings(Connection& connection, Reporter& reporter) {
                                requirepass->elements[1].text.empty() ? "not set" : "set"));
     } else {
       reporter.say(fmt::format("  default user: not readable ({})",
-                               user && user->isError() ? user->text : connection.error()));
+                               user && user->isError() ? foreign(user->text) : connection.error()));
     }
   }
   for (std::string_view name : {"protected-mode", "bind"}) {
     auto reply = connection.command({"CONFIG", "GET", name});
     if (!reply || !reply->isArray() || reply->elements.size() != 2) {
-      reporter.say(fmt::format("  {}: not readable ({})", name,
-                               reply && reply->isError() ? reply->text : connection.error()));
+      reporter.say(
+          fmt::format("  {}: not readable ({})", name,
+                      reply && reply->isError() ? foreign(reply->text) : connection.error()));
       continue;
     }
     const std::string& value = reply->elements[1].text;
     if (name == "bind") {
-      reporter.say(
-          fmt::format("  bind: {} ({})", value.empty() ? "\"\"" : value, describeBind(value)));
+      reporter.say(fmt::format("  bind: {} ({})", value.empty() ? "\"\"" : foreign(value),
+                               describeBind(value)));
     } else {
-      reporter.say(fmt::format("  {}: {}", name, value));
+      reporter.say(fmt::format("  {}: {}", name, foreign(value)));
     }
   }
 }
@@ -145,6 +146,7 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
   if (!endpoint) return reporter.fail("--url: " + error, 2);
   const Password password = passwordFromEnvironment("REDISCLI_AUTH");
   reporter.addSecret(password.value);
+  reporter.addEndpoint(*endpoint);
 
   ConnectOptions anonymous;
   anonymous.selectDb = false;
@@ -158,7 +160,7 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
   reporter.say(fmt::format("redis {}", endpoint->address()));
   if (authRequired) {
     reporter.say(fmt::format("  authentication: required (an unauthenticated PING was refused: {})",
-                             ping->text));
+                             foreign(ping->text)));
   } else {
     reporter.say("  authentication: NOT required (an unauthenticated PING was answered)");
     failures.push_back("the server accepts unauthenticated clients");

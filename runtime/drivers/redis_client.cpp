@@ -52,7 +52,10 @@ timeval toTimeval(std::chrono::milliseconds duration) {
 // in place. The root is the `Reply` that `Connection::read` was given (the
 // reader's privdata), every other node an element of its parent, sized when
 // the parent array was created. The tree belongs to the caller: freeObject
-// has nothing to free.
+// has nothing to free. They follow hiredis 0.14's layout of
+// redisReplyObjectFunctions, which hiredis 1.0 changed: the top-level
+// CMakeLists.txt requires hiredis below 1.0, so that another version fails
+// at configure time rather than here.
 
 Reply* replySlot(const redisReadTask* task) {
   if (task->parent == nullptr) return static_cast<Reply*>(task->privdata);
@@ -344,9 +347,18 @@ void Connection::append(std::initializer_list<std::string_view> args) {
 }
 
 void Connection::append(std::span<const std::string_view> args) {
+  appendArgs(args);
+}
+
+void Connection::append(std::span<const std::string> args) {
+  appendArgs(args);
+}
+
+template <typename Args>
+void Connection::appendArgs(const Args& args) {
   argv_.clear();
   argvLengths_.clear();
-  for (std::string_view arg : args) {
+  for (const auto& arg : args) {
     argv_.push_back(arg.data());
     argvLengths_.push_back(arg.size());
     queued_ += arg.size() + 16;
@@ -354,15 +366,10 @@ void Connection::append(std::span<const std::string_view> args) {
   appendArgv();
 }
 
-void Connection::append(std::span<const std::string> args) {
-  argv_.clear();
-  argvLengths_.clear();
-  for (const std::string& arg : args) {
-    argv_.push_back(arg.data());
-    argvLengths_.push_back(arg.size());
-    queued_ += arg.size() + 16;
-  }
-  appendArgv();
+bool Connection::setIoTimeout(std::chrono::milliseconds timeout) {
+  if (failed()) return false;
+  if (redisSetTimeout(context_, toTimeval(timeout)) != REDIS_OK) return failFromContext();
+  return true;
 }
 
 bool Connection::flush() {

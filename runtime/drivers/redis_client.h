@@ -107,6 +107,10 @@ class Connection {
   /// connection failed.
   bool read(Reply& reply);
 
+  /// How long one send or receive may wait from now on (as
+  /// `ConnectOptions::ioTimeout`); false when the connection failed.
+  bool setIoTimeout(std::chrono::milliseconds timeout);
+
   /// One round trip: append, flush, read.
   std::optional<Reply> command(std::initializer_list<std::string_view> args);
 
@@ -121,6 +125,8 @@ class Connection {
   bool fail(std::string message);
   /// Records why hiredis gave up on the connection.
   bool failFromContext();
+  template <typename Args>
+  void appendArgs(const Args& args);
   void appendArgv();
 
   redisContext* context_;

@@ -30,10 +30,72 @@ std::string duration(double seconds) {
   return seconds < 1 ? fmt::format("{:.3f}s", seconds) : fmt::format("{:.1f}s", seconds);
 }
 
+namespace {
+
+/// Where foreign text begins and ends in a message: bytes `printable` never
+/// leaves in a name, and `foreign` escapes in a reply.
+constexpr char kForeignBegin = '\x1e';
+constexpr char kForeignEnd = '\x1f';
+
+}  // namespace
+
+std::string foreign(std::string_view text) {
+  std::string out(1, kForeignBegin);
+  for (char c : text) {
+    if (c == kForeignBegin || c == kForeignEnd) {
+      out += printable(std::string_view(&c, 1));
+    } else {
+      out += c;
+    }
+  }
+  out += kForeignEnd;
+  return out;
+}
+
+std::string shown(std::string_view name) {
+  return foreign(printable(name));
+}
+
 std::string Reporter::mask(std::string_view text) const {
-  std::string masked(text);
-  for (const std::string& secret : secrets_) masked = redact(masked, secret);
-  return masked;
+  // The line without its marks, and which of its bytes came from a server
+  // or a URL.
+  std::string plain;
+  std::vector<bool> isForeign;
+  int depth = 0;
+  for (char c : text) {
+    if (c == kForeignBegin || c == kForeignEnd) {
+      depth = std::max(0, depth + (c == kForeignBegin ? 1 : -1));
+      continue;
+    }
+    plain += c;
+    isForeign.push_back(depth > 0);
+  }
+  for (const std::string& url : urlTexts_) {
+    for (size_t at = plain.find(url); at != std::string::npos; at = plain.find(url, at + 1)) {
+      std::fill_n(isForeign.begin() + static_cast<std::ptrdiff_t>(at), url.size(), true);
+    }
+  }
+  // Every occurrence of a password that touches foreign text, masked.
+  std::vector<bool> masked(plain.size(), false);
+  for (const std::string& secret : secrets_) {
+    for (size_t at = plain.find(secret); at != std::string::npos; at = plain.find(secret, at + 1)) {
+      const auto begin = isForeign.begin() + static_cast<std::ptrdiff_t>(at);
+      if (std::find(begin, begin + static_cast<std::ptrdiff_t>(secret.size()), true) ==
+          begin + static_cast<std::ptrdiff_t>(secret.size())) {
+        continue;
+      }
+      std::fill_n(masked.begin() + static_cast<std::ptrdiff_t>(at), secret.size(), true);
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    if (!masked[i]) {
+      out += plain[i];
+    } else if (i == 0 || !masked[i - 1]) {
+      out += "***";
+    }
+  }
+  return out;
 }
 
 Password passwordFromEnvironment(const std::string& variable) {
@@ -77,7 +139,7 @@ std::optional<Reply> call(Connection& connection, std::initializer_list<std::str
   }
   if (reply->isError()) {
     error = fmt::format("{} on {} failed: {}", *args.begin(), connection.endpoint().address(),
-                        reply->text);
+                        foreign(reply->text));
     return std::nullopt;
   }
   return reply;
@@ -129,8 +191,19 @@ std::map<int, DatabaseKeys> keyspace(std::string_view info) {
 
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error) {
   auto server = info(connection, "server", error);
-  if (!server) return std::nullopt;
-  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version")};
+  auto cluster = server ? info(connection, "cluster", error) : std::nullopt;
+  auto memory = cluster ? info(connection, "memory", error) : std::nullopt;
+  if (!memory) return std::nullopt;
+  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version"),
+                     infoField(*cluster, "cluster_enabled") == "1",
+                     std::atoll(infoField(*memory, "used_memory").c_str()),
+                     std::atoll(infoField(*memory, "maxmemory").c_str())};
+}
+
+std::string sameDatabase(const Endpoint& a, const ServerFacts& aFacts, const Endpoint& b,
+                         const ServerFacts& bFacts) {
+  if (aFacts.runId.empty() || aFacts.runId != bFacts.runId || a.db != b.db) return "";
+  return fmt::format("{} and {} are the same server and database", a.describe(), b.describe());
 }
 
 std::vector<int> versionNumbers(std::string_view version) {

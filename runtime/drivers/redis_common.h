@@ -8,8 +8,11 @@
 // MIG_TO_PASSWORD; redis-compare: MIG_A_PASSWORD, MIG_B_PASSWORD; each
 // falling back to REDISCLI_AUTH; acl-verify: REDISCLI_AUTH). They reach the
 // servers through AUTH (and, for replication, CONFIG SET masterauth), and
-// every line the drivers print passes through a Reporter that masks them,
-// so not even a server echoing one back can put it in the output.
+// never appear in mig's own words. Every line the drivers print passes
+// through a Reporter, which masks them in whatever came from a server
+// (replies, key names, marked with `foreign` or `shown`) or from a URL: not
+// even a server echoing one back can put it in the output, and mig's own
+// numbers stay whole ("copied 1,000 keys" when a password is "000").
 
 #include <chrono>
 #include <cstdint>
@@ -43,8 +46,16 @@ double secondsSince(Clock::time_point start);
 /// "3.2s", or "0.042s" under a second.
 std::string duration(double seconds);
 
+/// `text` from a server, marked for the Reporter to mask passwords in (and
+/// escaped where it holds the marks themselves).
+std::string foreign(std::string_view text);
+/// A key, field, member or other name from a server: printable, and
+/// marked as foreign.
+std::string shown(std::string_view name);
+
 /// Where every line of a driver's output goes: stdout for the report,
-/// stderr for progress and problems, with every known password masked.
+/// stderr for progress and problems, with every known password masked
+/// where it touches text from a server or a URL (see `foreign`).
 class Reporter {
  public:
   Reporter(std::string driver, std::ostream& out, std::ostream& err)
@@ -52,6 +63,14 @@ class Reporter {
 
   void addSecret(const std::string& secret) {
     if (!secret.empty()) secrets_.push_back(secret);
+  }
+  /// Text of a URL (a host, a user), foreign wherever a line holds it.
+  void addUrlText(const std::string& text) {
+    if (!text.empty()) urlTexts_.push_back(text);
+  }
+  void addEndpoint(const Endpoint& endpoint) {
+    addUrlText(endpoint.address());
+    addUrlText(endpoint.user);
   }
   void say(std::string_view line) { out_ << mask(line) << '\n' << std::flush; }
   void progress(std::string_view line) { err_ << mask(line) << '\n' << std::flush; }
@@ -68,6 +87,7 @@ class Reporter {
   std::ostream& out_;
   std::ostream& err_;
   std::vector<std::string> secrets_;
+  std::vector<std::string> urlTexts_;
 };
 
 struct Password {
@@ -109,13 +129,21 @@ struct DatabaseKeys {
 /// Every non-empty database, from INFO keyspace ("db0:keys=12,expires=3,...").
 std::map<int, DatabaseKeys> keyspace(std::string_view info);
 
-/// What a server says about itself.
+/// What a server says about itself (INFO server, cluster and memory).
 struct ServerFacts {
   std::string runId;
   std::string version;
+  bool clusterMode = false;  ///< cluster_enabled:1
+  int64_t usedMemory = 0;    ///< bytes
+  int64_t maxmemory = 0;     ///< bytes; 0: no limit
 };
 
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error);
+
+/// "A and B are the same server and database" when `a` and `b` (with the
+/// servers' facts) name one database; "" otherwise.
+std::string sameDatabase(const Endpoint& a, const ServerFacts& aFacts, const Endpoint& b,
+                         const ServerFacts& bFacts);
 
 /// "7.0.15" as numbers, for comparing versions.
 std::vector<int> versionNumbers(std::string_view version);

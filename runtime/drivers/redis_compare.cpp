@@ -8,9 +8,12 @@
 // reclaimed. A key that is gone by the time it is compared, or that is
 // missing on one side while the other side's copy has at most the TTL
 // tolerance left to live, expired during the comparison: it is counted
-// apart, not as a difference. Remaining TTLs agree when they are within the
-// tolerance of each other; a key with a TTL on one side and none on the
-// other always differs.
+// apart, not as a difference. Each batch takes three rounds (type and TTL,
+// lengths, values); a reply of a later round that may be a key gone since
+// (a length of 0, nil, an empty collection, "no such key") has the key
+// looked up again on both sides and judged as in the first. Remaining TTLs agree when they are
+// within the tolerance of each other; a key with a TTL on one side and none on the other always
+// differs.
 
 #include <fmt/format.h>
 
@@ -131,7 +134,7 @@ class Comparison {
           continue;
         }
         ++keysInB_;
-        report(fmt::format("key {} only in b", printable(keys[i])));
+        report(fmt::format("key {} only in b", shown(keys[i])));
       }
       return true;
     });
@@ -160,11 +163,11 @@ class Comparison {
              std::string_view key) {
     if (!reply.isError()) return true;
     if (key.empty()) {
-      return failWith(
-          fmt::format("{} on {} failed: {}", command, connection.endpoint().address(), reply.text));
+      return failWith(fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
+                                  foreign(reply.text)));
     }
-    return failWith(fmt::format("{} of key {} on {} failed: {}", command, printable(key),
-                                connection.endpoint().address(), reply.text));
+    return failWith(fmt::format("{} of key {} on {} failed: {}", command, shown(key),
+                                connection.endpoint().address(), foreign(reply.text)));
   }
 
   /// Lists the first differences, counts the rest.
@@ -186,7 +189,7 @@ class Comparison {
       if (!connection.read(reply)) return failWith(connection.error());
       if (reply.isError() || !takeScanReply(reply, cursor, keys)) {
         return failWith(fmt::format("SCAN on {} failed: {}", connection.endpoint().address(),
-                                    reply.isError() ? reply.text : "unexpected reply"));
+                                    reply.isError() ? foreign(reply.text) : "unexpected reply"));
       }
       if (!keys.empty() && !batch(keys)) return false;
     } while (cursor != "0");
@@ -207,19 +210,39 @@ class Comparison {
   void compareTtls(std::string_view key, int64_t ttlA, int64_t ttlB) {
     if (ttlA < 0 && ttlB < 0) return;
     if (ttlA < 0 || ttlB < 0) {
-      report(fmt::format("key {}: {} in a, {} in b", printable(key),
+      report(fmt::format("key {}: {} in a, {} in b", shown(key),
                          ttlA < 0 ? "no ttl" : "ttl " + ttlText(ttlA),
                          ttlB < 0 ? "no ttl" : "ttl " + ttlText(ttlB)));
       return;
     }
     if (std::abs(ttlA - ttlB) > ttlToleranceMs_) {
-      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", printable(key),
+      report(fmt::format("key {}: ttl {} in a, ttl {} in b, more than {} apart", shown(key),
                          ttlText(ttlA), ttlText(ttlB), toleranceText(ttlToleranceMs_)));
     }
   }
 
+  /// One SCAN batch of a: type and TTL on both sides, then lengths where
+  /// cheap, then the values of the keys whose lengths agree.
   bool compareBatch(const std::vector<std::string>& keys) {
-    // Round 1: type and TTL on both sides.
+    std::vector<KeyPair> same;
+    std::vector<KeyPair> fetch;
+    if (!compareTypesAndTtls(keys, same) || !compareLengths(same, fetch)) return false;
+    // The values, a few megabytes per round trip.
+    for (size_t begin = 0; begin < fetch.size();) {
+      size_t end = begin;
+      int64_t budget = 0;
+      while (end < fetch.size() &&
+             (end == begin || budget + fetch[end].weight <= kCompareFetchBudget)) {
+        budget += fetch[end++].weight;
+      }
+      if (!compareValues(std::span(fetch).subspan(begin, end - begin))) return false;
+      begin = end;
+    }
+    return true;
+  }
+
+  /// Round 1: the keys present on both sides with one type go to `same`.
+  bool compareTypesAndTtls(const std::vector<std::string>& keys, std::vector<KeyPair>& same) {
     for (Connection* side : {&a_, &b_}) {
       for (const std::string& key : keys) {
         side->append({"TYPE", key});
@@ -227,7 +250,6 @@ class Comparison {
       }
     }
     if (!exchange(2 * keys.size())) return false;
-    std::vector<KeyPair> same;
     for (auto& types : types_) {
       types.clear();
       types.reserve(keys.size());  // `same` points into it
@@ -252,29 +274,35 @@ class Comparison {
       }
       ++keysInA_;
       if (typeB == "none") {
-        report(fmt::format("key {} only in a", printable(keys[i])));
+        report(fmt::format("key {} only in a", shown(keys[i])));
         continue;
       }
       ++keysInB_;
       if (typeA != typeB) {
-        report(fmt::format("key {}: type {} in a, {} in b", printable(keys[i]), typeA, typeB));
+        report(fmt::format("key {}: type {} in a, {} in b", shown(keys[i]), foreign(typeA),
+                           foreign(typeB)));
         continue;
       }
       compareTtls(keys[i], ttls[0], ttls[1]);
       same.push_back({keys[i], typeA});
     }
+    return true;
+  }
 
-    // Round 2: lengths, where cheap; different lengths are different values.
-    size_t lengths = 0;
+  /// Round 2: lengths, where cheap; different lengths are different
+  /// values. The keys to fetch go to `fetch`, weighed.
+  bool compareLengths(std::vector<KeyPair>& same, std::vector<KeyPair>& fetch) {
     for (Connection* side : {&a_, &b_}) {
       for (const KeyPair& pair : same) {
         const TypeReader& reader = readerFor(pair.type);
         if (!reader.length.empty()) side->append({reader.length, pair.key});
       }
     }
+    size_t lengths = 0;
     for (const KeyPair& pair : same) lengths += readerFor(pair.type).length.empty() ? 0 : 1;
     if (!exchange(lengths)) return false;
-    std::vector<KeyPair> fetch;
+    std::vector<KeyPair> differing;
+    std::vector<std::pair<int64_t, int64_t>> differingLengths;
     size_t at = 0;
     for (KeyPair& pair : same) {
       const TypeReader& reader = readerFor(pair.type);
@@ -290,9 +318,8 @@ class Comparison {
         return false;
       }
       if (lengthA.integer != lengthB.integer) {
-        report(fmt::format("key {}: different {} (length {} in a, {} in b)", printable(pair.key),
-                           pair.type == "stream" ? "entries" : "values", lengthA.integer,
-                           lengthB.integer));
+        differing.push_back(pair);
+        differingLengths.emplace_back(lengthA.integer, lengthB.integer);
         continue;
       }
       // Strings weigh their bytes; collection elements some 32 bytes each.
@@ -300,39 +327,108 @@ class Comparison {
           std::max<int64_t>(1, pair.type == "string" ? lengthA.integer : lengthA.integer * 32);
       fetch.push_back(pair);
     }
-
-    // Round 3: the values, a few megabytes per round trip.
-    for (size_t begin = 0; begin < fetch.size();) {
-      size_t end = begin;
-      int64_t budget = 0;
-      while (end < fetch.size() &&
-             (end == begin || budget + fetch[end].weight <= kCompareFetchBudget)) {
-        budget += fetch[end++].weight;
-      }
-      if (!compareValues(std::span(fetch).subspan(begin, end - begin))) return false;
-      begin = end;
+    // A length of 0 may be a key that expired since round 1.
+    std::vector<size_t> suspects;
+    for (size_t i = 0; i < differing.size(); ++i) {
+      if (differingLengths[i].first == 0 || differingLengths[i].second == 0) suspects.push_back(i);
+    }
+    std::vector<bool> vanished(differing.size(), false);
+    if (!recheck(differing, suspects, vanished)) return false;
+    for (size_t i = 0; i < differing.size(); ++i) {
+      if (vanished[i]) continue;
+      report(fmt::format("key {}: different {} (length {} in a, {} in b)", shown(differing[i].key),
+                         differing[i].type == "stream" ? "entries" : "values",
+                         differingLengths[i].first, differingLengths[i].second));
     }
     return true;
   }
 
+  /// Whether a value reply may be that of a key gone since round 1: nil,
+  /// an empty collection (Redis deletes empty ones), "no such key".
+  static bool maybeGone(std::string_view type, const Reply& reply) {
+    if (reply.isNil()) return true;
+    if (reply.isError()) return reply.text.find("no such key") != std::string::npos;
+    return reply.isArray() && reply.elements.empty() && type != "stream";
+  }
+
+  /// Round 3: the values.
   bool compareValues(std::span<const KeyPair> pairs) {
     for (Connection* side : {&a_, &b_}) {
       for (const KeyPair& pair : pairs) appendCommand(*side, readerFor(pair.type), pair.key);
     }
     if (!exchange(pairs.size())) return false;
+    std::vector<size_t> suspects;
     for (size_t i = 0; i < pairs.size(); ++i) {
-      const TypeReader& reader = readerFor(pairs[i].type);
-      const std::string command = reader.keyAt == 1
-                                      ? std::string(reader.read[0])
-                                      : fmt::format("{} {}", reader.read[0], reader.read[1]);
-      if (!check(replies_[0][i], a_, command, pairs[i].key) ||
-          !check(replies_[1][i], b_, command, pairs[i].key)) {
+      if (maybeGone(pairs[i].type, replies_[0][i]) || maybeGone(pairs[i].type, replies_[1][i])) {
+        suspects.push_back(i);
+      }
+    }
+    // The rechecks read into replies_: the suspects' replies are kept apart.
+    std::vector<Reply> suspectReplies[2];
+    for (size_t i : suspects) {
+      for (int side : {0, 1}) suspectReplies[side].push_back(std::move(replies_[side][i]));
+    }
+    for (size_t i = 0, next = 0; i < pairs.size(); ++i) {
+      if (next < suspects.size() && suspects[next] == i) {
+        ++next;
+        continue;
+      }
+      if (!compareValue(pairs[i], replies_[0][i], replies_[1][i])) return false;
+    }
+    std::vector<bool> vanished(pairs.size(), false);
+    if (!recheck(pairs, suspects, vanished)) return false;
+    for (size_t n = 0; n < suspects.size(); ++n) {
+      if (vanished[suspects[n]]) continue;
+      if (!compareValue(pairs[suspects[n]], suspectReplies[0][n], suspectReplies[1][n])) {
         return false;
       }
-      for (const std::string& difference :
-           valueDifferences(pairs[i].type, replies_[0][i], replies_[1][i])) {
-        report(fmt::format("key {}: {}", printable(pairs[i].key), difference));
+    }
+    return true;
+  }
+
+  bool compareValue(const KeyPair& pair, const Reply& a, const Reply& b) {
+    const TypeReader& reader = readerFor(pair.type);
+    const std::string command = reader.keyAt == 1
+                                    ? std::string(reader.read[0])
+                                    : fmt::format("{} {}", reader.read[0], reader.read[1]);
+    if (!check(a, a_, command, pair.key) || !check(b, b_, command, pair.key)) return false;
+    for (const std::string& difference : valueDifferences(pair.type, a, b)) {
+      report(fmt::format("key {}: {}", shown(pair.key), difference));
+    }
+    return true;
+  }
+
+  /// Asks both sides again about `pairs[i]` for each i of `suspects`: keys
+  /// found on both sides in round 1 whose later replies say one side lost
+  /// them. One gone from a, or gone from b while a's has at most the
+  /// tolerance left to live, expired during the comparison, as round 1
+  /// judges it: counted apart, and `vanished[i]` set. One gone from b only
+  /// is only in a: reported, and `vanished[i]` set. Keys still on both
+  /// sides are left to the caller.
+  template <typename Pairs>
+  bool recheck(const Pairs& pairs, const std::vector<size_t>& suspects,
+               std::vector<bool>& vanished) {
+    if (suspects.empty()) return true;
+    for (Connection* side : {&a_, &b_}) {
+      for (size_t i : suspects) side->append({"PTTL", pairs[i].key});
+    }
+    if (!exchange(suspects.size())) return false;
+    for (size_t n = 0; n < suspects.size(); ++n) {
+      const std::string_view key = pairs[suspects[n]].key;
+      if (!check(replies_[0][n], a_, "PTTL", key) || !check(replies_[1][n], b_, "PTTL", key)) {
+        return false;
       }
+      const int64_t ttlA = replies_[0][n].integer;
+      const int64_t ttlB = replies_[1][n].integer;
+      if (ttlA != -2 && ttlB != -2) continue;
+      vanished[suspects[n]] = true;
+      --keysInB_;
+      if (ttlA == -2 || expiring(ttlA)) {
+        --keysInA_;
+        ++expired_;
+        continue;
+      }
+      report(fmt::format("key {} only in a", shown(key)));
     }
     return true;
   }
@@ -385,10 +481,18 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   const Password bPassword = passwordFromEnvironment("MIG_B_PASSWORD");
   reporter.addSecret(aPassword.value);
   reporter.addSecret(bPassword.value);
+  reporter.addEndpoint(*aEndpoint);
+  reporter.addEndpoint(*bEndpoint);
   auto a = openEndpoint(*aEndpoint, aPassword, error);
   if (!a) return reporter.fail(error);
   auto b = openEndpoint(*bEndpoint, bPassword, error);
   if (!b) return reporter.fail(error);
+  auto aFacts = serverFacts(*a, error);
+  auto bFacts = aFacts ? serverFacts(*b, error) : std::nullopt;
+  if (!bFacts) return reporter.fail(error);
+  if (std::string same = sameDatabase(*aEndpoint, *aFacts, *bEndpoint, *bFacts); !same.empty()) {
+    return reporter.fail(same + ": a database compared with itself is always equal");
+  }
 
   const auto start = Clock::now();
   Comparison comparison(*a, *b, tolerance, reporter);

@@ -9,6 +9,8 @@
 #include <set>
 #include <utility>
 
+#include "runtime/drivers/redis_common.h"
+
 namespace mig::drivers::redis {
 namespace {
 
@@ -57,10 +59,10 @@ std::string canonical(const Reply& reply) {
 
 /// A scalar of a reply as text for a message: "(nil)" for nil.
 std::string scalar(const Reply& reply) {
-  if (reply.kind == Reply::Kind::kInteger) return std::to_string(reply.integer);
+  if (reply.kind == Reply::Kind::kInteger) return foreign(std::to_string(reply.integer));
   if (reply.isNil()) return "(nil)";
   if (reply.isArray()) return "(array)";
-  return printable(reply.text);
+  return shown(reply.text);
 }
 
 /// Pairs of a flat [name, value, name, value...] reply (hashes, and the
@@ -109,17 +111,17 @@ std::string firstDifferingMember(std::string_view type, const Reply& a, const Re
   const std::string_view what = type == "zset" ? "member" : "field";
   for (const auto& [name, value] : inA) {
     auto other = inB.find(name);
-    if (other == inB.end()) return fmt::format("{} {} only in a", what, printable(name));
+    if (other == inB.end()) return fmt::format("{} {} only in a", what, shown(name));
     if (type == "zset" && scoreBits(std::string(value)) != scoreBits(std::string(other->second))) {
-      return fmt::format("member {}: score {} in a, {} in b", printable(name), value,
-                         other->second);
+      return fmt::format("member {}: score {} in a, {} in b", shown(name), foreign(value),
+                         foreign(other->second));
     }
     if (type == "hash" && value != other->second) {
-      return fmt::format("field {} differs", printable(name));
+      return fmt::format("field {} differs", shown(name));
     }
   }
   for (const auto& [name, value] : inB) {
-    if (!inA.contains(name)) return fmt::format("{} {} only in b", what, printable(name));
+    if (!inA.contains(name)) return fmt::format("{} {} only in b", what, shown(name));
   }
   return "";
 }
@@ -217,37 +219,37 @@ void compareFields(const Reply& a, const Reply& b, std::span<const std::string_v
 
 void compareGroup(const std::string& name, const GroupState& a, const GroupState& b,
                   std::vector<std::string>& out) {
-  const std::string prefix = fmt::format("group {}: ", printable(name));
+  const std::string prefix = fmt::format("group {}: ", shown(name));
   compareFields(*a.fields, *b.fields, kGroupFields, prefix, out);
   for (const std::string& consumer : a.consumers) {
     if (!b.consumers.contains(consumer)) {
-      out.push_back(fmt::format("{}consumer {} only in a", prefix, printable(consumer)));
+      out.push_back(fmt::format("{}consumer {} only in a", prefix, shown(consumer)));
     }
   }
   for (const std::string& consumer : b.consumers) {
     if (!a.consumers.contains(consumer)) {
-      out.push_back(fmt::format("{}consumer {} only in b", prefix, printable(consumer)));
+      out.push_back(fmt::format("{}consumer {} only in b", prefix, shown(consumer)));
     }
   }
   for (const auto& [id, entry] : a.pending) {
     auto other = b.pending.find(id);
     if (other == b.pending.end()) {
-      out.push_back(fmt::format("{}pending entry {} only in a", prefix, printable(id)));
+      out.push_back(fmt::format("{}pending entry {} only in a", prefix, shown(id)));
       continue;
     }
     if (entry.consumer != other->second.consumer) {
-      out.push_back(fmt::format("{}pending entry {}: consumer {} in a, {} in b", prefix,
-                                printable(id), printable(entry.consumer),
-                                printable(other->second.consumer)));
+      out.push_back(fmt::format("{}pending entry {}: consumer {} in a, {} in b", prefix, shown(id),
+                                shown(entry.consumer), shown(other->second.consumer)));
     }
     if (entry.deliveries != other->second.deliveries) {
       out.push_back(fmt::format("{}pending entry {}: delivery count {} in a, {} in b", prefix,
-                                printable(id), entry.deliveries, other->second.deliveries));
+                                shown(id), foreign(std::to_string(entry.deliveries)),
+                                foreign(std::to_string(other->second.deliveries))));
     }
   }
   for (const auto& [id, entry] : b.pending) {
     if (!a.pending.contains(id)) {
-      out.push_back(fmt::format("{}pending entry {} only in b", prefix, printable(id)));
+      out.push_back(fmt::format("{}pending entry {} only in b", prefix, shown(id)));
     }
   }
 }
@@ -265,13 +267,13 @@ std::vector<std::string> streamDifferences(const Reply& a, const Reply& b) {
   for (const auto& [name, group] : groupsA) {
     auto other = groupsB.find(name);
     if (other == groupsB.end()) {
-      out.push_back(fmt::format("group {} only in a", printable(name)));
+      out.push_back(fmt::format("group {} only in a", shown(name)));
       continue;
     }
     compareGroup(name, group, other->second, out);
   }
   for (const auto& [name, group] : groupsB) {
-    if (!groupsA.contains(name)) out.push_back(fmt::format("group {} only in b", printable(name)));
+    if (!groupsA.contains(name)) out.push_back(fmt::format("group {} only in b", shown(name)));
   }
   return out;
 }
@@ -320,14 +322,14 @@ std::vector<std::string> functionDifferences(const Reply& a, const Reply& b) {
   for (const auto& [name, code] : inA) {
     auto other = inB.find(name);
     if (other == inB.end()) {
-      out.push_back(fmt::format("function library {} only in a", printable(name)));
+      out.push_back(fmt::format("function library {} only in a", shown(name)));
     } else if (code != other->second) {
-      out.push_back(fmt::format("function library {}: different code", printable(name)));
+      out.push_back(fmt::format("function library {}: different code", shown(name)));
     }
   }
   for (const auto& [name, code] : inB) {
     if (!inA.contains(name)) {
-      out.push_back(fmt::format("function library {} only in b", printable(name)));
+      out.push_back(fmt::format("function library {} only in b", shown(name)));
     }
   }
   return out;

@@ -1,19 +1,31 @@
 #pragma once
 
-// The ways redis-copy moves data, for redis_copy.cpp to choose from once
-// it has checked that the copy can run.
+// The ways redis-copy moves data, and the checks it makes before it changes
+// anything, for redis_copy.cpp to run in order.
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/drivers/redis_common.h"
 
 namespace mig::drivers::redis {
 
+/// How redis-copy moves the keys (`--method`).
+enum class CopyMethod { kDump, kReplication, kAuto };
+
+/// "dump", "replication", "auto".
+std::string_view methodName(CopyMethod method);
+/// The method `name` names; nullopt for any other word.
+std::optional<CopyMethod> parseMethod(std::string_view name);
+
 /// "copied 1,000,000 keys in 3.2s (312,500 keys/s)".
 std::string copySummary(uint64_t keys, double seconds);
+
+/// Problems found before the copy changes anything, reported together.
+using Problems = std::vector<std::string>;
 
 /// The source's functions, as the dump method carries them: the target's
 /// end equal to the source's (functions belong to a server, not to one of
@@ -35,24 +47,46 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
 
 struct ReplicationOptions {
   int64_t timeoutSeconds = 3600;
-  /// When set: give up (and put the target back) unless the source lists
-  /// the target as a new replica within this time.
-  std::optional<std::chrono::milliseconds> startWithin;
+  /// Give up (and put the target back) unless the source lists the target
+  /// as a new replica within this time.
+  std::chrono::milliseconds startWithin{10'000};
+  /// Auto's: whatever stops replication before the target starts syncing
+  /// (a refused command, a sync that does not start) ends in kNotStarted
+  /// once the target is put back, for dump to copy instead.
+  bool fallBack = false;
 };
 
 enum class ReplicationResult {
   kCopied,
   kFailed,      ///< said why; the target is put back as far as possible
-  kNotStarted,  ///< the target never reached the source; it is as it was
+  kNotStarted,  ///< (fallBack only) said why; the target is as it was
 };
 
-/// --method replication: the target replicates the source until synced.
+/// --method replication: the target replicates the source until synced,
+/// then is put back as it was but for its data (a master, its masterauth,
+/// masteruser and repl-diskless-load), and must hold as many keys as the
+/// source did.
 ReplicationResult copyByReplication(Connection& source, Connection& target,
                                     const Password& sourcePassword, const Password& targetPassword,
                                     const ReplicationOptions& options, Reporter& reporter);
 
+// ---------------------------------------------------------------------------
+// Checks before any change (redis_copy_checks.cpp)
+
+/// Adds what keeps any method from copying between the two servers (cluster
+/// mode on either side).
+void checkServers(const Endpoint& from, const ServerFacts& sourceFacts, const Endpoint& to,
+                  const ServerFacts& targetFacts, Problems& problems);
+
+/// Adds what keeps replication from copying the source into the target,
+/// whatever the databases: a target older than the source, a replica, a
+/// maxmemory below the source's data, a refused CONFIG SET or REPLICAOF.
+/// False when a connection failed (the last problem says how).
+bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
+                      const ServerFacts& targetFacts, Problems& problems);
+
 struct MethodChoice {
-  std::string method;  ///< "dump" or "replication"
+  CopyMethod method = CopyMethod::kDump;  ///< kDump or kReplication
   std::string reason;
 };
 
@@ -60,5 +94,14 @@ struct MethodChoice {
 std::optional<MethodChoice> chooseMethod(Connection& source, Connection& target,
                                          const ServerFacts& sourceFacts,
                                          const ServerFacts& targetFacts, std::string& error);
+
+/// Adds what keeps the dump method from copying: reading the source (SCAN,
+/// DUMP, MGET, PTTL, FUNCTION DUMP), writing the target (FLUSHDB, MSET, SET,
+/// RESTORE, FUNCTION RESTORE), a target that cannot read the source's DUMP
+/// format, values larger than the target takes in one argument. Returns
+/// the source's functions (see copyByDump).
+std::optional<SourceFunctions> checkDump(Connection& source, Connection& target,
+                                         const ServerFacts& sourceFacts,
+                                         const ServerFacts& targetFacts, Problems& problems);
 
 }  // namespace mig::drivers::redis

@@ -10,8 +10,9 @@
 // and the copy warns if keys got a TTL while it ran. Like any copy of a
 // database in use, writes made during the copy may or may not be carried.
 // Function libraries travel as one FUNCTION DUMP payload, restored with
-// the FLUSH policy before the keys. At the end the target must hold every
-// key written, but those whose TTL ran out since.
+// the FLUSH policy before the target's database is flushed. A batch SCAN
+// gives is read in parts of about kBatchBytes. At the end the target must
+// hold every key written, but those whose TTL ran out since.
 
 #include <fmt/format.h>
 
@@ -30,12 +31,18 @@ namespace mig::drivers::redis {
 namespace {
 
 /// Batches of key names waiting for the reader, and of values waiting for
-/// the writer: bounds the copy's memory.
+/// the writer: with kBatchBytes, bounds the copy's memory.
 constexpr size_t kQueuedBatches = 8;
 /// MGET batches queued on the source before their replies are read.
 constexpr size_t kReadBatchesInFlight = 3;
 /// Batches sent to the target before their replies are read.
 constexpr size_t kWriteBatchesInFlight = 2;
+/// Roughly how many bytes of values one batch may hold: a scanned batch is
+/// read in as many parts as the values read so far suggest, so that large
+/// values do not make batches of gigabytes.
+constexpr size_t kBatchBytes = 4 * 1024 * 1024;
+/// Keys in the first part read, before any value's size is known.
+constexpr size_t kFirstPartKeys = 4;
 
 struct CopiedKey {
   std::string key;
@@ -129,7 +136,7 @@ std::string scanKeys(Connection& source, KeyQueue& keys) {
     }
     if (reply.isError() || !takeScanReply(reply, cursor, batch)) {
       error = fmt::format("SCAN on {} failed: {}", source.endpoint().address(),
-                          reply.isError() ? reply.text : "unexpected reply");
+                          reply.isError() ? foreign(reply.text) : "unexpected reply");
       break;
     }
     if (!batch.empty() && !keys.push(std::move(batch))) break;
@@ -161,9 +168,13 @@ class SourceReader {
       // Send while few batches are queued on the server; wait for keys only
       // when no reply is due.
       while (batchesInFlight_ < kReadBatchesInFlight) {
-        auto batch = keys.pop(expected_.empty());
-        if (!batch) break;
-        send(std::move(*batch));
+        if (scanned_.empty()) {
+          auto batch = keys.pop(expected_.empty());
+          if (!batch) break;
+          scanned_.assign(std::make_move_iterator(batch->begin()),
+                          std::make_move_iterator(batch->end()));
+        }
+        send(nextPart());
       }
       if (expected_.empty()) return "";
       if (!source_.flush()) return source_.error();
@@ -191,8 +202,30 @@ class SourceReader {
   static constexpr char kRdbString = 0;
 
   std::string failure(std::string_view command, std::string_view key, const Reply& reply) {
-    return fmt::format("{} of key {} on {} failed: {}", command, printable(key),
-                       source_.endpoint().address(), reply.text);
+    return fmt::format("{} of key {} on {} failed: {}", command, shown(key),
+                       source_.endpoint().address(), foreign(reply.text));
+  }
+
+  /// The next keys of the scanned batch: as many as `measure` says fit in
+  /// kBatchBytes.
+  std::vector<std::string> nextPart() {
+    const size_t count = std::min(partKeys_, scanned_.size());
+    std::vector<std::string> part(std::make_move_iterator(scanned_.begin()),
+                                  std::make_move_iterator(scanned_.begin() + count));
+    scanned_.erase(scanned_.begin(), scanned_.begin() + count);
+    return part;
+  }
+
+  /// Sizes the next parts by the largest key of `batch` (its name and
+  /// value), or by half the previous size when that is larger: after large
+  /// values, parts grow back by doubling. A part right after much smaller
+  /// values may still hold more than kBatchBytes.
+  void measure(const Batch& batch) {
+    size_t largest = 1;
+    for (const CopiedKey& key : batch)
+      largest = std::max(largest, key.key.size() + key.value.size());
+    bytesPerKey_ = std::max(largest, bytesPerKey_ / 2);
+    partKeys_ = std::max<size_t>(1, kBatchBytes / bytesPerKey_);
   }
 
   void send(std::vector<std::string> keys) {
@@ -244,7 +277,7 @@ class SourceReader {
     if (!source_.read(reply_)) return source_.error();
     if (!reply_.isArray() || reply_.elements.size() != replies.keys.size()) {
       return fmt::format("MGET on {} failed: {}", source_.endpoint().address(),
-                         reply_.isError() ? reply_.text : "unexpected reply");
+                         reply_.isError() ? foreign(reply_.text) : "unexpected reply");
     }
     Batch batch;
     batch.reserve(replies.keys.size());
@@ -262,6 +295,7 @@ class SourceReader {
                        std::max<int64_t>(replies.ttls[i], 0), false});
     }
     dumpEverything_ = dumps.keys.size() * 2 > replies.keys.size();
+    measure(batch);
     if (!dumps.keys.empty()) expected_.push_back(std::move(dumps));
     return push(std::move(batch));
   }
@@ -285,6 +319,7 @@ class SourceReader {
                        std::max<int64_t>(replies.ttls[i], 0), true});
     }
     if (replies.scanned) dumpEverything_ = strings * 2 <= replies.keys.size();
+    measure(batch);
     return push(std::move(batch));
   }
 
@@ -300,6 +335,10 @@ class SourceReader {
   CopyCounters& counters_;
   std::function<void()> afterBatch_;
   std::deque<Replies> expected_;
+  /// Keys of the batch SCAN gave, not sent yet.
+  std::deque<std::string> scanned_;
+  size_t partKeys_ = kFirstPartKeys;
+  size_t bytesPerKey_ = kBatchBytes / kFirstPartKeys;
   size_t batchesInFlight_ = 0;
   bool dumpEverything_ = false;
   Reply reply_;
@@ -378,7 +417,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const auto first = std::find_if(batch.begin(), batch.end(), inMset);
         return fmt::format("MSET of {} keys (the first: {}) into {} failed: {}", strings,
-                           printable(first->key), target_.endpoint().describe(), reply_.text);
+                           shown(first->key), target_.endpoint().describe(), foreign(reply_.text));
       }
       counters_.written.fetch_add(static_cast<uint64_t>(strings), std::memory_order_relaxed);
       for (const CopiedKey& key : batch) {
@@ -391,7 +430,7 @@ class TargetWriter {
       if (reply_.isError()) {
         const bool payloadRefused = reply_.text.find("payload version") != std::string::npos;
         return fmt::format("{} of key {} into {} failed: {}{}", key.dumped ? "RESTORE" : "SET",
-                           printable(key.key), target_.endpoint().describe(), reply_.text,
+                           shown(key.key), target_.endpoint().describe(), foreign(reply_.text),
                            payloadRefused ? versionHint_ : "");
       }
       counters_.written.fetch_add(1, std::memory_order_relaxed);
@@ -487,7 +526,14 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
     hint = fmt::format(
         " (the source runs Redis {}, the target {}: a target older than the source "
         "cannot read its DUMP format; use a target at least as new)",
-        sourceFacts.version, targetFacts.version);
+        foreign(sourceFacts.version), foreign(targetFacts.version));
+  }
+  // FUNCTION RESTORE is all or nothing: refused, it leaves the target as
+  // it was, so it goes before FLUSHDB.
+  if (functions) {
+    if (std::string failure = copyFunctions(target, *functions, hint, reporter); !failure.empty()) {
+      return reporter.fail(failure + "; the target is as it was");
+    }
   }
   auto before = dbSize(target, error);
   if (!before) return reporter.fail(error);
@@ -498,11 +544,6 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
   if (*before > 0) {
     reporter.say(fmt::format("flushed {} ({})", target.endpoint().describe(),
                              counted(static_cast<uint64_t>(*before), "key", "keys")));
-  }
-  if (functions) {
-    if (std::string failure = copyFunctions(target, *functions, hint, reporter); !failure.empty()) {
-      return reporter.fail(failure);
-    }
   }
   const auto ttlsBefore = keysWithTtl(source, source.endpoint().db, error);
   if (!ttlsBefore) return reporter.fail(error);
