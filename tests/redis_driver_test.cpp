@@ -914,10 +914,17 @@ TEST(RedisCopy, WrongOrMissingPasswordIsAClearErrorAndExitsOne) {
   ASSERT_TRUE(source && target);
   const std::string port = std::to_string(source->port());
 
+  // The runtime learns that nothing changed, so rollback skips the undo.
+  char folder[] = "/tmp/mig-redis-marker-XXXXXX";
+  ASSERT_NE(mkdtemp(folder), nullptr);
+  const std::string marker = std::string(folder) + "/unchanged";
   DriverRun wrong =
       runDriver({"redis-copy", "--from", source->url(), "--to", target->url()},
-                {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword()});
+                {"MIG_FROM_PASSWORD=" + wrongPassword(), "MIG_TO_PASSWORD=" + targetPassword(),
+                 "MIG_NOTHING_CHANGED=" + marker});
   EXPECT_EQ(wrong.exitCode, 1);
+  EXPECT_TRUE(fs::exists(marker));
+  fs::remove_all(folder);
   EXPECT_EQ(wrong.out, "");
   const std::string untouched =
       "mig driver redis-copy: nothing was copied: 1 problem found "

@@ -176,6 +176,7 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   Ends ends = prepare(*from, *to, fromPassword, toPassword, *method, reporter, problems);
   if (!problems.empty()) {
     for (const std::string& problem : problems) reporter.fail(problem);
+    reportNothingChanged();
     return reporter.fail(fmt::format("nothing was copied: {} found before any change to {}",
                                      counted(problems.size(), "problem", "problems"),
                                      to->describe()));
