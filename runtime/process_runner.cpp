@@ -1,5 +1,7 @@
 #include "runtime/process_runner.h"
 
+#include "runtime/nothing_changed.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -844,7 +846,7 @@ void ProcessRunner::start(ProcessRequest request) {
 
     if (!request.nothingChangedMarker.empty()) {
       ::unlink(request.nothingChangedMarker.c_str());  // left by a killed runner
-      request.env.emplace_back("MIG_NOTHING_CHANGED", request.nothingChangedMarker);
+      request.env.emplace_back(kNothingChangedVariable, request.nothingChangedMarker);
     }
     std::vector<std::string> environment = childEnvironment(request);
     Spawned spawned;

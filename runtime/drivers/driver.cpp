@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/nothing_changed.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -48,15 +48,8 @@ int guarded(std::string_view driver, std::ostream& err, Body body) {
   }
 }
 
-/// The environment variable through which the runtime names a file that a
-/// failing step creates to say it failed before changing anything, so that
-/// rollback skips its undo. The file holds the process id of the one who
-/// says so: the runtime believes it only from the step's own process (a
-/// single command, which bash execs), not from one command of a script.
-inline constexpr const char* kNothingChangedVariable = "MIG_NOTHING_CHANGED";
-
 /// Tells the runtime that this failing command changed nothing (see
-/// kNothingChangedVariable); does nothing when run outside a step.
+/// runtime/nothing_changed.h); does nothing when run outside a step.
 void reportNothingChanged();
 
 /// Prints "DRIVER: cannot ACTION; nothing was changed:" and each problem on
