@@ -236,7 +236,7 @@ Status streamLines(const std::vector<std::string>& argv,
 }
 
 std::string PipelineOutcome::failure() const {
-  if (producerStatus == 128 + SIGPIPE && !consumerError.empty()) return consumerError;
+  if (consumerEndedFirst && !consumerError.empty()) return consumerError;
   if (!producerError.empty()) return producerError;
   if (!afterError.empty()) return afterError;
   return consumerError;
@@ -271,27 +271,32 @@ Result<PipelineOutcome> runGatedPipeline(const GatedPipeline& pipeline) {
 
   PipelineOutcome outcome;
   outcome.producerStatus = producer.wait();
+  bool gateBroken = false;  // a write to the gate failed: the consumer is gone
   bool committed = false;
   if (outcome.producerStatus == 0) {
-    // A consumer that died before reading everything makes a write fail:
-    // its status says why.
     SigpipeIgnored ignored;
     int fd = gateWrite.get();
-    auto write = [fd](std::string_view text) { return writeAll(fd, text); };
+    auto write = [fd, &gateBroken](std::string_view text) {
+      gateBroken = gateBroken || !writeAll(fd, text);
+      return !gateBroken;
+    };
     Status written = pipeline.after ? pipeline.after(write) : success();
-    if (!written) outcome.afterError = written.error();
-    committed = written && write(pipeline.last);
+    if (!written) {
+      outcome.afterError = written.error();
+    } else if (!write(pipeline.last)) {
+      outcome.afterError = fmt::format("{} stopped reading its input", pipeline.consumer[0]);
+    }
+    committed = outcome.afterError.empty();
   }
-  if (committed) {
-    gateWrite.close();
-  } else if (outcome.producerStatus != 128 + SIGPIPE) {
+  // A producer killed by SIGPIPE lost its reader, and a failed write to the
+  // gate found none: the consumer stopped first, and its status is the cause.
+  outcome.consumerEndedFirst = gateBroken || outcome.producerStatus == 128 + SIGPIPE;
+  if (!committed && !outcome.consumerEndedFirst) {
     // The consumer must not reach its end: an end without `last` is safe,
     // but it must not wait for the rest of the data either.
     consumer.kill();
     outcome.consumerStopped = true;
   }
-  // A producer killed by SIGPIPE lost its reader: the consumer stopped
-  // first, and its status is the cause.
   gateWrite.close();
   outcome.consumerStatus = consumer.wait();
   outcome.producerError = describeStatus(pipeline.producer[0], outcome.producerStatus);

@@ -43,14 +43,17 @@ struct PipelineOutcome {
   int producerStatus = -1;  ///< exit status; 128 + N when killed by signal N
   int consumerStatus = -1;
   bool consumerStopped = false;  ///< killed because the producer or `after` failed
+  /// It ended before it had all its input (the producer got SIGPIPE, or a
+  /// write of `after` or `last` found no reader): its status is the cause.
+  bool consumerEndedFirst = false;
   std::string producerError;     ///< "pg_dump exited with status 1", or ""
   std::string afterError;        ///< what `after` returned, or ""
   std::string consumerError;
   bool succeeded() const {
     return producerStatus == 0 && afterError.empty() && consumerStatus == 0;
   }
-  /// Why it failed: the first of the producer's, `after`'s and the
-  /// consumer's errors.
+  /// Why it failed: the consumer's error when it ended first, else the
+  /// first of the producer's, `after`'s and the consumer's errors.
   std::string failure() const;
 };
 
