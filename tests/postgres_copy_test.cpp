@@ -697,6 +697,26 @@ TEST_F(CopyTest, ASourceUserThatCannotReadEverythingFailsBeforeTouchingTheTarget
   EXPECT_TRUE(nothingChanged);
 }
 
+TEST_F(CopyTest, PasswordsFromASourceUserThatCannotReadThemIsAProblemNamedWithTheOthers) {
+  sql(source(), "shop",
+      std::string("CREATE ROLE reader LOGIN PASSWORD '") + kReaderPassword +
+          "'; GRANT CONNECT ON DATABASE shop TO reader;");
+  std::vector<std::string> args = {"postgres-copy", "--from",      url(source(), "reader"),
+                                   "--to",          url(target()), "--passwords",
+                                   "true"};
+  bool nothingChanged = false;
+  DriverRun run = runDriver(args, "", &nothingChanged);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_NE(run.err.find("\n  - source: passwords: true needs the source's password hashes, "
+                         "which only a superuser can read (pg_authid), not reader\n"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("\n  - source: reader cannot read (no SELECT privilege): "),
+            std::string::npos)
+      << run.err;
+  EXPECT_TRUE(nothingChanged);
+}
+
 TEST_F(CopyTest, RestoreOfADumpIntoAnotherDatabaseEqualsTheSource) {
   ASSERT_EQ(copy().exitCode, 0);  // the roles, on the target
   std::string archive = dumpSource();

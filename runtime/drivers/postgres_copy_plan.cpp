@@ -174,8 +174,8 @@ void checkDatabaseState(const DatabaseState& state, const TargetFacts& target,
   for (const Setting& setting : state.settings) ownState = ownState || setting.role.empty();
   if (ownState && !target.databaseOwner) {
     problems.push_back(fmt::format(
-        "target: the source database has settings, a comment or privileges, which only the "
-        "owner of database {} or a superuser can set, not {}",
+        "target: only the owner of database {} or a superuser can give it the source's "
+        "privileges (PUBLIC's included), settings and comment; {} is neither",
         target.database, target.user));
   }
   std::set<std::string> refused;
@@ -360,14 +360,14 @@ Result<CopyPlan> planCopy(Connection& source, Connection& target, const CopyOpti
         targetMajor, sourceMajor));
   }
   checkClient(sourceMajor, targetMajor, plan.problems);
-  Result<Rows> sourceId = source.query(
+  // The same server (started at the same moment) and the same database.
+  const char* identity =
       "SELECT current_database() || '/' || pg_postmaster_start_time() || '/' || "
-      "(SELECT oid FROM pg_database WHERE datname = current_database())");
-  Result<Rows> targetId = target.query(
-      "SELECT current_database() || '/' || pg_postmaster_start_time() || '/' || "
-      "(SELECT oid FROM pg_database WHERE datname = current_database())");
-  if (!sourceId) return Error{sourceId.error()};
-  if (!targetId) return Error{targetId.error()};
+      "(SELECT oid FROM pg_database WHERE datname = current_database())";
+  Result<Rows> sourceId = source.query(identity);
+  if (!sourceId) return Error{fmt::format("cannot read the source: {}", sourceId.error())};
+  Result<Rows> targetId = target.query(identity);
+  if (!targetId) return Error{fmt::format("cannot read the target: {}", targetId.error())};
   if (sourceId->text(0, 0) == targetId->text(0, 0)) {
     plan.problems.push_back("the source and the target are the same database");
   }

@@ -80,7 +80,6 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
     facts.roles.push_back(std::move(role));
   }
 
-  std::vector<std::optional<std::string>> names;
   std::string list = "{";
   for (const RoleDefinition& role : facts.roles) {
     if (list.size() > 1) list += ',';
@@ -105,24 +104,28 @@ SELECT g.rolname, m.rolname, a.admin_option
   }
 
   if (options.passwords) {
+    // Asked first: a refused SELECT would abort the snapshot's transaction.
+    Result<Rows> readable =
+        source.query("SELECT has_table_privilege('pg_catalog.pg_authid', 'SELECT')");
+    if (!readable) return Error{readable.error()};
+    if (!readable->boolean(0, 0)) {
+      facts.problems.push_back(fmt::format(
+          "source: passwords: true needs the source's password hashes, which only a superuser "
+          "can read (pg_authid), not {}",
+          facts.user));
+      return success();
+    }
     Result<Rows> passwords = source.query(
         "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY ($1::text[]) AND "
         "rolpassword IS NOT NULL",
         {list});
-    if (!passwords) {
-      facts.problems.push_back(fmt::format(
-          "passwords: true needs the source's password hashes, which only a superuser can read "
-          "(pg_authid), not {}: {}",
-          facts.user, passwords.error()));
-    } else {
-      std::map<std::string, std::string> hashes;
-      for (int row = 0; row < passwords->size(); ++row) {
-        hashes[passwords->text(row, 0)] = passwords->text(row, 1);
-      }
-      for (RoleDefinition& role : facts.roles) {
-        if (auto hash = hashes.find(role.name); hash != hashes.end())
-          role.passwordHash = hash->second;
-      }
+    if (!passwords) return Error{passwords.error()};
+    std::map<std::string, std::string> hashes;
+    for (int row = 0; row < passwords->size(); ++row) {
+      hashes[passwords->text(row, 0)] = passwords->text(row, 1);
+    }
+    for (RoleDefinition& role : facts.roles) {
+      if (auto hash = hashes.find(role.name); hash != hashes.end()) role.passwordHash = hash->second;
     }
   }
   return success();
