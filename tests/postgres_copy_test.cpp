@@ -423,8 +423,8 @@ TEST_F(CopyTest, KillingTheDriverMidLoadCommitsNothing) {
   request.argv = {MIG_BINARY,    "driver", "postgres-copy", "--from",
                   url(source()), "--to",   url(target())};
   request.env = {{"PGPASSFILE", clusters->pgpass}};
-  // The driver in a group of its own, so that killing it leaves psql and
-  // pg_dump running: the worst case.
+  // Only the driver's own pid is killed, so that psql and pg_dump keep
+  // running: the worst case.
   std::string script =
       "\"$0\" \"$@\" & driver=$!; echo $driver > " + clusters->folder + "/driver.pid; wait $driver";
   mig::drivers::SubprocessRequest shell;
@@ -541,8 +541,9 @@ TEST_F(CopyTest, ALoadThatFailsHalfWayLeavesTheTargetAsItWas) {
 TEST_F(CopyTest, ALoadThatFailsBeforeItsLargeObjectsNamesPsqlsFailure) {
   ASSERT_EQ(copy().exitCode, 0);
   std::string before = targetContents();
-  sql(source(), "shop", std::string(kFailsHalfWay) +
-                            "SELECT lo_from_bytea(0, convert_to(repeat('x', 300000), 'UTF8'));");
+  sql(source(), "shop",
+      std::string(kFailsHalfWay) +
+          "SELECT lo_from_bytea(0, convert_to(repeat('x', 300000), 'UTF8'));");
   bool nothingChanged = false;
   DriverRun run = copy({}, "", &nothingChanged);
   EXPECT_EQ(run.exitCode, 1);

@@ -633,6 +633,14 @@ TEST(RedisUrl, RefusesPasswordWithoutEchoingIt) {
   std::string error;
   EXPECT_FALSE(redis::parseUrl("redis://admin:hunter2@host:6379/0", error));
   EXPECT_EQ(error, "the Redis URL carries a password; give it in the environment instead");
+  for (const char* url : {"redis://host:6379/0?password=hunter2",
+                          "redis://host:6379?password=hunter2", "redis://host:6379/0#hunter2"}) {
+    EXPECT_FALSE(redis::parseUrl(url, error)) << url;
+    EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+    EXPECT_EQ(error,
+              "the Redis URL has a query or a fragment, which mig does not read: give the "
+              "password in the environment and the database as redis://host:port/db");
+  }
   auto user = redis::parseUrl("redis://admin@host:6379/0", error);
   ASSERT_TRUE(user) << error;
   EXPECT_EQ(user->user, "admin");
@@ -1906,6 +1914,12 @@ TEST(RedisCompare, TtlsAgreeWithinTheToleranceWhichIsAnOption) {
   EXPECT_EQ(bad.err,
             "mig driver redis-compare: --ttl-tolerance takes a duration such as 500ms, 5s, 2m or "
             "1h, not 'soon'\n");
+  DriverRun negative =
+      runDriver({"redis-compare", "--a", a->url(), "--b", b->url(), "--ttl-tolerance", "-5s"}, {});
+  EXPECT_EQ(negative.exitCode, 2);
+  EXPECT_EQ(negative.err,
+            "mig driver redis-compare: --ttl-tolerance takes a duration such as 500ms, 5s, 2m or "
+            "1h, not '-5s'\n");
 }
 
 TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
 #include <functional>
 
 namespace mig::drivers {
@@ -99,7 +100,14 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "mig driver " << args[0] << ": " << error << '\n';
     return 2;
   }
-  return driver->second(*parsed, out, err);
+  // No exception leaves a driver: allocation or a thread that cannot start
+  // is a message and exit code 1, like any other failure.
+  try {
+    return driver->second(*parsed, out, err);
+  } catch (const std::exception& exception) {
+    err << "mig driver " << args[0] << ": " << exception.what() << '\n';
+    return 1;
+  }
 }
 
 }  // namespace mig::drivers

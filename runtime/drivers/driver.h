@@ -1,6 +1,5 @@
 #pragma once
 
-#include <exception>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -35,18 +34,6 @@ std::optional<DriverArgs> parseDriverArgs(const std::vector<std::string>& args,
 /// 1 the check or copy failed (differences, errors from the servers),
 /// 2 usage (unknown driver, bad arguments).
 int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
-/// Catches what a driver body might throw (allocation, threads) and turns
-/// it into a message and exit code 1: no exception leaves a driver.
-template <typename Body>
-int guarded(std::string_view driver, std::ostream& err, Body body) {
-  try {
-    return body();
-  } catch (const std::exception& exception) {
-    err << driver << ": " << exception.what() << '\n';
-    return 1;
-  }
-}
 
 /// Tells the runtime that this failing command changed nothing (see
 /// runtime/nothing_changed.h); does nothing when run outside a step.

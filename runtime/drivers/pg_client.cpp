@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "runtime/drivers/text.h"
+
 namespace mig::drivers::pg {
 namespace {
 
@@ -54,7 +56,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
                                                      const std::string& role) {
   std::unique_ptr<Connection> connection(new Connection());
   connection->password_ = passwordIn(url);
-  connection->where_ = redact(url, connection->password_);
+  connection->where_ = text::redact(url, connection->password_);
   connection->role_ = role;
 
   const char* timeout = std::getenv("PGCONNECT_TIMEOUT");
@@ -75,7 +77,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
   if (PQstatus(connection->connection_) != CONNECTION_OK) {
     return Error{fmt::format(
         "cannot connect to {} {}: {}", role, connection->where_,
-        redact(oneMessage(PQerrorMessage(connection->connection_)), connection->password_))};
+        text::redact(oneMessage(PQerrorMessage(connection->connection_)), connection->password_))};
   }
   // Notices (DROP ... CASCADE lists, "does not exist, skipping") are not
   // for the operator: the drivers say what they did themselves.
@@ -93,8 +95,8 @@ Error Connection::failure(std::string_view doing, pg_result* result) const {
       oneMessage(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(connection_));
   if (message.empty()) message = oneMessage(PQerrorMessage(connection_));
   if (result != nullptr) PQclear(result);
-  std::string text = doing.empty() ? message : fmt::format("{}: {}", doing, message);
-  return Error{redact(std::move(text), password_)};
+  std::string described = doing.empty() ? message : fmt::format("{}: {}", doing, message);
+  return Error{text::redact(described, password_)};
 }
 
 Result<Rows> Connection::query(std::string_view sql,
@@ -178,14 +180,6 @@ std::string passwordIn(std::string_view url) {
   std::string_view value = url.substr(key + 9);
   if (value.starts_with('\'')) value = value.substr(1, value.find('\'', 1) - 1);
   return std::string(value.substr(0, value.find_first_of("& ")));
-}
-
-std::string redact(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
-  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
-    text.replace(at, secret.size(), "***");
-  }
-  return text;
 }
 
 std::string userIn(std::string_view url) {

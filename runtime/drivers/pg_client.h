@@ -84,8 +84,6 @@ class Connection {
 /// The password a URL or conninfo string carries in itself
 /// (`scheme://user:PW@host`, `password=PW`), or "" when none.
 std::string passwordIn(std::string_view url);
-/// `text` with every occurrence of `secret` replaced by "***".
-std::string redact(std::string text, const std::string& secret);
 /// The user a URL names, or "" when it names none.
 std::string userIn(std::string_view url);
 

@@ -46,8 +46,8 @@ struct PipelineOutcome {
   /// It ended before it had all its input (the producer got SIGPIPE, or a
   /// write of `after` or `last` found no reader): its status is the cause.
   bool consumerEndedFirst = false;
-  std::string producerError;     ///< "pg_dump exited with status 1", or ""
-  std::string afterError;        ///< what `after` returned, or ""
+  std::string producerError;  ///< "pg_dump exited with status 1", or ""
+  std::string afterError;     ///< what `after` returned, or ""
   std::string consumerError;
   bool succeeded() const {
     return producerStatus == 0 && afterError.empty() && consumerStatus == 0;

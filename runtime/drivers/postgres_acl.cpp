@@ -189,117 +189,115 @@ std::string aclQuery() {
 }  // namespace
 
 int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err) {
-  return guarded("acl-verify", err, [&] {
-    auto url = args.require("url", err);
-    if (!url) return 2;
-    std::vector<Network> declared;
-    for (const std::string& entry : args.rest) {
-      std::optional<Network> network = parseNetwork(entry);
-      if (!network) {
-        err << "acl-verify: '" << entry << "' is not an IP address or CIDR\n";
-        return 2;
-      }
-      if (std::find(declared.begin(), declared.end(), *network) == declared.end()) {
-        declared.push_back(*network);
-      }
+  auto url = args.require("url", err);
+  if (!url) return 2;
+  std::vector<Network> declared;
+  for (const std::string& entry : args.rest) {
+    std::optional<Network> network = parseNetwork(entry);
+    if (!network) {
+      err << "acl-verify: '" << entry << "' is not an IP address or CIDR\n";
+      return 2;
     }
+    if (std::find(declared.begin(), declared.end(), *network) == declared.end()) {
+      declared.push_back(*network);
+    }
+  }
 
-    Result<std::unique_ptr<pg::Connection>> connection = pg::Connection::open(*url, "target");
-    if (!connection) {
-      err << "acl-verify: " << connection.error() << '\n';
-      return 1;
+  Result<std::unique_ptr<pg::Connection>> connection = pg::Connection::open(*url, "target");
+  if (!connection) {
+    err << "acl-verify: " << connection.error() << '\n';
+    return 1;
+  }
+  Result<pg::Rows> output = (*connection)->query(aclQuery());
+  if (!output) {
+    err << "acl-verify: cannot read pg_hba_file_rules at " << (*connection)->where() << ": "
+        << output.error() << '\n';
+    if (output.error().find("permission denied") != std::string::npos) {
+      std::string role = pg::userIn(*url);
+      if (role.empty()) role = "ROLE";
+      err << "acl-verify: reading pg_hba_file_rules needs a superuser, or (PostgreSQL 15) a "
+             "role granted both: GRANT SELECT ON pg_hba_file_rules TO "
+          << role << "; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO " << role << ";\n";
     }
-    Result<pg::Rows> output = (*connection)->query(aclQuery());
-    if (!output) {
-      err << "acl-verify: cannot read pg_hba_file_rules at " << (*connection)->where() << ": "
-          << output.error() << '\n';
-      if (output.error().find("permission denied") != std::string::npos) {
-        std::string role = pg::userIn(*url);
-        if (role.empty()) role = "ROLE";
-        err << "acl-verify: reading pg_hba_file_rules needs a superuser, or (PostgreSQL 15) a "
-               "role granted both: GRANT SELECT ON pg_hba_file_rules TO "
-            << role << "; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO " << role << ";\n";
-      }
-      return 1;
-    }
-    HbaRules rules = sortRules(*output);
+    return 1;
+  }
+  HbaRules rules = sortRules(*output);
 
-    if (!rules.localLines.empty()) {
-      out << "ignoring local (unix socket) rules: " << linesText(rules.localLines) << '\n';
+  if (!rules.localLines.empty()) {
+    out << "ignoring local (unix socket) rules: " << linesText(rules.localLines) << '\n';
+  }
+  std::vector<std::string> loopback;
+  std::vector<std::string> extra;
+  for (const auto& [network, lines] : rules.allowed) {
+    if (std::find(declared.begin(), declared.end(), network) != declared.end()) continue;
+    std::string entry = fmt::format("{} ({})", network.text(), linesText(lines));
+    (network.isLoopback() ? loopback : extra).push_back(std::move(entry));
+  }
+  if (!loopback.empty())
+    out << "ignoring loopback host rules: " << text::joined(loopback, ", ") << '\n';
+  if (!rules.rejecting.empty()) {
+    std::vector<std::string> rejecting;
+    for (const auto& [address, line] : rules.rejecting) {
+      rejecting.push_back(fmt::format("{} ({})", address, linesText({line})));
     }
-    std::vector<std::string> loopback;
-    std::vector<std::string> extra;
-    for (const auto& [network, lines] : rules.allowed) {
-      if (std::find(declared.begin(), declared.end(), network) != declared.end()) continue;
-      std::string entry = fmt::format("{} ({})", network.text(), linesText(lines));
-      (network.isLoopback() ? loopback : extra).push_back(std::move(entry));
-    }
-    if (!loopback.empty())
-      out << "ignoring loopback host rules: " << text::joined(loopback, ", ") << '\n';
-    if (!rules.rejecting.empty()) {
-      std::vector<std::string> rejecting;
-      for (const auto& [address, line] : rules.rejecting) {
-        rejecting.push_back(fmt::format("{} ({})", address, linesText({line})));
-      }
-      out << "ignoring rules that reject: " << text::joined(rejecting, ", ") << '\n';
-    }
+    out << "ignoring rules that reject: " << text::joined(rejecting, ", ") << '\n';
+  }
 
-    size_t missing = 0;
-    size_t matchedLines = 0;
-    for (const Network& network : declared) {
-      auto rule = rules.allowed.find(network);
-      if (rule != rules.allowed.end()) {
-        matchedLines += rule->second.size();
-        continue;
+  size_t missing = 0;
+  size_t matchedLines = 0;
+  for (const Network& network : declared) {
+    auto rule = rules.allowed.find(network);
+    if (rule != rules.allowed.end()) {
+      matchedLines += rule->second.size();
+      continue;
+    }
+    ++missing;
+    out << "declared " << network.text() << " but pg_hba allows no host rule for it";
+    std::vector<std::string> wider;
+    for (const auto& [candidate, lines] : rules.allowed) {
+      if (candidate.contains(network)) {
+        wider.push_back(fmt::format("{} ({})", candidate.text(), linesText(lines)));
       }
-      ++missing;
-      out << "declared " << network.text() << " but pg_hba allows no host rule for it";
-      std::vector<std::string> wider;
-      for (const auto& [candidate, lines] : rules.allowed) {
-        if (candidate.contains(network)) {
-          wider.push_back(fmt::format("{} ({})", candidate.text(), linesText(lines)));
-        }
-      }
-      if (!wider.empty()) out << "; wider rules contain it: " << text::joined(wider, ", ");
-      out << '\n';
     }
-    for (const std::string& entry : extra) out << "pg_hba allows " << entry << ", not declared\n";
-    for (const auto& [line, what] : rules.uncomparable) {
-      out << "pg_hba line " << line << " allows " << what
-          << ", which cannot be compared with declared addresses\n";
-    }
-    for (const auto& [line, error] : rules.errors) {
-      out << "pg_hba line " << line << " has an error: " << error << '\n';
-    }
+    if (!wider.empty()) out << "; wider rules contain it: " << text::joined(wider, ", ");
+    out << '\n';
+  }
+  for (const std::string& entry : extra) out << "pg_hba allows " << entry << ", not declared\n";
+  for (const auto& [line, what] : rules.uncomparable) {
+    out << "pg_hba line " << line << " allows " << what
+        << ", which cannot be compared with declared addresses\n";
+  }
+  for (const auto& [line, error] : rules.errors) {
+    out << "pg_hba line " << line << " has an error: " << error << '\n';
+  }
 
-    std::vector<std::string> problems;
-    if (missing > 0) {
-      problems.push_back(text::counted(static_cast<long long>(missing), "declared entry missing",
-                                       "declared entries missing"));
-    }
-    if (!extra.empty()) {
-      problems.push_back(text::counted(static_cast<long long>(extra.size()), "rule not declared",
-                                       "rules not declared"));
-    }
-    if (!rules.uncomparable.empty()) {
-      problems.push_back(text::counted(static_cast<long long>(rules.uncomparable.size()),
-                                       "rule that cannot be compared",
-                                       "rules that cannot be compared"));
-    }
-    if (!rules.errors.empty()) {
-      problems.push_back(text::counted(static_cast<long long>(rules.errors.size()),
-                                       "line with an error", "lines with errors"));
-    }
-    if (!problems.empty()) {
-      out << "acl differs from pg_hba: " << text::joined(problems, ", ") << '\n';
-      return 1;
-    }
-    out << "acl matches pg_hba: "
-        << text::counted(static_cast<long long>(declared.size()), "declared entry",
-                         "declared entries")
-        << ", " << text::counted(static_cast<long long>(matchedLines), "host rule") << '\n';
-    return 0;
-  });
+  std::vector<std::string> problems;
+  if (missing > 0) {
+    problems.push_back(text::counted(static_cast<long long>(missing), "declared entry missing",
+                                     "declared entries missing"));
+  }
+  if (!extra.empty()) {
+    problems.push_back(text::counted(static_cast<long long>(extra.size()), "rule not declared",
+                                     "rules not declared"));
+  }
+  if (!rules.uncomparable.empty()) {
+    problems.push_back(text::counted(static_cast<long long>(rules.uncomparable.size()),
+                                     "rule that cannot be compared",
+                                     "rules that cannot be compared"));
+  }
+  if (!rules.errors.empty()) {
+    problems.push_back(text::counted(static_cast<long long>(rules.errors.size()),
+                                     "line with an error", "lines with errors"));
+  }
+  if (!problems.empty()) {
+    out << "acl differs from pg_hba: " << text::joined(problems, ", ") << '\n';
+    return 1;
+  }
+  out << "acl matches pg_hba: "
+      << text::counted(static_cast<long long>(declared.size()), "declared entry",
+                       "declared entries")
+      << ", " << text::counted(static_cast<long long>(matchedLines), "host rule") << '\n';
+  return 0;
 }
 
 }  // namespace mig::drivers

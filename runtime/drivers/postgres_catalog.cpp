@@ -648,7 +648,7 @@ std::string describeDifference(const std::string& property, const std::string* a
                      excerpt(*b, at));
 }
 
-/// "table public.orders", "large object 16385", "(this database)" alone.
+/// "table public.orders", "large object 16385", or "the database".
 std::string objectText(const ObjectName& name) {
   if (name.first == "database") return "the database";
   return fmt::format("{} {}", name.first, name.second);

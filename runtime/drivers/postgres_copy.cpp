@@ -1,6 +1,7 @@
 // postgres-copy and postgres-restore: a database replaced by another one
 // (or by an archive), checked before anything is touched and loaded in one
-// transaction, so that a failure at any point leaves the target as it was.
+// transaction, so that a failure at any point leaves the target as it was
+// (in many, and said so, where the target's lock table is too small).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -220,98 +221,93 @@ int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& ta
 }  // namespace
 
 int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
-  return guarded("postgres-copy", err, [&] {
-    auto from = args.require("from", err);
-    auto to = args.require("to", err);
-    if (!from || !to) return 2;
-    auto options = copyOptions(args, "postgres-copy", err);
-    if (!options) return 2;
+  auto from = args.require("from", err);
+  auto to = args.require("to", err);
+  if (!from || !to) return 2;
+  auto options = copyOptions(args, "postgres-copy", err);
+  if (!options) return 2;
 
-    auto source = pg::Connection::open(*from, "the source");
-    auto target = pg::Connection::open(*to, "the target");
-    if (!source || !target) {
-      std::vector<std::string> problems;
-      if (!source) problems.push_back(source.error());
-      if (!target) problems.push_back(target.error());
-      return refuseUnchanged(err, "postgres-copy", "copy", problems);
-    }
-    std::string action = fmt::format("copy {} into {}", (*source)->where(), (*target)->where());
-    // One snapshot of the source for the plan, pg_dump and the large
-    // objects: they agree on what the source held.
-    // The transaction stays open, idle, while pg_dump runs on its snapshot.
-    Status begin = (*source)->execute(
-        "SET idle_in_transaction_session_timeout = 0; "
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL bytea_output = 'hex'");
-    Result<pg::Rows> snapshot = begin ? (*source)->query("SELECT pg_export_snapshot()")
-                                      : Result<pg::Rows>(Error{begin.error()});
-    if (!snapshot)
-      return refuseUnchanged(err, "postgres-copy", action, {"the source: " + snapshot.error()});
-    Result<pg::CopyPlan> plan = pg::planCopy(**source, **target, *options);
-    if (!plan) return refuseUnchanged(err, "postgres-copy", action, {plan.error()});
-    if (!plan->problems.empty())
-      return refuseUnchanged(err, "postgres-copy", action, plan->problems);
+  auto source = pg::Connection::open(*from, "the source");
+  auto target = pg::Connection::open(*to, "the target");
+  if (!source || !target) {
+    std::vector<std::string> problems;
+    if (!source) problems.push_back(source.error());
+    if (!target) problems.push_back(target.error());
+    return refuseUnchanged(err, "postgres-copy", "copy", problems);
+  }
+  std::string action = fmt::format("copy {} into {}", (*source)->where(), (*target)->where());
+  // One snapshot of the source for the plan, pg_dump and the large
+  // objects: they agree on what the source held.
+  // The transaction stays open, idle, while pg_dump runs on its snapshot.
+  Status begin = (*source)->execute(
+      "SET idle_in_transaction_session_timeout = 0; "
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL bytea_output = 'hex'");
+  Result<pg::Rows> snapshot = begin ? (*source)->query("SELECT pg_export_snapshot()")
+                                    : Result<pg::Rows>(Error{begin.error()});
+  if (!snapshot)
+    return refuseUnchanged(err, "postgres-copy", action, {"the source: " + snapshot.error()});
+  Result<pg::CopyPlan> plan = pg::planCopy(**source, **target, *options);
+  if (!plan) return refuseUnchanged(err, "postgres-copy", action, {plan.error()});
+  if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-copy", action, plan->problems);
 
-    bool keepOwners = options->owners == pg::CopyOptions::Owners::Keep;
-    std::vector<std::string> dump = {"pg_dump", "--no-password", "--no-blobs",
-                                     "--snapshot=" + snapshot->text(0, 0), "--dbname=" + *from};
-    if (!keepOwners) dump.push_back("--no-owner");
-    pg::Connection& sourceConnection = **source;
-    pg::Connection& targetConnection = **target;
-    return load(
-        *plan, targetConnection, *to, std::move(dump),
-        [&](const GateWrite& write) {
-          return streamLargeObjects(sourceConnection, targetConnection, keepOwners, write);
-        },
-        "postgres-copy", "copied", out, err);
-  });
+  bool keepOwners = options->owners == pg::CopyOptions::Owners::Keep;
+  std::vector<std::string> dump = {"pg_dump", "--no-password", "--no-blobs",
+                                   "--snapshot=" + snapshot->text(0, 0), "--dbname=" + *from};
+  if (!keepOwners) dump.push_back("--no-owner");
+  pg::Connection& sourceConnection = **source;
+  pg::Connection& targetConnection = **target;
+  return load(
+      *plan, targetConnection, *to, std::move(dump),
+      [&](const GateWrite& write) {
+        return streamLargeObjects(sourceConnection, targetConnection, keepOwners, write);
+      },
+      "postgres-copy", "copied", out, err);
 }
 
 int postgresRestore(const DriverArgs& args, std::ostream& out, std::ostream& err) {
-  return guarded("postgres-restore", err, [&] {
-    auto file = args.require("file", err);
-    auto to = args.require("to", err);
-    if (!file || !to) return 2;
-    auto options = copyOptions(args, "postgres-restore", err);
-    if (!options) return 2;
+  auto file = args.require("file", err);
+  auto to = args.require("to", err);
+  if (!file || !to) return 2;
+  auto options = copyOptions(args, "postgres-restore", err);
+  if (!options) return 2;
 
-    auto target = pg::Connection::open(*to, "the target");
-    if (!target)
-      return refuseUnchanged(err, "postgres-restore", "restore " + *file, {target.error()});
-    std::string action = fmt::format("restore {} into {}", *file, (*target)->where());
-    Result<pg::Archive> archive = pg::readArchive(*file, **target);
-    if (!archive) return refuseUnchanged(err, "postgres-restore", action, {archive.error()});
-    Result<pg::CopyPlan> plan = pg::planRestore(archive->needs, **target, *options);
-    if (!plan) return refuseUnchanged(err, "postgres-restore", action, {plan.error()});
-    if (!plan->problems.empty())
-      return refuseUnchanged(err, "postgres-restore", action, plan->problems);
+  auto target = pg::Connection::open(*to, "the target");
+  if (!target)
+    return refuseUnchanged(err, "postgres-restore", "restore " + *file, {target.error()});
+  std::string action = fmt::format("restore {} into {}", *file, (*target)->where());
+  Result<pg::Archive> archive = pg::readArchive(*file, **target);
+  if (!archive) return refuseUnchanged(err, "postgres-restore", action, {archive.error()});
+  Result<pg::CopyPlan> plan = pg::planRestore(archive->needs, **target, *options);
+  if (!plan) return refuseUnchanged(err, "postgres-restore", action, {plan.error()});
+  if (!plan->problems.empty())
+    return refuseUnchanged(err, "postgres-restore", action, plan->problems);
 
-    // The main list goes to pg_restore as a file; it lives as long as the load.
-    const pg::Archive& source = *archive;
-    auto folder = TemporaryFolder::create("mig-restore");
-    if (!folder) return refuseUnchanged(err, "postgres-restore", action, {folder.error()});
-    Result<std::string> listPath = folder->write("main.list", source.mainList());
-    if (!listPath) return refuseUnchanged(err, "postgres-restore", action, {listPath.error()});
-    std::vector<std::string> restore = {"pg_restore", "--file=-", "--use-list=" + *listPath};
-    if (options->owners == pg::CopyOptions::Owners::Reassign) restore.push_back("--no-owner");
-    restore.push_back(*file);
-    return load(
-        *plan, **target, *to, std::move(restore),
-        [&source](const GateWrite& write) -> Status {
-          if (!source.largeObjects) return success();
-          // pg_restore writes the large objects' data in a transaction of
-          // its own; its BEGIN and COMMIT would end the load's.
-          bool open = true;
-          Status streamed =
-              pg::restoreScript(source, source.largeObjectsList(), {}, [&](std::string_view line) {
-                if (line == "BEGIN;\n" || line == "COMMIT;\n") return true;
-                open = write(line);
-                return open;
-              });
-          if (!streamed && open) return streamed;
-          return success();
-        },
-        "postgres-restore", "restored", out, err);
-  });
+  // The main list goes to pg_restore as a file; it lives as long as the load.
+  const pg::Archive& source = *archive;
+  auto folder = TemporaryFolder::create("mig-restore");
+  if (!folder) return refuseUnchanged(err, "postgres-restore", action, {folder.error()});
+  Result<std::string> listPath = folder->write("main.list", source.mainList());
+  if (!listPath) return refuseUnchanged(err, "postgres-restore", action, {listPath.error()});
+  std::vector<std::string> restore = {"pg_restore", "--file=-", "--use-list=" + *listPath};
+  if (options->owners == pg::CopyOptions::Owners::Reassign) restore.push_back("--no-owner");
+  restore.push_back(*file);
+  return load(
+      *plan, **target, *to, std::move(restore),
+      [&source](const GateWrite& write) -> Status {
+        if (!source.largeObjects) return success();
+        // pg_restore writes the large objects' data in a transaction of
+        // its own; its BEGIN and COMMIT would end the load's.
+        bool open = true;
+        Status streamed =
+            pg::restoreScript(source, source.largeObjectsList(), {}, [&](std::string_view line) {
+              if (line == "BEGIN;\n" || line == "COMMIT;\n") return true;
+              open = write(line);
+              return open;
+            });
+        if (!streamed && open) return streamed;
+        return success();
+      },
+      "postgres-restore", "restored", out, err);
 }
 
 }  // namespace mig::drivers

@@ -173,10 +173,10 @@ void checkDatabaseState(const DatabaseState& state, const TargetFacts& target,
   bool ownState = state.comment || !state.privileges.empty() || state.privilegesKnown;
   for (const Setting& setting : state.settings) ownState = ownState || setting.role.empty();
   if (ownState && !target.databaseOwner) {
-    problems.push_back(fmt::format(
-        "target: only the owner of database {} or a superuser can give it the source's "
-        "privileges (PUBLIC's included), settings and comment; {} is neither",
-        target.database, target.user));
+    problems.push_back(
+        fmt::format("target: only the owner of database {} or a superuser can give it the source's "
+                    "privileges (PUBLIC's included), settings and comment; {} is neither",
+                    target.database, target.user));
   }
   std::set<std::string> refused;
   for (const Setting& setting : state.settings) {

@@ -11,8 +11,10 @@
 /// touches anything: the roles the database needs and which are missing,
 /// who will own the objects, what the source's database-level state is,
 /// and every reason the load would fail. The load itself replays pg_dump's
-/// output in one transaction between a prelude (roles, the wipe) and an
-/// epilogue (database settings), so it either all happens or none of it.
+/// output in one transaction between a prelude (roles, the wipe, the
+/// database's settings) and an epilogue (extension versions, large objects,
+/// owners), so it either all happens or none of it; only a target whose
+/// lock table cannot hold the whole copy loads in many transactions.
 namespace mig::drivers::pg {
 
 struct CopyOptions {

@@ -125,7 +125,8 @@ SELECT g.rolname, m.rolname, a.admin_option
       hashes[passwords->text(row, 0)] = passwords->text(row, 1);
     }
     for (RoleDefinition& role : facts.roles) {
-      if (auto hash = hashes.find(role.name); hash != hashes.end()) role.passwordHash = hash->second;
+      if (auto hash = hashes.find(role.name); hash != hashes.end())
+        role.passwordHash = hash->second;
     }
   }
   return success();

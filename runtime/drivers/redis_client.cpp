@@ -13,6 +13,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "runtime/drivers/text.h"
+
 namespace mig::drivers::redis {
 namespace {
 
@@ -164,6 +166,13 @@ std::optional<Endpoint> parseUrl(std::string_view url, std::string& error) {
     return std::nullopt;
   }
   std::string_view rest = url.substr(kScheme.size());
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    // Never echo the URL: a query may hold a password (?password=...).
+    error =
+        "the Redis URL has a query or a fragment, which mig does not read: give the password in "
+        "the environment and the database as redis://host:port/db";
+    return std::nullopt;
+  }
   std::string_view authority = rest.substr(0, rest.find('/'));
   std::string_view path =
       authority.size() < rest.size() ? rest.substr(authority.size() + 1) : std::string_view();
@@ -280,7 +289,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint,
         auth->isError() && auth->text.find("without any password configured") != std::string::npos;
     if (auth->isError() && !noPasswordConfigured) {
       error = fmt::format("redis {}: authentication failed: {}", endpoint.address(),
-                          redact(auth->text, options.password));
+                          text::redact(auth->text, options.password));
       return nullptr;
     }
   }
@@ -296,7 +305,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint,
                             options.passwordSource);
       } else {
         error = fmt::format("redis {}: SELECT {} failed: {}", endpoint.address(), db,
-                            redact(select->text, options.password));
+                            text::redact(select->text, options.password));
       }
       return nullptr;
     }
@@ -430,15 +439,6 @@ std::string printable(std::string_view text) {
           out += c;
         }
     }
-  }
-  return out;
-}
-
-std::string redact(std::string_view text, std::string_view secret) {
-  std::string out(text);
-  if (secret.empty()) return out;
-  for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3)) {
-    out.replace(at, secret.size(), "***");
   }
   return out;
 }

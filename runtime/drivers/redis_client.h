@@ -143,10 +143,6 @@ class Connection {
 /// redis-cli does (`\n`, `\x00`), so that binary key names print on one line.
 std::string printable(std::string_view text);
 
-/// `text` with every occurrence of `secret` replaced by "***": for server
-/// messages that might echo a command's arguments.
-std::string redact(std::string_view text, std::string_view secret);
-
 /// The value of `field` in an INFO reply ("field:value" lines); empty when
 /// absent.
 std::string infoField(std::string_view info, std::string_view field);

@@ -8,20 +8,6 @@
 
 namespace mig::drivers::redis {
 
-std::string withThousands(uint64_t number) {
-  const std::string digits = std::to_string(number);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string counted(uint64_t number, std::string_view singular, std::string_view plural) {
-  return fmt::format("{} {}", withThousands(number), number == 1 ? singular : plural);
-}
-
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

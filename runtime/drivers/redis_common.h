@@ -27,21 +27,20 @@
 
 #include "runtime/drivers/driver.h"
 #include "runtime/drivers/redis_client.h"
+#include "runtime/drivers/text.h"
 
 namespace mig::drivers::redis {
 
 using Clock = std::chrono::steady_clock;
 
-/// Keys asked of SCAN per round trip; one SCAN reply's keys make a batch
-/// of the copy's reads and writes, and of the comparison's commands.
+/// Keys asked of SCAN per round trip (a hint: a reply may hold more or
+/// fewer); the copy and the comparison size their own batches from there.
 inline constexpr std::string_view kScanCount = "1000";
 /// How often a long copy says how far it got.
 inline constexpr auto kProgressInterval = std::chrono::seconds(5);
 
-/// "1,234,567".
-std::string withThousands(uint64_t number);
-/// "1 key", "1,000 keys".
-std::string counted(uint64_t number, std::string_view singular, std::string_view plural);
+using text::counted;        // "1 key", "1,000 keys"
+using text::withThousands;  // "1,234,567"
 double secondsSince(Clock::time_point start);
 /// "3.2s", or "0.042s" under a second.
 std::string duration(double seconds);

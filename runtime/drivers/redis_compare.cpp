@@ -45,7 +45,7 @@ std::optional<int64_t> parseTolerance(std::string_view text) {
     const std::string_view digits = text.substr(0, text.size() - unit.size());
     int64_t value = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
         value > INT64_MAX / factor) {
       return std::nullopt;
     }
@@ -423,7 +423,7 @@ class Comparison {
       if (ttlA != -2 && ttlB != -2) continue;
       vanished[suspects[n]] = true;
       --keysInB_;
-      if (ttlA == -2 || expiring(ttlA)) {
+      if (expiring(ttlA)) {
         --keysInA_;
         ++expired_;
         continue;

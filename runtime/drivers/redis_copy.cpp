@@ -13,11 +13,6 @@
 namespace mig::drivers::redis {
 namespace {
 
-/// How long replication waits (at most: --timeout if shorter) for the
-/// target to start syncing from the source before it puts the target back
-/// and fails, or, under auto, copies by dump instead.
-constexpr auto kReplicationStart = std::chrono::milliseconds(10'000);
-
 constexpr std::pair<CopyMethod, std::string_view> kMethodNames[] = {
     {CopyMethod::kDump, "dump"},
     {CopyMethod::kReplication, "replication"},
@@ -51,7 +46,8 @@ void connect(const Endpoint& from, const Endpoint& to, const Password& fromPassw
   }
 }
 
-/// The checks of --method replication that auto makes when it chooses.
+/// The checks of an explicit --method replication, which fail the copy
+/// (auto makes its own when it chooses, and copies by dump instead).
 void checkExplicitReplication(const Endpoint& from, const Endpoint& to, Ends& ends,
                               Problems& problems) {
   if (!ends.sourceFacts->runId.empty() && ends.sourceFacts->runId == ends.targetFacts->runId) {
@@ -183,7 +179,7 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   }
   if (ends.method == CopyMethod::kReplication) {
     replication.startWithin = std::min<std::chrono::milliseconds>(
-        kReplicationStart, std::chrono::seconds(replication.timeoutSeconds));
+        replication.startWithin, std::chrono::seconds(replication.timeoutSeconds));
     replication.fallBack = *method == CopyMethod::kAuto;
     switch (copyByReplication(*ends.source, *ends.target, fromPassword, toPassword, replication,
                               reporter)) {

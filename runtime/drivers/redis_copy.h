@@ -48,7 +48,8 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
 struct ReplicationOptions {
   int64_t timeoutSeconds = 3600;
   /// Give up (and put the target back) unless the source lists the target
-  /// as a new replica within this time.
+  /// as a new replica within this time (or --timeout, if shorter): then
+  /// the copy fails, or, under auto, copies by dump instead.
   std::chrono::milliseconds startWithin{10'000};
   /// Auto's: whatever stops replication before the target starts syncing
   /// (a refused command, a sync that does not start) ends in kNotStarted

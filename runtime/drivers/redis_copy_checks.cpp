@@ -360,8 +360,8 @@ std::optional<SourceFunctions> checkDump(Connection& source, Connection& target,
                                          const ServerFacts& sourceFacts,
                                          const ServerFacts& targetFacts, Problems& problems) {
   const std::string key = probeKey(source, problems);
-  source.append({"DUMP", key});
-  auto sample = source.read();
+  if (source.failed()) return std::nullopt;  // probeKey has said why, once
+  auto sample = source.command({"DUMP", key});
   if (!sample) {
     problems.push_back(source.error());
     return std::nullopt;

@@ -5,7 +5,7 @@
 #include <utility>
 #include <variant>
 
-/// The drivers' one way to fail: a value or an error message, never an
+/// How the PostgreSQL drivers fail: a value or an error message, never an
 /// exception. Messages are written for the operator and never hold a
 /// password.
 namespace mig::drivers {

@@ -10,6 +10,15 @@ std::string counted(long long count, std::string_view singular, std::string_view
   return fmt::format("{} {}", withThousands(count), plural);
 }
 
+std::string redact(std::string_view text, std::string_view secret) {
+  std::string out(text);
+  if (secret.empty()) return out;
+  for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3)) {
+    out.replace(at, secret.size(), "***");
+  }
+  return out;
+}
+
 std::string withThousands(long long number) {
   std::string digits = std::to_string(number < 0 ? -number : number);
   std::string text;

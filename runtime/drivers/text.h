@@ -15,6 +15,9 @@ std::string withThousands(long long number);
 std::string joined(const std::vector<std::string>& words, std::string_view separator);
 /// `text` without leading and trailing white space.
 std::string trimmed(std::string_view text);
+/// `text` with every occurrence of `secret` replaced by "***": for server
+/// messages that might echo a password.
+std::string redact(std::string_view text, std::string_view secret);
 /// "schema public", "schemas a, b", or "" for none.
 std::string namedList(std::string_view singular, const std::vector<std::string>& names);
 
