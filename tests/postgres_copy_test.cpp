@@ -184,9 +184,7 @@ class Clusters : public ::testing::Environment {
       return;
     }
     folder = pattern;
-    auto line = [](const PostgresServer& server, const std::string& user, const char* password) {
-      return "127.0.0.1:" + std::to_string(server.port()) + ":*:" + user + ":" + password + "\n";
-    };
+    const auto& line = mig::testing::pgpassLine;
     std::string all =
         line(*source, "postgres", kSourcePassword) + line(*source, "reader", kReaderPassword) +
         line(*target, "postgres", kTargetPassword) + line(*target, "migrator", kMigratorPassword) +
@@ -207,11 +205,7 @@ class Clusters : public ::testing::Environment {
 
   std::string write(const std::string& name, const std::string& text) {
     std::string path = folder + "/" + name;
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());
-      ::close(fd);
-    }
+    if (!mig::testing::writePrivateFile(path, text, startError)) return "";
     return path;
   }
 

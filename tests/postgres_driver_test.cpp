@@ -80,17 +80,13 @@ class PostgresServers : public ::testing::Environment {
     std::string password;
   };
 
-  /// A PGPASSFILE, 0600 from its creation on (libpq ignores a looser one).
   static void writePgpass(const std::string& path, const std::vector<Login>& logins) {
     std::string text;
     for (const Login& login : logins) {
-      text += "127.0.0.1:" + std::to_string(login.server.port()) + ":*:" + login.user + ':' +
-              login.password + '\n';
+      text += mig::testing::pgpassLine(login.server, login.user, login.password);
     }
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    ::close(fd);
+    std::string error;
+    EXPECT_TRUE(mig::testing::writePrivateFile(path, text, error)) << error;
   }
 };
 

@@ -9,6 +9,7 @@
 #include "runtime/drivers/pipeline.h"
 #include "runtime/drivers/subprocess.h"
 #include "runtime/drivers/temporary_folder.h"
+#include "runtime/drivers/text.h"
 
 namespace mig::drivers::pg {
 namespace {
@@ -55,12 +56,7 @@ Result<std::vector<std::string>> listEntries(const std::string& path, bool withD
     return Error{fmt::format("cannot read the archive {}: {}", path, why)};
   }
   std::vector<std::string> entries;
-  size_t start = 0;
-  while (start < result.out.size()) {
-    size_t end = result.out.find('\n', start);
-    if (end == std::string::npos) end = result.out.size();
-    std::string line = result.out.substr(start, end - start);
-    start = end + 1;
+  for (std::string& line : text::lines(result.out)) {
     if (!line.empty() && line[0] != ';') entries.push_back(std::move(line));
   }
   return entries;

@@ -140,12 +140,7 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
       // An explicit ACL: the owner's own privileges as listed, then the others'.
       sql += fmt::format("REVOKE ALL ON LARGE OBJECT {} FROM {};\n", oid,
                          keepOwners ? target.identifier(owner) : "CURRENT_USER");
-      std::string entries = objects->text(row, 4);
-      for (size_t start = 0; start < entries.size();) {
-        size_t end = entries.find('\n', start);
-        if (end == std::string::npos) end = entries.size();
-        std::string entry = entries.substr(start, end - start);
-        start = end + 1;
+      for (const std::string& entry : text::lines(objects->text(row, 4))) {
         size_t tab = entry.find('\t');
         size_t tab2 = entry.find('\t', tab + 1);
         std::string grantee = entry.substr(0, tab);

@@ -70,13 +70,7 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
     role.validUntil = rows->text(row, 9);
     if (!rows->isNull(row, 10)) role.comment = rows->text(row, 10);
     role.referenced = rows->boolean(row, 12);
-    std::string settings = rows->text(row, 11);
-    for (size_t start = 0; start < settings.size();) {
-      size_t end = settings.find('\n', start);
-      if (end == std::string::npos) end = settings.size();
-      role.settings.push_back(settings.substr(start, end - start));
-      start = end + 1;
-    }
+    role.settings = text::lines(rows->text(row, 11));
     facts.roles.push_back(std::move(role));
   }
 

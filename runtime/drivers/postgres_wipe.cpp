@@ -74,12 +74,7 @@ SELECT pg_get_userbyid(d.defaclrole), pg_has_role(d.defaclrole, 'MEMBER'),
     std::string prefix = "ALTER DEFAULT PRIVILEGES FOR ROLE " + target.identifier(role);
     statements.push_back(
         fmt::format("{} REVOKE ALL ON {} FROM {}", prefix, kind, rows->text(row, 3)));
-    std::string defaults = rows->text(row, 4);
-    for (size_t start = 0; start < defaults.size();) {
-      size_t end = defaults.find('\n', start);
-      if (end == std::string::npos) end = defaults.size();
-      std::string entry = defaults.substr(start, end - start);  // "SELECT TO x"
-      start = end + 1;
+    for (const std::string& entry : text::lines(rows->text(row, 4))) {  // "SELECT TO x"
       size_t to = entry.find(" TO ");
       statements.push_back(
           fmt::format("{} GRANT {} ON {}{}", prefix, entry.substr(0, to), kind, entry.substr(to)));

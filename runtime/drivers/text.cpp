@@ -2,12 +2,24 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace mig::drivers::text {
 
 std::string counted(long long count, std::string_view singular, std::string_view plural) {
   if (count == 1) return fmt::format("1 {}", singular);
   if (plural.empty()) return fmt::format("{} {}s", withThousands(count), singular);
   return fmt::format("{} {}", withThousands(count), plural);
+}
+
+std::vector<std::string> lines(std::string_view text) {
+  std::vector<std::string> found;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find('\n', start), text.size());
+    found.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return found;
 }
 
 std::string redact(std::string_view text, std::string_view secret) {

@@ -13,6 +13,8 @@ std::string counted(long long count, std::string_view singular, std::string_view
 std::string withThousands(long long number);
 /// The words with `separator` between them.
 std::string joined(const std::vector<std::string>& words, std::string_view separator);
+/// The lines of `text`, without their newlines ("a\nb\n": "a", "b").
+std::vector<std::string> lines(std::string_view text);
 /// `text` without leading and trailing white space.
 std::string trimmed(std::string_view text);
 /// `text` with every occurrence of `secret` replaced by "***": for server

@@ -218,6 +218,15 @@ void stopWatchdog(int pid) {
 
 }  // namespace
 
+std::string pgpassLine(const PostgresServer& server, const std::string& user,
+                       const std::string& password) {
+  return fmt::format("127.0.0.1:{}:*:{}:{}\n", server.port(), user, password);
+}
+
+bool writePrivateFile(const std::string& path, const std::string& text, std::string& error) {
+  return writePrivateFile(path, text, std::nullopt, error);
+}
+
 bool processIsRunning(int pid) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;

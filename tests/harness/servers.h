@@ -122,4 +122,12 @@ class RedisServer {
 /// Whether process `pid` is still running (a zombie counts as gone).
 bool processIsRunning(int pid);
 
+/// A PGPASSFILE line: `user` may log in to `server` with `password`.
+std::string pgpassLine(const PostgresServer& server, const std::string& user,
+                       const std::string& password);
+
+/// Writes `text` to a file that is 0600 from its creation on (libpq ignores
+/// a looser PGPASSFILE). False with `error` set on failure.
+bool writePrivateFile(const std::string& path, const std::string& text, std::string& error);
+
 }  // namespace mig::testing
