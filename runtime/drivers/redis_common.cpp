@@ -124,8 +124,7 @@ std::optional<Reply> call(Connection& connection, std::initializer_list<std::str
     return std::nullopt;
   }
   if (reply->isError()) {
-    error = fmt::format("{} on {} failed: {}", *args.begin(), connection.endpoint().address(),
-                        foreign(reply->text));
+    error = commandFailed(*args.begin(), connection, *reply);
     return std::nullopt;
   }
   return reply;
@@ -212,6 +211,32 @@ bool takeScanReply(Reply& reply, std::string& cursor, std::vector<std::string>& 
   keys.reserve(reply.elements[1].elements.size());
   for (Reply& key : reply.elements[1].elements) keys.push_back(std::move(key.text));
   return true;
+}
+
+bool unknownCommand(const Reply& reply) {
+  return reply.isError() && reply.text.starts_with("ERR unknown command");
+}
+
+std::string commandFailed(std::string_view command, const Connection& connection,
+                          const Reply& reply) {
+  return fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
+                     reply.isError() ? foreign(reply.text) : "unexpected reply");
+}
+
+std::string scanAll(Connection& connection,
+                    const std::function<bool(std::vector<std::string>&)>& batch) {
+  std::string cursor = "0";
+  std::vector<std::string> keys;
+  Reply reply;
+  do {
+    connection.append({"SCAN", cursor, "COUNT", kScanCount});
+    if (!connection.read(reply)) return connection.error();
+    if (reply.isError() || !takeScanReply(reply, cursor, keys)) {
+      return commandFailed("SCAN", connection, reply);
+    }
+    if (!keys.empty() && !batch(keys)) return "";
+  } while (cursor != "0");
+  return "";
 }
 
 }  // namespace mig::drivers::redis

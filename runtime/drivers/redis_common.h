@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -149,5 +150,20 @@ std::vector<int> versionNumbers(std::string_view version);
 
 /// A SCAN reply's next cursor and keys; false when it is not one.
 bool takeScanReply(Reply& reply, std::string& cursor, std::vector<std::string>& keys);
+
+/// An error reply saying that the server does not know the command (older
+/// than the command, or renamed away).
+bool unknownCommand(const Reply& reply);
+
+/// "COMMAND on HOST:PORT failed: ..." for a command whose reply was an
+/// error, or not the reply expected.
+std::string commandFailed(std::string_view command, const Connection& connection,
+                          const Reply& reply);
+
+/// SCANs the whole database, handing each non-empty batch of keys to
+/// `batch` (which may take them) until the scan ends or `batch` returns
+/// false. The error, or "" (also when `batch` stopped it).
+std::string scanAll(Connection& connection,
+                    const std::function<bool(std::vector<std::string>&)>& batch);
 
 }  // namespace mig::drivers::redis

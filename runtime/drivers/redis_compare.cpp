@@ -79,11 +79,6 @@ bool readReplies(Connection& connection, size_t count, std::vector<Reply>& repli
   return true;
 }
 
-/// What the server answers when it has no FUNCTION command (before Redis 7).
-bool unknownCommand(const Reply& reply) {
-  return reply.isError() && reply.text.starts_with("ERR unknown command");
-}
-
 /// Compares database a with database b, batch by batch.
 class Comparison {
  public:
@@ -162,10 +157,7 @@ class Comparison {
   bool check(const Reply& reply, Connection& connection, std::string_view command,
              std::string_view key) {
     if (!reply.isError()) return true;
-    if (key.empty()) {
-      return failWith(fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
-                                  foreign(reply.text)));
-    }
+    if (key.empty()) return failWith(commandFailed(command, connection, reply));
     return failWith(fmt::format("{} of key {} on {} failed: {}", command, shown(key),
                                 connection.endpoint().address(), foreign(reply.text)));
   }
@@ -180,20 +172,15 @@ class Comparison {
   /// side's copy may have expired a moment earlier.
   bool expiring(int64_t ttl) const { return ttl == -2 || (ttl >= 0 && ttl <= ttlToleranceMs_); }
 
+  /// False when the scan or `batch` failed (and said why).
   bool scan(Connection& connection, const std::function<bool(std::vector<std::string>&)>& batch) {
-    std::string cursor = "0";
-    std::vector<std::string> keys;
-    Reply reply;
-    do {
-      connection.append({"SCAN", cursor, "COUNT", kScanCount});
-      if (!connection.read(reply)) return failWith(connection.error());
-      if (reply.isError() || !takeScanReply(reply, cursor, keys)) {
-        return failWith(fmt::format("SCAN on {} failed: {}", connection.endpoint().address(),
-                                    reply.isError() ? foreign(reply.text) : "unexpected reply"));
-      }
-      if (!keys.empty() && !batch(keys)) return false;
-    } while (cursor != "0");
-    return true;
+    bool stopped = false;
+    std::string error = scanAll(connection, [&](std::vector<std::string>& keys) {
+      stopped = !batch(keys);
+      return !stopped;
+    });
+    if (!error.empty()) return failWith(std::move(error));
+    return !stopped;
   }
 
   /// Sends what is queued on both servers and reads `count` replies from

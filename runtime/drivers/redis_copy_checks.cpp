@@ -124,7 +124,7 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection& t
     problems.push_back(source.error());
     return std::nullopt;
   }
-  if (dump->isError() && dump->text.starts_with("ERR unknown command")) return std::nullopt;
+  if (unknownCommand(*dump)) return std::nullopt;
   if (dump->isError() || list->isError()) {
     problems.push_back(refusal("source", source,
                                dump->isError() ? "FUNCTION DUMP" : "FUNCTION LIST",
@@ -137,7 +137,7 @@ std::optional<SourceFunctions> sourceFunctions(Connection& source, Connection& t
     problems.push_back(target.error());
     return functions;
   }
-  if (targetList->isError() && targetList->text.starts_with("ERR unknown command")) {
+  if (unknownCommand(*targetList)) {
     if (functions.libraries > 0) {
       problems.push_back(fmt::format(
           "the source has {}, and the target runs Redis {}, which has no functions: use a "
@@ -233,25 +233,26 @@ void checkValueSizes(Connection& source, Connection& target, const ServerFacts& 
       limitText && !limitText->empty() ? std::atoll(limitText->c_str()) : kDefaultBulkLimit;
   if (sourceFacts.usedMemory < limit / 2) return;
   std::vector<std::string> large;
-  std::string cursor = "0";
-  std::vector<std::string> keys;
-  do {
-    auto scan = source.command({"SCAN", cursor, "COUNT", kScanCount});
-    if (!scan || scan->isError() || !takeScanReply(*scan, cursor, keys)) return;  // probed already
+  bool refused = false;
+  std::string scanError = scanAll(source, [&](std::vector<std::string>& keys) {
     for (const std::string& key : keys) source.append({"MEMORY", "USAGE", key});
     Reply usage;
     for (const std::string& key : keys) {
       if (!source.read(usage)) {
         problems.push_back(source.error());
-        return;
+        refused = true;
+        return false;
       }
       if (usage.isError()) {
         problems.push_back(refusal("source", source, "MEMORY USAGE", usage));
-        return;
+        refused = true;
+        return false;
       }
       if (usage.integer >= limit / 2) large.push_back(key);
     }
-  } while (cursor != "0");
+    return true;
+  });
+  if (refused || !scanError.empty()) return;  // a failed SCAN: probed already
   size_t tooLarge = 0;
   for (const std::string& key : large) {
     auto bytes = valueBytes(source, key, problems);

@@ -124,23 +124,8 @@ struct CopyCounters {
 /// round trip. Returns an error message, or "" (also when the reader gave
 /// up first); closes `keys` in both cases.
 std::string scanKeys(Connection& source, KeyQueue& keys) {
-  std::string cursor = "0";
-  Reply reply;
-  std::string error;
-  do {
-    std::vector<std::string> batch;
-    source.append({"SCAN", cursor, "COUNT", kScanCount});
-    if (!source.read(reply)) {
-      error = source.error();
-      break;
-    }
-    if (reply.isError() || !takeScanReply(reply, cursor, batch)) {
-      error = fmt::format("SCAN on {} failed: {}", source.endpoint().address(),
-                          reply.isError() ? foreign(reply.text) : "unexpected reply");
-      break;
-    }
-    if (!batch.empty() && !keys.push(std::move(batch))) break;
-  } while (cursor != "0");
+  std::string error = scanAll(
+      source, [&keys](std::vector<std::string>& batch) { return keys.push(std::move(batch)); });
   keys.close();
   return error;
 }
@@ -276,8 +261,7 @@ class SourceReader {
     if (auto error = takeTtls(replies); !error.empty()) return error;
     if (!source_.read(reply_)) return source_.error();
     if (!reply_.isArray() || reply_.elements.size() != replies.keys.size()) {
-      return fmt::format("MGET on {} failed: {}", source_.endpoint().address(),
-                         reply_.isError() ? foreign(reply_.text) : "unexpected reply");
+      return commandFailed("MGET", source_, reply_);
     }
     Batch batch;
     batch.reserve(replies.keys.size());

@@ -161,13 +161,6 @@ class Reconnecting {
   std::unique_ptr<Connection> fresh_;
 };
 
-/// The error of a command that got an error reply, as `call` words it.
-std::string refusedCommand(std::string_view command, const Connection& connection,
-                           const Reply& reply) {
-  return fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
-                     foreign(reply.text));
-}
-
 /// Puts the target back as it was: its masterauth, masteruser and
 /// repl-diskless-load, and a master again. Each step is tried on its own,
 /// whatever became of the others, through a new connection when the old one
@@ -237,7 +230,7 @@ class PutBack {
     std::string error;
     auto reply = target_.command({"CONFIG", "SET", setting.name, setting.value}, deadline_, error);
     if (!reply) return error;
-    return reply->isError() ? refusedCommand("CONFIG SET", target_.connection(), *reply) : "";
+    return reply->isError() ? commandFailed("CONFIG SET", target_.connection(), *reply) : "";
   }
 
   /// REPLICAOF NO ONE, which a target refuses while it loads the snapshot:
@@ -249,7 +242,7 @@ class PutBack {
       auto reply = target_.command({"REPLICAOF", "NO", "ONE"}, deadline_, error);
       if (!reply) return error;
       if (!reply->isError()) return "";
-      error = refusedCommand("REPLICAOF", target_.connection(), *reply);
+      error = commandFailed("REPLICAOF", target_.connection(), *reply);
       if (!reply->text.starts_with("LOADING")) return error;
       if (Clock::now() >= deadline_) {
         return fmt::format(
@@ -270,12 +263,12 @@ class PutBack {
     std::string error;
     auto list = source_.command({"CLIENT", "LIST", "TYPE", "replica"}, deadline_, error);
     if (!list) return error;
-    if (list->isError()) return refusedCommand("CLIENT LIST", source_.connection(), *list);
+    if (list->isError()) return commandFailed("CLIENT LIST", source_.connection(), *list);
     for (int64_t id : clientIds(list->text)) {
       if (id <= *sourceClientId_) continue;
       auto kill = source_.command({"CLIENT", "KILL", "ID", std::to_string(id)}, deadline_, error);
       if (!kill) return error;
-      if (kill->isError()) return refusedCommand("CLIENT KILL", source_.connection(), *kill);
+      if (kill->isError()) return commandFailed("CLIENT KILL", source_.connection(), *kill);
     }
     return "";
   }
@@ -417,7 +410,7 @@ class ReplicationCopy {
     replicasBefore_ = *replicas;
     evictedBefore_ = *evicted;
     sourceClientId_ = clientId->isError() ? std::nullopt : std::optional(clientId->integer);
-    if (clientId->isError()) clientIdRefusal_ = refusedCommand("CLIENT ID", source_, *clientId);
+    if (clientId->isError()) clientIdRefusal_ = commandFailed("CLIENT ID", source_, *clientId);
     return true;
   }
 
@@ -428,7 +421,7 @@ class ReplicationCopy {
     auto reply = target_.command(args);
     changed = !reply || !reply->isError();
     if (!reply) error_ = target_.error();
-    if (reply && reply->isError()) error_ = refusedCommand(*args.begin(), target_, *reply);
+    if (reply && reply->isError()) error_ = commandFailed(*args.begin(), target_, *reply);
     return reply && !reply->isError();
   }
 
