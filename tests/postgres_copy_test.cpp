@@ -446,13 +446,17 @@ TEST_F(CopyTest, KillingTheDriverMidLoadCommitsNothing) {
   killer.join();
   EXPECT_EQ(result.exitCode, 128 + SIGKILL) << result.err;
   // psql and pg_dump end on their own; the target's transaction with them.
-  for (int i = 0; i < 200; ++i) {
-    std::string active = sql(target(), "postgres",
-                             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' AND "
-                             "application_name = 'mig copy';");
+  // Only once psql has read all its input does the target show what it did
+  // with it: a commit would show now, not while the data still flows.
+  std::string active;
+  for (int i = 0; i < 1200; ++i) {
+    active = sql(target(), "postgres",
+                 "SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' AND "
+                 "application_name = 'mig copy';");
     if (active == "0\n") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  ASSERT_EQ(active, "0\n") << "the load still runs 2 minutes after the driver was killed";
   EXPECT_EQ(targetContents(), before);
   EXPECT_EQ(sql(target(), "shop", "SELECT count(*) FROM pg_tables WHERE tablename = 'big';"),
             "0\n");
