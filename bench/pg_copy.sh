@@ -22,7 +22,7 @@ root=$(pwd)
 MIG=$(realpath "${MIG:-build/cli/mig}")
 SCALE=${SCALE:-70}
 PAIRS=${PAIRS:-3}
-SOURCE_PORT=${SOURCE_PORT:-55532}
+SOURCE_PORT=${SOURCE_PORT:-25532}  # below the ephemeral range, as scripts/demo.sh explains
 TARGET_PORT=$((SOURCE_PORT + 1))
 
 SERVERS_DIR=$(mktemp -d /tmp/mig-bench-pg.XXXXXX)

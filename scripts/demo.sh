@@ -29,15 +29,18 @@ trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "starting two PostgreSQL clusters and two Redis servers on this machine"
-start_postgres old 55432 "$DEMO_OLD_PG_PASSWORD" fsync=off
-start_postgres new 55433 "$DEMO_NEW_PG_PASSWORD" fsync=off
-pg_as_superuser old 55432 -q -c "CREATE DATABASE shop"
-pg_as_superuser new 55433 -q -c "CREATE DATABASE shop"
-start_redis old 56379 "$DEMO_OLD_REDIS_PASSWORD"
-start_redis new 56380 "$DEMO_NEW_REDIS_PASSWORD"
+# Ports below Linux's ephemeral range (32768-60999): there, any program's
+# closed client connection can hold a port in TIME_WAIT for a minute, and
+# a server cannot listen on it meanwhile.
+start_postgres old 25432 "$DEMO_OLD_PG_PASSWORD" fsync=off
+start_postgres new 25433 "$DEMO_NEW_PG_PASSWORD" fsync=off
+pg_as_superuser old 25432 -q -c "CREATE DATABASE shop"
+pg_as_superuser new 25433 -q -c "CREATE DATABASE shop"
+start_redis old 26379 "$DEMO_OLD_REDIS_PASSWORD"
+start_redis new 26380 "$DEMO_NEW_REDIS_PASSWORD"
 
 say "filling the old ones with a shop: customers, products, orders, owned by shop_owner, with a reporting role; sessions and carts"
-pg_as_superuser old 55432 -d shop -q -v ON_ERROR_STOP=1 <<'SQL'
+pg_as_superuser old 25432 -d shop -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE ROLE shop_owner;
 CREATE ROLE shop_reporting LOGIN;
 ALTER SCHEMA public OWNER TO shop_owner;
@@ -64,7 +67,7 @@ SQL
   done
   echo "ZADD bestsellers 120 product:7 95 product:42 80 product:13"
   echo "SET visits 123456"
-} | REDISCLI_AUTH=$DEMO_OLD_REDIS_PASSWORD redis-cli -p 56379 --no-auth-warning >/dev/null
+} | REDISCLI_AUTH=$DEMO_OLD_REDIS_PASSWORD redis-cli -p 26379 --no-auth-warning >/dev/null
 
 cd "$root/examples"
 
@@ -83,14 +86,14 @@ say "mig status demo.mig"
 
 say "the new servers now hold the data, and the app points at them"
 printf '  orders on the new PostgreSQL: '
-pg_as_superuser new 55433 -d shop -tA -c "SELECT count(*) FROM orders"
+pg_as_superuser new 25433 -d shop -tA -c "SELECT count(*) FROM orders"
 printf '  with their owner, privileges and settings: '
-pg_as_superuser new 55433 -d shop -tA -F ', ' -c "SELECT 'orders owned by ' || pg_get_userbyid(relowner),
+pg_as_superuser new 25433 -d shop -tA -F ', ' -c "SELECT 'orders owned by ' || pg_get_userbyid(relowner),
   'shop_reporting may read revenue_by_product: ' || has_table_privilege('shop_reporting', 'revenue_by_product', 'SELECT'),
   (SELECT array_to_string(setconfig, ' ') FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop'))
   FROM pg_class WHERE relname = 'orders'"
 printf '  keys on the new Redis: '
-REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 56380 --no-auth-warning DBSIZE
+REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 26380 --no-auth-warning DBSIZE
 sed 's/^/  app.env: /' app.env
 
 say "mig rollback --force demo.mig   (switchover is done, hence --force)"
@@ -98,11 +101,11 @@ say "mig rollback --force demo.mig   (switchover is done, hence --force)"
 
 say "after the rollback: the new servers are empty, the old ones untouched"
 printf '  tables on the new PostgreSQL: '
-pg_as_superuser new 55433 -d shop -tA -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+pg_as_superuser new 25433 -d shop -tA -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
 printf '  keys on the new Redis: '
-REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 56380 --no-auth-warning DBSIZE
+REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 26380 --no-auth-warning DBSIZE
 printf '  orders on the old PostgreSQL: '
-pg_as_superuser old 55432 -d shop -tA -c "SELECT count(*) FROM orders"
+pg_as_superuser old 25432 -d shop -tA -c "SELECT count(*) FROM orders"
 sed 's/^/  app.env: /' app.env
 
 say "done: the demo's servers are being stopped"
