@@ -115,7 +115,7 @@ TEST(Lower, PostgresSecretsTravelAsPgpassLinesNeverAsValues) {
   EXPECT_EQ(run.secrets[0].secret, "old_pw");
   EXPECT_EQ(run.secrets[0].host, "10.0.0.5");
   EXPECT_EQ(run.secrets[0].port, "5432");
-  EXPECT_EQ(run.secrets[0].database, "app");
+  EXPECT_EQ(run.secrets[0].database, "*");  // a password is the role's, on every database
   EXPECT_EQ(run.secrets[0].user, "app");
   EXPECT_EQ(run.secrets[1].secret, "new_pw");
   EXPECT_EQ(run.secrets[1].port, "6432");

@@ -84,7 +84,7 @@ struct Secret {
 
 struct Endpoint {
   std::string name;
-  std::string role;  ///< "source" or "target"
+  std::string role;  ///< "source", "target" or "endpoint"
   std::string kind;
   std::map<std::string, std::string> fields;  ///< every non-secret field with a value
   std::string secret;                          ///< the secret holding its password, or ""

@@ -52,7 +52,7 @@ class Lowerer {
     for (const auto& endpoint : plan_.endpoints) {
       graph::Endpoint e;
       e.name = endpoint->name;
-      e.role = endpoint->isTarget ? "target" : "source";
+      e.role = sema::endpointRoleName(endpoint->role);
       e.kind = endpoint->kind ? endpoint->kind->name : "";
       e.fields = endpoint->text;
       e.secret = endpoint->secret ? endpoint->secret->name : "";
@@ -422,7 +422,10 @@ class Lowerer {
         delivery.endpoint = endpoint->name;
         delivery.host = field("host");
         delivery.port = field("port");
-        delivery.database = field("database");
+        // A password belongs to a role of the server, not to one of its
+        // databases; and a pooler's admin console is a database of its own
+        // ("pgbouncer"), not the pooled one its endpoint names.
+        delivery.database = "*";
         delivery.user = field("user");
         command.secrets.push_back(std::move(delivery));
       } else if (credentials.delivery == sema::Credentials::Delivery::Env &&

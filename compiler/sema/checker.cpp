@@ -206,7 +206,7 @@ class PlanChecker : public Scope {
 
   static bool knownModule(std::string_view name) {
     return name == "postgres" || name == "redis" || name == "mysql" || name == "mongodb" ||
-           name == "elasticsearch" || name == "acl" || name == "wait";
+           name == "elasticsearch" || name == "acl" || name == "wait" || name == "pgbouncer";
   }
 
   std::optional<Resolved> resolveEndpoint(const Endpoint& endpoint,
@@ -379,7 +379,9 @@ class PlanChecker : public Scope {
       if (!item.block) continue;
       const std::string& keyword = item.block->keyword.text;
       if (keyword == "secret") declareSecret(*item.block);
-      else if (keyword == "source" || keyword == "target") declareEndpoint(*item.block);
+      else if (keyword == "source" || keyword == "target" || keyword == "endpoint") {
+        declareEndpoint(*item.block);
+      }
       else if (keyword == "window") declareWindow(*item.block);
     }
     declarePhasesAndSteps(block);
@@ -405,10 +407,10 @@ class PlanChecker : public Scope {
       } else if (keyword == "acl") {
         checkAcl(child);
       } else if (keyword != "secret" && keyword != "source" && keyword != "target" &&
-                 keyword != "window" && keyword != "phase") {
+                 keyword != "endpoint" && keyword != "window" && keyword != "phase") {
         diags_.report(Rule::UnknownAttribute, child.keyword.range,
-                      fmt::format("a plan holds facts, secret, source, target, acl, window and "
-                                  "phase blocks, not '{}'",
+                      fmt::format("a plan holds facts, secret, source, target, endpoint, acl, "
+                                  "window and phase blocks, not '{}'",
                                   keyword));
       }
     }
@@ -541,7 +543,10 @@ class PlanChecker : public Scope {
   // ---------------------------------------------------------------- endpoints
 
   void declareEndpoint(const ast::Block& block) {
-    bool isTarget = block.keyword.text == "target";
+    const std::string& keyword = block.keyword.text;
+    EndpointRole role = keyword == "target"   ? EndpointRole::Target
+                        : keyword == "source" ? EndpointRole::Source
+                                              : EndpointRole::Other;
     if (block.labels.empty()) {
       diags_.report(Rule::MissingAttribute, block.header,
                     fmt::format("{} needs a name and a kind: `{} old_db postgres {{`",
@@ -550,7 +555,7 @@ class PlanChecker : public Scope {
     }
     auto endpoint = std::make_unique<Endpoint>();
     endpoint->name = block.labels[0].text;
-    endpoint->isTarget = isTarget;
+    endpoint->role = role;
     endpoint->nameRange = block.labels[0].range;
     endpoint->header = block.header;
     endpoint->range = block.range;
@@ -771,10 +776,11 @@ class PlanChecker : public Scope {
       return;
     }
     Endpoint* target = it->second.endpoint;
-    if (target == nullptr || !target->isTarget) {
+    if (target == nullptr || !target->isTarget()) {
       auto& d = diags_.report(Rule::TypeMismatch, targetName.range,
                               fmt::format("an ACL belongs to a target; '{}' is {}", targetName.text,
-                                          target ? "a source" : "not an endpoint"));
+                                          target ? fmt::format("a {}", endpointRoleName(target->role))
+                                                 : std::string("not an endpoint")));
       d.notes.push_back({it->second.range, "declared here"});
       return;
     }

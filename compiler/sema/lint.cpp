@@ -173,7 +173,7 @@ class Linter {
 
   void checkAcls() {
     for (const auto& endpoint : plan_.endpoints) {
-      if (!endpoint->isTarget || endpoint->acl) continue;
+      if (!endpoint->isTarget() || endpoint->acl) continue;
       auto& d = diags_.report(Rule::AclMissing, endpoint->nameRange,
                               fmt::format("target '{}' has no ACL: nothing says which machines "
                                           "may reach it",
@@ -272,7 +272,7 @@ class Linter {
 
   void checkParity() {
     for (const auto& target : plan_.endpoints) {
-      if (!target->isTarget) continue;
+      if (!target->isTarget()) continue;
       const Step* writer = nullptr;
       for (const auto& step : plan_.steps) {
         if (writtenEndpoint(step->run) == target.get()) {
@@ -411,7 +411,7 @@ class Linter {
       if (usage_.endpoints.count(endpoint.get())) continue;
       auto& d = diags_.report(Rule::UnusedDeclaration, endpoint->nameRange,
                               fmt::format("{} '{}' is never used by a step",
-                                          endpoint->isTarget ? "target" : "source", endpoint->name));
+                                          endpointRoleName(endpoint->role), endpoint->name));
       d.fix = diag::FixHint{"name it in a step's action, or remove it", endpoint->nameRange,
                             std::nullopt};
     }
@@ -441,11 +441,11 @@ class Linter {
 
   void checkSameSourceTarget() {
     for (const auto& target : plan_.endpoints) {
-      if (!target->isTarget || target->kind == nullptr) continue;
+      if (!target->isTarget() || target->kind == nullptr) continue;
       std::string id = identity(*target);
       if (id.empty() || id == "|||") continue;
       for (const auto& source : plan_.endpoints) {
-        if (source->isTarget || source->kind != target->kind || identity(*source) != id) continue;
+        if (!source->isSource() || source->kind != target->kind || identity(*source) != id) continue;
         auto& d = diags_.report(Rule::SameSourceTarget, target->nameRange,
                                 fmt::format("target '{}' is the same server and database as "
                                             "source '{}': a copy would overwrite the source",

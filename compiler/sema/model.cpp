@@ -41,6 +41,15 @@ bool Type::acceptsKind(const EndpointKind* kind) const {
   return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }
 
+std::string_view endpointRoleName(EndpointRole role) {
+  switch (role) {
+    case EndpointRole::Source: return "source";
+    case EndpointRole::Target: return "target";
+    case EndpointRole::Other: return "endpoint";
+  }
+  return "endpoint";
+}
+
 std::string_view effectName(Effect effect) {
   switch (effect) {
     case Effect::Read: return "read";

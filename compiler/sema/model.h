@@ -165,6 +165,10 @@ struct Action {
   std::vector<Parameter> params;
   std::vector<std::string> requiredCommands;
   Effect effect = Effect::Write;
+  /// `undone_with sync`: the action of this module whose step's undo also
+  /// reverses this one (cutover ends what sync started; unsync removes both).
+  std::string undoneWith;
+  Range undoneWithRange;
   Value run;  ///< a command template, or a reference to a `command` parameter
   std::vector<EnvBinding> env;
   Range nameRange;
@@ -188,9 +192,14 @@ struct Secret {
 
 struct Acl;
 
+/// What an endpoint is to the migration: `source`, `target`, or an
+/// `endpoint` that is neither (a connection pooler, a DNS service).
+enum class EndpointRole { Source, Target, Other };
+std::string_view endpointRoleName(EndpointRole role);
+
 struct Endpoint {
   std::string name;
-  bool isTarget = false;
+  EndpointRole role = EndpointRole::Source;
   const EndpointKind* kind = nullptr;
   /// Every field with a value: given, or the kind's default.
   std::map<std::string, Value> values;
@@ -203,6 +212,9 @@ struct Endpoint {
   Range nameRange;
   Range header;
   Range range;
+
+  bool isTarget() const { return role == EndpointRole::Target; }
+  bool isSource() const { return role == EndpointRole::Source; }
 };
 
 struct AclEntry {

@@ -260,13 +260,22 @@ class SchemaBuilder {
         if (effect.symbol == "read") action->effect = Effect::Read;
         if (effect.symbol == "compare") action->effect = Effect::Compare;
         if (effect.symbol == "acl") action->effect = Effect::Acl;
+      } else if (attr.name.text == "undone_with") {
+        if (!value) continue;
+        if (!value->isSymbol()) {
+          diags_.report(diag::Rule::TypeMismatch, value->range,
+                        "undone_with names an action of this module, like `undone_with sync`");
+          continue;
+        }
+        action->undoneWith = value->path[0].text;
+        action->undoneWithRange = value->range;
       } else if (attr.name.text == "run") {
         hasRun = true;
         if (!value) continue;
         action->run = values_.check(*value, Type::of(Tag::Command), actionScope);
       } else {
         diags_.report(diag::Rule::UnknownAttribute, attr.name.range,
-                      fmt::format("an action takes requires, effect, run and env, not '{}'",
+                      fmt::format("an action takes requires, effect, undone_with, run and env, not '{}'",
                                   attr.name.text));
       }
     }
