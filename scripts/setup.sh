@@ -12,7 +12,7 @@ packages=(
   libgtest-dev googletest
   libpq-dev libhiredis-dev
   # tests and demo: real servers, and the tools the stdlib runs
-  postgresql postgresql-contrib redis-server redis-tools
+  postgresql postgresql-contrib redis-server redis-tools pgbouncer
   python3 python3-jsonschema graphviz procps iproute2 util-linux patch
   # benchmarks
   hyperfine bc

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include "runtime/drivers/text.h"
@@ -53,7 +56,8 @@ long long Rows::integer(int row, int column) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
-                                                     const std::string& role) {
+                                                     const std::string& role,
+                                                     bool serverSettings) {
   std::unique_ptr<Connection> connection(new Connection());
   connection->password_ = passwordIn(url);
   connection->where_ = text::redact(url, connection->password_);
@@ -70,6 +74,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
                             nullptr};
   const char* values[] = {url.c_str(), timeout != nullptr ? timeout : "10", "mig driver", options,
                           nullptr};
+  if (!serverSettings) keywords[3] = nullptr;
   connection->connection_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (connection->connection_ == nullptr) {
     return Error{fmt::format("cannot connect to {} {}: out of memory", role, connection->where_)};
@@ -84,6 +89,29 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url,
   PQsetNoticeProcessor(
       connection->connection_, [](void*, const char*) {}, nullptr);
   return connection;
+}
+
+std::string Connection::password() const {
+  const char* password = PQpass(connection_);
+  return password == nullptr ? "" : password;
+}
+
+std::string Connection::conninfoWithPassword() const {
+  // conninfo values are single-quoted, with \ and ' escaped by a backslash.
+  auto value = [](const char* text) {
+    std::string quoted = "'";
+    for (const char* c = text == nullptr ? "" : text; *c != '\0'; ++c) {
+      if (*c == '\'' || *c == '\\') quoted += '\\';
+      quoted += *c;
+    }
+    return quoted + "'";
+  };
+  std::string conninfo = fmt::format("host={} port={} dbname={} user={}", value(PQhost(connection_)),
+                                     value(PQport(connection_)), value(PQdb(connection_)),
+                                     value(PQuser(connection_)));
+  std::string secret = password();
+  if (!secret.empty()) conninfo += " password=" + value(secret.c_str());
+  return conninfo;
 }
 
 Connection::~Connection() {
@@ -113,6 +141,41 @@ Result<Rows> Connection::query(std::string_view sql,
   ExecStatusType status = PQresultStatus(result);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return failure("", result);
   return Rows(result);
+}
+
+Result<Rows> Connection::simpleQuery(std::string_view sql, std::chrono::milliseconds limit,
+                                     bool* timedOut) {
+  if (timedOut != nullptr) *timedOut = false;
+  std::string statement(sql);
+  if (PQsendQuery(connection_, statement.c_str()) == 0) return failure("");
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (PQisBusy(connection_) != 0) {
+    int waitMs = -1;
+    if (limit.count() > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        if (timedOut != nullptr) *timedOut = true;
+        return Error{fmt::format("no answer within {} ms", limit.count())};
+      }
+      waitMs = static_cast<int>(left.count());
+    }
+    pollfd socket{PQsocket(connection_), POLLIN, 0};
+    if (::poll(&socket, 1, waitMs) < 0 && errno != EINTR) return failure("");
+    if (PQconsumeInput(connection_) == 0) return failure("");
+  }
+  Result<Rows> last = Rows();
+  while (pg_result* result = PQgetResult(connection_)) {
+    ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      last = failure("", result);
+    } else if (last) {
+      last = Rows(result);
+    } else {
+      PQclear(result);
+    }
+  }
+  return last;
 }
 
 Status Connection::execute(std::string_view sql) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,7 +49,11 @@ class Connection {
   /// endpoint in messages ("source", "a"). The error says which server
   /// refused and why ("cannot connect to source postgresql://app@db/shop:
   /// password authentication failed for user \"app\"").
-  static Result<std::unique_ptr<Connection>> open(const std::string& url, const std::string& role);
+  ///
+  /// `serverSettings` false sends no session settings (DateStyle, time
+  /// zone, timeouts): a connection pooler's admin console takes none.
+  static Result<std::unique_ptr<Connection>> open(const std::string& url, const std::string& role,
+                                                  bool serverSettings = true);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -58,6 +63,13 @@ class Connection {
                      const std::vector<std::optional<std::string>>& parameters = {});
   /// Runs a script of statements without parameters or results.
   Status execute(std::string_view sql);
+  /// Runs `sql` with the simple query protocol (the only one a pooler's
+  /// admin console speaks) and returns the last result's rows. With a
+  /// `limit`, gives up waiting after it and sets `timedOut`; the statement
+  /// may still be running then, so the caller drops the connection.
+  Result<Rows> simpleQuery(std::string_view sql,
+                           std::chrono::milliseconds limit = std::chrono::milliseconds::zero(),
+                           bool* timedOut = nullptr);
 
   /// An identifier quoted for SQL, always ("orders" -> "\"orders\"").
   std::string identifier(std::string_view name) const;
@@ -66,6 +78,13 @@ class Connection {
 
   /// 150004 for 15.4.
   int serverVersion() const;
+  /// A libpq conninfo string (host, port, dbname, user, password) that
+  /// reaches this database as this connection did, password included (from
+  /// the URL or the PGPASSFILE): for a server that must connect to it, like
+  /// a subscription. Never print it.
+  std::string conninfoWithPassword() const;
+  /// The password this connection logged in with, or "" for none.
+  std::string password() const;
   /// The URL with any password in it replaced by ***: how messages name it.
   const std::string& where() const { return where_; }
   /// "source", "a": the name messages give this endpoint.

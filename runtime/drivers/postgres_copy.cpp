@@ -11,17 +11,13 @@
 #include "runtime/drivers/pg_client.h"
 #include "runtime/drivers/pipeline.h"
 #include "runtime/drivers/postgres_archive.h"
+#include "runtime/drivers/postgres_copy.h"
 #include "runtime/drivers/postgres_copy_plan.h"
 #include "runtime/drivers/temporary_folder.h"
 #include "runtime/drivers/text.h"
 
 namespace mig::drivers {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-/// Reads --owners, --owner, --roles and --passwords; nullopt after a usage
-/// message.
 std::optional<pg::CopyOptions> copyOptions(const DriverArgs& args, std::string_view driver,
                                            std::ostream& err) {
   pg::CopyOptions options;
@@ -56,6 +52,10 @@ std::optional<pg::CopyOptions> copyOptions(const DriverArgs& args, std::string_v
   options.passwords = passwords == "true";
   return options;
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 /// The psql that loads pg_dump's (or pg_restore's) SQL between the plan's
 /// prelude and epilogue. The prelude opens the transaction and the gate's
@@ -159,9 +159,8 @@ SELECT l.oid::text, pg_get_userbyid(l.lomowner), obj_description(l.oid, 'pg_larg
   return success();
 }
 
-/// Runs `producer` into the target's psql between the plan's prelude and
-/// epilogue, then `rest` (large objects) and the owners' reassignment, and
-/// reports.
+}  // namespace
+
 int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& targetUrl,
          std::vector<std::string> producer, std::function<Status(const GateWrite&)> rest,
          std::string_view driver, std::string_view done, std::ostream& out, std::ostream& err) {
@@ -212,8 +211,6 @@ int load(const pg::CopyPlan& plan, pg::Connection& target, const std::string& ta
                      plan.singleTransaction ? ", in one transaction" : "");
   return 0;
 }
-
-}  // namespace
 
 int postgresCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   auto from = args.require("from", err);

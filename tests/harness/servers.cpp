@@ -259,7 +259,8 @@ std::string binary(const std::string& name) {
 }  // namespace
 
 std::unique_ptr<PostgresServer> PostgresServer::start(const std::string& password,
-                                                      std::string& error) {
+                                                      std::string& error,
+                                                      const std::string& walLevel) {
   for (const char* program : {"initdb", "pg_ctl", "pg_isready", "psql"}) {
     if (::access(binary(program).c_str(), X_OK) != 0) {
       error =
@@ -330,7 +331,11 @@ std::unique_ptr<PostgresServer> PostgresServer::start(const std::string& passwor
          << "full_page_writes = off\n"
          << "shared_buffers = 16MB\n"
          << "max_connections = 30\n"
-         << "autovacuum = off\n";
+         << "autovacuum = off\n"
+         // Online migrations replicate from these clusters.
+         << "wal_level = " << walLevel << "\n"
+         << "max_replication_slots = 10\n"
+         << "max_wal_senders = 10\n";
   config.close();
   if (!config) {
     error = fmt::format("cannot write {}/postgresql.conf", server->dataDir_);
@@ -632,6 +637,171 @@ std::optional<std::string> RedisServer::cli(const std::vector<std::string>& args
   if (result.succeeded()) return result.out;
   if (error) {
     std::string message = trimmed(result.err + result.out);
+    *error = message.empty() ? describeFailure(request, result) : message;
+  }
+  return std::nullopt;
+}
+
+
+// ---------------------------------------------------------------------------
+// PgBouncerServer
+
+namespace {
+
+/// A TCP connection to 127.0.0.1:`port` is accepted.
+bool acceptsConnections(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return connected;
+}
+
+/// A value quoted for PgBouncer's auth file: "name" "password".
+std::string authQuoted(const std::string& value) {
+  std::string quoted = "\"";
+  for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::unique_ptr<PgBouncerServer> PgBouncerServer::start(const PostgresServer& backend,
+                                                        const std::string& database,
+                                                        const std::string& serverPassword,
+                                                        const std::string& adminPassword,
+                                                        std::string& error) {
+  std::string program = findProgram("pgbouncer");
+  if (program.empty()) {
+    error = "pgbouncer is not installed: run scripts/setup.sh";
+    return nullptr;
+  }
+  std::unique_ptr<PgBouncerServer> server(new PgBouncerServer());
+  server->database_ = database;
+  server->adminPassword_ = adminPassword;
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  bool asPostgresUser = ::geteuid() == 0;
+  if (asPostgresUser) {
+    const passwd* user = ::getpwnam("postgres");
+    if (user == nullptr) {
+      error = "there is no `postgres` user to run PgBouncer as (running as root)";
+      return nullptr;
+    }
+    owner = std::make_pair(user->pw_uid, user->pw_gid);
+  }
+  server->folder_ = makeTempFolder("mig-pgbouncer", error);
+  if (server->folder_.empty()) return nullptr;
+  if (owner && ::chown(server->folder_.c_str(), owner->first, owner->second) != 0) {
+    error = fmt::format("cannot give {} to postgres: {}", server->folder_, std::strerror(errno));
+    return nullptr;
+  }
+  const std::string& folder = server->folder_;
+  std::string authFile = folder + "/userlist.txt";
+  std::string users = fmt::format("{} {}\n{} {}\n", authQuoted("postgres"),
+                                  authQuoted(serverPassword), authQuoted("pgbouncer"),
+                                  authQuoted(adminPassword));
+  if (!writePrivateFile(authFile, users, owner, error)) return nullptr;
+
+  std::string logPath = folder + "/pgbouncer.log";
+  std::string pidPath = folder + "/pgbouncer.pid";
+  for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
+    server->port_ = freeLoopbackPort();
+    if (server->port_ == 0) {
+      error = fmt::format("cannot find a free loopback port: {}", std::strerror(errno));
+      return nullptr;
+    }
+    std::string config = fmt::format(
+        "[databases]\n"
+        "{} = host=127.0.0.1 port={} dbname={}\n"
+        "\n[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\nlisten_port = {}\nunix_socket_dir =\n"
+        "auth_type = scram-sha-256\nauth_file = {}\nadmin_users = pgbouncer\n"
+        "pool_mode = transaction\nmax_client_conn = 200\ndefault_pool_size = 10\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+        "logfile = {}\npidfile = {}\n",
+        database, backend.port(), database, server->port_, authFile, logPath, pidPath);
+    if (!writePrivateFile(server->configPath(), config, owner, error)) return nullptr;
+    ::unlink(pidPath.c_str());
+    size_t logBefore = readText(logPath).size();
+    std::vector<std::string> argv = {program, server->configPath()};
+    if (asPostgresUser) argv.insert(argv.begin(), {findProgram("runuser"), "-u", "postgres", "--"});
+    int launcher = spawnInBackground(argv, folder + "/pgbouncer.out", Session::Ours, error);
+    if (launcher == 0) return nullptr;
+
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(launcher, &status, WNOHANG) == launcher) break;  // it exited: see the log
+      std::ifstream pidFile(pidPath);
+      int pid = 0;
+      if (pidFile >> pid && pid > 0 && acceptsConnections(server->port_)) {
+        server->pid_ = pid;
+        server->watchdog_ = startWatchdog(fmt::format(
+            "kill -TERM {0} 2>/dev/null; sleep 2; kill -KILL {0} 2>/dev/null; rm -rf {1}", pid,
+            shellQuoted(folder)));
+        return server;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    ::kill(launcher, SIGKILL);
+    int status = 0;
+    ::waitpid(launcher, &status, 0);
+    std::string log = readText(logPath) + readText(folder + "/pgbouncer.out");
+    std::string news = log.size() > logBefore ? log.substr(logBefore) : log;
+    if (news.find("Address already in use") == std::string::npos) {
+      error = fmt::format("pgbouncer did not start: {}", lastLines(news, 10));
+      return nullptr;
+    }
+  }
+  error = fmt::format("pgbouncer found no free port in {} attempts", kStartAttempts);
+  return nullptr;
+}
+
+PgBouncerServer::~PgBouncerServer() {
+  stop();
+  if (!folder_.empty()) {
+    std::error_code ec;
+    fs::remove_all(folder_, ec);
+  }
+}
+
+void PgBouncerServer::stop() {
+  stopWatchdog(watchdog_);
+  watchdog_ = 0;
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  if (!sleepUntilGone(pid_, 5s)) {
+    ::kill(pid_, SIGKILL);
+    sleepUntilGone(pid_, 5s);
+  }
+  pid_ = 0;
+}
+
+std::string PgBouncerServer::url() const {
+  return fmt::format("postgresql://postgres@127.0.0.1:{}/{}", port_, database_);
+}
+
+std::string PgBouncerServer::adminUrl() const {
+  return fmt::format("postgresql://pgbouncer@127.0.0.1:{}/pgbouncer", port_);
+}
+
+std::optional<std::string> PgBouncerServer::admin(const std::string& command,
+                                                  std::string* error) const {
+  SubprocessRequest request;
+  request.argv = {findProgram("psql"), "--no-psqlrc", "--quiet",  "--no-password",
+                  "--no-align",        "--tuples-only", "--dbname=" + adminUrl(),
+                  "--command=" + command};
+  request.env = {{"PGPASSWORD", adminPassword_}, {"PGCONNECT_TIMEOUT", "10"}};
+  request.unsetEnv = {"PGPASSFILE", "PGSERVICE", "PGOPTIONS"};
+  request.timeout = 60s;
+  SubprocessResult result = runSubprocess(request);
+  if (result.succeeded()) return result.out;
+  if (error) {
+    std::string message = trimmed(result.err);
     *error = message.empty() ? describeFailure(request, result) : message;
   }
   return std::nullopt;

@@ -26,7 +26,10 @@ class PostgresServer {
   /// nullptr with `error` set on failure, saying what is missing ("postgresql
   /// is not installed ...: run scripts/setup.sh") or what the server logged.
   /// A port taken between choosing and binding it is retried with another.
-  static std::unique_ptr<PostgresServer> start(const std::string& password, std::string& error);
+  /// `walLevel` is logical unless a test needs a server that cannot
+  /// replicate (replica, minimal).
+  static std::unique_ptr<PostgresServer> start(const std::string& password, std::string& error,
+                                               const std::string& walLevel = "logical");
 
   /// Stops the server (pg_ctl stop -m immediate, then SIGKILL to the
   /// postmaster if it is still there) and removes its folder.
@@ -117,6 +120,52 @@ class RedisServer {
   int port_ = 0;
   int pid_ = 0;
   int watchdog_ = 0;  ///< stops the server if this process dies without the destructor
+};
+
+/// PgBouncer on a free loopback port, out of a temporary folder, in
+/// transaction pooling, in front of one database of a PostgresServer: the
+/// pool `database` (its entry in pgbouncer.ini's [databases] section) goes
+/// to the server's database of that name. Clients log in as `postgres`
+/// with the server's password; the admin console's user is `pgbouncer`
+/// with `adminPassword`. Both passwords are in its 0600 auth file. As root
+/// (CI) it runs as the `postgres` user, since PgBouncer refuses root.
+class PgBouncerServer {
+ public:
+  /// nullptr with `error` set on failure ("pgbouncer is not installed: run
+  /// scripts/setup.sh", or what it logged).
+  static std::unique_ptr<PgBouncerServer> start(const PostgresServer& backend,
+                                                const std::string& database,
+                                                const std::string& serverPassword,
+                                                const std::string& adminPassword,
+                                                std::string& error);
+
+  /// Stops it (SIGTERM, then SIGKILL after 5 s) and removes its folder.
+  ~PgBouncerServer();
+  PgBouncerServer(const PgBouncerServer&) = delete;
+  PgBouncerServer& operator=(const PgBouncerServer&) = delete;
+
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  /// pgbouncer.ini: the file pgbouncer.point rewrites.
+  std::string configPath() const { return folder_ + "/pgbouncer.ini"; }
+  /// postgresql://postgres@127.0.0.1:PORT/DATABASE: the pool, as the application reaches it.
+  std::string url() const;
+  /// postgresql://pgbouncer@127.0.0.1:PORT/pgbouncer: the admin console.
+  std::string adminUrl() const;
+  /// What the admin console answers to `command` (psql, unaligned), or
+  /// nullopt with `error` set.
+  std::optional<std::string> admin(const std::string& command, std::string* error = nullptr) const;
+
+ private:
+  PgBouncerServer() = default;
+  void stop();
+
+  std::string database_;
+  std::string adminPassword_;
+  std::string folder_;
+  int port_ = 0;
+  int pid_ = 0;
+  int watchdog_ = 0;
 };
 
 /// Whether process `pid` is still running (a zombie counts as gone).
