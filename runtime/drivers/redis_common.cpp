@@ -174,6 +174,37 @@ std::map<int, DatabaseKeys> keyspace(std::string_view info) {
   return databases;
 }
 
+std::optional<DatabaseKeys> allKeys(Connection& connection, std::string& error) {
+  auto text = info(connection, "keyspace", error);
+  if (!text) return std::nullopt;
+  DatabaseKeys total;
+  for (const auto& [db, keys] : keyspace(*text)) {
+    total.keys += keys.keys;
+    total.expires += keys.expires;
+  }
+  return total;
+}
+
+std::optional<int64_t> replicaCount(Connection& source, std::string& error) {
+  auto replication = info(source, "replication", error);
+  if (!replication) return std::nullopt;
+  return std::atoll(infoField(*replication, "connected_slaves").c_str());
+}
+
+std::string syncState(std::string_view replication, std::string_view persistence) {
+  std::string state = "link " + foreign(infoField(replication, "master_link_status"));
+  if (infoField(persistence, "loading") == "1") return state + ", loading the snapshot";
+  if (infoField(replication, "master_sync_in_progress") != "1") return state;
+  state += ", sync in progress";
+  const int64_t read = std::atoll(infoField(replication, "master_sync_read_bytes").c_str());
+  const int64_t total = std::atoll(infoField(replication, "master_sync_total_bytes").c_str());
+  if (read > 0)
+    state += fmt::format(", {} bytes received", withThousands(static_cast<uint64_t>(read)));
+  if (read > 0 && total > 0)
+    state += fmt::format(" of {}", withThousands(static_cast<uint64_t>(total)));
+  return state;
+}
+
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error) {
   auto server = info(connection, "server", error);
   auto cluster = server ? info(connection, "cluster", error) : std::nullopt;
@@ -221,6 +252,23 @@ std::string commandFailed(std::string_view command, const Connection& connection
                           const Reply& reply) {
   return fmt::format("{} on {} failed: {}", command, connection.endpoint().address(),
                      reply.isError() ? foreign(reply.text) : "unexpected reply");
+}
+
+std::optional<int64_t> parseMilliseconds(std::string_view text) {
+  static const std::pair<std::string_view, int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  for (const auto& [unit, factor] : units) {
+    if (!text.ends_with(unit)) continue;
+    const std::string_view digits = text.substr(0, text.size() - unit.size());
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
+        value > INT64_MAX / factor) {
+      return std::nullopt;
+    }
+    return value * factor;
+  }
+  return std::nullopt;
 }
 
 std::string scanAll(Connection& connection,

@@ -129,6 +129,19 @@ struct DatabaseKeys {
 /// Every non-empty database, from INFO keyspace ("db0:keys=12,expires=3,...").
 std::map<int, DatabaseKeys> keyspace(std::string_view info);
 
+/// Keys in every database of a server, and how many have a TTL.
+std::optional<DatabaseKeys> allKeys(Connection& connection, std::string& error);
+
+// Replication, as the replica and its source see it (INFO replication).
+
+/// The source's replicas ("connected_slaves:1").
+std::optional<int64_t> replicaCount(Connection& source, std::string& error);
+
+/// "link down, sync in progress, 12,345 bytes received of 40,100" or "link
+/// down, loading the snapshot" from the replica's INFO replication and INFO
+/// persistence.
+std::string syncState(std::string_view replication, std::string_view persistence);
+
 /// What a server says about itself (INFO server, cluster and memory).
 struct ServerFacts {
   std::string runId;
@@ -159,6 +172,9 @@ bool unknownCommand(const Reply& reply);
 /// error, or not the reply expected.
 std::string commandFailed(std::string_view command, const Connection& connection,
                           const Reply& reply);
+
+/// "250ms", "5s", "2m", "1h" as milliseconds; nullopt for anything else.
+std::optional<int64_t> parseMilliseconds(std::string_view text);
 
 /// SCANs the whole database, handing each non-empty batch of keys to
 /// `batch` (which may take them) until the scan ends or `batch` returns

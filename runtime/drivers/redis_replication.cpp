@@ -293,42 +293,6 @@ class PutBack {
 // ---------------------------------------------------------------------------
 // Waiting for the sync
 
-/// "link down, sync in progress, 12,345 bytes received of 40,100" or "link
-/// down, loading the snapshot" from the replica's INFO replication and INFO
-/// persistence.
-std::string syncState(std::string_view replication, std::string_view persistence) {
-  std::string state = "link " + foreign(infoField(replication, "master_link_status"));
-  if (infoField(persistence, "loading") == "1") return state + ", loading the snapshot";
-  if (infoField(replication, "master_sync_in_progress") != "1") return state;
-  state += ", sync in progress";
-  const int64_t read = std::atoll(infoField(replication, "master_sync_read_bytes").c_str());
-  const int64_t total = std::atoll(infoField(replication, "master_sync_total_bytes").c_str());
-  if (read > 0)
-    state += fmt::format(", {} bytes received", withThousands(static_cast<uint64_t>(read)));
-  if (read > 0 && total > 0)
-    state += fmt::format(" of {}", withThousands(static_cast<uint64_t>(total)));
-  return state;
-}
-
-/// The source's replicas, from INFO replication ("connected_slaves:1").
-std::optional<int64_t> replicaCount(Connection& source, std::string& error) {
-  auto replication = info(source, "replication", error);
-  if (!replication) return std::nullopt;
-  return std::atoll(infoField(*replication, "connected_slaves").c_str());
-}
-
-/// Keys in every database of a server, and how many have a TTL.
-std::optional<DatabaseKeys> allKeys(Connection& connection, std::string& error) {
-  auto text = info(connection, "keyspace", error);
-  if (!text) return std::nullopt;
-  DatabaseKeys total;
-  for (const auto& [db, keys] : keyspace(*text)) {
-    total.keys += keys.keys;
-    total.expires += keys.expires;
-  }
-  return total;
-}
-
 /// Keys the server has evicted under maxmemory since it started.
 std::optional<int64_t> evictedKeys(Connection& connection, std::string& error) {
   auto stats = info(connection, "stats", error);
