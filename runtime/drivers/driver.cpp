@@ -80,6 +80,9 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"pgbouncer-point", pgbouncerPoint},
       {"redis-copy", redisCopy},
       {"redis-compare", redisCompare},
+      {"redis-sync", redisSync},
+      {"redis-unsync", redisUnsync},
+      {"redis-cutover", redisCutover},
       {"acl-verify",
        [](const DriverArgs& parsed, std::ostream& o, std::ostream& e) {
          auto kind = parsed.require("kind", e);

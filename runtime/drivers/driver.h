@@ -59,6 +59,9 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
 int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisCutover(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mig::drivers

@@ -1,0 +1,135 @@
+#pragma once
+
+// What redis-sync, redis-unsync and redis-cutover share (redis_sync.cpp,
+// redis_cutover.cpp): their two ends, the record of what sync changed on
+// the target (redis_sync_record.cpp), and how the target stops replicating
+// with its settings put back.
+//
+// The record is a small file, 0600 from its creation, beside the journal
+// ($MIG_JOURNAL's folder; ./.mig when the driver runs outside a step), one
+// per target: redis-sync-HOST-PORT.state. redis-sync writes it before its
+// first change to the target; unsync and cutover put back what it holds
+// and then remove it. It may hold a password (the target's masterauth
+// before the sync), which is why it is a private file and not a key of
+// the target (the sync replaces every key) or an argument.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/drivers/redis_common.h"
+#include "runtime/drivers/redis_copy.h"
+
+namespace mig::drivers::redis {
+
+/// The two servers of a sync, as the plan names them, with their passwords
+/// (MIG_FROM_PASSWORD, MIG_TO_PASSWORD, each falling back to REDISCLI_AUTH).
+struct SyncEnds {
+  Endpoint from;
+  Endpoint to;
+  Password fromPassword;
+  Password toPassword;
+};
+
+/// Reads --from and --to and the passwords, and tells the reporter what to
+/// mask; nullopt with `exitCode` set (after a message) when one is missing
+/// or malformed.
+std::optional<SyncEnds> parseSyncEnds(const DriverArgs& args, Reporter& reporter, int& exitCode);
+
+/// `connection`, opened again when it has failed (or was never opened);
+/// nullptr with `error` set.
+Connection* usable(std::unique_ptr<Connection>& connection, const Endpoint& endpoint,
+                   const Password& password, std::string& error);
+
+/// Prints "DRIVER: cannot ACTION; nothing was changed:" and each problem on
+/// a line of its own, as refuseUnchanged does but through the reporter
+/// (problems quote servers), reports that nothing changed, and returns 1.
+int refuseBeforeAnyChange(Reporter& reporter, std::string_view driver, std::string_view action,
+                          const Problems& problems);
+
+/// A write the checks send to learn whether a command may run, with
+/// arguments the command itself rejects (see redis_copy_checks.cpp): a
+/// refusal (NOPERM, a renamed command, ...) is a problem, any other error
+/// is not, and nothing is ever changed.
+struct Probe {
+  std::vector<std::string> command;
+  std::string name;  ///< "CONFIG SET", "CLIENT PAUSE"
+};
+
+/// Adds a problem for each probe the server refuses; false when the
+/// connection failed (also a problem).
+bool probeCommands(Connection& connection, std::string_view role, const std::vector<Probe>& probes,
+                   Problems& problems);
+
+/// The probes of REPLICAOF and CONFIG SET.
+std::vector<Probe> replicationProbes();
+
+/// Whether a server's INFO replication says it replicates `source`: its
+/// master host and port as REPLICAOF was given them.
+bool replicatesFrom(std::string_view replication, const Endpoint& source);
+
+/// "a master", "a replica of 10.0.0.5:6379", from INFO replication.
+std::string roleText(std::string_view replication);
+
+// ---------------------------------------------------------------------------
+// The record of a sync (redis_sync_record.cpp)
+
+/// A setting sync changed on the target, with the value it had before.
+struct SavedSetting {
+  std::string name;
+  std::string value;
+};
+
+/// What the target had before it became a replica of the source.
+struct SyncRecord {
+  std::string target;                  ///< the target's "host:port"
+  std::string source;                  ///< the source's "host:port"
+  std::vector<SavedSetting> settings;  ///< in the order sync changed them
+
+  /// The saved value of `name`; nullptr when sync did not change it.
+  const SavedSetting* find(std::string_view name) const;
+};
+
+/// Has the reporter mask the password the record holds (the target's
+/// masterauth before the sync), and only that: the other settings are
+/// words such as "no" that server replies hold too.
+void maskRecordedPassword(const SyncRecord& record, Reporter& reporter);
+
+/// Where the record of a sync into `target` is kept.
+std::string syncRecordPath(const Endpoint& target);
+
+/// The record at `path`; nullopt when there is none or, with `error` set,
+/// when it cannot be read.
+std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& error);
+
+/// Writes `record` to `path` (its folder created, 0700, if missing) through
+/// a new 0600 file renamed over any older one. "" or why not.
+std::string writeSyncRecord(const std::string& path, const SyncRecord& record);
+
+/// Removes the record; "" or why not (none there is fine).
+std::string removeSyncRecord(const std::string& path);
+
+// ---------------------------------------------------------------------------
+// Standing down
+
+/// How a target stops replicating and gets its settings back.
+struct StandDown {
+  /// REPLICAOF NO ONE; a target that loads a snapshot refuses it (LOADING)
+  /// and is asked again every 20 ms until this time.
+  Clock::time_point deadline;
+  /// Says what is waited for, every few seconds, while the target loads.
+  Reporter* reporter = nullptr;
+};
+
+/// The target a master again (when it is a replica), then every setting of
+/// `record` set back (CONFIG SET), then the record at `recordPath` removed.
+/// Each step is tried whatever became of the one before. "" when all is
+/// back; otherwise what is not, and what to run on the target by hand
+/// (never a password: "CONFIG SET masterauth (the value in PATH)").
+std::string standDown(Connection& target, const std::optional<SyncRecord>& record,
+                      const std::string& recordPath, const StandDown& how);
+
+}  // namespace mig::drivers::redis
