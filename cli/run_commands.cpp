@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -600,6 +601,73 @@ int rollbackCommand(const RunOptions& options) {
   return exitCodeFor(report.result);
 }
 
+/// The lag command for a postgres.sync step: its own command, with the
+/// stdlib's `postgres-sync --from A --to B ...` turned into `postgres-lag
+/// --from A --to B` (and the same PGPASSFILE lines); nullopt for a command
+/// of another form.
+std::optional<graph::Command> lagCommandOf(const graph::Command& sync) {
+  const std::string driver = "driver postgres-sync --from ";
+  size_t at = sync.script.find(driver);
+  size_t options = sync.script.find(" --owners ");
+  if (at == std::string::npos || options == std::string::npos || options < at) return std::nullopt;
+  graph::Command lag = sync;
+  lag.action = "postgres.lag";
+  lag.script = sync.script.substr(0, at) + "driver postgres-lag --from " +
+               sync.script.substr(at + driver.size(), options - at - driver.size());
+  return lag;
+}
+
+/// "replication lag: ..." for every postgres.sync step of the run that is
+/// done and not yet ended by a postgres.cutover of the same endpoints: the
+/// servers keep replicating after the step, and the operator watches the
+/// lag fall before the switchover.
+void printReplicationLag(const graph::Graph& executed, const std::vector<runtime::StepRecord>& steps,
+                         const std::string& statePath, int64_t runId, const std::string& planFile) {
+  std::map<std::string, std::string> state;
+  for (const runtime::StepRecord& step : steps) state[step.step] = step.state;
+  for (const graph::Node& node : executed.nodes) {
+    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != "done") continue;
+    bool cutOver = std::any_of(executed.nodes.begin(), executed.nodes.end(), [&](const graph::Node& other) {
+      return !other.isBarrier() && other.run.action == "postgres.cutover" &&
+             other.run.endpoints == node.run.endpoints && state[other.id] == "done";
+    });
+    std::optional<graph::Command> lag = lagCommandOf(node.run);
+    if (cutOver || !lag) continue;
+    std::vector<std::string> problems;
+    std::vector<std::string> names;
+    for (const graph::SecretDelivery& delivery : lag->secrets) names.push_back(delivery.secret);
+    runtime::SecretValues secrets = runtime::SecretValues::resolve(executed, names, problems);
+    std::string lagText;
+    if (problems.empty()) {
+      runtime::SecretCommandPreparer preparer(executed, secrets,
+                                              pathsFor(statePath, executed, runId, planFile));
+      std::string error;
+      std::optional<runtime::ProcessRequest> request =
+          preparer.prepare(node, *lag, "lag", 1, error);
+      if (request) {
+        runtime::SystemClock clock;
+        runtime::ProcessRunner runner(clock);
+        request->deadline = clock.now() + std::chrono::seconds(15);
+        runner.start(*request);
+        std::vector<runtime::ProcessResult> results = runner.wait(std::nullopt);
+        preparer.finished(*request);
+        std::ifstream log(request->logPath);
+        std::string said((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        if (said.empty() && !results.empty()) said = results[0].detail;
+        std::error_code ignored;
+        fs::remove(request->logPath, ignored);
+        while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+        lagText = said.empty() ? "no answer from postgres-lag" : said;
+      } else {
+        lagText = error;
+      }
+    } else {
+      lagText = problems[0];
+    }
+    std::cout << fmt::format("  sync {}: {}\n", node.id, lagText);
+  }
+}
+
 int statusCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
@@ -654,6 +722,11 @@ int statusCommand(const RunOptions& options) {
     }
   } else {
     std::cout << "  switchover not completed: `mig rollback` undoes the run\n";
+  }
+  std::string unreadable;
+  if (auto executed = graph::fromJson(last->compiled, unreadable)) {
+    printReplicationLag(*executed, steps, target->statePath, last->id,
+                        options.file.empty() ? last->planFile : options.file);
   }
   size_t width = 4;
   for (const runtime::StepRecord& step : steps) width = std::max(width, step.step.size());

@@ -14,6 +14,10 @@
 namespace mig::drivers::pg {
 namespace {
 
+/// The publications postgres.sync makes (mig_ and 16 hex digits): mig's
+/// own replication, not the application's, so never a difference.
+constexpr const char* kMigReplication = "^mig_[0-9a-f]{16}$";
+
 /// The objects that have an owner, with it: (classid, objid, owner).
 std::string objectsWithOwners() {
   return fmt::format(
@@ -64,12 +68,13 @@ std::string objectsWithOwners() {
   SELECT 'pg_foreign_server'::regclass, s.oid, s.srvowner FROM pg_foreign_server s
   UNION ALL
   SELECT 'pg_publication'::regclass, p.oid, p.pubowner FROM pg_publication p
+   WHERE p.pubname !~ '{migReplication}'
   UNION ALL
   SELECT 'pg_event_trigger'::regclass, e.oid, e.evtowner FROM pg_event_trigger e
   UNION ALL
   SELECT 'pg_language'::regclass, l.oid, l.lanowner FROM pg_language l WHERE l.oid >= 16384)SQL",
       fmt::arg("notPartOf", notPartOfAnother("'pg_proc'::regclass", "p.oid")),
-      fmt::arg("schema", userSchema("n.nspname")));
+      fmt::arg("schema", userSchema("n.nspname")), fmt::arg("migReplication", kMigReplication));
 }
 
 /// SQL for a lateral row (kind, name, member) naming the extension an
@@ -397,7 +402,7 @@ SELECT 'publication', quote_ident(p.pubname), 'definition',
               CASE WHEN p.pubinsert THEN ' insert' ELSE '' END, CASE WHEN p.pubupdate THEN ' update' ELSE '' END,
               CASE WHEN p.pubdelete THEN ' delete' ELSE '' END, CASE WHEN p.pubtruncate THEN ' truncate' ELSE '' END,
               CASE WHEN {viaRoot} THEN '; via partition root' ELSE '' END)
-  FROM pg_publication p
+  FROM pg_publication p WHERE p.pubname !~ '{migReplication}'
 UNION ALL
 SELECT 'event trigger', quote_ident(e.evtname), p.property, p.value
   FROM pg_event_trigger e
@@ -420,6 +425,7 @@ SELECT 'user mapping', format('for %s on server %s', coalesce(pg_get_userbyid(nu
        'exists', 'yes'
   FROM pg_user_mapping u JOIN pg_foreign_server s ON s.oid = u.umserver)SQL",
       fmt::arg("viaRoot", version >= 130000 ? "p.pubviaroot" : "false"),
+      fmt::arg("migReplication", kMigReplication),
       fmt::arg("procNotPartOf", notPartOfAnother("'pg_proc'::regclass", "p.oid")),
       fmt::arg("schema", userSchema("n.nspname")),
       fmt::arg("procNotInExtension", notInExtension("'pg_proc'::regclass", "p.oid")),
@@ -744,10 +750,12 @@ Result<Catalog> readCatalog(Connection& connection, const CatalogOptions& option
     Status added = addFacts(connection, sql, catalog);
     if (!added) return Error{added.error()};
   }
-  Status sequences = addGenerated(connection, sequencesQuery(), /*sequences=*/true, catalog);
-  if (!sequences) return Error{sequences.error()};
-  Status rows = addGenerated(connection, rowQueriesQuery(), /*sequences=*/false, catalog);
-  if (!rows) return Error{rows.error()};
+  if (options.rows) {
+    Status sequences = addGenerated(connection, sequencesQuery(), /*sequences=*/true, catalog);
+    if (!sequences) return Error{sequences.error()};
+    Status rows = addGenerated(connection, rowQueriesQuery(), /*sequences=*/false, catalog);
+    if (!rows) return Error{rows.error()};
+  }
   Status end = connection.execute("COMMIT");
   if (!end) return Error{end.error()};
   return catalog;

@@ -37,6 +37,9 @@ struct Catalog {
 struct CatalogOptions {
   /// Whether owners are compared (false for a copy that reassigned them).
   bool owners = true;
+  /// Whether rows and sequence values are compared (false while a sync is
+  /// live: they move on both sides).
+  bool rows = true;
 };
 
 /// Reads every object of the connection's database in one read-only

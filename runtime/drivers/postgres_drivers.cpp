@@ -46,6 +46,13 @@ int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err
     }
     options.owners = owners->second == "compare";
   }
+  if (auto rows = args.options.find("rows"); rows != args.options.end()) {
+    if (rows->second != "compare" && rows->second != "ignore") {
+      err << "postgres-compare: --rows is compare or ignore, not '" << rows->second << "'\n";
+      return 2;
+    }
+    options.rows = rows->second == "compare";
+  }
 
   // Both databases are read at once: the comparison takes as long as the
   // bigger one.
@@ -71,8 +78,9 @@ int postgresCompare(const DriverArgs& args, std::ostream& out, std::ostream& err
   std::vector<std::string> differences = pg::catalogDifferences(*a, *b);
   if (differences.empty()) {
     out << fmt::format(
-        "{}: identical ({} compared)\n", a->summary(),
-        text::counted(static_cast<long long>(a->properties()), "property", "properties"));
+        "{}: identical ({} compared{})\n", a->summary(),
+        text::counted(static_cast<long long>(a->properties()), "property", "properties"),
+        options.rows ? "" : "; rows and sequence values left out (rows ignore)");
     return 0;
   }
   for (const std::string& difference : differences) out << difference << '\n';

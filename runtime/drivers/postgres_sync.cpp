@@ -197,6 +197,20 @@ Status dropPublicationAndSlot(pg::Connection& source, const std::string& name) {
   }
 }
 
+/// Whether an earlier sync left its subscription, publication or slot.
+Result<bool> replicationExists(pg::Connection& source, pg::Connection& target,
+                               const std::string& name) {
+  Result<pg::Rows> subscription =
+      target.query("SELECT count(*) FROM pg_subscription WHERE subname = $1", {name});
+  if (!subscription) return Error{"cannot look for subscription " + name + ": " + subscription.error()};
+  Result<pg::Rows> published = source.query(
+      "SELECT (SELECT count(*) FROM pg_publication WHERE pubname = $1) + "
+      "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)",
+      {name});
+  if (!published) return Error{"cannot look for publication " + name + ": " + published.error()};
+  return subscription->integer(0, 0) + published->integer(0, 0) > 0;
+}
+
 /// Where the initial copy stands: tables copied and ready, of all.
 struct SyncState {
   long long tables = 0;
@@ -353,22 +367,41 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   std::string action = fmt::format("sync {} into {}", source.where(), target.where());
 
   std::vector<std::string> problems = syncProblems(source, target, name);
+  if (!problems.empty()) return refuseUnchanged(err, "postgres-sync", action, problems);
+
+  // A sync run again (after a crash, or --rerun) starts over: what an
+  // earlier one left replicating goes first, before pg_dump reads the
+  // schema (it would copy the publication too).
+  Result<bool> earlier = replicationExists(source, target, name);
+  if (!earlier) return refuseUnchanged(err, "postgres-sync", action, {earlier.error()});
+  if (*earlier) {
+    Status removed = dropSubscription(target, name);
+    if (removed) removed = dropPublicationAndSlot(source, name);
+    if (!removed) {
+      err << "postgres-sync: cannot remove what an earlier sync left: " << removed.error() << '\n';
+      return 1;
+    }
+    out << "removed the replication an earlier sync left (" << name << ")\n";
+  }
+  // Refuses to go on; after removing an earlier sync's replication,
+  // something did change.
+  auto refuse = [&](const std::vector<std::string>& why) {
+    if (!*earlier) return refuseUnchanged(err, "postgres-sync", action, why);
+    err << "postgres-sync: cannot " << action << ":\n";
+    for (const std::string& problem : why) err << "  - " << problem << '\n';
+    return 1;
+  };
+
   // The schema is read in one snapshot, as a copy reads it.
   Status begin = source.execute(
       "SET idle_in_transaction_session_timeout = 0; "
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   Result<pg::Rows> snapshot =
       begin ? source.query("SELECT pg_export_snapshot()") : Result<pg::Rows>(Error{begin.error()});
-  if (!snapshot) problems.push_back("the source: " + snapshot.error());
-  if (!problems.empty()) return refuseUnchanged(err, "postgres-sync", action, problems);
+  if (!snapshot) return refuse({"the source: " + snapshot.error()});
   Result<pg::CopyPlan> plan = pg::planCopy(source, target, *options);
-  if (!plan) return refuseUnchanged(err, "postgres-sync", action, {plan.error()});
-  if (!plan->problems.empty()) return refuseUnchanged(err, "postgres-sync", action, plan->problems);
-
-  // A sync run again (after a crash, or --rerun) starts over: what an
-  // earlier one left replicating goes first, before the target is wiped.
-  Status leftover = dropSubscription(target, name);
-  if (!leftover) return refuseUnchanged(err, "postgres-sync", action, {leftover.error()});
+  if (!plan) return refuse({plan.error()});
+  if (!plan->problems.empty()) return refuse(plan->problems);
 
   std::vector<std::string> dump = {"pg_dump", "--no-password", "--schema-only",
                                    "--no-subscriptions", "--snapshot=" + snapshot->text(0, 0),
@@ -383,11 +416,8 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     return 1;
   }
 
-  Status published = dropPublicationAndSlot(source, name);
-  if (published) {
-    published = source.execute(
-        fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", source.identifier(name)));
-  }
+  Status published =
+      source.execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", source.identifier(name)));
   if (!published) {
     err << "postgres-sync: cannot publish the source's tables: " << published.error() << '\n';
     return 1;
