@@ -4,6 +4,9 @@
 #
 #   start_postgres NAME PORT PASSWORD [SETTING=VALUE...]
 #   start_redis NAME PORT PASSWORD
+#   start_pgbouncer NAME PORT POOL BACKEND_PORT USER_PASSWORD ADMIN_PASSWORD
+#       # in transaction pooling, pool POOL -> 127.0.0.1:BACKEND_PORT/POOL;
+#       # its config is $SERVERS_DIR/pgbouncer-NAME/pgbouncer.ini
 #   pg_as_superuser NAME PORT ARGS...   # psql over the cluster's socket
 #   stop_servers
 
@@ -54,12 +57,51 @@ start_redis() {
   return 1
 }
 
+start_pgbouncer() {
+  local name=$1 port=$2 pool=$3 backend=$4 password=$5 admin_password=$6
+  local dir="$SERVERS_DIR/pgbouncer-$name"
+  port_free "$port" || { echo "port $port is in use; stop what uses it and try again" >&2; return 1; }
+  mkdir -p "$dir"
+  chmod 755 "$SERVERS_DIR"
+  # Clients log in as postgres, the admin console's user is pgbouncer; the
+  # passwords are in the 0600 auth file only.
+  printf '"postgres" "%s"\n"pgbouncer" "%s"\n' "$password" "$admin_password" > "$dir/userlist.txt"
+  cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+$pool = host=127.0.0.1 port=$backend dbname=$pool
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+admin_users = pgbouncer
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pid
+INI
+  chmod 600 "$dir/userlist.txt" "$dir/pgbouncer.ini"
+  # PgBouncer refuses to run as root.
+  chown -R postgres "$dir" 2>/dev/null || true
+  "${as_postgres[@]}" pgbouncer -d "$dir/pgbouncer.ini"
+  for _ in $(seq 50); do
+    ! port_free "$port" && return 0
+    sleep 0.1
+  done
+  echo "pgbouncer on port $port did not start: $(tail -3 "$dir/pgbouncer.log")" >&2
+  return 1
+}
+
 stop_servers() {
   local cluster pidfile
   for cluster in "$SERVERS_DIR"/pg-*; do
     [[ -d $cluster ]] && "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$cluster" -m immediate stop >/dev/null 2>&1
   done
-  for pidfile in "$SERVERS_DIR"/redis-*/pid; do
+  for pidfile in "$SERVERS_DIR"/redis-*/pid "$SERVERS_DIR"/pgbouncer-*/pid; do
     [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null
   done
   rm -rf "$SERVERS_DIR"
