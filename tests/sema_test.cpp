@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "compiler/sema/compilation.h"
 #include "test_support.h"
@@ -359,6 +362,186 @@ TEST(Sema, ModuleFilesAreCheckedOnTheirOwn) {
   EXPECT_NE(result.text.find("unknown type 'integer'"), std::string::npos) << result.text;
   EXPECT_NE(result.text.find("'poke' is not one of read, write, compare, acl"), std::string::npos);
   EXPECT_NE(result.text.find("kind 'thing' of parameter 't' has no field 'hots'"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- online migration
+
+// The diagnostics of `result` without their source lines and carets:
+// headers, notes, hints and the summary, to compare whole.
+std::vector<std::string> reported(const testing::LintResult& result) {
+  std::vector<std::string> lines;
+  std::istringstream text(result.text);
+  for (std::string line; std::getline(text, line);) {
+    if (!line.empty() && line[0] != ' ') lines.push_back(line);
+  }
+  return lines;
+}
+
+// The line of `result` that reports `rule`, and the line after it (its
+// note or hint); empty when the rule was not reported.
+std::vector<std::string> reportOf(const testing::LintResult& result, std::string_view rule) {
+  std::vector<std::string> lines = reported(result);
+  std::string tag = "[" + std::string(rule) + "]";
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (lines[i].ends_with(tag)) return {lines[i], lines[i + 1]};
+  }
+  return {};
+}
+
+// A plan that moves old_db to new_db online behind the pooler `pool`: the
+// declarations, then `phases` from line 27 on.
+std::string onlinePlan(std::string_view phases) {
+  return std::string(
+             "import \"std/postgres\"\n"
+             "import \"std/pgbouncer\"\n"
+             "plan online {\n"
+             "  retain 72h\n"
+             "  secret pool_pw { from env(\"POOL_PW\") }\n"
+             "  source old_db postgres {\n"
+             "    host     \"127.0.0.1\"\n"
+             "    database \"shop\"\n"
+             "  }\n"
+             "  target new_db postgres {\n"
+             "    host     \"127.0.0.2\"\n"
+             "    database \"shop\"\n"
+             "  }\n"
+             "  endpoint pool pgbouncer {\n"
+             "    host     \"127.0.0.1\"\n"
+             "    user     \"pgbouncer\"\n"
+             "    password pool_pw\n"
+             "    database \"shop\"\n"
+             "    config   \"/etc/pgbouncer/databases.ini\"\n"
+             "  }\n"
+             "  window sat_night {\n"
+             "    days     [sat]\n"
+             "    start    \"02:00\"\n"
+             "    length   2h\n"
+             "    timezone \"UTC\"\n"
+             "  }\n") +
+         std::string(phases) + "}\n";
+}
+
+// A sync in migration; pause, cutover, point and resume in a switchover
+// bound to sat_night. Together, the online example of docs/language.md.
+const char* const kSyncPhase =
+    "  phase migration {\n"
+    "    step sync {\n"
+    "      do   postgres.sync(from: old_db, to: new_db)\n"
+    "      undo postgres.unsync(from: old_db, to: new_db)\n"
+    "    }\n"
+    "  }\n";
+
+const char* const kOnlineSwitchover =
+    "  phase switchover {\n"
+    "    window sat_night\n"
+    "    step pause {\n"
+    "      do   pgbouncer.pause(pool: pool)\n"
+    "      undo pgbouncer.resume(pool: pool)\n"
+    "    }\n"
+    "    step cutover {\n"
+    "      do    postgres.cutover(from: old_db, to: new_db)\n"
+    "      after pause\n"
+    "    }\n"
+    "    step point {\n"
+    "      do    pgbouncer.point(pool: pool, to: new_db)\n"
+    "      undo  pgbouncer.point(pool: pool, to: old_db)\n"
+    "      after cutover\n"
+    "    }\n"
+    "    step resume {\n"
+    "      do    pgbouncer.resume(pool: pool)\n"
+    "      undo  pgbouncer.pause(pool: pool)\n"
+    "      after point\n"
+    "    }\n"
+    "  }\n";
+
+// `text` with `from` replaced by `to`, which must be there.
+std::string replaced(std::string text, std::string_view from, std::string_view to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(Sema, EndpointIsDeclaredNeitherSourceNorTargetAndUsedByItsSteps) {
+  sema::Compilation compilation(std::vector<std::string>{});
+  const auto* file =
+      compilation.addText("p.mig", onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover));
+  ASSERT_TRUE(file->checked.plan);
+  const sema::Endpoint* pool = file->checked.plan->endpoint("pool");
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->role, sema::EndpointRole::Other);
+  EXPECT_FALSE(pool->isSource());
+  EXPECT_FALSE(pool->isTarget());
+  ASSERT_NE(pool->kind, nullptr);
+  EXPECT_EQ(pool->kind->name, "pgbouncer");
+  EXPECT_EQ(pool->text.at("url"), "postgresql://pgbouncer@127.0.0.1:6432/pgbouncer");
+  ASSERT_NE(pool->secret, nullptr);
+  EXPECT_EQ(pool->secret->name, "pool_pw");
+  EXPECT_EQ(file->checked.usage.endpoints.count(pool), 1u);
+}
+
+TEST(Sema, UnusedEndpointIsReportedAsAnEndpoint) {
+  auto result = lintText("p.mig", onlinePlan(kSyncPhase));
+  std::vector<std::string> unused;
+  for (const diag::Diagnostic& d : result.diagnostics) {
+    if (d.rule == diag::Rule::UnusedDeclaration) unused.push_back(d.message);
+  }
+  EXPECT_EQ(unused, (std::vector<std::string>{"endpoint 'pool' is never used by a step",
+                                              "window 'sat_night' is never used"}))
+      << result.text;
+}
+
+TEST(Sema, EndpointOfAnUnknownKindIsUndefined) {
+  auto misspelt =
+      lintText("p.mig", replaced(onlinePlan(kSyncPhase), "pool pgbouncer", "pool pgbouncr"));
+  EXPECT_EQ(reportOf(misspelt, "undefined-reference"),
+            (std::vector<std::string>{"p.mig:14:17: error: kind 'pgbouncr' is not declared by any "
+                                      "imported module [undefined-reference]",
+                                      "help: did you mean 'pgbouncer'?"}))
+      << misspelt.text;
+
+  auto notImported =
+      lintText("p.mig", replaced(onlinePlan(kSyncPhase), "import \"std/pgbouncer\"\n", ""));
+  EXPECT_EQ(reportOf(notImported, "undefined-reference"),
+            (std::vector<std::string>{"p.mig:13:17: error: kind 'pgbouncer' is not declared by "
+                                      "any imported module [undefined-reference]",
+                                      "help: add `import \"std/pgbouncer\"`"}))
+      << notImported.text;
+}
+
+TEST(Sema, EndpointWithoutANameOrAKindIsMissingThem) {
+  auto noName = lintText(
+      "p.mig", replaced(onlinePlan(kSyncPhase), "endpoint pool pgbouncer {", "endpoint {"));
+  EXPECT_EQ(reportOf(noName, "missing-attribute")[0],
+            "p.mig:14:3: error: endpoint needs a name and a kind: `endpoint pool pgbouncer {` "
+            "[missing-attribute]")
+      << noName.text;
+  auto noKind = lintText(
+      "p.mig", replaced(onlinePlan(kSyncPhase), "endpoint pool pgbouncer {", "endpoint pool {"));
+  EXPECT_EQ(reportOf(noKind, "missing-attribute"),
+            (std::vector<std::string>{"p.mig:14:3: error: endpoint 'pool' needs a kind: "
+                                      "`endpoint pool pgbouncer {` [missing-attribute]",
+                                      "help: kinds imported here: pgbouncer, postgres"}))
+      << noKind.text;
+}
+
+TEST(Sema, AclOfANonTargetSaysWhatItNames) {
+  std::string plan = onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover);
+  plan = replaced(plan, "  window sat_night {\n",
+                  "  acl pool { allow \"10.1.0.0/24\" }\n"
+                  "  acl old_db { allow \"10.1.0.0/24\" }\n"
+                  "  acl pool_pw { allow \"10.1.0.0/24\" }\n"
+                  "  window sat_night {\n");
+  std::vector<std::string> mismatches;
+  for (const diag::Diagnostic& d : lintText("p.mig", plan).diagnostics) {
+    if (d.rule == diag::Rule::TypeMismatch) mismatches.push_back(d.message);
+  }
+  EXPECT_EQ(mismatches,
+            (std::vector<std::string>{
+                "an ACL belongs to a target; 'pool' is an endpoint, neither source nor target",
+                "an ACL belongs to a target; 'old_db' is a source",
+                "an ACL belongs to a target; 'pool_pw' is a secret",
+            }));
 }
 
 }  // namespace

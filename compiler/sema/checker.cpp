@@ -547,10 +547,12 @@ class PlanChecker : public Scope {
     EndpointRole role = keyword == "target"   ? EndpointRole::Target
                         : keyword == "source" ? EndpointRole::Source
                                               : EndpointRole::Other;
+    // What the messages show as a header: a pooler for an `endpoint`.
+    std::string_view exampleKind = role == EndpointRole::Other ? "pgbouncer" : "postgres";
     if (block.labels.empty()) {
       diags_.report(Rule::MissingAttribute, block.header,
-                    fmt::format("{} needs a name and a kind: `{} old_db postgres {{`",
-                                block.keyword.text, block.keyword.text));
+                    fmt::format("{} needs a name and a kind: `{} {} {} {{`", keyword, keyword,
+                                role == EndpointRole::Other ? "pool" : "old_db", exampleKind));
       return;
     }
     auto endpoint = std::make_unique<Endpoint>();
@@ -561,9 +563,8 @@ class PlanChecker : public Scope {
     endpoint->range = block.range;
     if (block.labels.size() < 2) {
       auto& d = diags_.report(Rule::MissingAttribute, block.header,
-                              fmt::format("{} '{}' needs a kind: `{} {} postgres {{`",
-                                          block.keyword.text, endpoint->name, block.keyword.text,
-                                          endpoint->name));
+                              fmt::format("{} '{}' needs a kind: `{} {} {} {{`", keyword,
+                                          endpoint->name, keyword, endpoint->name, exampleKind));
       auto kinds = scope_.kindNames();
       if (!kinds.empty()) {
         d.fix = diag::FixHint{fmt::format("kinds imported here: {}", fmt::join(kinds, ", ")),
@@ -763,6 +764,15 @@ class PlanChecker : public Scope {
 
   // ---------------------------------------------------------------- acl
 
+  static std::string whatIsNotATarget(const Declaration& declared) {
+    if (declared.secret) return "a secret";
+    if (declared.window) return "a window";
+    if (declared.step) return "a step";
+    if (declared.endpoint == nullptr) return "not an endpoint";
+    if (declared.endpoint->isSource()) return "a source";
+    return "an endpoint, neither source nor target";
+  }
+
   void checkAcl(const ast::Block& block) {
     if (block.labels.size() != 1) {
       diags_.report(Rule::MissingAttribute, block.header,
@@ -779,8 +789,7 @@ class PlanChecker : public Scope {
     if (target == nullptr || !target->isTarget()) {
       auto& d = diags_.report(Rule::TypeMismatch, targetName.range,
                               fmt::format("an ACL belongs to a target; '{}' is {}", targetName.text,
-                                          target ? fmt::format("a {}", endpointRoleName(target->role))
-                                                 : std::string("not an endpoint")));
+                                          whatIsNotATarget(it->second)));
       d.notes.push_back({it->second.range, "declared here"});
       return;
     }
