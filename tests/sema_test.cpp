@@ -544,5 +544,100 @@ TEST(Sema, AclOfANonTargetSaysWhatItNames) {
             }));
 }
 
+// cutover is `undone_with sync`: the sync's undo (unsync) covers it, when
+// there is one, for the same endpoints.
+TEST(Sema, CutoverNeedsNoUndoWhenItsSyncHasOne) {
+  auto covered = lintText("p.mig", onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover));
+  EXPECT_FALSE(covered.has(diag::Rule::IrreversibleStep)) << covered.text;
+
+  std::string noUnsync = replaced(onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover),
+                                  "      undo postgres.unsync(from: old_db, to: new_db)\n", "");
+  std::vector<std::string> irreversible;
+  for (const std::string& line : reported(lintText("p.mig", noUnsync))) {
+    if (line.find("[irreversible-step]") != std::string::npos || line.starts_with("help: add an") ||
+        line.starts_with("help: postgres")) {
+      irreversible.push_back(line);
+    }
+  }
+  EXPECT_EQ(irreversible,
+            (std::vector<std::string>{
+                "p.mig:28:10: warning: migration step 'sync' changes something (postgres.sync) and "
+                "has no undo: a rollback cannot reverse it [irreversible-step]",
+                "help: add an `undo` that reverses it, like `undo postgres.unsync(from: old_db, "
+                "to: new_db)`",
+                "p.mig:38:10: warning: switchover step 'cutover' changes something "
+                "(postgres.cutover) and has no undo: a rollback cannot reverse it "
+                "[irreversible-step]",
+                "help: postgres.cutover is undone by the undo of step 'sync' (postgres.sync), "
+                "which has none: give that step an `undo`",
+            }));
+}
+
+TEST(Sema, CutoverOfOtherEndpointsThanTheSyncNeedsItsOwnUndo) {
+  std::string plan = onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover);
+  plan = replaced(plan, "  window sat_night {\n",
+                  "  target other_db postgres {\n"
+                  "    host     \"127.0.0.3\"\n"
+                  "    database \"shop\"\n"
+                  "  }\n"
+                  "  window sat_night {\n");
+  plan = replaced(plan, "do    postgres.cutover(from: old_db, to: new_db)",
+                  "do    postgres.cutover(from: old_db, to: other_db)");
+  auto result = lintText("p.mig", plan);
+  std::vector<std::string> irreversible;
+  for (const diag::Diagnostic& d : result.diagnostics) {
+    if (d.rule == diag::Rule::IrreversibleStep) irreversible.push_back(d.message);
+  }
+  EXPECT_EQ(irreversible, (std::vector<std::string>{
+                              "switchover step 'cutover' changes something (postgres.cutover) and "
+                              "has no undo: a rollback cannot reverse it"}))
+      << result.text;
+}
+
+TEST(Sema, UndoneWithMustNameAnActionOfTheModule) {
+  const char* module =
+      "module m\n"
+      "kind thing {\n"
+      "  host string\n"
+      "}\n"
+      "action cutover(from: thing, to: thing) {\n"
+      "  effect      write\n"
+      "  undone_with %s\n"
+      "  run         \"cut ${from.host} ${to.host}\"\n"
+      "}\n"
+      "action sync(from: thing, to: thing) {\n"
+      "  effect write\n"
+      "  run    \"sync ${from.host} ${to.host}\"\n"
+      "}\n";
+  auto lint = [&](const char* undoneWith) {
+    std::string text = module;
+    return lintText("m.mig", replaced(text, "%s", undoneWith));
+  };
+  // Declared further down the file: fine.
+  EXPECT_EQ(lint("sync").text, "no problems found\n");
+  auto misspelt = lint("synk");
+  EXPECT_EQ(reported(misspelt),
+            (std::vector<std::string>{
+                "m.mig:7:15: error: module 'm' has no action 'synk' for action 'cutover' to be "
+                "undone with [undefined-reference]",
+                "help: did you mean 'sync'?",
+                "1 error",
+            }));
+}
+
+TEST(Sema, SyncCountsAsAWriteOfItsTargetForParity) {
+  auto unchecked = lintText("p.mig", onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover));
+  EXPECT_TRUE(unchecked.has(diag::Rule::ParityUnchecked)) << unchecked.text;
+  std::string compared =
+      replaced(onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover), "    step point {\n",
+               "    step parity {\n"
+               "      do    postgres.compare(a: old_db, b: new_db)\n"
+               "      after cutover\n"
+               "    }\n"
+               "    step point {\n");
+  auto checked = lintText("p.mig", compared);
+  EXPECT_FALSE(checked.has(diag::Rule::ParityUnchecked)) << checked.text;
+}
+
 }  // namespace
 }  // namespace mig

@@ -6,8 +6,9 @@
 #include <map>
 #include <set>
 
-#include "compiler/units/units.h"
 #include "compiler/sema/addresses.h"
+#include "compiler/sema/modules.h"
+#include "compiler/units/units.h"
 
 namespace mig::sema {
 namespace {
@@ -38,19 +39,55 @@ bool refersTo(const Call& call, const Endpoint* endpoint) {
   return false;
 }
 
-// The endpoint a copy or restore writes: its `to` or its `db` (every stdlib
-// module names them so). A copy *from* a target does not write it.
-const Endpoint* writtenEndpoint(const Call& call) {
-  const Action* action = call.action;
-  if (action == nullptr || action->effect != Effect::Write) return nullptr;
-  const char* param = action->name == "copy" ? "to" : action->name == "restore" ? "db" : nullptr;
-  if (param == nullptr) return nullptr;
+// The endpoint a call passes as `param`, or null.
+const Endpoint* endpointArgument(const Call& call, const std::string& param) {
   auto it = call.args.find(param);
   if (it == call.args.end() || it->second.tag != Value::Tag::Ref ||
       it->second.ref.to != Ref::To::Endpoint) {
     return nullptr;
   }
   return it->second.ref.endpoint;
+}
+
+// The endpoint a copy, restore or sync writes: its `to` or its `db` (every
+// stdlib module names them so). A copy *from* a target does not write it.
+const Endpoint* writtenEndpoint(const Call& call) {
+  const Action* action = call.action;
+  if (action == nullptr || action->effect != Effect::Write) return nullptr;
+  const std::string& name = action->name;
+  if (name == "copy" || name == "sync") return endpointArgument(call, "to");
+  if (name == "restore") return endpointArgument(call, "db");
+  return nullptr;
+}
+
+// Whether `call` calls MODULE.NAME.
+bool calls(const Call& call, std::string_view module, std::string_view name) {
+  return call.action && call.action->module == module && call.action->name == name;
+}
+
+// Whether two calls name the same endpoints: they share at least one
+// endpoint parameter (`from`, `to`), and every one they share names the
+// same endpoint in both.
+bool sameEndpoints(const Call& a, const Call& b) {
+  bool shared = false;
+  for (const auto& [param, value] : a.args) {
+    const Endpoint* endpoint = endpointArgument(a, param);
+    if (endpoint == nullptr || !b.args.count(param)) continue;
+    if (endpointArgument(b, param) != endpoint) return false;
+    shared = true;
+  }
+  return shared;
+}
+
+// A module's sync that has a cutover to end it (postgres, redis): the
+// cutover, or null.
+const Action* cutoverOf(const Action* sync) {
+  if (sync == nullptr || sync->name != "sync" || sync->declaredIn == nullptr) return nullptr;
+  return sync->declaredIn->action("cutover");
+}
+
+std::string endpointName(const Endpoint* endpoint) {
+  return endpoint ? endpoint->name : std::string("?");
 }
 
 // The kinds std/acl's `verify(target: postgres|redis)` accepts.
@@ -248,26 +285,60 @@ class Linter {
     }
   }
 
+  // The step whose undo also reverses `step`: one calling the action that
+  // step's action is `undone_with`, on the same endpoints; null if none.
+  const Step* undoingStep(const Step& step) const {
+    const Action& action = *step.run.action;
+    if (action.undoneWith.empty()) return nullptr;
+    const Step* found = nullptr;
+    for (const auto& other : plan_.steps) {
+      if (other.get() == &step || !calls(other->run, action.module, action.undoneWith) ||
+          !sameEndpoints(step.run, other->run)) {
+        continue;
+      }
+      if (other->undo) return other.get();
+      if (found == nullptr) found = other.get();
+    }
+    return found;
+  }
+
   void checkReversibility() {
     for (const auto& step : plan_.steps) {
       PhaseKind kind = step->phase->kind;
       if (kind != PhaseKind::Migration && kind != PhaseKind::Switchover) continue;
       if (!step->run.action || step->effect() != Effect::Write || step->undo) continue;
+      const Step* undoing = undoingStep(*step);
+      if (undoing && undoing->undo) continue;
       const Action& action = *step->run.action;
       auto& d = diags_.report(Rule::IrreversibleStep, step->nameRange,
                               fmt::format("{} step '{}' changes something ({}) and has no undo: a "
                                           "rollback cannot reverse it",
                                           phaseName(kind), step->name, action.qualifiedName()));
-      std::string hint = "add an `undo` that reverses it";
-      const Endpoint* written = writtenEndpoint(step->run);
-      if (written && !action.module.empty()) {
-        hint = fmt::format("add an `undo` that reverses it, like `undo {}.wipe(db: {})`",
-                           action.module, written->name);
-      } else if (action.module == "shell") {
-        hint = "add an `undo` with the command that reverses it, like `undo sh(\"...\")`";
-      }
-      d.fix = diag::FixHint{hint, step->nameRange, std::nullopt};
+      d.fix = diag::FixHint{undoHint(*step, undoing), step->nameRange, std::nullopt};
     }
+  }
+
+  static std::string undoHint(const Step& step, const Step* undoing) {
+    const Action& action = *step.run.action;
+    if (undoing) {
+      return fmt::format(
+          "{} is undone by the undo of step '{}' ({}), which has none: give that step an `undo`",
+          action.qualifiedName(), undoing->name, undoing->run.action->qualifiedName());
+    }
+    const Endpoint* written = writtenEndpoint(step.run);
+    if (cutoverOf(&action) && action.declaredIn->action("unsync")) {
+      return fmt::format("add an `undo` that reverses it, like `undo {}.unsync(from: {}, to: {})`",
+                         action.module, endpointName(endpointArgument(step.run, "from")),
+                         endpointName(written));
+    }
+    if (written && !action.module.empty()) {
+      return fmt::format("add an `undo` that reverses it, like `undo {}.wipe(db: {})`",
+                         action.module, written->name);
+    }
+    if (action.module == "shell") {
+      return "add an `undo` with the command that reverses it, like `undo sh(\"...\")`";
+    }
+    return "add an `undo` that reverses it";
   }
 
   void checkParity() {

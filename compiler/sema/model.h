@@ -27,6 +27,7 @@ struct Step;
 struct Parameter;
 struct Window;
 struct Phase;
+struct Module;
 
 // ---------------------------------------------------------------- types
 
@@ -162,11 +163,17 @@ struct EnvBinding {
 struct Action {
   std::string module;
   std::string name;
+  /// The module that declares it: where lint looks for its siblings (the
+  /// cutover that ends a sync).
+  const Module* declaredIn = nullptr;
   std::vector<Parameter> params;
   std::vector<std::string> requiredCommands;
   Effect effect = Effect::Write;
   /// `undone_with sync`: the action of this module whose step's undo also
   /// reverses this one (cutover ends what sync started; unsync removes both).
+  /// A step calling this action needs no undo of its own when a step
+  /// calling that one on the same endpoints has one. Checked to name an
+  /// action of the module when the module loads.
   std::string undoneWith;
   Range undoneWithRange;
   Value run;  ///< a command template, or a reference to a `command` parameter

@@ -204,6 +204,7 @@ class SchemaBuilder {
     auto action = std::make_unique<Action>();
     action->module = module_.name;
     action->name = block.labels[0].text;
+    action->declaredIn = &module_;
     action->nameRange = block.labels[0].range;
     action->range = block.range;
     if (!declare(action->name, action->nameRange)) return;
@@ -284,6 +285,24 @@ class SchemaBuilder {
                     fmt::format("action '{}' has no `run` command", action->name));
     }
     module_.actions.push_back(std::move(action));
+  }
+
+  // `undone_with NAME` names an action of the same module; run once all of
+  // them are declared, since it may name one declared further down.
+  void checkUndoneWith() {
+    for (const auto& action : module_.actions) {
+      if (action->undoneWith.empty() || module_.action(action->undoneWith)) continue;
+      auto& d = diags_.report(diag::Rule::UndefinedReference, action->undoneWithRange,
+                              fmt::format("module '{}' has no action '{}' for action '{}' "
+                                          "to be undone with",
+                                          module_.name, action->undoneWith, action->name));
+      std::vector<std::string> names;
+      for (const auto& other : module_.actions) names.push_back(other->name);
+      if (auto near = closestName(action->undoneWith, names)) {
+        d.fix =
+            diag::FixHint{fmt::format("did you mean '{}'?", *near), action->undoneWithRange, *near};
+      }
+    }
   }
 
  private:
@@ -718,6 +737,7 @@ void ModuleSet::checkModule(Module& module, const std::string& directory) {
                                 block.keyword.text));
     }
   }
+  builder.checkUndoneWith();
 }
 
 }  // namespace mig::sema
