@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "compiler/diag/rules.h"
@@ -136,11 +137,39 @@ TEST(Cli, ExplainsEveryRule) {
   EXPECT_EQ(runCommand(mig() + " explain no-such-rule 2>/dev/null").exitCode, 2);
 }
 
+// The rules postgres.sync checks against the servers are explained like
+// the others, and say where they are checked and what the driver prints.
+TEST(Cli, ExplainsTheRulesCheckedAtRunTime) {
+  for (const char* rule : {"wal-level", "sync-needs-replica-identity"}) {
+    auto result = runCommand(mig() + " explain " + rule);
+    EXPECT_EQ(result.exitCode, 0) << rule;
+    std::string head = std::string(rule) +
+                       " (error)\n\nWhat it catches\n    Checked at run time by postgres.sync (the "
+                       "postgres-sync driver) before it changes anything, not by `mig lint`: ";
+    EXPECT_EQ(result.output.substr(0, head.size()), head) << result.output;
+    EXPECT_NE(result.output.find("a line starting with `" + std::string(rule) + ":`"),
+              std::string::npos)
+        << result.output;
+  }
+}
+
 TEST(Cli, ExplainListNamesEveryRule) {
   auto result = runCommand(mig() + " explain --list");
   for (const diag::RuleInfo& info : diag::allRules()) {
     EXPECT_NE(result.output.find(std::string(info.name)), std::string::npos) << info.name;
   }
+}
+
+// An `endpoint` (here a PgBouncer pool) is neither source nor target: the
+// compiled plan says so in its role.
+TEST(Cli, CompiledPlanGivesEveryEndpointItsRole) {
+  auto result = runCommand(mig() + " compile tests/lint/sync-without-cutover/good.mig");
+  ASSERT_EQ(result.exitCode, 0) << result.output;
+  auto plan = nlohmann::json::parse(result.output);
+  std::map<std::string, std::string> roles;
+  for (const auto& endpoint : plan["endpoints"]) roles[endpoint["name"]] = endpoint["role"];
+  EXPECT_EQ(roles, (std::map<std::string, std::string>{
+                       {"new_db", "target"}, {"old_db", "source"}, {"pool", "endpoint"}}));
 }
 
 TEST(Cli, FmtCheckReportsAndChangesNothing) {

@@ -639,5 +639,211 @@ TEST(Sema, SyncCountsAsAWriteOfItsTargetForParity) {
   EXPECT_FALSE(checked.has(diag::Rule::ParityUnchecked)) << checked.text;
 }
 
+// The brief's example: no error, and none of the rules about reversibility
+// and cutovers; what it lacks (a verification phase, an ACL, a compare of
+// what the sync wrote) is reported.
+TEST(Sema, OnlineMigrationWithAPoolerLintsWithoutErrors) {
+  auto result = lintText("p.mig", onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover));
+  EXPECT_EQ(result.errors, 0u) << result.text;
+  EXPECT_EQ(reported(result),
+            (std::vector<std::string>{
+                "p.mig:3:6: warning: plan 'online' has no verification phase: nothing checks the "
+                "application after switchover [verification-missing]",
+                "help: add `phase verification { step health = sh(\"curl -fsS "
+                "https://.../health\") }`",
+                "p.mig:10:10: warning: target 'new_db' has no ACL: nothing says which machines may "
+                "reach it [acl-missing]",
+                "help: add `acl new_db { allow \"10.0.0.0/24\" \"app servers\" }`",
+                "p.mig:10:10: warning: target 'new_db' is written by step 'sync' but nothing "
+                "compares it with its source before or during switchover [parity-unchecked]",
+                "p.mig:28:10: note: written here",
+                "help: add a compare step in testing or switchover, like `postgres.compare(a: "
+                "SOURCE, b: new_db)`",
+                "3 warnings",
+            }));
+}
+
+TEST(Sema, SyncWithoutCutoverInSwitchoverIsAnError) {
+  std::string noCutover = replaced(onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover),
+                                   "    step cutover {\n"
+                                   "      do    postgres.cutover(from: old_db, to: new_db)\n"
+                                   "      after pause\n"
+                                   "    }\n",
+                                   "");
+  noCutover = replaced(noCutover, "after cutover", "after pause");
+  auto result = lintText("p.mig", noCutover);
+  std::vector<std::string> lines;
+  for (const std::string& line : reported(result)) {
+    if (line.find("error") != std::string::npos || line.starts_with("help: add `step")) {
+      lines.push_back(line);
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "p.mig:29:12: error: step 'sync' keeps 'new_db' a replica of 'old_db' "
+                       "(postgres.sync), but no switchover step ends the replication with "
+                       "postgres.cutover(from: old_db, to: new_db) [sync-without-cutover]",
+                       "help: add `step cutover = postgres.cutover(from: old_db, to: new_db)` to "
+                       "the switchover phase, after the step that holds the application's writes",
+                       "1 error, 3 warnings",
+                   }))
+      << result.text;
+}
+
+TEST(Sema, CutoverOfOtherEndpointsOrInAnotherPhaseDoesNotEndTheSync) {
+  std::string plan = onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover);
+  std::string swapped = replaced(plan, "do    postgres.cutover(from: old_db, to: new_db)",
+                                 "do    postgres.cutover(from: new_db, to: old_db)");
+  EXPECT_TRUE(lintText("p.mig", swapped).has(diag::Rule::SyncWithoutCutover));
+
+  // The cutover moved to the migration phase: a note points at it.
+  std::string early = replaced(plan,
+                               "    step cutover {\n"
+                               "      do    postgres.cutover(from: old_db, to: new_db)\n"
+                               "      after pause\n"
+                               "    }\n",
+                               "");
+  early = replaced(early, "after cutover", "after pause");
+  early = replaced(early, "      undo postgres.unsync(from: old_db, to: new_db)\n    }\n",
+                   "      undo postgres.unsync(from: old_db, to: new_db)\n    }\n"
+                   "    step cutover {\n"
+                   "      do    postgres.cutover(from: old_db, to: new_db)\n"
+                   "      after sync\n"
+                   "    }\n");
+  auto result = lintText("p.mig", early);
+  std::vector<std::string> lines;
+  for (const std::string& line : reported(result)) {
+    if (line.find("sync-without-cutover") != std::string::npos ||
+        line.find("cutover-outside-window") != std::string::npos ||
+        line.find(": note: a cutover") != std::string::npos) {
+      lines.push_back(line);
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "p.mig:29:12: error: step 'sync' keeps 'new_db' a replica of 'old_db' "
+                       "(postgres.sync), but no switchover step ends the replication with "
+                       "postgres.cutover(from: old_db, to: new_db) [sync-without-cutover]",
+                       "p.mig:32:10: note: a cutover of the same endpoints is in the migration "
+                       "phase",
+                       "p.mig:32:10: warning: step 'cutover' cuts over (postgres.cutover) in the "
+                       "migration phase: a cutover belongs in the switchover phase, in its "
+                       "maintenance window [cutover-outside-window]",
+                   }))
+      << result.text;
+}
+
+TEST(Sema, RedisSyncNeedsARedisCutover) {
+  std::string plan =
+      "import \"std/redis\"\n"
+      "plan p {\n"
+      "  retain 72h\n"
+      "  source a redis {\n    host \"10.0.0.1\"\n  }\n"
+      "  target b redis {\n    host \"10.0.0.2\"\n  }\n"
+      "  phase migration {\n"
+      "    step sync {\n"
+      "      do   redis.sync(from: a, to: b)\n"
+      "      undo redis.unsync(from: a, to: b)\n"
+      "    }\n"
+      "  }\n"
+      "}\n";
+  std::vector<std::string> errors;
+  for (const diag::Diagnostic& d : lintText("p.mig", plan).diagnostics) {
+    if (d.severity == diag::Severity::Error) errors.push_back(d.message);
+  }
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "step 'sync' keeps 'b' a replica of 'a' (redis.sync), but no switchover "
+                        "step ends the replication with redis.cutover(from: a, to: b)"}));
+}
+
+TEST(Sema, CutoverInAnUnboundSwitchoverIsOutsideAnyWindow) {
+  std::string unbound = replaced(onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover),
+                                 "    window sat_night\n    step pause", "    step pause");
+  unbound = replaced(unbound, "  window sat_night {", "  window spare {");
+  auto result = lintText("p.mig", unbound);
+  std::vector<std::string> lines;
+  for (const std::string& line : reported(result)) {
+    if (line.find("cutover-outside-window") != std::string::npos ||
+        line.find("switchover-outside-window") != std::string::npos) {
+      lines.push_back(line);
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "p.mig:33:3: warning: the switchover phase is bound to no maintenance "
+                       "window: it would cut over whenever the run reaches it "
+                       "[switchover-outside-window]",
+                       "p.mig:38:10: warning: switchover step 'cutover' cuts over "
+                       "(postgres.cutover) outside any maintenance window: it would cut over "
+                       "whenever the run reaches it [cutover-outside-window]",
+                   }))
+      << result.text;
+
+  // A window of the step's own binds it.
+  std::string stepBound = replaced(unbound, "      after pause\n    }\n    step point",
+                                   "      after pause\n      window spare\n    }\n    step point");
+  EXPECT_FALSE(lintText("p.mig", stepBound).has(diag::Rule::CutoverOutsideWindow));
+}
+
+TEST(Sema, FullCopyOrRestoreOfASyncedTargetInSwitchoverIsReported) {
+  std::string plan = onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover);
+  std::string copied = replaced(plan, "    step cutover {\n",
+                                "    step final_copy {\n"
+                                "      do   postgres.copy(from: old_db, to: new_db)\n"
+                                "      undo postgres.wipe(db: new_db)\n"
+                                "    }\n"
+                                "    step cutover {\n");
+  auto result = lintText("p.mig", copied);
+  std::vector<std::string> lines;
+  for (const std::string& line : reported(result)) {
+    if (line.find("copy-after-sync") != std::string::npos ||
+        line.find(": note: '") != std::string::npos || line.starts_with("help: drop")) {
+      lines.push_back(line);
+    }
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "p.mig:40:12: warning: switchover step 'final_copy' replaces all of "
+                       "'new_db' (postgres.copy), which step 'sync' keeps in sync: the copy throws "
+                       "the live replica away and makes the window as long as a full copy "
+                       "[copy-after-sync]",
+                       "p.mig:28:10: note: 'new_db' is kept in sync with 'old_db' here",
+                       "help: drop this step: postgres.cutover(from: old_db, to: new_db) ends the "
+                       "sync in the window",
+                   }))
+      << result.text;
+
+  std::string restored =
+      replaced(plan, "    step cutover {\n",
+               "    step final_restore {\n"
+               "      do   postgres.restore(db: new_db, file: \"/backups/shop.dump\")\n"
+               "      undo postgres.wipe(db: new_db)\n"
+               "    }\n"
+               "    step cutover {\n");
+  EXPECT_TRUE(lintText("p.mig", restored).has(diag::Rule::CopyAfterSync));
+}
+
+TEST(Sema, CopiesBeforeTheSwitchoverOrOfOtherTargetsAreNotCopiesAfterSync) {
+  std::string plan = onlinePlan(std::string(kSyncPhase) + kOnlineSwitchover);
+  // A rehearsal copy in the migration phase, before the sync.
+  std::string rehearsal = replaced(plan, "    step sync {\n",
+                                   "    step rehearsal {\n"
+                                   "      do   postgres.copy(from: old_db, to: new_db)\n"
+                                   "      undo postgres.wipe(db: new_db)\n"
+                                   "    }\n"
+                                   "    step sync {\n");
+  EXPECT_FALSE(lintText("p.mig", rehearsal).has(diag::Rule::CopyAfterSync));
+  // A copy of the source's data to another target in the window.
+  std::string other = replaced(plan, "  window sat_night {\n",
+                               "  target reports postgres {\n"
+                               "    host     \"127.0.0.4\"\n"
+                               "    database \"reports\"\n"
+                               "  }\n"
+                               "  window sat_night {\n");
+  other = replaced(other, "    step cutover {\n",
+                   "    step reports_copy {\n"
+                   "      do   postgres.copy(from: old_db, to: reports)\n"
+                   "      undo postgres.wipe(db: reports)\n"
+                   "    }\n"
+                   "    step cutover {\n");
+  EXPECT_FALSE(lintText("p.mig", other).has(diag::Rule::CopyAfterSync));
+}
+
 }  // namespace
 }  // namespace mig

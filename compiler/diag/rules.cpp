@@ -8,6 +8,7 @@ namespace {
 
 using enum Rule;
 using enum Severity;
+using enum CheckedBy;
 
 // The one table of rules. Order matches the Rule enum.
 constexpr std::array kRules = {

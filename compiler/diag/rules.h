@@ -39,7 +39,17 @@ enum class Rule {
   WindowTooShort,
   UnusedDeclaration,
   SameSourceTarget,
+  SyncWithoutCutover,
+  CutoverOutsideWindow,
+  CopyAfterSync,
+  WalLevel,
+  SyncNeedsReplicaIdentity,
 };
+
+/// Where a rule is checked: by `mig lint` on the plan, or at run time by a
+/// driver against a live server (its output lines start with `RULE:`), for
+/// what only the server knows.
+enum class CheckedBy { Lint, Run };
 
 /// What `mig explain` and the SARIF rule descriptors say about a rule.
 struct RuleInfo {
@@ -57,6 +67,7 @@ struct RuleInfo {
   /// A snippet that triggers the rule, and the same snippet fixed.
   std::string_view bad;
   std::string_view good;
+  CheckedBy checkedBy = CheckedBy::Lint;
 };
 
 std::span<const RuleInfo> allRules();

@@ -106,6 +106,9 @@ class Linter {
     checkAcls();
     checkSwitchoverWindow();
     checkReversibility();
+    checkSyncsAreCutOver();
+    checkCutoverWindows();
+    checkCopiesOfSyncedTargets();
     checkParity();
     checkRetention();
     checkVerification();
@@ -339,6 +342,109 @@ class Linter {
       return "add an `undo` with the command that reverses it, like `undo sh(\"...\")`";
     }
     return "add an `undo` that reverses it";
+  }
+
+  // A sync leaves its target a replica of its source until the module's
+  // cutover, in the switchover phase, ends the replication.
+  void checkSyncsAreCutOver() {
+    for (const auto& step : plan_.steps) {
+      const Action* cutover = cutoverOf(step->run.action);
+      const Endpoint* from = endpointArgument(step->run, "from");
+      const Endpoint* to = endpointArgument(step->run, "to");
+      if (cutover == nullptr || from == nullptr || to == nullptr) continue;
+      const Step* elsewhere = nullptr;
+      bool cutOver = false;
+      for (const auto& other : plan_.steps) {
+        if (other->run.action != cutover || !sameEndpoints(step->run, other->run)) continue;
+        if (other->phase->kind == PhaseKind::Switchover) {
+          cutOver = true;
+        } else if (elsewhere == nullptr) {
+          elsewhere = other.get();
+        }
+      }
+      if (cutOver) continue;
+      std::string cutoverCall =
+          fmt::format("{}(from: {}, to: {})", cutover->qualifiedName(), from->name, to->name);
+      auto& d = diags_.report(Rule::SyncWithoutCutover, step->run.range,
+                              fmt::format("step '{}' keeps '{}' a replica of '{}' ({}), but no "
+                                          "switchover step ends the replication with {}",
+                                          step->name, to->name, from->name,
+                                          step->run.action->qualifiedName(), cutoverCall));
+      if (elsewhere) {
+        d.notes.push_back(
+            {elsewhere->nameRange, fmt::format("a cutover of the same endpoints is in the {} phase",
+                                               phaseName(elsewhere->phase->kind))});
+      }
+      d.fix = diag::FixHint{fmt::format("add `step cutover = {}` to the switchover phase, after "
+                                        "the step that holds the application's writes",
+                                        cutoverCall),
+                            step->run.range, std::nullopt};
+    }
+  }
+
+  void checkCutoverWindows() {
+    for (const auto& step : plan_.steps) {
+      const Action* action = step->run.action;
+      if (action == nullptr || action->name != "cutover") continue;
+      // A `window` that names no window is an error already; it still binds.
+      bool bound =
+          step->effectiveWindow() || step->windowRange.valid() || step->phase->windowRange.valid();
+      PhaseKind kind = step->phase->kind;
+      if (kind == PhaseKind::Switchover && bound) continue;
+      if (kind != PhaseKind::Switchover) {
+        auto& d = diags_.report(Rule::CutoverOutsideWindow, step->nameRange,
+                                fmt::format("step '{}' cuts over ({}) in the {} phase: a cutover "
+                                            "belongs in the switchover phase, in its maintenance "
+                                            "window",
+                                            step->name, action->qualifiedName(), phaseName(kind)));
+        d.fix = diag::FixHint{
+            "move the step to the switchover phase, after the step that holds the application's "
+            "writes",
+            step->nameRange, std::nullopt};
+        continue;
+      }
+      auto& d = diags_.report(Rule::CutoverOutsideWindow, step->nameRange,
+                              fmt::format("switchover step '{}' cuts over ({}) outside any "
+                                          "maintenance window: it would cut over whenever the "
+                                          "run reaches it",
+                                          step->name, action->qualifiedName()));
+      d.fix = diag::FixHint{"add `window NAME` to the step or to the phase", step->nameRange,
+                            std::nullopt};
+    }
+  }
+
+  // A full copy in the window of a target that a sync keeps current.
+  void checkCopiesOfSyncedTargets() {
+    const Phase* switchover = plan_.phase(PhaseKind::Switchover);
+    if (switchover == nullptr) return;
+    for (const Step* copy : switchover->steps) {
+      const Action* action = copy->run.action;
+      if (action == nullptr || action->name == "sync") continue;
+      const Endpoint* target = writtenEndpoint(copy->run);
+      if (target == nullptr) continue;
+      for (const auto& sync : plan_.steps) {
+        if (!calls(sync->run, action->module, "sync") ||
+            endpointArgument(sync->run, "to") != target) {
+          continue;
+        }
+        const Endpoint* source = endpointArgument(sync->run, "from");
+        auto& d = diags_.report(
+            Rule::CopyAfterSync, copy->run.range,
+            fmt::format("switchover step '{}' replaces all of '{}' ({}), which step '{}' keeps in "
+                        "sync: the copy throws the live replica away and makes the window as long "
+                        "as a full copy",
+                        copy->name, target->name, action->qualifiedName(), sync->name));
+        d.notes.push_back({sync->nameRange, fmt::format("'{}' is kept in sync with '{}' here",
+                                                        target->name, endpointName(source))});
+        std::string hint = "drop this step";
+        if (const Action* cutover = cutoverOf(sync->run.action)) {
+          hint = fmt::format("drop this step: {}(from: {}, to: {}) ends the sync in the window",
+                             cutover->qualifiedName(), endpointName(source), target->name);
+        }
+        d.fix = diag::FixHint{hint, copy->run.range, std::nullopt};
+        break;
+      }
+    }
   }
 
   void checkParity() {
