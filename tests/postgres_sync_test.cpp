@@ -348,10 +348,15 @@ TEST_F(PgBouncerSwitch, PauseHoldsQueriesPointMovesThePoolResumeLetsThemGo) {
   auto held = std::async(std::launch::async, [&] { return whoIsBehind(*app); });
   EXPECT_EQ(held.wait_for(500ms), std::future_status::timeout);
 
+  // Through a symlink, as /etc/pgbouncer/pgbouncer.ini may be: the file it
+  // names is changed, and the link stays.
+  std::string link = folder + "/pgbouncer-link.ini";
+  fs::create_symlink(bouncer->configPath(), link);
   auto point = pool("point");
-  point.insert(point.end(), {"--config", bouncer->configPath(), "--to", to()});
+  point.insert(point.end(), {"--config", link, "--to", to()});
   DriverRun pointed = run(point);
   ASSERT_EQ(pointed.exitCode, 0) << pointed.err;
+  EXPECT_TRUE(fs::is_symlink(link));
   EXPECT_TRUE(contains(pointed.out, "pointed pool shop"));
   EXPECT_TRUE(contains(pointed.out, "now to 127.0.0.1:" + std::to_string(target->port())));
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -300,7 +301,12 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
   Result<std::string> before = poolTarget(**console, *pool);
   if (!before) return refuseUnchanged(err, "pgbouncer-point", action, {before.error()});
 
-  std::ifstream in(*config, std::ios::binary);
+  // A symlinked configuration is changed where it lives: a new file
+  // renamed over the link would replace the link, not what the pooler reads.
+  std::error_code unresolved;
+  std::string configFile = std::filesystem::canonical(*config, unresolved).string();
+  if (unresolved) configFile = *config;
+  std::ifstream in(configFile, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   if (!in) {
@@ -313,7 +319,7 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
                            {fmt::format("{}: {}", *config, rewrite.error())});
   }
   if (rewrite->text != text.str()) {
-    Status replaced = replaceFile(*config, rewrite->text);
+    Status replaced = replaceFile(configFile, rewrite->text);
     if (!replaced) return refuseUnchanged(err, "pgbouncer-point", action, {replaced.error()});
   }
   Result<pg::Rows> reloaded = (*console)->simpleQuery("RELOAD");
