@@ -18,11 +18,14 @@ export DEMO_OLD_PG_PASSWORD="old-pg-$RANDOM$RANDOM"
 export DEMO_NEW_PG_PASSWORD="new-pg-$RANDOM$RANDOM"
 export DEMO_OLD_REDIS_PASSWORD="old-redis-$RANDOM$RANDOM"
 export DEMO_NEW_REDIS_PASSWORD="new-redis-$RANDOM$RANDOM"
+export DEMO_ONLINE_PG_PASSWORD="online-pg-$RANDOM$RANDOM"
+export DEMO_POOL_PASSWORD="pool-$RANDOM$RANDOM"
 
 cleanup() {
   stop_servers
+  [[ -n ${pgbench_pid:-} ]] && kill "$pgbench_pid" 2>/dev/null
   rm -rf "$root/examples/.mig" "$root/examples/app.env" "$root/examples/app-maintenance.flag" \
-    "$root/examples/demo-shop-final.dump"
+    "$root/examples/demo-shop-final.dump" "$root/examples/pgbouncer-demo.ini" "${pgbench_out:-}"
 }
 trap cleanup EXIT
 
@@ -107,5 +110,50 @@ REDISCLI_AUTH=$DEMO_NEW_REDIS_PASSWORD redis-cli -p 26380 --no-auth-warning DBSI
 printf '  orders on the old PostgreSQL: '
 pg_as_superuser old 25432 -d shop -tA -c "SELECT count(*) FROM orders"
 sed 's/^/  app.env: /' app.env
+
+say "part 2, online: two more clusters and a PgBouncer in front of the old one; pgbench fills it"
+start_postgres online_old 25442 "$DEMO_ONLINE_PG_PASSWORD" fsync=off wal_level=logical
+start_postgres online_new 25443 "$DEMO_ONLINE_PG_PASSWORD" fsync=off
+pg_as_superuser online_old 25442 -q -c "CREATE DATABASE bank"
+pg_as_superuser online_new 25443 -q -c "CREATE DATABASE bank"
+"${as_postgres[@]}" pgbench -i -q -s 10 -h "$SERVERS_DIR/pg-online_old" -p 25442 -U postgres bank 2>&1 | tail -1
+# Logical replication needs a key or a replica identity on every table;
+# pgbench_history has no key, and its rows are only ever inserted.
+pg_as_superuser online_old 25442 -d bank -q -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+start_pgbouncer online 26432 bank 25442 "$DEMO_ONLINE_PG_PASSWORD" "$DEMO_POOL_PASSWORD"
+ln -sf "$SERVERS_DIR/pgbouncer-online/pgbouncer.ini" pgbouncer-demo.ini
+
+say "pgbench writes through PgBouncer (4 clients, 25 s) while mig runs demo_online.mig"
+pgbench_out=$(mktemp /tmp/mig-demo-pgbench.XXXXXX)
+PGPASSWORD=$DEMO_ONLINE_PG_PASSWORD pgbench -n -c 4 -j 2 -T 25 -h 127.0.0.1 -p 26432 -U postgres bank \
+  > "$pgbench_out" 2>&1 &
+pgbench_pid=$!
+sleep 2
+"$mig" run demo_online.mig
+
+say "mig log cutover demo_online.mig   (the switchover, with the writes held)"
+"$mig" log cutover demo_online.mig | grep -v '^=='
+
+say "pgbench goes on, now on the new server; its report:"
+wait "$pgbench_pid"
+pgbench_pid=
+grep -E 'processed|failed|latency average|maximum|tps' "$pgbench_out" | sed 's/^/  /'
+processed=$(sed -n 's/.*actually processed: \([0-9]*\).*/\1/p' "$pgbench_out")
+printf '  transactions pgbench counted: %s; rows in pgbench_history on the new server: ' "$processed"
+pg_as_superuser online_new 25443 -d bank -tA -c "SELECT count(*) FROM pgbench_history"
+printf '  and on the old one (no write reached it after the cutover): '
+pg_as_superuser online_old 25442 -d bank -tA -c "SELECT count(*) FROM pgbench_history"
+printf '  the pool now sends its clients to: '
+PGPASSWORD=$DEMO_POOL_PASSWORD psql -h 127.0.0.1 -p 26432 -U pgbouncer pgbouncer -tA -F ' ' \
+  -c "SHOW DATABASES" | awk '$1 == "bank" { print $2 ":" $3 }'
+
+say "mig rollback --force demo_online.mig"
+"$mig" rollback --force demo_online.mig
+printf '  the pool sends its clients to: '
+PGPASSWORD=$DEMO_POOL_PASSWORD psql -h 127.0.0.1 -p 26432 -U pgbouncer pgbouncer -tA -F ' ' \
+  -c "SHOW DATABASES" | awk '$1 == "bank" { print $2 ":" $3 }'
+printf '  replication left (subscriptions on the new server, slots on the old): '
+echo "$(pg_as_superuser online_new 25443 -d bank -tA -c "SELECT count(*) FROM pg_subscription"), $(
+  pg_as_superuser online_old 25442 -d bank -tA -c "SELECT count(*) FROM pg_replication_slots")"
 
 say "done: the demo's servers are being stopped"
