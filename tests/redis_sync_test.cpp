@@ -362,8 +362,12 @@ TEST_P(RedisSyncTest, SyncRunAgainOnItsReplicaChangesNothingAndWaits) {
   EXPECT_TRUE(targetReplicatesSource());
 }
 
-TEST_P(RedisSyncTest, AWrongSourcePasswordChangesNothing) {
-  if (!GetParam()) GTEST_SKIP() << "the source needs a password to refuse a wrong one";
+/// The pair with passwords only: a source without one takes any.
+class RedisSyncPasswordTest : public RedisSyncTest {};
+INSTANTIATE_TEST_SUITE_P(Passwords, RedisSyncPasswordTest, ::testing::Values(true),
+                         [](const auto&) { return "WithPasswords"; });
+
+TEST_P(RedisSyncPasswordTest, AWrongSourcePasswordChangesNothing) {
   run(*target_, {"SET", "target-only", "kept"});
   run(*target_, {"CONFIG", "SET", "masterauth", kOldMasterauth});
   const auto settings = targetSettings();
