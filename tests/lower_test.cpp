@@ -102,7 +102,7 @@ TEST(Lower, PassesTheCopysChoicesToTheDriver) {
             "--roles require --passwords true");
   EXPECT_EQ(node(g, "parity").run.script,
             "\"$MIG\" driver postgres-compare --a postgresql://app@10.0.0.5:5432/app --b "
-            "postgresql://postgres@pg.example:6432/app --owners ignore");
+            "postgresql://postgres@pg.example:6432/app --owners ignore --rows compare");
 }
 
 TEST(Lower, PostgresSecretsTravelAsPgpassLinesNeverAsValues) {

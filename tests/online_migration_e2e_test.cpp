@@ -71,7 +71,7 @@ class OnlineMigration : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   /// The plan; without `switchover`, it stops after testing with the sync live.
-  std::string planText(bool switchover = true) {
+  std::string planText(bool switchover = true, const std::string& testingSteps = "") {
     std::string plan = fmt::format(R"(import "std/postgres"
 import "std/pgbouncer"
 
@@ -120,10 +120,10 @@ plan online_shop {{
   phase testing {{
     step lag    = postgres.lag(from: shop_old, to: shop_new)
     step parity = postgres.compare(a: shop_old, b: shop_new, rows: ignore)
-  }}
+{}  }}
 )",
                                    oldPg_->port(), newPg_->port(), pool_->port(),
-                                   pool_->configPath());
+                                   pool_->configPath(), testingSteps);
     if (switchover) {
       plan += R"(
   phase switchover {
@@ -353,6 +353,71 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheSyncResumesWithoutDuplicatesOrLoss
       "SELECT count(*) || ' ' || coalesce(sum(delta), 0) FROM pgbench_history";
   EXPECT_EQ(newSql(history), oldSql(history));
   EXPECT_EQ(newSql(kBalances), oldSql(kBalances));
+  EXPECT_EQ(leftovers(), "subscriptions 0, publications 0, slots 0");
+  expectNoPasswordAnywhere();
+}
+
+TEST_F(OnlineMigration, ARunnerKilledDuringTheCutoverResumesWithoutDuplicatesOrLoss) {
+  // The target stops applying before the switchover (while a testing
+  // step waits for the file `go`), so that the cutover waits for it, and
+  // the runner is killed while it waits.
+  testing::writeFile(dir_ / "plan.mig",
+                     planText(true, "    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
+  auto load = loadThroughThePool(25);
+  std::this_thread::sleep_for(1s);
+  pid_t runner = fork();
+  if (runner == 0) {
+    fs::current_path(dir_);
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::setenv("T_PG", kPgPassword, 1);
+    ::setenv("T_POOL", kPoolPassword, 1);
+    ::execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
+    ::_exit(127);
+  }
+  auto waitFor = [&](const std::string& sql, const std::string& expected, auto query) {
+    std::string seen;
+    for (auto deadline = std::chrono::steady_clock::now() + 60s;
+         seen != expected && std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(20ms)) {
+      seen = query(sql);
+    }
+    return seen == expected;
+  };
+  auto onOld = [&](const std::string& sql) { return oldSql(sql); };
+  bool holding = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s;
+       !holding && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(20ms)) {
+    holding = fs::exists(dir_ / "holding");
+  }
+  ASSERT_TRUE(holding) << "the run never reached the step hold";
+  newSql("DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', "
+         "(SELECT subname FROM pg_subscription)); END $$");
+  testing::writeFile(dir_ / "go", "");
+  // The cutover is waiting when the pool is paused and the slot lags.
+  bool waiting = waitFor("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mig "
+                         "driver' AND query LIKE '%confirmed_flush_lsn%'",
+                         "1", onOld);
+  std::this_thread::sleep_for(300ms);
+  ::kill(runner, SIGKILL);
+  int status = 0;
+  ::waitpid(runner, &status, 0);
+  ASSERT_TRUE(waiting) << "the cutover never started waiting: "
+                       << oldSql("SELECT string_agg(application_name || ' ' || state || ' ' || "
+                                 "left(query, 50), E'\\n') FROM pg_stat_activity")
+                       << mig("status plan.mig").output;
+
+  newSql("DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', "
+         "(SELECT subname FROM pg_subscription)); END $$");
+  auto rerun = mig("resume plan.mig --rerun cutover");
+  ASSERT_EQ(rerun.exitCode, 0) << rerun.output;
+  PgbenchReport report = load.get();
+  EXPECT_EQ(report.exitCode, 0) << report.output;
+  EXPECT_EQ(report.failed, 0) << report.output;
+  EXPECT_EQ(newSql("SELECT count(*) FROM pgbench_history"), std::to_string(report.processed));
+  EXPECT_EQ(poolPort(), std::to_string(newPg_->port()));
   EXPECT_EQ(leftovers(), "subscriptions 0, publications 0, slots 0");
   expectNoPasswordAnywhere();
 }

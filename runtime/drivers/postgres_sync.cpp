@@ -216,6 +216,7 @@ struct SyncState {
   long long tables = 0;
   long long ready = 0;
   long long errors = 0;  ///< table copy and apply errors since the subscription began
+  bool enabled = true;
   bool workerRunning = false;
 };
 
@@ -225,6 +226,7 @@ SELECT (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid),
        (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid AND r.srsubstate IN ('r', 's')),
        coalesce((SELECT apply_error_count + sync_error_count FROM pg_stat_subscription_stats t
                   WHERE t.subid = s.oid), 0),
+       s.subenabled,
        EXISTS (SELECT 1 FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.relid IS NULL
                                                       AND w.pid IS NOT NULL)
   FROM pg_subscription s WHERE s.subname = $1)SQL",
@@ -232,7 +234,7 @@ SELECT (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid),
   if (!rows) return Error{"cannot read the subscription's state: " + rows.error()};
   if (rows->empty()) return Error{"subscription " + name + " is gone from the target"};
   return SyncState{rows->integer(0, 0), rows->integer(0, 1), rows->integer(0, 2),
-                   rows->boolean(0, 3)};
+                   rows->boolean(0, 3), rows->boolean(0, 4)};
 }
 
 /// The replication slot's position on the source against the source's
@@ -447,6 +449,13 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
       return 1;
     }
     if (errorsAtStart < 0) errorsAtStart = state->errors;
+    if (!state->enabled) {
+      err << "postgres-sync: subscription " << name
+          << " was disabled on the target while the rows were copied (ALTER SUBSCRIPTION ... "
+             "ENABLE goes on); replication was left in place for the undo (postgres.unsync) to "
+             "remove\n";
+      return 1;
+    }
     if (state->errors > errorsAtStart) {
       err << fmt::format(
           "postgres-sync: the target reports {} while copying or applying (its server log "
