@@ -808,10 +808,19 @@ RunReport Scheduler::rollback(const std::string& reason) {
     return a->order > b->order;
   });
 
+  auto willBeUndone = [&](const std::string& id) {
+    return std::any_of(candidates.begin(), candidates.end(), [&](const NodeState* other) {
+      return other->id() == id && other->node->undo;
+    });
+  };
   for (NodeState* step : candidates) {
     const graph::Node& node = *step->node;
     if (!node.undo) {
-      if (node.effect == "write") {
+      if (node.effect == "write" && !node.undoneBy.empty() && willBeUndone(node.undoneBy)) {
+        // A cutover: the undo of the sync it ended removes what it left.
+        emit(Event::Kind::NoUndo, step,
+             fmt::format("has no undo of its own: the undo of step {} reverses it", node.undoneBy));
+      } else if (node.effect == "write") {
         report.notUndone.push_back(step->id());
         emit(Event::Kind::NoUndo, step,
              step->state == "done" ? "changed something but has no undo"

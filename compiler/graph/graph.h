@@ -57,6 +57,9 @@ struct Node {
   int64_t delayMs = 0;
   std::optional<int64_t> estimateMs;
   bool idempotent = false;
+  /// The step whose undo also reverses this one (a cutover's sync: its
+  /// undo removes what the cutover left), or "".
+  std::string undoneBy;
   std::string window;  ///< the window bounding the step (its own or its phase's), or ""
   std::string onWindowEnd = "pause";
   std::string description;

@@ -135,6 +135,8 @@ Json graphJson(const Graph& graph, Purpose purpose) {
       entry["delayMs"] = n.delayMs;
       entry["estimateMs"] = optionalNumber(n.estimateMs);
       entry["idempotent"] = n.idempotent;
+      // Only where set: plans without online migrations keep their hash.
+      if (!n.undoneBy.empty()) entry["undoneBy"] = n.undoneBy;
       entry["window"] = n.window.empty() ? Json(nullptr) : Json(n.window);
       entry["onWindowEnd"] = n.onWindowEnd;
       if (purpose == Purpose::Document) {
@@ -422,6 +424,7 @@ std::optional<Graph> fromJson(std::string_view text, std::string& error) {
         node.delayMs = r.integer(n, at, "delayMs");
         node.estimateMs = r.nullableInteger(n, at, "estimateMs");
         node.idempotent = r.boolean(n, at, "idempotent");
+        if (n.contains("undoneBy")) node.undoneBy = r.string(n, at, "undoneBy");
         node.window = r.nullableString(n, at, "window");
         node.onWindowEnd = r.string(n, at, "onWindowEnd");
         node.description = r.string(n, at, "description");

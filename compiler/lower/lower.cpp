@@ -138,6 +138,9 @@ class Lowerer {
     node.delayMs = step.delayMs.value_or(0);
     node.estimateMs = step.estimateMs;
     node.idempotent = step.idempotent;
+    if (const sema::Step* undoing = sema::undoingStep(plan_, step); undoing && undoing->undo) {
+      node.undoneBy = undoing->name;
+    }
     if (const sema::Window* window = step.effectiveWindow()) node.window = window->name;
     node.onWindowEnd = step.effectiveOnWindowEnd() == sema::OnWindowEnd::Rollback ? "rollback" : "pause";
     node.description = step.description;

@@ -39,16 +39,6 @@ bool refersTo(const Call& call, const Endpoint* endpoint) {
   return false;
 }
 
-// The endpoint a call passes as `param`, or null.
-const Endpoint* endpointArgument(const Call& call, const std::string& param) {
-  auto it = call.args.find(param);
-  if (it == call.args.end() || it->second.tag != Value::Tag::Ref ||
-      it->second.ref.to != Ref::To::Endpoint) {
-    return nullptr;
-  }
-  return it->second.ref.endpoint;
-}
-
 // The endpoint a copy, restore or sync writes: its `to` or its `db` (every
 // stdlib module names them so). A copy *from* a target does not write it.
 const Endpoint* writtenEndpoint(const Call& call) {
@@ -58,25 +48,6 @@ const Endpoint* writtenEndpoint(const Call& call) {
   if (name == "copy" || name == "sync") return endpointArgument(call, "to");
   if (name == "restore") return endpointArgument(call, "db");
   return nullptr;
-}
-
-// Whether `call` calls MODULE.NAME.
-bool calls(const Call& call, std::string_view module, std::string_view name) {
-  return call.action && call.action->module == module && call.action->name == name;
-}
-
-// Whether two calls name the same endpoints: they share at least one
-// endpoint parameter (`from`, `to`), and every one they share names the
-// same endpoint in both.
-bool sameEndpoints(const Call& a, const Call& b) {
-  bool shared = false;
-  for (const auto& [param, value] : a.args) {
-    const Endpoint* endpoint = endpointArgument(a, param);
-    if (endpoint == nullptr || !b.args.count(param)) continue;
-    if (endpointArgument(b, param) != endpoint) return false;
-    shared = true;
-  }
-  return shared;
 }
 
 // A module's sync that has a cutover to end it (postgres, redis): the
@@ -288,29 +259,12 @@ class Linter {
     }
   }
 
-  // The step whose undo also reverses `step`: one calling the action that
-  // step's action is `undone_with`, on the same endpoints; null if none.
-  const Step* undoingStep(const Step& step) const {
-    const Action& action = *step.run.action;
-    if (action.undoneWith.empty()) return nullptr;
-    const Step* found = nullptr;
-    for (const auto& other : plan_.steps) {
-      if (other.get() == &step || !calls(other->run, action.module, action.undoneWith) ||
-          !sameEndpoints(step.run, other->run)) {
-        continue;
-      }
-      if (other->undo) return other.get();
-      if (found == nullptr) found = other.get();
-    }
-    return found;
-  }
-
   void checkReversibility() {
     for (const auto& step : plan_.steps) {
       PhaseKind kind = step->phase->kind;
       if (kind != PhaseKind::Migration && kind != PhaseKind::Switchover) continue;
       if (!step->run.action || step->effect() != Effect::Write || step->undo) continue;
-      const Step* undoing = undoingStep(*step);
+      const Step* undoing = undoingStep(plan_, *step);
       if (undoing && undoing->undo) continue;
       const Action& action = *step->run.action;
       auto& d = diags_.report(Rule::IrreversibleStep, step->nameRange,

@@ -119,4 +119,44 @@ const Step* Plan::step(std::string_view stepName) const {
   return nullptr;
 }
 
+const Endpoint* endpointArgument(const Call& call, const std::string& param) {
+  auto it = call.args.find(param);
+  if (it == call.args.end() || it->second.tag != Value::Tag::Ref ||
+      it->second.ref.to != Ref::To::Endpoint) {
+    return nullptr;
+  }
+  return it->second.ref.endpoint;
+}
+
+bool calls(const Call& call, std::string_view module, std::string_view name) {
+  return call.action && call.action->module == module && call.action->name == name;
+}
+
+bool sameEndpoints(const Call& a, const Call& b) {
+  bool shared = false;
+  for (const auto& [param, value] : a.args) {
+    const Endpoint* endpoint = endpointArgument(a, param);
+    if (endpoint == nullptr || !b.args.count(param)) continue;
+    if (endpointArgument(b, param) != endpoint) return false;
+    shared = true;
+  }
+  return shared;
+}
+
+const Step* undoingStep(const Plan& plan, const Step& step) {
+  if (step.run.action == nullptr) return nullptr;
+  const Action& action = *step.run.action;
+  if (action.undoneWith.empty()) return nullptr;
+  const Step* found = nullptr;
+  for (const auto& other : plan.steps) {
+    if (other.get() == &step || !calls(other->run, action.module, action.undoneWith) ||
+        !sameEndpoints(step.run, other->run)) {
+      continue;
+    }
+    if (other->undo) return other.get();
+    if (found == nullptr) found = other.get();
+  }
+  return found;
+}
+
 }  // namespace mig::sema

@@ -347,4 +347,17 @@ struct Plan {
   const Step* step(std::string_view name) const;
 };
 
+/// The endpoint a call passes as `param`, or null.
+const Endpoint* endpointArgument(const Call& call, const std::string& param);
+/// Whether `call` calls MODULE.NAME.
+bool calls(const Call& call, std::string_view module, std::string_view name);
+/// Whether two calls name the same endpoints: they share at least one
+/// endpoint parameter (`from`, `to`), and every one they share names the
+/// same endpoint in both.
+bool sameEndpoints(const Call& a, const Call& b);
+/// The step whose undo also reverses `step` (its action is `undone_with`
+/// that step's action, on the same endpoints), preferring one that has an
+/// undo; null if none.
+const Step* undoingStep(const Plan& plan, const Step& step);
+
 }  // namespace mig::sema
