@@ -70,8 +70,8 @@ class OnlineMigration : public ::testing::Test {
 
   void TearDown() override { fs::remove_all(dir_); }
 
-  /// The plan; without `switchover`, it stops after testing with the sync live.
-  std::string planText(bool switchover = true, const std::string& testingSteps = "") {
+  /// The plan; `testingSteps` are added to its testing phase.
+  std::string planText(const std::string& testingSteps = "") {
     std::string plan = fmt::format(R"(import "std/postgres"
 import "std/pgbouncer"
 
@@ -124,8 +124,7 @@ plan online_shop {{
 )",
                                    oldPg_->port(), newPg_->port(), pool_->port(),
                                    pool_->configPath(), testingSteps);
-    if (switchover) {
-      plan += R"(
+    plan += R"(
   phase switchover {
     window always
     step pause {
@@ -152,7 +151,6 @@ plan online_shop {{
     step served = postgres.query(db: shop_new, sql: "SELECT count(*) FROM pgbench_history")
   }
 )";
-    }
     return plan + "}\n";
   }
 
@@ -301,9 +299,16 @@ TEST_F(OnlineMigration, RollbackPointsThePoolBackAndRemovesReplicationOnBothSide
 }
 
 TEST_F(OnlineMigration, StatusShowsTheLagOfALiveSync) {
-  testing::writeFile(dir_ / "plan.mig", planText(/*switchover=*/false));
-  auto run = mig("run plan.mig");
-  ASSERT_EQ(run.exitCode, 0) << run.output;
+  // The switchover's window opens in 2099: the run pauses before it (exit
+  // 5), with the sync live.
+  std::string plan = planText();
+  const std::string weekly =
+      "    days     [mon, tue, wed, thu, fri, sat, sun]\n    start    \"00:00\"\n    length   24h\n";
+  ASSERT_NE(plan.find(weekly), std::string::npos);
+  plan.replace(plan.find(weekly), weekly.size(), "    at       \"2099-01-04T00:00\"\n    length   2h\n");
+  testing::writeFile(dir_ / "plan.mig", plan);
+  auto run = mig("run --no-wait plan.mig");
+  ASSERT_EQ(run.exitCode, 5) << run.output;
   auto parity = mig("log parity plan.mig");
   EXPECT_NE(parity.output.find("identical"), std::string::npos) << parity.output;
   auto status = mig("status plan.mig");
@@ -368,7 +373,7 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheCutoverResumesWithoutDuplicatesOrL
   // step waits for the file `go`), so that the cutover waits for it, and
   // the runner is killed while it waits.
   testing::writeFile(dir_ / "plan.mig",
-                     planText(true, "    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
+                     planText("    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
   auto load = loadThroughThePool(25);
   std::this_thread::sleep_for(1s);
   pid_t runner = fork();
