@@ -76,15 +76,6 @@ start_clusters() {
   old_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
   old_sql "VACUUM ANALYZE" > /dev/null
   start_pgbouncer pool "$POOL_PORT" bench "$OLD_PORT" "$pg_password" "$pool_password"
-  # The entry names its user, as pgbouncer.point writes it: PgBouncer
-  # 1.18 exits (FATAL put_in_order: found existing elem) at the first
-  # login after a RELOAD that adds user= to an entry a client has already
-  # logged in through. Reloaded before any client logs in.
-  local ini="$SERVERS_DIR/pgbouncer-pool/pgbouncer.ini"
-  sed -i "s/^bench = \(.*\)$/bench = \1 user=postgres/" "$ini"
-  kill -HUP "$(cat "$SERVERS_DIR/pgbouncer-pool/pid")"
-  sleep 1
-  grep -q "^bench = .* user=postgres$" "$ini" || die "cannot name the user in $ini"
 }
 
 write_plan() {  # KIND DIR

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -364,6 +365,14 @@ TEST_F(PgBouncerSwitch, PauseHoldsQueriesPointMovesThePoolResumeLetsThemGo) {
   ASSERT_EQ(resumed.exitCode, 0) << resumed.err;
   EXPECT_EQ(held.get(), "new");  // the held query ran, on the new database
   EXPECT_EQ(whoIsBehind(*app), "new");
+  // A client that logs in now gets there too, as itself: the entry named
+  // no user, and point added none.
+  auto later = client();
+  ASSERT_TRUE(later);
+  EXPECT_EQ(whoIsBehind(*later), "new");
+  std::ifstream file(bouncer->configPath());
+  std::string config((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(config.find("user="), std::string::npos) << config;
 
   // The undo: pointed back, the pool reaches the old database again.
   auto back = pool("point");

@@ -166,7 +166,15 @@ Result<Rewrite> rewriteConfig(const std::string& config, const std::string& pool
         if (!entry) return Error{fmt::format("cannot read the entry of pool {}: {}", pool,
                                              entry.error())};
         rewrite.before = formatEntry(*entry);
-        for (const auto& [name, value] : to) setKey(*entry, name, value);
+        for (const auto& [name, value] : to) {
+          // `user=` in an entry forces every client to log in as that user:
+          // changed where the entry has one, never added (adding one also
+          // makes PgBouncer 1.18 crash at the next login, issue #41).
+          bool forcedUser = std::any_of(entry->begin(), entry->end(),
+                                        [](const auto& key) { return key.first == "user"; });
+          if (name == "user" && !forcedUser) continue;
+          setKey(*entry, name, value);
+        }
         rewrite.after = formatEntry(*entry);
         line = bare.substr(0, equals) + "= " + rewrite.after;
       }
