@@ -154,6 +154,22 @@ plan online_shop {{
     return plan + "}\n";
   }
 
+  /// `mig run plan.mig` in the background, for a test to kill.
+  pid_t startRunner() {
+    pid_t runner = fork();
+    if (runner == 0) {
+      fs::current_path(dir_);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::setenv("T_PG", kPgPassword, 1);
+      ::setenv("T_POOL", kPoolPassword, 1);
+      ::execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
+      ::_exit(127);
+    }
+    return runner;
+  }
+
   testing::CommandResult mig(const std::string& args) {
     auto result = testing::runCommand(fmt::format("cd {} && env T_PG={} T_POOL={} {} {} 2>&1",
                                                   dir_.string(), kPgPassword, kPoolPassword,
@@ -330,17 +346,7 @@ TEST_F(OnlineMigration, StatusShowsTheLagOfALiveSync) {
 
 TEST_F(OnlineMigration, ARunnerKilledDuringTheSyncResumesWithoutDuplicatesOrLoss) {
   testing::writeFile(dir_ / "plan.mig", planText());
-  pid_t runner = fork();
-  if (runner == 0) {
-    fs::current_path(dir_);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::setenv("T_PG", kPgPassword, 1);
-    ::setenv("T_POOL", kPoolPassword, 1);
-    ::execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
-    ::_exit(127);
-  }
+  pid_t runner = startRunner();
   // Killed once the sync has made its subscription: mid-copy.
   bool subscribed = false;
   for (auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -376,17 +382,7 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheCutoverResumesWithoutDuplicatesOrL
                      planText("    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
   auto load = loadThroughThePool(25);
   std::this_thread::sleep_for(1s);
-  pid_t runner = fork();
-  if (runner == 0) {
-    fs::current_path(dir_);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::setenv("T_PG", kPgPassword, 1);
-    ::setenv("T_POOL", kPoolPassword, 1);
-    ::execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
-    ::_exit(127);
-  }
+  pid_t runner = startRunner();
   auto waitFor = [&](const std::string& sql, const std::string& expected, auto query) {
     std::string seen;
     for (auto deadline = std::chrono::steady_clock::now() + 60s;

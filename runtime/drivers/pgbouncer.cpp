@@ -231,13 +231,13 @@ int pgbouncerPause(const DriverArgs& args, std::ostream& out, std::ostream& err)
   if (!admin || !pool || !plainPoolName(*pool, "pgbouncer-pause", err)) return 2;
   milliseconds wait(30000);
   if (auto it = args.options.find("wait"); it != args.options.end()) {
-    if (it->second.size() < 3 || it->second.substr(it->second.size() - 2) != "ms" ||
-        it->second.find_first_not_of("0123456789") != it->second.size() - 2) {
-      err << "pgbouncer-pause: --wait is a duration in milliseconds like 30000ms, not '"
-          << it->second << "'\n";
+    std::optional<int64_t> parsed = text::parseMilliseconds(it->second);
+    if (!parsed) {
+      err << "pgbouncer-pause: --wait is a duration like 30000ms or 30s, not '" << it->second
+          << "'\n";
       return 2;
     }
-    wait = milliseconds(std::stoll(it->second));
+    wait = milliseconds(*parsed);
   }
   auto console = openConsole(*admin);
   if (!console) return refuseUnchanged(err, "pgbouncer-pause", "pause " + *pool, {console.error()});

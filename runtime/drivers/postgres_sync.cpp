@@ -33,21 +33,20 @@ std::string replicationName(const std::string& from, const std::string& to) {
   return "mig_" + graph::sha256Hex(from + '\n' + to).substr(0, 16);
 }
 
-/// "60000ms" (how the stdlib passes durations) as milliseconds.
+/// A duration option (60000ms, 5s), or `fallback` when absent; nullopt
+/// after a usage message.
 std::optional<milliseconds> durationOption(const DriverArgs& args, const std::string& name,
                                            milliseconds fallback, std::string_view driver,
                                            std::ostream& err) {
   auto it = args.options.find(name);
   if (it == args.options.end()) return fallback;
-  const std::string& text = it->second;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 12 || text.substr(digits) != "ms") {
-    err << driver << ": --" << name << " is a duration in milliseconds like 60000ms, not '" << text
+  std::optional<int64_t> parsed = text::parseMilliseconds(it->second);
+  if (!parsed) {
+    err << driver << ": --" << name << " is a duration like 60000ms or 5s, not '" << it->second
         << "'\n";
     return std::nullopt;
   }
-  return milliseconds(std::stoll(text.substr(0, digits)));
+  return milliseconds(*parsed);
 }
 
 struct Endpoints {

@@ -254,22 +254,6 @@ std::string commandFailed(std::string_view command, const Connection& connection
                      reply.isError() ? foreign(reply.text) : "unexpected reply");
 }
 
-std::optional<int64_t> parseMilliseconds(std::string_view text) {
-  static const std::pair<std::string_view, int64_t> units[] = {
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
-  for (const auto& [unit, factor] : units) {
-    if (!text.ends_with(unit)) continue;
-    const std::string_view digits = text.substr(0, text.size() - unit.size());
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
-        value > INT64_MAX / factor) {
-      return std::nullopt;
-    }
-    return value * factor;
-  }
-  return std::nullopt;
-}
 
 std::string scanAll(Connection& connection,
                     const std::function<bool(std::vector<std::string>&)>& batch) {

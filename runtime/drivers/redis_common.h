@@ -173,9 +173,6 @@ bool unknownCommand(const Reply& reply);
 std::string commandFailed(std::string_view command, const Connection& connection,
                           const Reply& reply);
 
-/// "250ms", "5s", "2m", "1h" as milliseconds; nullopt for anything else.
-std::optional<int64_t> parseMilliseconds(std::string_view text);
-
 /// SCANs the whole database, handing each non-empty batch of keys to
 /// `batch` (which may take them) until the scan ends or `batch` returns
 /// false. The error, or "" (also when `batch` stopped it).

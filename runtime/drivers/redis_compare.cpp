@@ -25,6 +25,7 @@
 
 #include "runtime/drivers/redis_common.h"
 #include "runtime/drivers/redis_compare_values.h"
+#include "runtime/drivers/text.h"
 
 namespace mig::drivers::redis {
 namespace {
@@ -36,23 +37,6 @@ constexpr size_t kListedDifferences = 20;
 /// How far apart two remaining TTLs of one key may be without a message.
 constexpr int64_t kDefaultTtlToleranceMs = 5000;
 
-/// "250ms", "5s", "2m", "1h" as milliseconds; nullopt otherwise.
-std::optional<int64_t> parseTolerance(std::string_view text) {
-  static const std::pair<std::string_view, int64_t> units[] = {
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
-  for (const auto& [unit, factor] : units) {
-    if (!text.ends_with(unit)) continue;
-    const std::string_view digits = text.substr(0, text.size() - unit.size());
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
-        value > INT64_MAX / factor) {
-      return std::nullopt;
-    }
-    return value * factor;
-  }
-  return std::nullopt;
-}
 
 /// A tolerance as the option spells it: "5s", "250ms".
 std::string toleranceText(int64_t ms) {
@@ -449,7 +433,7 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!aUrl || !bUrl) return 2;
   int64_t tolerance = kDefaultTtlToleranceMs;
   if (auto it = args.options.find("ttl-tolerance"); it != args.options.end()) {
-    auto parsed = parseTolerance(it->second);
+    auto parsed = text::parseMilliseconds(it->second);
     if (!parsed) {
       return reporter.fail(
           fmt::format("--ttl-tolerance takes a duration such as 500ms, 5s, 2m or 1h, not '{}'",

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "runtime/drivers/redis_sync.h"
+#include "runtime/drivers/text.h"
 
 namespace mig::drivers::redis {
 namespace {
@@ -314,7 +315,7 @@ int redisCutover(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!ends) return exitCode;
   std::chrono::milliseconds catchUp = kDefaultCatchUp;
   if (auto it = args.options.find("catch-up"); it != args.options.end()) {
-    auto parsed = parseMilliseconds(it->second);
+    auto parsed = text::parseMilliseconds(it->second);
     if (!parsed) {
       return reporter.fail(
           fmt::format("--catch-up takes a duration such as 500ms, 10s or 1m, not '{}'", it->second),

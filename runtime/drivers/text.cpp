@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace mig::drivers::text {
 
@@ -62,6 +63,23 @@ std::string namedList(std::string_view singular, const std::vector<std::string>&
   return fmt::format("{} {}",
                      names.size() == 1 ? std::string(singular) : std::string(singular) + "s",
                      joined(names, ", "));
+}
+
+std::optional<int64_t> parseMilliseconds(std::string_view text) {
+  static const std::pair<std::string_view, int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  for (const auto& [unit, factor] : units) {
+    if (!text.ends_with(unit)) continue;
+    const std::string_view digits = text.substr(0, text.size() - unit.size());
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
+        value > INT64_MAX / factor) {
+      return std::nullopt;
+    }
+    return value * factor;
+  }
+  return std::nullopt;
 }
 
 }  // namespace mig::drivers::text

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,9 @@ std::string trimmed(std::string_view text);
 /// `text` with every occurrence of `secret` replaced by "***": for server
 /// messages that might echo a password.
 std::string redact(std::string_view text, std::string_view secret);
+/// "250ms", "5s", "2m", "1h" (how the stdlib passes durations) as
+/// milliseconds; nullopt for anything else.
+std::optional<int64_t> parseMilliseconds(std::string_view text);
 /// "schema public", "schemas a, b", or "" for none.
 std::string namedList(std::string_view singular, const std::vector<std::string>& names);
 
