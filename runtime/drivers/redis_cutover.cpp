@@ -102,20 +102,9 @@ class Cutover {
   /// link, the permissions, the record of the sync.
   void check(Problems& problems) {
     std::string error;
-    source_ = openEndpoint(from(), ends_.fromPassword, error);
-    if (!source_) problems.push_back(error);
-    target_ = openEndpoint(to(), ends_.toPassword, error);
-    if (!target_) problems.push_back(error);
-    auto sourceFacts = source_ ? serverFacts(*source_, error) : std::nullopt;
-    if (source_ && !sourceFacts) problems.push_back(error);
-    auto targetFacts = target_ ? serverFacts(*target_, error) : std::nullopt;
-    if (target_ && !targetFacts) problems.push_back(error);
-    if (!sourceFacts || !targetFacts) return;
-    if (!sourceFacts->runId.empty() && sourceFacts->runId == targetFacts->runId) {
-      problems.push_back(
-          fmt::format("{} and {} are the same server", from().address(), to().address()));
-      return;
-    }
+    auto facts = openBoth(ends_, source_, target_, problems);
+    if (!facts) return;
+    const ServerFacts* sourceFacts = &facts->first;
     if (versionNumbers(sourceFacts->version) < kPauseWriteSince) {
       problems.push_back(fmt::format(
           "the source runs Redis {}: pausing only writes (CLIENT PAUSE WRITE) needs 6.2 or later",

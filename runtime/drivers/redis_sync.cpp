@@ -101,20 +101,10 @@ class Sync {
   /// permissions, the record of its settings (written last).
   void check(Problems& problems) {
     std::string error;
-    source_ = openEndpoint(from(), ends_.fromPassword, error);
-    if (!source_) problems.push_back(error);
-    target_ = openEndpoint(to(), ends_.toPassword, error);
-    if (!target_) problems.push_back(error);
-    auto sourceFacts = source_ ? serverFacts(*source_, error) : std::nullopt;
-    if (source_ && !sourceFacts) problems.push_back(error);
-    auto targetFacts = target_ ? serverFacts(*target_, error) : std::nullopt;
-    if (target_ && !targetFacts) problems.push_back(error);
-    if (!sourceFacts || !targetFacts) return;
-    if (!sourceFacts->runId.empty() && sourceFacts->runId == targetFacts->runId) {
-      problems.push_back(
-          fmt::format("{} and {} are the same server", from().address(), to().address()));
-      return;
-    }
+    auto facts = openBoth(ends_, source_, target_, problems);
+    if (!facts) return;
+    const ServerFacts* sourceFacts = &facts->first;
+    const ServerFacts* targetFacts = &facts->second;
     if (from().db != to().db) {
       problems.push_back(fmt::format(
           "replication copies every database as it is (db {} stays db {}); the URLs name db {} "
@@ -359,6 +349,28 @@ std::optional<SyncEnds> parseSyncEnds(const DriverArgs& args, Reporter& reporter
   reporter.addEndpoint(ends.to);
   exitCode = 0;
   return ends;
+}
+
+std::optional<std::pair<ServerFacts, ServerFacts>> openBoth(const SyncEnds& ends,
+                                                           std::unique_ptr<Connection>& source,
+                                                           std::unique_ptr<Connection>& target,
+                                                           Problems& problems) {
+  std::string error;
+  source = openEndpoint(ends.from, ends.fromPassword, error);
+  if (!source) problems.push_back(error);
+  target = openEndpoint(ends.to, ends.toPassword, error);
+  if (!target) problems.push_back(error);
+  auto sourceFacts = source ? serverFacts(*source, error) : std::nullopt;
+  if (source && !sourceFacts) problems.push_back(error);
+  auto targetFacts = target ? serverFacts(*target, error) : std::nullopt;
+  if (target && !targetFacts) problems.push_back(error);
+  if (!sourceFacts || !targetFacts) return std::nullopt;
+  if (!sourceFacts->runId.empty() && sourceFacts->runId == targetFacts->runId) {
+    problems.push_back(fmt::format("{} and {} are the same server", ends.from.address(),
+                                   ends.to.address()));
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*sourceFacts), std::move(*targetFacts));
 }
 
 Connection* usable(std::unique_ptr<Connection>& connection, const Endpoint& endpoint,

@@ -39,6 +39,14 @@ struct SyncEnds {
 /// or malformed.
 std::optional<SyncEnds> parseSyncEnds(const DriverArgs& args, Reporter& reporter, int& exitCode);
 
+/// Both servers of a sync opened into `source` and `target`, with their
+/// facts (source's, target's); nullopt after adding to `problems` what
+/// failed: a connection, INFO, or two URLs that name one server.
+std::optional<std::pair<ServerFacts, ServerFacts>> openBoth(const SyncEnds& ends,
+                                                           std::unique_ptr<Connection>& source,
+                                                           std::unique_ptr<Connection>& target,
+                                                           Problems& problems);
+
 /// `connection`, opened again when it has failed (or was never opened);
 /// nullptr with `error` set.
 Connection* usable(std::unique_ptr<Connection>& connection, const Endpoint& endpoint,
