@@ -243,15 +243,18 @@ struct Lag {
   bool active = false;
   long long bytes = 0;
   double seconds = 0;       ///< since the target last reported applying (0 when caught up)
-  std::string currentLsn;   ///< the source's WAL position when read
+  /// The source's WAL insert position when read: past every commit record,
+  /// also those of asynchronous commits not yet written out (the write
+  /// position, pg_current_wal_lsn, may be short of them).
+  std::string currentLsn;
   bool caughtUpTo = false;  ///< the slot has confirmed `lsn` (when one was asked about)
 };
 
 Result<Lag> readLag(pg::Connection& source, const std::string& name,
                     const std::string& lsn = "") {
   Result<pg::Rows> rows = source.query(R"SQL(
-SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
-       coalesce(extract(epoch FROM r.replay_lag), 0), pg_current_wal_lsn()::text,
+SELECT s.active, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), s.confirmed_flush_lsn)::bigint,
+       coalesce(extract(epoch FROM r.replay_lag), 0), pg_current_wal_insert_lsn()::text,
        CASE WHEN $2 = '' THEN false ELSE s.confirmed_flush_lsn >= $2::pg_lsn END
   FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
  WHERE s.slot_name = $1)SQL",
@@ -425,10 +428,14 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   }
   // The target logs in to the source as mig did. The connection string
   // stays in pg_subscription (superusers only); no message shows it.
+  // Applied transactions are flushed at once (synchronous_commit on, where
+  // subscriptions default to off): the target then confirms each one as it
+  // applies it, and cutover sees it caught up in milliseconds, not after
+  // the apply worker's next wake-up, up to a second later.
   std::string sourcePassword = source.password();
   Status subscribed = target.execute(fmt::format(
       "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (slot_name = {}, copy_data = "
-      "true)",
+      "true, synchronous_commit = on)",
       target.identifier(name), target.literal(source.conninfoWithPassword()),
       target.identifier(name), target.literal(name)));
   if (!subscribed) {
