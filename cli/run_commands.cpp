@@ -617,22 +617,28 @@ std::optional<graph::Command> lagCommandOf(const graph::Command& sync) {
   return lag;
 }
 
-/// "replication lag: ..." for every postgres.sync step of the run that is
+/// "sync STEP: lag: ..." for every postgres.sync step of the run that is
 /// done and not yet ended by a postgres.cutover of the same endpoints: the
 /// servers keep replicating after the step, and the operator watches the
 /// lag fall before the switchover.
-void printReplicationLag(const graph::Graph& executed, const std::vector<runtime::StepRecord>& steps,
-                         const std::string& statePath, int64_t runId, const std::string& planFile) {
+void printReplicationLag(const graph::Graph& executed,
+                         const std::vector<runtime::StepRecord>& steps,
+                         const std::string& statePath, int64_t runId,
+                         const std::string& planFile) {
   std::map<std::string, std::string> state;
   for (const runtime::StepRecord& step : steps) state[step.step] = step.state;
-  for (const graph::Node& node : executed.nodes) {
-    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != "done") continue;
-    bool cutOver = std::any_of(executed.nodes.begin(), executed.nodes.end(), [&](const graph::Node& other) {
+  auto cutOver = [&](const graph::Node& sync) {
+    return std::any_of(executed.nodes.begin(), executed.nodes.end(), [&](const graph::Node& other) {
       return !other.isBarrier() && other.run.action == "postgres.cutover" &&
-             other.run.endpoints == node.run.endpoints && state[other.id] == "done";
+             other.run.endpoints == sync.run.endpoints && state[other.id] == "done";
     });
+  };
+  for (const graph::Node& node : executed.nodes) {
+    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != "done") {
+      continue;
+    }
     std::optional<graph::Command> lag = lagCommandOf(node.run);
-    if (cutOver || !lag) continue;
+    if (cutOver(node) || !lag) continue;
     std::vector<std::string> problems;
     std::vector<std::string> names;
     for (const graph::SecretDelivery& delivery : lag->secrets) names.push_back(delivery.secret);

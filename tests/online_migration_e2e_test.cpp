@@ -6,12 +6,11 @@
 // new server. Then: rollback, status while a sync is live, and a runner
 // killed mid-sync. Servers are started on loopback by tests/harness.
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <future>
@@ -171,9 +170,9 @@ plan online_shop {{
   }
 
   testing::CommandResult mig(const std::string& args) {
-    auto result = testing::runCommand(fmt::format("cd {} && env T_PG={} T_POOL={} {} {} 2>&1",
-                                                  dir_.string(), kPgPassword, kPoolPassword,
-                                                  testing::mig(), args));
+    auto result =
+        testing::runCommand(fmt::format("cd {} && env T_PG={} T_POOL={} {} {} 2>&1", dir_.string(),
+                                        kPgPassword, kPoolPassword, testing::mig(), args));
     outputs_ += result.output;
     return result;
   }
@@ -199,9 +198,20 @@ plan online_shop {{
 
   /// pgbench writing through the pool for `seconds`, 4 clients.
   std::future<PgbenchReport> loadThroughThePool(int seconds) {
-    std::vector<std::string> args = {"-n", "-c", "4", "-j", "2", "-T", std::to_string(seconds),
-                                     "-h", "127.0.0.1", "-p", std::to_string(pool_->port()),
-                                     "-U", "postgres", "shop"};
+    std::vector<std::string> args = {"-n",
+                                     "-c",
+                                     "4",
+                                     "-j",
+                                     "2",
+                                     "-T",
+                                     std::to_string(seconds),
+                                     "-h",
+                                     "127.0.0.1",
+                                     "-p",
+                                     std::to_string(pool_->port()),
+                                     "-U",
+                                     "postgres",
+                                     "shop"};
     return std::async(std::launch::async, [args] { return pgbench(args); });
   }
 
@@ -319,9 +329,11 @@ TEST_F(OnlineMigration, StatusShowsTheLagOfALiveSync) {
   // 5), with the sync live.
   std::string plan = planText();
   const std::string weekly =
-      "    days     [mon, tue, wed, thu, fri, sat, sun]\n    start    \"00:00\"\n    length   24h\n";
+      "    days     [mon, tue, wed, thu, fri, sat, sun]\n    start    \"00:00\"\n    length   "
+      "24h\n";
   ASSERT_NE(plan.find(weekly), std::string::npos);
-  plan.replace(plan.find(weekly), weekly.size(), "    at       \"2099-01-04T00:00\"\n    length   2h\n");
+  plan.replace(plan.find(weekly), weekly.size(),
+               "    at       \"2099-01-04T00:00\"\n    length   2h\n");
   testing::writeFile(dir_ / "plan.mig", plan);
   auto run = mig("run --no-wait plan.mig");
   ASSERT_EQ(run.exitCode, 5) << run.output;
@@ -360,14 +372,14 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheSyncResumesWithoutDuplicatesOrLoss
   ASSERT_TRUE(subscribed) << "the sync never subscribed";
 
   // Writes while no runner is there.
-  oldSql("INSERT INTO pgbench_history (tid, bid, aid, delta) SELECT 1, 1, g, 5 FROM "
-         "generate_series(1, 100) g");
+  oldSql(
+      "INSERT INTO pgbench_history (tid, bid, aid, delta) SELECT 1, 1, g, 5 FROM "
+      "generate_series(1, 100) g");
   auto resumed = mig("resume plan.mig");
   EXPECT_EQ(resumed.exitCode, 7) << resumed.output;  // sync is not idempotent: mig asks
   auto rerun = mig("resume plan.mig --rerun sync");
   ASSERT_EQ(rerun.exitCode, 0) << rerun.output;
-  const char* history =
-      "SELECT count(*) || ' ' || coalesce(sum(delta), 0) FROM pgbench_history";
+  const char* history = "SELECT count(*) || ' ' || coalesce(sum(delta), 0) FROM pgbench_history";
   EXPECT_EQ(newSql(history), oldSql(history));
   EXPECT_EQ(newSql(kBalances), oldSql(kBalances));
   EXPECT_EQ(leftovers(), "subscriptions 0, publications 0, slots 0");
@@ -378,8 +390,9 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheCutoverResumesWithoutDuplicatesOrL
   // The target stops applying before the switchover (while a testing
   // step waits for the file `go`), so that the cutover waits for it, and
   // the runner is killed while it waits.
-  testing::writeFile(dir_ / "plan.mig",
-                     planText("    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
+  testing::writeFile(
+      dir_ / "plan.mig",
+      planText("    step hold = sh(\"touch holding; while [ ! -e go ]; do sleep 0.05; done\")\n"));
   auto load = loadThroughThePool(25);
   std::this_thread::sleep_for(1s);
   pid_t runner = startRunner();
@@ -395,29 +408,32 @@ TEST_F(OnlineMigration, ARunnerKilledDuringTheCutoverResumesWithoutDuplicatesOrL
   auto onOld = [&](const std::string& sql) { return oldSql(sql); };
   bool holding = false;
   for (auto deadline = std::chrono::steady_clock::now() + 60s;
-       !holding && std::chrono::steady_clock::now() < deadline;
-       std::this_thread::sleep_for(20ms)) {
+       !holding && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
     holding = fs::exists(dir_ / "holding");
   }
   ASSERT_TRUE(holding) << "the run never reached the step hold";
-  newSql("DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', "
-         "(SELECT subname FROM pg_subscription)); END $$");
+  newSql(
+      "DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', "
+      "(SELECT subname FROM pg_subscription)); END $$");
   testing::writeFile(dir_ / "go", "");
   // The cutover is waiting when the pool is paused and the slot lags.
-  bool waiting = waitFor("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mig "
-                         "driver' AND query LIKE '%confirmed_flush_lsn%'",
-                         "1", onOld);
+  bool waiting = waitFor(
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mig "
+      "driver' AND query LIKE '%confirmed_flush_lsn%'",
+      "1", onOld);
   std::this_thread::sleep_for(300ms);
   ::kill(runner, SIGKILL);
   int status = 0;
   ::waitpid(runner, &status, 0);
   ASSERT_TRUE(waiting) << "the cutover never started waiting: "
-                       << oldSql("SELECT string_agg(application_name || ' ' || state || ' ' || "
-                                 "left(query, 50), E'\\n') FROM pg_stat_activity")
+                       << oldSql(
+                              "SELECT string_agg(application_name || ' ' || state || ' ' || "
+                              "left(query, 50), E'\\n') FROM pg_stat_activity")
                        << mig("status plan.mig").output;
 
-  newSql("DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', "
-         "(SELECT subname FROM pg_subscription)); END $$");
+  newSql(
+      "DO $$ BEGIN EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', "
+      "(SELECT subname FROM pg_subscription)); END $$");
   auto rerun = mig("resume plan.mig --rerun cutover");
   ASSERT_EQ(rerun.exitCode, 0) << rerun.output;
   PgbenchReport report = load.get();

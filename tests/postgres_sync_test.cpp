@@ -151,8 +151,7 @@ class PostgresSync : public ::testing::Test {
   }
   static std::string fmt_leftovers(const std::string& subscriptions,
                                    const std::string& publications, const std::string& slots) {
-    return "subscriptions " + subscriptions + ", publications " + publications + ", slots " +
-           slots;
+    return "subscriptions " + subscriptions + ", publications " + publications + ", slots " + slots;
   }
 
   std::unique_ptr<PostgresServer> source;
@@ -172,8 +171,7 @@ TEST_F(PostgresSync, SyncCopiesTheDatabaseAndKeepsApplyingTheSourcesWrites) {
   ASSERT_EQ(synced.exitCode, 0) << synced.out << synced.err;
   EXPECT_TRUE(contains(synced.out, "synced: 2 tables copied"));
   EXPECT_EQ(onTarget(kOrdersDigest), onSource(kOrdersDigest));
-  EXPECT_EQ(onTarget("SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"),
-            "shop_owner");
+  EXPECT_EQ(onTarget("SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"), "shop_owner");
   EXPECT_EQ(onTarget("SELECT count(*) FROM pg_tables WHERE tablename = 'stale'"), "0");
   EXPECT_EQ(leftovers(), "subscriptions 1, publications 1, slots 1");
 
@@ -319,8 +317,8 @@ class PgBouncerSwitch : public PostgresSync {
 
   /// A client of the pool, as the application connects.
   std::unique_ptr<mig::drivers::pg::Connection> client() {
-    std::string url = "postgresql://postgres:" + std::string(kSourcePassword) + "@127.0.0.1:" +
-                      std::to_string(bouncer->port()) + "/shop";
+    std::string url = "postgresql://postgres:" + std::string(kSourcePassword) +
+                      "@127.0.0.1:" + std::to_string(bouncer->port()) + "/shop";
     auto connection = mig::drivers::pg::Connection::open(url, "the pool");
     EXPECT_TRUE(connection) << connection.error();
     return connection ? std::move(*connection) : nullptr;
@@ -404,9 +402,15 @@ TEST_F(PgBouncerSwitch, APauseThatAnOpenTransactionOutlastsFailsAndResumesThePoo
 }
 
 TEST_F(PgBouncerSwitch, PointRefusesAPoolTheConfigDoesNotHave) {
-  std::vector<std::string> point = {"pgbouncer-point", "--admin", bouncer->adminUrl(), "--pool",
-                                    "shop",           "--config", folder + "/missing.ini",
-                                    "--to",           to()};
+  std::vector<std::string> point = {"pgbouncer-point",
+                                    "--admin",
+                                    bouncer->adminUrl(),
+                                    "--pool",
+                                    "shop",
+                                    "--config",
+                                    folder + "/missing.ini",
+                                    "--to",
+                                    to()};
   DriverRun missing = run(point);
   EXPECT_EQ(missing.exitCode, 1);
   EXPECT_TRUE(contains(missing.err, "missing.ini"));

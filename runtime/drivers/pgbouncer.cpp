@@ -119,8 +119,8 @@ Result<Entry> connectionOf(const std::string& url) {
   if (options == nullptr) {
     std::string why = message != nullptr ? text::trimmed(message) : "out of memory";
     PQfreemem(message);
-    return Error{fmt::format("cannot read the URL {}: {}", text::redact(url, pg::passwordIn(url)),
-                             why)};
+    return Error{
+        fmt::format("cannot read the URL {}: {}", text::redact(url, pg::passwordIn(url)), why)};
   }
   Entry entry;
   for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
@@ -142,8 +142,7 @@ struct Rewrite {
   std::string after;
 };
 
-Result<Rewrite> rewriteConfig(const std::string& config, const std::string& pool,
-                              const Entry& to) {
+Result<Rewrite> rewriteConfig(const std::string& config, const std::string& pool, const Entry& to) {
   std::istringstream in(config);
   std::string line;
   std::string section;
@@ -163,8 +162,8 @@ Result<Rewrite> rewriteConfig(const std::string& config, const std::string& pool
         if (found) return Error{fmt::format("pool {} has two entries", pool)};
         found = true;
         Result<Entry> entry = parseEntry(bare.substr(equals + 1));
-        if (!entry) return Error{fmt::format("cannot read the entry of pool {}: {}", pool,
-                                             entry.error())};
+        if (!entry)
+          return Error{fmt::format("cannot read the entry of pool {}: {}", pool, entry.error())};
         rewrite.before = formatEntry(*entry);
         for (const auto& [name, value] : to) {
           // `user=` in an entry forces every client to log in as that user:
@@ -198,8 +197,7 @@ Status replaceFile(const std::string& path, const std::string& text) {
   if (fd < 0) return Error{fmt::format("cannot write {}: {}", temporary, std::strerror(errno))};
   bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                  ::fchmod(fd, old.st_mode & 07777) == 0 &&
-                 (::fchown(fd, old.st_uid, old.st_gid) == 0 || errno == EPERM) &&
-                 ::fsync(fd) == 0;
+                 (::fchown(fd, old.st_uid, old.st_gid) == 0 || errno == EPERM) && ::fsync(fd) == 0;
   int savedErrno = errno;
   ::close(fd);
   if (!written || ::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -243,13 +241,13 @@ int pgbouncerPause(const DriverArgs& args, std::ostream& out, std::ostream& err)
   if (!console) return refuseUnchanged(err, "pgbouncer-pause", "pause " + *pool, {console.error()});
   auto started = std::chrono::steady_clock::now();
   bool timedOut = false;
-  Result<pg::Rows> paused = (*console)->simpleQuery(
-      "PAUSE " + *pool, wait, &timedOut);
+  Result<pg::Rows> paused = (*console)->simpleQuery("PAUSE " + *pool, wait, &timedOut);
   if (paused) {
     auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
-    out << fmt::format("paused pool {}: its clients wait; every server connection was idle "
-                       "after {} ms\n",
-                       *pool, ms.count());
+    out << fmt::format(
+        "paused pool {}: its clients wait; every server connection was idle "
+        "after {} ms\n",
+        *pool, ms.count());
     return 0;
   }
   if (!timedOut) {
@@ -259,12 +257,12 @@ int pgbouncerPause(const DriverArgs& args, std::ostream& out, std::ostream& err)
   console->reset();
   auto again = openConsole(*admin);
   Result<pg::Rows> resumed =
-      again ? (*again)->simpleQuery("RESUME " + *pool)
-            : Result<pg::Rows>(Error{again.error()});
+      again ? (*again)->simpleQuery("RESUME " + *pool) : Result<pg::Rows>(Error{again.error()});
   if (!resumed && !notPaused(resumed.error())) {
-    err << fmt::format("pgbouncer-pause: pool {} still had transactions after {} ms, and "
-                       "resuming it failed: {}; run pgbouncer.resume\n",
-                       *pool, wait.count(), resumed.error());
+    err << fmt::format(
+        "pgbouncer-pause: pool {} still had transactions after {} ms, and "
+        "resuming it failed: {}; run pgbouncer.resume\n",
+        *pool, wait.count(), resumed.error());
     return 1;
   }
   return refuseUnchanged(err, "pgbouncer-pause", "pause " + *pool,
@@ -300,8 +298,8 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
   auto to = args.require("to", err);
   if (!admin || !pool || !config || !to) return 2;
   if (!plainPoolName(*pool, "pgbouncer-point", err)) return 2;
-  std::string action = fmt::format("point pool {} at {}", *pool,
-                                   text::redact(*to, pg::passwordIn(*to)));
+  std::string action =
+      fmt::format("point pool {} at {}", *pool, text::redact(*to, pg::passwordIn(*to)));
   Result<Entry> target = connectionOf(*to);
   if (!target) return refuseUnchanged(err, "pgbouncer-point", action, {target.error()});
   auto console = openConsole(*admin);
@@ -334,9 +332,10 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
   Result<std::string> now = reloaded ? poolTarget(**console, *pool)
                                      : Result<std::string>(Error{"RELOAD: " + reloaded.error()});
   if (!now) {
-    err << fmt::format("pgbouncer-point: {} now names the new database, but the pooler did not "
-                       "take it: {}\n",
-                       *config, now.error());
+    err << fmt::format(
+        "pgbouncer-point: {} now names the new database, but the pooler did not "
+        "take it: {}\n",
+        *config, now.error());
     return 1;
   }
   auto field = [&](const std::string& key, const std::string& fallback) {
@@ -348,13 +347,14 @@ int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err)
   std::string wanted =
       fmt::format("{}:{}/{}", field("host", ""), field("port", "5432"), field("dbname", *pool));
   if (*now != wanted) {
-    err << fmt::format("pgbouncer-point: {} now names {}, but the pooler sends pool {} to {} "
-                       "after RELOAD (is {} the file it reads?)\n",
-                       *config, wanted, *pool, *now, *config);
+    err << fmt::format(
+        "pgbouncer-point: {} now names {}, but the pooler sends pool {} to {} "
+        "after RELOAD (is {} the file it reads?)\n",
+        *config, wanted, *pool, *now, *config);
     return 1;
   }
-  out << fmt::format("pointed pool {}: {} -> {} (the pooler sent it to {}, now to {})\n",
-                     *pool, rewrite->before, rewrite->after, *before, *now);
+  out << fmt::format("pointed pool {}: {} -> {} (the pooler sent it to {}, now to {})\n", *pool,
+                     rewrite->before, rewrite->after, *before, *now);
   return 0;
 }
 

@@ -102,8 +102,8 @@ SELECT current_setting('wal_level'),
         "wal-level", "the source has no free replication slot (raise max_replication_slots)"));
   }
   if (server->integer(0, 2) < 1) {
-    problems.push_back(ruleProblem(
-        "wal-level", "the source has no free WAL sender (raise max_wal_senders)"));
+    problems.push_back(
+        ruleProblem("wal-level", "the source has no free WAL sender (raise max_wal_senders)"));
   }
   if (!server->boolean(0, 3)) {
     problems.push_back(fmt::format(
@@ -139,8 +139,7 @@ SELECT format('%I.%I', n.nspname, c.relname)
         fmt::format("{} no primary key or replica identity, so logical replication cannot "
                     "carry their updates and deletes: {} (add a primary key, or ALTER TABLE "
                     "... REPLICA IDENTITY FULL)",
-                    text::counted(static_cast<long long>(names.size()), "table has",
-                                  "tables have"),
+                    text::counted(static_cast<long long>(names.size()), "table has", "tables have"),
                     text::joined(names, ", "))));
   }
 
@@ -201,7 +200,8 @@ Result<bool> replicationExists(pg::Connection& source, pg::Connection& target,
                                const std::string& name) {
   Result<pg::Rows> subscription =
       target.query("SELECT count(*) FROM pg_subscription WHERE subname = $1", {name});
-  if (!subscription) return Error{"cannot look for subscription " + name + ": " + subscription.error()};
+  if (!subscription)
+    return Error{"cannot look for subscription " + name + ": " + subscription.error()};
   Result<pg::Rows> published = source.query(
       "SELECT (SELECT count(*) FROM pg_publication WHERE pubname = $1) + "
       "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)",
@@ -242,7 +242,7 @@ struct Lag {
   bool slotFound = false;
   bool active = false;
   long long bytes = 0;
-  double seconds = 0;       ///< since the target last reported applying (0 when caught up)
+  double seconds = 0;  ///< since the target last reported applying (0 when caught up)
   /// The source's WAL insert position when read: past every commit record,
   /// also those of asynchronous commits not yet written out (the write
   /// position, pg_current_wal_lsn, may be short of them).
@@ -250,8 +250,7 @@ struct Lag {
   bool caughtUpTo = false;  ///< the slot has confirmed `lsn` (when one was asked about)
 };
 
-Result<Lag> readLag(pg::Connection& source, const std::string& name,
-                    const std::string& lsn = "") {
+Result<Lag> readLag(pg::Connection& source, const std::string& name, const std::string& lsn = "") {
   Result<pg::Rows> rows = source.query(R"SQL(
 SELECT s.active, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), s.confirmed_flush_lsn)::bigint,
        coalesce(extract(epoch FROM r.replay_lag), 0), pg_current_wal_insert_lsn()::text,
@@ -272,8 +271,8 @@ SELECT s.active, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), s.confirmed_flush_
 }
 
 std::string describeLag(const Lag& lag) {
-  return fmt::format("{} bytes and {:.1f} s behind{}", text::withThousands(lag.bytes),
-                     lag.seconds, lag.active ? "" : " (the target is not connected)");
+  return fmt::format("{} bytes and {:.1f} s behind{}", text::withThousands(lag.bytes), lag.seconds,
+                     lag.active ? "" : " (the target is not connected)");
 }
 
 /// Every table's exact row count, by qualified name.
@@ -311,8 +310,8 @@ std::vector<std::string> countDifferences(const std::map<std::string, long long>
     if (it == target.end()) {
       differences.push_back(fmt::format("table {} is missing on the target", table));
     } else if (it->second != rows) {
-      differences.push_back(fmt::format("table {}: {} rows on the source, {} on the target",
-                                        table, text::withThousands(rows),
+      differences.push_back(fmt::format("table {}: {} rows on the source, {} on the target", table,
+                                        text::withThousands(rows),
                                         text::withThousands(it->second)));
     }
   }
@@ -346,8 +345,7 @@ SELECT format('%I.%I', schemaname, matviewname) FROM pg_matviews WHERE ispopulat
   script += "COMMIT;\n";
   Status carried = target.execute(script);
   if (!carried) return Error{"cannot set the target's sequences: " + carried.error()};
-  return fmt::format("{} set, {} refreshed",
-                     text::counted(sequences->size(), "sequence"),
+  return fmt::format("{} set, {} refreshed", text::counted(sequences->size(), "sequence"),
                      text::counted(views->size(), "materialized view"));
 }
 
@@ -359,8 +357,8 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!from || !to) return 2;
   auto options = copyOptions(args, "postgres-sync", err);
   if (!options) return 2;
-  auto ready = durationOption(args, "ready-within", std::chrono::hours(24 * 365), "postgres-sync",
-                              err);
+  auto ready =
+      durationOption(args, "ready-within", std::chrono::hours(24 * 365), "postgres-sync", err);
   if (!ready) return 2;
 
   std::string name = replicationName(*from, *to);
@@ -407,12 +405,15 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!plan) return refuse({plan.error()});
   if (!plan->problems.empty()) return refuse(plan->problems);
 
-  std::vector<std::string> dump = {"pg_dump", "--no-password", "--schema-only",
-                                   "--no-subscriptions", "--snapshot=" + snapshot->text(0, 0),
+  std::vector<std::string> dump = {"pg_dump",
+                                   "--no-password",
+                                   "--schema-only",
+                                   "--no-subscriptions",
+                                   "--snapshot=" + snapshot->text(0, 0),
                                    "--dbname=" + *from};
   if (options->owners == pg::CopyOptions::Owners::Reassign) dump.push_back("--no-owner");
-  int loaded = load(*plan, target, *to, std::move(dump), {}, "postgres-sync", "schema copied",
-                    out, err);
+  int loaded =
+      load(*plan, target, *to, std::move(dump), {}, "postgres-sync", "schema copied", out, err);
   if (loaded != 0) return loaded;
   Status ended = source.execute("COMMIT");
   if (!ended) {
@@ -471,23 +472,25 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     }
     if (state->tables == state->ready && state->workerRunning) {
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      out << fmt::format("synced: {} copied in {:.1f} s; the target applies every change of "
-                         "the source until postgres.cutover ends it\n",
-                         text::counted(state->tables, "table"), seconds);
+      out << fmt::format(
+          "synced: {} copied in {:.1f} s; the target applies every change of "
+          "the source until postgres.cutover ends it\n",
+          text::counted(state->tables, "table"), seconds);
       return 0;
     }
     auto now = Clock::now();
     if (now - started > *ready) {
-      err << fmt::format("postgres-sync: the initial copy was not done within {} s ({} of {} "
-                         "tables ready)\n",
-                         std::chrono::duration_cast<std::chrono::seconds>(*ready).count(),
-                         state->ready, state->tables);
+      err << fmt::format(
+          "postgres-sync: the initial copy was not done within {} s ({} of {} "
+          "tables ready)\n",
+          std::chrono::duration_cast<std::chrono::seconds>(*ready).count(), state->ready,
+          state->tables);
       return 1;
     }
     if (now - lastReport >= std::chrono::seconds(10)) {
       lastReport = now;
-      out << fmt::format("copying: {} of {} tables ready ({:.0f} s)\n", state->ready,
-                         state->tables, std::chrono::duration<double>(now - started).count())
+      out << fmt::format("copying: {} of {} tables ready ({:.0f} s)\n", state->ready, state->tables,
+                         std::chrono::duration<double>(now - started).count())
           << std::flush;
     }
     std::this_thread::sleep_for(milliseconds(200));
@@ -524,8 +527,8 @@ int postgresCutover(const DriverArgs& args, std::ostream& out, std::ostream& err
   auto from = args.require("from", err);
   auto to = args.require("to", err);
   if (!from || !to) return 2;
-  auto catchUp = durationOption(args, "catch-up", std::chrono::seconds(60), "postgres-cutover",
-                                err);
+  auto catchUp =
+      durationOption(args, "catch-up", std::chrono::seconds(60), "postgres-cutover", err);
   if (!catchUp) return 2;
   std::string name = replicationName(*from, *to);
   Result<Endpoints> ends = connectBoth(*from, *to);
@@ -603,16 +606,13 @@ int postgresCutover(const DriverArgs& args, std::ostream& out, std::ostream& err
     err << "postgres-cutover: " << publication.error() << '\n';
     return 1;
   }
-  auto ms = [](Clock::duration d) {
-    return std::chrono::duration_cast<milliseconds>(d).count();
-  };
+  auto ms = [](Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); };
   out << fmt::format(
       "cut over: caught up {} bytes in {} ms; {} with {} rows equal on both sides ({} ms); {}; "
       "replication {} removed; {} ms in all\n",
       text::withThousands(behind), ms(caughtUp - started),
-      text::counted(static_cast<long long>(sourceRows->size()), "table"),
-      text::withThousands(rows), ms(counted - caughtUp), *carried, name,
-      ms(Clock::now() - started));
+      text::counted(static_cast<long long>(sourceRows->size()), "table"), text::withThousands(rows),
+      ms(counted - caughtUp), *carried, name, ms(Clock::now() - started));
   return 0;
 }
 
@@ -636,8 +636,8 @@ int postgresLag(const DriverArgs& args, std::ostream& out, std::ostream& err) {
         << ")\n";
     return 1;
   }
-  out << fmt::format("lag: {} bytes, {:.1f} s{}\n", text::withThousands(lag->bytes),
-                     lag->seconds, lag->active ? "" : " (the target is not connected)");
+  out << fmt::format("lag: {} bytes, {:.1f} s{}\n", text::withThousands(lag->bytes), lag->seconds,
+                     lag->active ? "" : " (the target is not connected)");
   return 0;
 }
 
