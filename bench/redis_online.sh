@@ -66,58 +66,11 @@ for tool in redis-server redis-cli python3; do
   command -v "$tool" >/dev/null || { echo "redis_online.sh: $tool is not installed" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/mig-redis-online.XXXXXX)
-source_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-target_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+BENCH=redis_online.sh
+REPL_DISKLESS_SYNC_DELAY=0  # the source syncs at once
+source "$(dirname "$0")/lib/redis_pair.sh"
 export MIG_JOURNAL=$work/journal/state.db  # the record of each sync goes beside it
 mkdir -p "$work/journal"
-
-stop_servers() {
-  for name in source target; do
-    if [[ -f $work/$name/pid ]]; then
-      kill "$(cat "$work/$name/pid")" 2>/dev/null || true
-    fi
-  done
-  sleep 0.5
-  rm -rf "$work"
-}
-trap stop_servers EXIT
-
-# start_server NAME PORT PASSWORD: the password goes into the config file,
-# never on a command line.
-start_server() {
-  local name=$1 port=$2 password=$3
-  mkdir -p "$work/$name"
-  cat >"$work/$name/redis.conf" <<EOF
-port $port
-bind 127.0.0.1
-requirepass $password
-dir $work/$name
-pidfile $work/$name/pid
-logfile $work/$name/log
-daemonize yes
-save ""
-appendonly no
-enable-debug-command local
-repl-diskless-sync-delay 0
-repl-diskless-load $REPL_DISKLESS_LOAD
-EOF
-  chmod 600 "$work/$name/redis.conf"
-  redis-server "$work/$name/redis.conf"
-  for _ in $(seq 100); do
-    if REDISCLI_AUTH=$password redis-cli -p "$port" --no-auth-warning PING 2>/dev/null |
-      grep -q PONG; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "redis_online.sh: redis-server $name did not start; see $work/$name/log" >&2
-  exit 1
-}
-
-src() { REDISCLI_AUTH=$source_password redis-cli -p "$SOURCE_PORT" --no-auth-warning "$@"; }
-tgt() { REDISCLI_AUTH=$target_password redis-cli -p "$TARGET_PORT" --no-auth-warning "$@"; }
-now() { date +%s.%N; }
 field() { tr -d '\r' | sed -n "s/^$1:\\(.*\\)/\\1/p"; }
 
 mig_driver() {  # mig_driver NAME [ARGS...]: output in $work/mig.out, stops the bench on failure

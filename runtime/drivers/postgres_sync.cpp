@@ -357,9 +357,6 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!from || !to) return 2;
   auto options = copyOptions(args, "postgres-sync", err);
   if (!options) return 2;
-  auto ready =
-      durationOption(args, "ready-within", std::chrono::hours(24 * 365), "postgres-sync", err);
-  if (!ready) return 2;
 
   std::string name = replicationName(*from, *to);
   Result<Endpoints> ends = connectBoth(*from, *to);
@@ -479,14 +476,6 @@ int postgresSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
       return 0;
     }
     auto now = Clock::now();
-    if (now - started > *ready) {
-      err << fmt::format(
-          "postgres-sync: the initial copy was not done within {} s ({} of {} "
-          "tables ready)\n",
-          std::chrono::duration_cast<std::chrono::seconds>(*ready).count(), state->ready,
-          state->tables);
-      return 1;
-    }
     if (now - lastReport >= std::chrono::seconds(10)) {
       lastReport = now;
       out << fmt::format("copying: {} of {} tables ready ({:.0f} s)\n", state->ready, state->tables,

@@ -46,6 +46,28 @@ std::optional<int64_t> timeoutSeconds(const DriverArgs& args, Reporter& reporter
   return seconds;
 }
 
+/// What redis-sync and redis-unsync are given: both ends and --timeout.
+struct SyncCommand {
+  SyncEnds ends;
+  int64_t timeoutSeconds = 0;
+};
+
+/// Reads --from, --to (with their passwords) and --timeout; nullopt with
+/// `exitCode` set after a message.
+std::optional<SyncCommand> parseSyncCommand(const DriverArgs& args, Reporter& reporter,
+                                            int& exitCode) {
+  exitCode = 2;
+  if (!onlyKnownOptions(args, {"from", "to", "timeout"}, reporter)) return std::nullopt;
+  auto ends = parseSyncEnds(args, reporter, exitCode);
+  if (!ends) return std::nullopt;
+  auto timeout = timeoutSeconds(args, reporter);
+  if (!timeout) {
+    exitCode = 2;
+    return std::nullopt;
+  }
+  return SyncCommand{std::move(*ends), *timeout};
+}
+
 /// A setting sync gives the target, and its value for the sync.
 struct Change {
   std::string_view name;
@@ -352,9 +374,9 @@ std::optional<SyncEnds> parseSyncEnds(const DriverArgs& args, Reporter& reporter
 }
 
 std::optional<std::pair<ServerFacts, ServerFacts>> openBoth(const SyncEnds& ends,
-                                                           std::unique_ptr<Connection>& source,
-                                                           std::unique_ptr<Connection>& target,
-                                                           Problems& problems) {
+                                                            std::unique_ptr<Connection>& source,
+                                                            std::unique_ptr<Connection>& target,
+                                                            Problems& problems) {
   std::string error;
   source = openEndpoint(ends.from, ends.fromPassword, error);
   if (!source) problems.push_back(error);
@@ -366,8 +388,8 @@ std::optional<std::pair<ServerFacts, ServerFacts>> openBoth(const SyncEnds& ends
   if (target && !targetFacts) problems.push_back(error);
   if (!sourceFacts || !targetFacts) return std::nullopt;
   if (!sourceFacts->runId.empty() && sourceFacts->runId == targetFacts->runId) {
-    problems.push_back(fmt::format("{} and {} are the same server", ends.from.address(),
-                                   ends.to.address()));
+    problems.push_back(
+        fmt::format("{} and {} are the same server", ends.from.address(), ends.to.address()));
     return std::nullopt;
   }
   return std::make_pair(std::move(*sourceFacts), std::move(*targetFacts));
@@ -470,13 +492,10 @@ namespace mig::drivers {
 int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("redis-sync", out, err);
-  if (!onlyKnownOptions(args, {"from", "to", "timeout"}, reporter)) return 2;
   int exitCode = 0;
-  auto ends = parseSyncEnds(args, reporter, exitCode);
-  if (!ends) return exitCode;
-  auto timeout = timeoutSeconds(args, reporter);
-  if (!timeout) return 2;
-  Sync sync(*ends, *timeout, reporter);
+  auto command = parseSyncCommand(args, reporter, exitCode);
+  if (!command) return exitCode;
+  Sync sync(command->ends, command->timeoutSeconds, reporter);
   return sync.run();
 }
 
@@ -486,18 +505,16 @@ int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
 int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("redis-unsync", out, err);
-  if (!onlyKnownOptions(args, {"from", "to", "timeout"}, reporter)) return 2;
   int exitCode = 0;
-  auto ends = parseSyncEnds(args, reporter, exitCode);
-  if (!ends) return exitCode;
-  auto timeout = timeoutSeconds(args, reporter);
-  if (!timeout) return 2;
-  const Endpoint& from = ends->from;
-  const Endpoint& to = ends->to;
+  auto command = parseSyncCommand(args, reporter, exitCode);
+  if (!command) return exitCode;
+  const SyncEnds& ends = command->ends;
+  const Endpoint& from = ends.from;
+  const Endpoint& to = ends.to;
 
   Problems problems;
   std::string error;
-  auto target = openEndpoint(to, ends->toPassword, error);
+  auto target = openEndpoint(to, ends.toPassword, error);
   if (!target) problems.push_back(error);
   auto replication = target ? info(*target, "replication", error) : std::nullopt;
   if (target && !replication) problems.push_back(error);
@@ -529,8 +546,9 @@ int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err) {
 
   auto keys = allKeys(*target, error);
   if (!keys) return reporter.fail(error);
-  std::string notBack = standDown(*target, record, recordPath,
-                                  {Clock::now() + std::chrono::seconds(*timeout), &reporter});
+  std::string notBack =
+      standDown(*target, record, recordPath,
+                {Clock::now() + std::chrono::seconds(command->timeoutSeconds), &reporter});
   if (!notBack.empty()) return reporter.fail(notBack);
   if (!call(*target, {"FLUSHALL"}, error)) return reporter.fail(error);
   std::vector<std::string> done;
