@@ -18,6 +18,7 @@ enum ExitCode : int {
   kLocked = 6,
   kNeedsDecision = 7,  ///< resume needs the operator's decision
   kPreflightFailed = 8,
+  kJournalFailed = 9,  ///< the journal is damaged, or cannot be read or written
 };
 
 struct LintOptions {

@@ -24,6 +24,7 @@
 #include "runtime/lock.h"
 #include "runtime/preflight.h"
 #include "runtime/process_runner.h"
+#include "runtime/run_session.h"
 #include "runtime/progress.h"
 #include "runtime/scheduler.h"
 #include "runtime/secrets.h"
@@ -39,8 +40,9 @@ std::atomic<bool> interrupted{false};
 
 void onInterrupt(int) { interrupted = true; }
 
-// Ctrl-C and SIGTERM stop the run cleanly (running steps are stopped and
-// journaled as interrupted, the run is paused); a second one is not needed.
+// Ctrl-C, SIGTERM and SIGHUP (a closed terminal or ssh session) stop the
+// run cleanly (running steps are stopped and journaled as interrupted, the
+// run is paused); a second one is not needed.
 void installInterruptHandlers() {
   struct sigaction action {};
   action.sa_handler = onInterrupt;
@@ -48,6 +50,7 @@ void installInterruptHandlers() {
   action.sa_flags = 0;  // no SA_RESTART: a blocked wait returns at once
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);
 }
 
 std::string ownBinary() {
@@ -81,7 +84,7 @@ std::unique_ptr<runtime::StateStore> openJournal(const std::string& path, bool d
   auto journal = runtime::StateStore::open(path, durable, error);
   if (!journal) {
     printError(error);
-    exitCode = kPreflightFailed;
+    exitCode = kJournalFailed;
   }
   return journal;
 }
@@ -92,19 +95,6 @@ std::unique_ptr<runtime::EventSink> sinkFor(const RunOptions& options) {
     return runtime::makeTerminalSink(std::cout, std::getenv("NO_COLOR") == nullptr);
   }
   return runtime::makeLineSink(std::cout);
-}
-
-int exitCodeFor(RunResult result) {
-  switch (result) {
-    case RunResult::Succeeded: return kSuccess;
-    case RunResult::RolledBack: return kRolledBack;
-    case RunResult::RollbackIncomplete: return kRollbackIncomplete;
-    case RunResult::Paused: return kPaused;
-    case RunResult::NeedsDecision: return kNeedsDecision;
-    case RunResult::JournalFailed: return kRollbackIncomplete;
-    case RunResult::Stuck: return kRollbackIncomplete;
-  }
-  return kRollbackIncomplete;
 }
 
 const char* resultName(RunResult result) {
@@ -120,12 +110,12 @@ const char* resultName(RunResult result) {
   return "failed";
 }
 
-void printReport(const runtime::RunReport& report, const RunOptions& options) {
+void printReport(const runtime::RunReport& report, const RunOptions& options, int exitCode) {
   if (options.json) {
     nlohmann::ordered_json summary;
     summary["event"] = "summary";
     summary["result"] = resultName(report.result);
-    summary["exitCode"] = exitCodeFor(report.result);
+    summary["exitCode"] = exitCode;
     summary["message"] = report.message;
     summary["undone"] = report.undone;
     summary["notUndone"] = report.notUndone;
@@ -190,7 +180,7 @@ std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool 
   if (target.planName.empty()) {
     std::vector<std::string> plans = target.journal->plans();
     if (readFailed(*target.journal)) {
-      exitCode = kPreflightFailed;
+      exitCode = kJournalFailed;
       return std::nullopt;
     }
     if (plans.empty()) {
@@ -207,65 +197,6 @@ std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool 
     target.planName = plans[0];
   }
   return target;
-}
-
-// What differs between the graph a run executed and the plan now.
-std::vector<std::string> describeChanges(const graph::Graph& before, const graph::Graph& after) {
-  std::vector<std::string> changes;
-  auto nodeJson = [](const graph::Graph& g, const graph::Node& n) {
-    graph::Graph single;
-    single.plan = g.plan;
-    single.nodes.push_back(n);
-    single.nodes.back().origin.clear();
-    single.nodes.back().run.origin.clear();
-    return graph::computePlanHash(single);
-  };
-  for (const graph::Node& n : before.nodes) {
-    if (n.isBarrier()) continue;
-    const graph::Node* now = after.node(n.id);
-    if (!now) {
-      changes.push_back("step " + n.id + " was removed");
-    } else if (nodeJson(before, n) != nodeJson(after, *now)) {
-      changes.push_back("step " + n.id + " changed");
-    }
-  }
-  for (const graph::Node& n : after.nodes) {
-    if (!n.isBarrier() && !before.node(n.id)) changes.push_back("step " + n.id + " was added");
-  }
-  auto windowText = [](const graph::Window& w) {
-    return fmt::format("{} {} {} {} {}", fmt::join(w.days, ","), w.start, w.at, w.lengthMs, w.timezone);
-  };
-  for (const graph::Window& w : after.windows) {
-    const graph::Window* old = before.window(w.name);
-    if (!old || windowText(*old) != windowText(w)) changes.push_back("window " + w.name + " changed");
-  }
-  for (const graph::Endpoint& e : after.endpoints) {
-    const graph::Endpoint* old = before.endpoint(e.name);
-    if (!old || old->fields != e.fields || old->secret != e.secret || old->kind != e.kind) {
-      changes.push_back("endpoint " + e.name + " changed");
-    }
-  }
-  if (before.retainMs != after.retainMs) changes.push_back("the retention changed");
-  if (changes.empty()) changes.push_back("ACLs, secrets or the order of steps changed");
-  return changes;
-}
-
-// Secrets, PATH, endpoints and windows for the commands that may run: the
-// steps `toRun`, and the undos of the steps `toUndo`. Every problem is
-// printed, and nothing runs if there is one.
-bool checkBeforeRunning(const graph::Graph& g, const std::set<std::string>& toRun,
-                        const std::set<std::string>& toUndo, runtime::SecretValues& secrets) {
-  runtime::PreflightScope scope = runtime::scopeOf(g, toRun, toUndo);
-  std::vector<std::string> problems;
-  secrets = runtime::SecretValues::resolve(g, runtime::secretsOf(scope.commands), problems);
-  runtime::SystemClock clock;
-  std::vector<std::string> more = runtime::preflight(g, scope, clock.now());
-  problems.insert(problems.end(), more.begin(), more.end());
-  if (problems.empty()) return true;
-  std::cerr << fmt::format("mig: preflight failed; nothing was run ({} problem{}):\n",
-                           problems.size(), problems.size() == 1 ? "" : "s");
-  for (const std::string& problem : problems) std::cerr << "  - " << problem << '\n';
-  return false;
 }
 
 // .mig/tmp/PLAN: the plan's password files, while their processes run.
@@ -293,74 +224,131 @@ runtime::RunPaths pathsFor(const std::string& statePath, const graph::Graph& g, 
   return paths;
 }
 
-std::unique_ptr<runtime::PlanLock> lockPlan(const std::string& statePath, const std::string& plan,
-                                            int& exitCode) {
-  fs::path stateDir = fs::path(statePath).parent_path();
-  runtime::PlanLock::Status status;
-  std::string message;
-  auto lock = runtime::PlanLock::acquire(stateDir.empty() ? "." : stateDir.string(), plan, status,
-                                         message);
-  if (status == runtime::PlanLock::Status::Held) {
-    printError(message);
-    exitCode = kLocked;
-    return nullptr;
-  }
-  if (status == runtime::PlanLock::Status::Error) {
-    printError(message);
-    exitCode = kPreflightFailed;
-    return nullptr;
-  }
-  if (!message.empty()) std::cerr << "mig: warning: " << message << '\n';
-  return lock;
-}
-
-// A runner killed with kill -9 leaves its steps' processes running; they
-// must be gone before anything is decided about those steps.
-void stopLeftovers(const std::string& plan, const std::string& statePath) {
-  int stopped = runtime::stopLeftoverProcesses(
-      plan, fs::absolute(statePath).lexically_normal().string());
-  if (stopped > 0) {
-    std::cerr << fmt::format("mig: warning: stopped {} process{} left running by the interrupted "
-                             "runner\n",
-                             stopped, stopped == 1 ? "" : "es");
-  }
-  runtime::removeLeftoverSecretFiles(secretFolder(statePath, plan));
-}
-
 int jobsFor(const RunOptions& options) {
   if (options.jobs > 0) return options.jobs;
   unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 1 : static_cast<int>(cores);
 }
 
-// Runs (or resumes) the run's remaining steps, preflight passed and
-// `secrets` read, and reports.
-int execute(const graph::Graph& g, runtime::StateStore& journal, int64_t runId,
-            const std::string& statePath, const std::string& planFile, const RunOptions& options,
-            const std::map<std::string, runtime::ResumeChoice>* choices,
-            const runtime::SecretValues& secrets) {
+/// The session's services on this machine: the plan's lock beside the
+/// journal, secrets from the environment and files, real preflight, and
+/// the terminal.
+class CliServices : public runtime::SessionServices {
+ public:
+  CliServices(std::string statePath, std::string planFile, bool json)
+      : statePath_(std::move(statePath)), planFile_(std::move(planFile)), json_(json) {}
+
+  std::unique_ptr<runtime::PlanLock> lock(const std::string& plan,
+                                          runtime::PlanLock::Status& status,
+                                          std::string& message) override {
+    fs::path stateDir = fs::path(statePath_).parent_path();
+    return runtime::PlanLock::acquire(stateDir.empty() ? "." : stateDir.string(), plan, status,
+                                      message);
+  }
+
+  std::vector<std::string> preflight(const graph::Graph& g, const std::set<std::string>& toRun,
+                                     const std::set<std::string>& toUndo) override {
+    runtime::PreflightScope scope = runtime::scopeOf(g, toRun, toUndo);
+    std::vector<std::string> problems;
+    secrets_ = runtime::SecretValues::resolve(g, runtime::secretsOf(scope.commands), problems);
+    std::vector<std::string> more = runtime::preflight(g, scope, runtime::SystemClock().now());
+    problems.insert(problems.end(), more.begin(), more.end());
+    return problems;
+  }
+
+  std::unique_ptr<runtime::CommandPreparer> preparer(const graph::Graph& g,
+                                                     const runtime::RunRecord& run) override {
+    std::string planFile = planFile_.empty() ? run.planFile : planFile_;
+    return std::make_unique<runtime::SecretCommandPreparer>(
+        g, secrets_, pathsFor(statePath_, g, run.id, planFile));
+  }
+
+  int stopLeftovers(const std::string& plan) override {
+    int stopped = runtime::stopLeftoverProcesses(
+        plan, fs::absolute(statePath_).lexically_normal().string());
+    runtime::removeLeftoverSecretFiles(secretFolder(statePath_, plan));
+    return stopped;
+  }
+
+  void warn(const std::string& message) override {
+    std::cerr << "mig: warning: " << message << '\n';
+  }
+
+  void announce(const std::string& message) override {
+    if (!json_) std::cout << message << '\n';
+  }
+
+ private:
+  std::string statePath_;
+  std::string planFile_;  ///< as given on the command line; "" for the run's own
+  bool json_;
+  runtime::SecretValues secrets_;
+};
+
+int exitCodeFor(runtime::SessionResult result) {
+  using runtime::SessionResult;
+  switch (result) {
+    case SessionResult::Succeeded: return kSuccess;
+    case SessionResult::RolledBack: return kRolledBack;
+    case SessionResult::RollbackIncomplete: return kRollbackIncomplete;
+    case SessionResult::Paused: return kPaused;
+    case SessionResult::NeedsDecision: return kNeedsDecision;
+    case SessionResult::Refused: return kUsage;
+    case SessionResult::Locked: return kLocked;
+    case SessionResult::PreflightFailed: return kPreflightFailed;
+    case SessionResult::JournalFailed: return kJournalFailed;
+  }
+  return kRollbackIncomplete;
+}
+
+/// Prints how a session command ended and returns its exit code.
+int finish(const runtime::SessionReport& report, const RunOptions& options) {
+  const int exitCode = exitCodeFor(report.result);
+  if (report.run) {
+    printReport(*report.run, options, exitCode);
+    return exitCode;
+  }
+  if (report.result == runtime::SessionResult::Succeeded) {
+    std::cout << report.message << '\n';
+    return exitCode;
+  }
+  if (report.result == runtime::SessionResult::PreflightFailed && !report.details.empty()) {
+    std::cerr << fmt::format("mig: {} ({} problem{}):\n", report.message, report.details.size(),
+                             report.details.size() == 1 ? "" : "s");
+  } else {
+    printError(report.message);
+  }
+  for (const std::string& detail : report.details) std::cerr << "  - " << detail << '\n';
+  return exitCode;
+}
+
+runtime::SessionOptions sessionOptionsFor(const RunOptions& options) {
+  runtime::SessionOptions session;
+  session.scheduler.jobs = jobsFor(options);
+  session.scheduler.noWait = options.noWait;
+  session.scheduler.noRollback = options.noRollback;
+  session.scheduler.interrupted = &interrupted;
+  session.restart = options.restart;
+  session.force = options.force;
+  for (const std::string& step : options.rerun) session.choices[step] = runtime::ResumeChoice::Rerun;
+  for (const std::string& step : options.markDone) {
+    session.choices[step] = runtime::ResumeChoice::MarkDone;
+  }
+  return session;
+}
+
+/// Runs `command` on a session over the real runner, clock and terminal.
+template <typename Command>
+int withSession(runtime::StateStore& journal, const std::string& statePath,
+                const RunOptions& options, Command command) {
+  installInterruptHandlers();
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
-  runtime::SecretCommandPreparer preparer(g, secrets, pathsFor(statePath, g, runId, planFile));
   auto sink = sinkFor(options);
-  runtime::SchedulerOptions schedulerOptions;
-  schedulerOptions.jobs = jobsFor(options);
-  schedulerOptions.noWait = options.noWait;
-  schedulerOptions.noRollback = options.noRollback;
-  schedulerOptions.interrupted = &interrupted;
-  installInterruptHandlers();
-  runtime::Scheduler scheduler(g, journal, runId, runner, preparer, clock, *sink, schedulerOptions);
-  if (choices) {
-    runtime::RunReport decisions = scheduler.decideInterrupted(*choices);
-    if (decisions.result != RunResult::Succeeded) {
-      sink->close();
-      printReport(decisions, options);
-      return exitCodeFor(decisions.result);
-    }
-  }
-  runtime::RunReport report = scheduler.run();
-  printReport(report, options);
-  return exitCodeFor(report.result);
+  CliServices services(statePath, options.file, options.json);
+  runtime::RunSession session(journal, clock, runner, *sink, services, {hostName(), getpid()},
+                              sessionOptionsFor(options));
+  return finish(command(session), options);
 }
 
 }  // namespace
@@ -376,230 +364,48 @@ int runCommand(const RunOptions& options) {
     std::cout << "\n--dry-run: nothing was run\n";
     return kSuccess;
   }
-
   std::string statePath = statePathFor(options);
   auto journal = openJournal(statePath, options.durable, exitCode);
   if (!journal) return exitCode;
-  auto lock = lockPlan(statePath, g.plan, exitCode);
-  if (!lock) return exitCode;
-
-  auto last = journal->lastRun(g.plan);
-  if (readFailed(*journal)) return kPreflightFailed;
-  bool abandonLast = false;  // --restart, once preflight has passed
-  if (last) {
-    // A run that stopped half way (or failed and was not fully undone) left
-    // the environments changed: a new run would hide it from `mig rollback`.
-    bool unfinished = last->state == "running" || last->state == "paused" ||
-                      last->state == "rolling_back";
-    bool notUndone = last->state == "failed" || last->state == "rollback_incomplete";
-    if ((unfinished || notUndone) && !options.restart) {
-      printError(fmt::format(
-          "run {} of plan {} {} ({}, started {}): {}`mig rollback` undoes it, `mig run --restart` "
-          "abandons it and starts over",
-          last->id, g.plan, unfinished ? "is unfinished" : "failed and was not rolled back",
-          last->state, formatTime(last->startedAt),
-          unfinished ? "`mig resume` continues it, " : ""));
-      return kNeedsDecision;
-    }
-    abandonLast = unfinished || notUndone;
-  }
-
-  std::set<std::string> all;
-  for (const graph::Node& node : g.nodes) {
-    if (!node.isBarrier()) all.insert(node.id);
-  }
-  runtime::SecretValues secrets;
-  if (!checkBeforeRunning(g, all, {}, secrets)) return kPreflightFailed;
-  if (abandonLast) {
-    stopLeftovers(g.plan, statePath);
-    if (!journal->setRunState(last->id, "abandoned", "abandoned by mig run --restart",
-                              runtime::toEpochMs(runtime::SystemClock().now()))) {
-      printError("cannot record that the last run is abandoned: " + journal->lastError());
-      return kPreflightFailed;
-    }
-  }
-
-  runtime::RunRecord record;
-  record.plan = g.plan;
-  record.planHash = g.planHash;
-  record.planFile = fs::absolute(options.file).lexically_normal().string();
-  record.compiled = graph::toJson(g);
-  record.state = "running";
-  record.startedAt = runtime::toEpochMs(runtime::SystemClock().now());
-  record.host = hostName();
-  record.pid = getpid();
-  std::vector<std::string> steps;
-  for (const graph::Node& node : g.nodes) {
-    if (!node.isBarrier()) steps.push_back(node.id);
-  }
-  auto runId = journal->createRun(record, steps);
-  if (!runId) {
-    printError("cannot start the run: " + journal->lastError());
-    return kPreflightFailed;
-  }
-  if (!options.json) std::cout << fmt::format("run {} of plan {} ({} steps)\n", *runId, g.plan, steps.size());
-  return execute(g, *journal, *runId, statePath, options.file, options, nullptr, secrets);
+  std::string planFile = fs::absolute(options.file).lexically_normal().string();
+  return withSession(*journal, statePath, options, [&](runtime::RunSession& session) {
+    return session.start(g, planFile);
+  });
 }
-
-namespace {
-
-// The plan's last run, for `resume` and `rollback` (`doing`: "resume",
-// "roll back"); nullopt with `exitCode` set when there is none or the
-// journal cannot be read.
-std::optional<runtime::RunRecord> lastRunTo(const char* doing, Target& target, int& exitCode) {
-  auto last = target.journal->lastRun(target.planName);
-  if (readFailed(*target.journal)) {
-    exitCode = kPreflightFailed;
-    return std::nullopt;
-  }
-  if (!last) {
-    printError(fmt::format("plan {} has no run to {}", target.planName, doing));
-    exitCode = kUsage;
-  }
-  return last;
-}
-
-}  // namespace
 
 int resumeCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, true);
   if (!target) return exitCode;
-  auto last = lastRunTo("resume", *target, exitCode);
-  if (!last) return exitCode;
-  if (last->state == "succeeded" || last->state == "rolled_back" || last->state == "abandoned") {
-    std::cout << fmt::format("run {} of plan {} is {}: nothing to resume\n", last->id,
-                             last->plan, last->state);
-    return kSuccess;
-  }
-  std::string error;
-  auto executed = graph::fromJson(last->compiled, error);
-  if (!executed) {
-    printError(fmt::format("the journal's copy of run {} is unreadable: {}", last->id, error));
-    return kPreflightFailed;
-  }
-  // The plan as it is now must be the plan the run started with.
-  std::string planFile = options.file.empty() ? last->planFile : options.file;
-  if (!target->plan && !planFile.empty() && fs::exists(planFile)) {
-    target->plan = loadPlan(planFile, exitCode);
-    if (!target->plan) return exitCode;
-  }
-  if (target->plan && target->plan->graph.planHash != last->planHash) {
-    printError(fmt::format("the plan changed since run {} started, so it cannot be resumed:",
-                           last->id));
-    for (const std::string& change : describeChanges(*executed, target->plan->graph)) {
-      std::cerr << "  - " << change << '\n';
-    }
-    std::cerr << "  undo the changes and resume, or `mig rollback` the run and `mig run` anew\n";
-    return kNeedsDecision;
-  }
-  if (last->state == "rolling_back" || last->state == "rollback_incomplete") {
-    std::cout << fmt::format("run {} was rolling back: continuing the rollback\n", last->id);
-    return rollbackCommand(options);
-  }
-  std::map<std::string, runtime::ResumeChoice> choices;
-  for (const std::string& step : options.rerun) choices[step] = runtime::ResumeChoice::Rerun;
-  for (const std::string& step : options.markDone) choices[step] = runtime::ResumeChoice::MarkDone;
-  for (const auto& [step, choice] : choices) {
-    const graph::Node* node = executed->node(step);
-    if (!node || node->isBarrier()) {
-      printError(fmt::format("plan {} has no step '{}'", last->plan, step));
-      return kUsage;
+  // The plan as it is now, to compare with the run's: the file given, or
+  // the one the run was started from, if it is still there.
+  if (!target->plan) {
+    std::optional<runtime::RunRecord> last = target->journal->lastRun(target->planName);
+    if (readFailed(*target->journal)) return kJournalFailed;
+    if (last && !last->planFile.empty() && fs::exists(last->planFile)) {
+      target->plan = loadPlan(last->planFile, exitCode);
+      if (!target->plan) return exitCode;
     }
   }
-  auto lock = lockPlan(target->statePath, target->planName, exitCode);
-  if (!lock) return exitCode;
-  stopLeftovers(last->plan, target->statePath);
-
-  // What may run now: the steps not done, and the undos of the done ones
-  // should one of them fail.
-  std::set<std::string> toRun, done;
-  for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
-    (step.state == "done" ? done : toRun).insert(step.step);
-  }
-  if (readFailed(*target->journal)) return kPreflightFailed;
-  runtime::SecretValues secrets;
-  if (!checkBeforeRunning(*executed, toRun, done, secrets)) return kPreflightFailed;
-  if (!target->journal->setRunner(last->id, hostName(), getpid()) ||
-      !target->journal->setRunState(last->id, "running", "resumed", 0)) {
-    printError("cannot record the resumed run: " + target->journal->lastError());
-    return kPreflightFailed;
-  }
-  if (!options.json) std::cout << fmt::format("resuming run {} of plan {}\n", last->id, last->plan);
-  return execute(*executed, *target->journal, last->id, target->statePath, planFile, options,
-                 &choices, secrets);
+  std::optional<graph::Graph> current;
+  if (target->plan) current = target->plan->graph;
+  return withSession(*target->journal, target->statePath, options,
+                     [&](runtime::RunSession& session) {
+                       return session.resume(target->planName, current);
+                     });
 }
 
 int rollbackCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
-  auto last = lastRunTo("roll back", *target, exitCode);
-  if (!last) return exitCode;
-  std::string error;
-  auto executed = graph::fromJson(last->compiled, error);
-  if (!executed) {
-    printError(fmt::format("the journal's copy of run {} is unreadable: {}", last->id, error));
-    return kPreflightFailed;
-  }
-  int64_t now = runtime::toEpochMs(runtime::SystemClock().now());
-  if (last->switchoverAt) {
-    if (!options.force) {
-      printError(fmt::format(
-          "run {} completed its switchover at {}: the application has written to the target "
-          "since. Rolling back does not carry those writes back to the old environment; if that "
-          "is what you want, `mig rollback --force`",
-          last->id, formatTime(*last->switchoverAt)));
-      return kUsage;
-    }
-    std::cerr << fmt::format(
-        "mig: warning: rolling back after the switchover of {}: writes made to the target since "
-        "then are NOT carried back to the old environment\n",
-        formatTime(*last->switchoverAt));
-  }
-  if (last->retainUntil && now > *last->retainUntil) {
-    if (!options.force) {
-      printError(fmt::format("the retention of run {} ended at {}: the old environment may be "
-                             "gone. `mig rollback --force` tries anyway",
-                             last->id, formatTime(*last->retainUntil)));
-      return kUsage;
-    }
-    std::cerr << fmt::format("mig: warning: the retention ended at {}; trying anyway\n",
-                             formatTime(*last->retainUntil));
-  }
-  auto lock = lockPlan(target->statePath, target->planName, exitCode);
-  if (!lock) return exitCode;
-  stopLeftovers(last->plan, target->statePath);
-
-  std::set<std::string> started;
-  for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
-    bool neverStarted = step.state == "pending" || (step.state == "failed" && step.attempts == 0);
-    if (!neverStarted && step.state != "undone") started.insert(step.step);
-  }
-  if (readFailed(*target->journal)) return kPreflightFailed;
-  if (started.empty()) {
-    std::cout << fmt::format("run {} of plan {}: nothing to undo\n", last->id, last->plan);
-    return kSuccess;
-  }
-  runtime::SecretValues secrets;
-  if (!checkBeforeRunning(*executed, {}, started, secrets)) return kPreflightFailed;
-
-  runtime::SystemClock clock;
-  runtime::ProcessRunner runner(clock);
-  std::string planFile = options.file.empty() ? last->planFile : options.file;
-  runtime::SecretCommandPreparer preparer(*executed, secrets,
-                                          pathsFor(target->statePath, *executed, last->id, planFile));
-  auto sink = sinkFor(options);
-  runtime::SchedulerOptions schedulerOptions;
-  schedulerOptions.interrupted = &interrupted;
-  installInterruptHandlers();
-  runtime::Scheduler scheduler(*executed, *target->journal, last->id, runner, preparer, clock,
-                               *sink, schedulerOptions);
-  runtime::RunReport report = scheduler.rollback("rollback requested");
-  printReport(report, options);
-  if (report.result == RunResult::RolledBack) return kSuccess;
-  return exitCodeFor(report.result);
+  return withSession(*target->journal, target->statePath, options,
+                     [&](runtime::RunSession& session) {
+                       return session.rollback(target->planName);
+                     });
 }
+
+namespace {
 
 /// The lag command for a postgres.sync step: its own command, with the
 /// stdlib's `postgres-sync --from A --to B ...` turned into `postgres-lag
@@ -625,16 +431,16 @@ void printReplicationLag(const graph::Graph& executed,
                          const std::vector<runtime::StepRecord>& steps,
                          const std::string& statePath, int64_t runId,
                          const std::string& planFile) {
-  std::map<std::string, std::string> state;
+  std::map<std::string, runtime::StepState> state;
   for (const runtime::StepRecord& step : steps) state[step.step] = step.state;
   auto cutOver = [&](const graph::Node& sync) {
     return std::any_of(executed.nodes.begin(), executed.nodes.end(), [&](const graph::Node& other) {
       return !other.isBarrier() && other.run.action == "postgres.cutover" &&
-             other.run.endpoints == sync.run.endpoints && state[other.id] == "done";
+             other.run.endpoints == sync.run.endpoints && state[other.id] == runtime::StepState::Done;
     });
   };
   for (const graph::Node& node : executed.nodes) {
-    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != "done") {
+    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != runtime::StepState::Done) {
       continue;
     }
     std::optional<graph::Command> lag = lagCommandOf(node.run);
@@ -674,23 +480,25 @@ void printReplicationLag(const graph::Graph& executed,
   }
 }
 
+}  // namespace
+
 int statusCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
-  if (readFailed(*target->journal)) return kPreflightFailed;
+  if (readFailed(*target->journal)) return kJournalFailed;
   if (!last) {
     std::cout << fmt::format("plan {} has not run yet\n", target->planName);
     return kSuccess;
   }
   std::vector<runtime::StepRecord> steps = target->journal->steps(last->id);
-  if (readFailed(*target->journal)) return kPreflightFailed;
+  if (readFailed(*target->journal)) return kJournalFailed;
   if (options.json) {
     nlohmann::ordered_json out;
     out["plan"] = last->plan;
-    out["run"] = last->id;
-    out["state"] = last->state;
+    out["run"] = last->number;
+    out["state"] = runtime::nameOf(last->state);
     out["message"] = last->message;
     out["planHash"] = last->planHash;
     out["startedAt"] = last->startedAt;
@@ -702,7 +510,7 @@ int statusCommand(const RunOptions& options) {
     for (const runtime::StepRecord& step : steps) {
       nlohmann::ordered_json s;
       s["step"] = step.step;
-      s["state"] = step.state;
+      s["state"] = runtime::nameOf(step.state);
       s["attempts"] = step.attempts;
       s["startedAt"] = step.startedAt ? nlohmann::ordered_json(step.startedAt) : nullptr;
       s["finishedAt"] = step.finishedAt ? nlohmann::ordered_json(step.finishedAt) : nullptr;
@@ -714,7 +522,8 @@ int statusCommand(const RunOptions& options) {
     std::cout << out.dump(2) << '\n';
     return kSuccess;
   }
-  std::cout << fmt::format("plan {}, run {}: {}\n", last->plan, last->id, last->state);
+  std::cout << fmt::format("plan {}, run {}: {}\n", last->plan, last->number,
+                           runtime::nameOf(last->state));
   if (!last->message.empty()) std::cout << "  " << last->message << '\n';
   std::cout << fmt::format("  started {} on {} (pid {})", formatTime(last->startedAt), last->host,
                            last->pid);
@@ -746,7 +555,7 @@ int statusCommand(const RunOptions& options) {
     std::string tail = step.exitCode ? fmt::format("{}", *step.exitCode) : "";
     if (!step.message.empty()) tail += (tail.empty() ? "" : "  ") + step.message.substr(0, step.message.find('\n'));
     std::cout << fmt::format("  {:<{}}  {:<12} {:>8}  {:<17} {:>9}  {}\n", step.step, width,
-                             step.state, step.attempts, started, duration, tail);
+                             runtime::nameOf(step.state), step.attempts, started, duration, tail);
   }
   return kSuccess;
 }
@@ -759,39 +568,45 @@ int logCommand(const LogOptions& options) {
   auto target = findTarget(runOptions, exitCode, false);
   if (!target) return exitCode;
   auto last = target->journal->lastRun(target->planName);
-  if (readFailed(*target->journal)) return kPreflightFailed;
+  if (readFailed(*target->journal)) return kJournalFailed;
   if (!last) {
     printError(fmt::format("plan {} has not run yet", target->planName));
     return kUsage;
   }
   std::vector<runtime::AttemptRecord> attempts = target->journal->attempts(last->id, options.step);
-  if (readFailed(*target->journal)) return kPreflightFailed;
+  if (readFailed(*target->journal)) return kJournalFailed;
   if (attempts.empty()) {
     bool known = false;
     for (const runtime::StepRecord& step : target->journal->steps(last->id)) {
       known = known || step.step == options.step;
     }
-    if (readFailed(*target->journal)) return kPreflightFailed;
+    if (readFailed(*target->journal)) return kJournalFailed;
     if (!known) {
-      printError(fmt::format("run {} of plan {} has no step '{}'", last->id, last->plan, options.step));
+      printError(fmt::format("run {} of plan {} has no step '{}'", last->number, last->plan,
+                             options.step));
       return kUsage;
     }
-    std::cout << fmt::format("step {} has not started in run {}\n", options.step, last->id);
+    std::cout << fmt::format("step {} has not started in run {}\n", options.step, last->number);
     return kSuccess;
   }
   for (const runtime::AttemptRecord& attempt : attempts) {
     std::string outcome = attempt.finishedAt == 0 ? "still running, or interrupted"
-                          : attempt.exitCode      ? fmt::format("exit code {}", *attempt.exitCode)
-                                                  : attempt.outcome;
+                          : attempt.exitCode
+                              ? fmt::format("exit code {}", *attempt.exitCode)
+                              : std::string(runtime::nameOf(attempt.outcome));
     std::cout << fmt::format("== {} {} attempt {}, started {}: {} ==\n", options.step,
-                             attempt.kind, attempt.attempt, formatTime(attempt.startedAt), outcome);
+                             runtime::nameOf(attempt.kind), attempt.attempt,
+                             formatTime(attempt.startedAt), outcome);
     std::ifstream in(attempt.logPath, std::ios::binary);
     if (!in) {
       // Logs are created at a process's first output.
       std::cout << "(no output)\n";
-      continue;
+    } else {
+      std::cout << in.rdbuf();
     }
-    std::cout << in.rdbuf();
+    if (!attempt.logNote.empty()) {
+      std::cout << fmt::format("(mig: this log is incomplete: {})\n", attempt.logNote);
+    }
     std::cout.flush();
   }
   return kSuccess;

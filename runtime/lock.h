@@ -5,24 +5,48 @@
 
 namespace mig::runtime {
 
-/// One runner per plan: an exclusive lock on `.mig/PLAN.lock`, which holds
-/// who has it (host, pid, since). The kernel drops the lock when its holder
-/// dies, even by kill -9, so a lock left by a crashed runner never blocks:
-/// the next runner takes it over and says whose it was.
+/// One runner per plan: exclusive locks on two files, which hold who has
+/// them (host, pid, since). One is `.mig/PLAN.lock` beside the journal,
+/// where an operator looks; the other lives outside that folder (see
+/// lockDirectory()), keyed by the folder's path, so that a runner still
+/// holds the plan when the folder is removed under it (`rm -rf .mig`) and
+/// a second runner would otherwise find no lock at all.
+///
+/// The kernel drops the locks when their holder dies, even by kill -9, so
+/// a lock left by a crashed runner never blocks: the next runner takes it
+/// over. Taking the locks writes nothing: a command that then refuses
+/// leaves the dead holder's record for the one that goes on, which calls
+/// claim() and says whose lock it took over.
 class PlanLock {
  public:
   enum class Status { Acquired, Held, Error };
 
   /// Tries once, never waits. Held: `message` names the holder.
-  /// Acquired after a crash: `message` says whose lock was taken over.
   static std::unique_ptr<PlanLock> acquire(const std::string& stateDir, const std::string& plan,
                                            Status& status, std::string& message);
   ~PlanLock();
+  PlanLock(const PlanLock&) = delete;
+  PlanLock& operator=(const PlanLock&) = delete;
+
+  /// Records this process as the holder. Returns what was taken over
+  /// ("took over the lock of a runner that is gone (host h, pid p, since
+  /// t)"), or "" when the lock was free; sets `error` if the record cannot
+  /// be written.
+  std::string claim(std::string& error);
 
  private:
-  PlanLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PlanLock(int fd, std::string path, int outsideFd, std::string outsidePath)
+      : fd_(fd), path_(std::move(path)), outsideFd_(outsideFd), outsidePath_(std::move(outsidePath)) {}
   int fd_;
   std::string path_;
+  int outsideFd_;
+  std::string outsidePath_;
+  bool claimed_ = false;
 };
+
+/// Where the locks kept outside the journal's folder live: $MIG_LOCK_DIR,
+/// else /tmp/mig-locks-UID (made 0700; refused if it is a symbolic link or
+/// owned by another user).
+std::string lockDirectory();
 
 }  // namespace mig::runtime

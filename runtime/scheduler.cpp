@@ -23,14 +23,15 @@ std::string describe(const ProcessResult& result) {
   return "failed";
 }
 
-std::string outcomeName(const ProcessResult& result) {
+ProcessOutcome outcomeOf(const ProcessResult& result) {
   switch (result.outcome) {
-    case ProcessResult::Outcome::Exited: return result.nothingChanged ? "exited_unchanged" : "exited";
-    case ProcessResult::Outcome::TimedOut: return "timed_out";
-    case ProcessResult::Outcome::Cancelled: return "cancelled";
-    case ProcessResult::Outcome::SpawnFailed: return "spawn_failed";
+    case ProcessResult::Outcome::Exited:
+      return result.nothingChanged ? ProcessOutcome::ExitedUnchanged : ProcessOutcome::Exited;
+    case ProcessResult::Outcome::TimedOut: return ProcessOutcome::TimedOut;
+    case ProcessResult::Outcome::Cancelled: return ProcessOutcome::Cancelled;
+    case ProcessResult::Outcome::SpawnFailed: return ProcessOutcome::SpawnFailed;
   }
-  return "";
+  return ProcessOutcome::Unfinished;
 }
 
 std::optional<int> exitCodeOf(const ProcessResult& result) {
@@ -50,14 +51,14 @@ struct Scheduler::NodeState {
   bool complete = false;
 
   // Steps only.
-  std::string state = "pending";  ///< as in the journal
+  StepState state = StepState::Pending;  ///< as in the journal
   int attempts = 0;               ///< attempts of `do` started, in all runs
   int undoAttempt = 0;            ///< the number of its latest undo, counted over every rollback
   int attemptBase = 0;            ///< attempts when this scheduler started
   std::optional<Instant> notBefore;  ///< retry delay, or the opening of its window
   bool windowAnnounced = false;
   uint64_t token = 0;
-  std::string process;  ///< what is running: run, check or undo
+  ProcessKind process = ProcessKind::Run;  ///< what runs, or ran last
   bool deadlineIsWindowEnd = false;
   Instant startedAt;
   int64_t order = 0;
@@ -137,7 +138,7 @@ bool Scheduler::loadJournal() {
   switchoverDone_ = 0;
   std::vector<NodeState*> finished;
   for (auto& state : nodes_) {
-    if (state->isStep() && state->state == "done") finished.push_back(state.get());
+    if (state->isStep() && state->state == StepState::Done) finished.push_back(state.get());
   }
   for (NodeState* state : finished) complete(*state);
   for (auto& state : nodes_) {
@@ -145,7 +146,7 @@ bool Scheduler::loadJournal() {
   }
   for (auto& state : nodes_) {
     if (state->isStep() && !state->complete && state->waiting == 0 &&
-        (state->state == "pending" || state->state == "failed")) {
+        (state->state == StepState::Pending || state->state == StepState::Failed)) {
       ready_.insert(state->index);
     }
   }
@@ -169,7 +170,7 @@ void Scheduler::complete(NodeState& first) {
       if (--dependent->waiting != 0) continue;
       if (!dependent->isStep()) {
         work.push_back(dependent);
-      } else if (dependent->state == "pending" || dependent->state == "failed") {
+      } else if (dependent->state == StepState::Pending || dependent->state == StepState::Failed) {
         ready_.insert(dependent->index);
       }
     }
@@ -268,26 +269,26 @@ void Scheduler::launchReady() {
     deferred_.erase(step.index);
     step.windowAnnounced = false;
     ++step.attempts;
-    launch(step, "run", deadline, windowEnd);
+    launch(step, ProcessKind::Run, deadline, windowEnd);
   }
 }
 
 // Starts the `run` or `check` process of a step of the main loop; its end
 // comes back through handle().
-bool Scheduler::launch(NodeState& step, const std::string& process,
+bool Scheduler::launch(NodeState& step, ProcessKind process,
                        std::optional<Instant> deadline, bool deadlineIsWindowEnd) {
   const graph::Node& node = *step.node;
-  const graph::Command& command = process == "run" ? node.run : *node.check;
+  const graph::Command& command = process == ProcessKind::Run ? node.run : *node.check;
   int attempt = step.attempts;
   std::string error;
-  std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
+  std::optional<ProcessRequest> request = preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
   Instant now = clock_.now();
   if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt, toEpochMs(now),
-                                         request ? request->logPath : "", "running"))) {
+                                         request ? request->logPath : "", StepState::Running))) {
     if (request) preparer_.finished(*request);
     return false;
   }
-  step.state = "running";
+  step.state = StepState::Running;
   step.process = process;
   step.startedAt = now;
   if (!request) {
@@ -318,7 +319,7 @@ bool Scheduler::launch(NodeState& step, const std::string& process,
   event.kind = Event::Kind::StepStarted;
   event.at = now;
   event.step = step.id();
-  event.process = process;
+  event.process = nameOf(process);
   event.attempt = attempt;
   event.message = command.call;
   events_.emit(event, progress());
@@ -330,17 +331,17 @@ bool Scheduler::launch(NodeState& step, const std::string& process,
 // rollback take one step at a time. What cannot be prepared, journaled or
 // waited for comes back as SpawnFailed, never as a success. An interrupt
 // (SIGINT, SIGTERM) stops the process; it comes back Cancelled.
-ProcessResult Scheduler::runAlone(NodeState& step, const std::string& process) {
+ProcessResult Scheduler::runAlone(NodeState& step, ProcessKind process) {
   flushBatch();
   const graph::Node& node = *step.node;
-  const graph::Command& command = process == "check" ? *node.check : *node.undo;
+  const graph::Command& command = process == ProcessKind::Check ? *node.check : *node.undo;
   ProcessResult result;
   int attempt = step.attempts;
-  if (process == "undo") {
+  if (process == ProcessKind::Undo) {
     // A rollback tried again numbers its undos on, keeping the earlier logs.
     int earlier = 0;
     for (const AttemptRecord& record : journal_.attempts(runId_, step.id())) {
-      if (record.kind == "undo") ++earlier;
+      if (record.kind == ProcessKind::Undo) ++earlier;
     }
     attempt = step.undoAttempt = earlier + 1;
   }
@@ -353,8 +354,10 @@ ProcessResult Scheduler::runAlone(NodeState& step, const std::string& process) {
   }
 
   std::string error;
-  std::optional<ProcessRequest> request = preparer_.prepare(node, command, process, attempt, error);
-  std::string stepState = process == "undo" ? "undoing" : "running";
+  std::optional<ProcessRequest> request = preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
+  // A check run about an undo cut short leaves the step undoing.
+  const bool aboutUndo = process == ProcessKind::Undo || step.state == StepState::Undoing;
+  StepState stepState = aboutUndo ? StepState::Undoing : StepState::Running;
   if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt,
                                          toEpochMs(result.started),
                                          request ? request->logPath : "", stepState))) {
@@ -416,7 +419,7 @@ void Scheduler::flushBatch() {
     if (step == byToken_.end() || request == requests_.end()) continue;
     if (journalBroken_) {
       preparer_.finished(request->second);
-      step->second->state = "pending";
+      step->second->state = StepState::Pending;
       step->second->token = 0;
       byToken_.erase(step);
       requests_.erase(request);
@@ -427,10 +430,10 @@ void Scheduler::flushBatch() {
     event.kind = Event::Kind::StepStarted;
     event.at = clock_.now();
     event.step = state.id();
-    event.process = state.process;
+    event.process = nameOf(state.process);
     event.attempt = state.attempts;
     const graph::Node& node = *state.node;
-    event.message = state.process == "run" ? node.run.call : node.check->call;
+    event.message = state.process == ProcessKind::Run ? node.run.call : node.check->call;
     events_.emit(event, progress());
     runner_.start(request->second);
   }
@@ -452,9 +455,9 @@ void Scheduler::handle(const ProcessResult& result) {
 
   if (result.outcome == ProcessResult::Outcome::Cancelled) {
     journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                       toEpochMs(result.finished), outcomeName(result),
-                                       exitCodeOf(result), "interrupted", stopReason_));
-    step.state = "interrupted";
+                                       toEpochMs(result.finished), outcomeOf(result),
+                                       exitCodeOf(result), StepState::Interrupted, stopReason_));
+    step.state = StepState::Interrupted;
     emit(Event::Kind::StepStopped, &step, stopReason_);
     return;
   }
@@ -465,9 +468,9 @@ void Scheduler::handle(const ProcessResult& result) {
       return;
     }
     journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                       toEpochMs(result.finished), outcomeName(result),
-                                       exitCodeOf(result), "interrupted", message));
-    step.state = "interrupted";
+                                       toEpochMs(result.finished), outcomeOf(result),
+                                       exitCodeOf(result), StepState::Interrupted, message));
+    step.state = StepState::Interrupted;
     emit(Event::Kind::StepStopped, &step, message);
     if (!pauseReason_) {
       pauseReason_ = message + fmt::format(" (on_window_end pause): step {} did not finish", step.id());
@@ -478,19 +481,19 @@ void Scheduler::handle(const ProcessResult& result) {
     return;
   }
   if (!result.succeeded()) {
-    std::string what = step.process == "check" ? "its check failed" : "it failed";
+    std::string what = step.process == ProcessKind::Check ? "its check failed" : "it failed";
     attemptFailed(step, fmt::format("{} ({})", what, describe(result)), result);
     return;
   }
-  if (step.process == "run" && node.check) {
-    if (!journalOk(journal_.processFinished(runId_, step.id(), "run", step.attempts,
-                                            toEpochMs(result.finished), outcomeName(result),
-                                            exitCodeOf(result), "running", "checking"))) {
+  if (step.process == ProcessKind::Run && node.check) {
+    if (!journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Run, step.attempts,
+                                            toEpochMs(result.finished), outcomeOf(result),
+                                            exitCodeOf(result), StepState::Running, "checking"))) {
       return;
     }
     std::optional<Instant> deadline;
     if (node.timeoutMs) deadline = clock_.now() + Milliseconds(*node.timeoutMs);
-    launch(step, "check", deadline, false);
+    launch(step, ProcessKind::Check, deadline, false);
     return;
   }
   succeeded(step, result);
@@ -498,11 +501,11 @@ void Scheduler::handle(const ProcessResult& result) {
 
 void Scheduler::succeeded(NodeState& step, const ProcessResult& result) {
   if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                          toEpochMs(result.finished), outcomeName(result),
-                                          exitCodeOf(result), "done", ""))) {
+                                          toEpochMs(result.finished), outcomeOf(result),
+                                          exitCodeOf(result), StepState::Done, ""))) {
     return;
   }
-  step.state = "done";
+  step.state = StepState::Done;
   step.order = ++orderCounter_;
   durationTotal_ += std::chrono::duration_cast<Milliseconds>(result.finished - step.startedAt);
   ++durationCount_;
@@ -529,11 +532,11 @@ void Scheduler::attemptFailed(NodeState& step, const std::string& message,
                                        delay.count() ? " in " + units::formatDuration(delay.count())
                                                      : "");
     if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                            toEpochMs(result.finished), outcomeName(result),
-                                            exitCodeOf(result), "pending", retrying))) {
+                                            toEpochMs(result.finished), outcomeOf(result),
+                                            exitCodeOf(result), StepState::Pending, retrying))) {
       return;
     }
-    step.state = "pending";
+    step.state = StepState::Pending;
     step.notBefore = clock_.now() + delay;
     deferred_.insert(step.index);
     ready_.insert(step.index);
@@ -547,9 +550,9 @@ void Scheduler::failed(NodeState& step, const std::string& message, const Proces
   std::string full = message;
   if (!result.detail.empty()) full += "\n" + result.detail;
   journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                     toEpochMs(clock_.now()), outcomeName(result),
-                                     exitCodeOf(result), "failed", message));
-  step.state = "failed";
+                                     toEpochMs(clock_.now()), outcomeOf(result),
+                                     exitCodeOf(result), StepState::Failed, message));
+  step.state = StepState::Failed;
   emit(Event::Kind::StepFailed, &step, full, exitCodeOf(result));
   if (!failure_) failure_ = step.id();
 }
@@ -557,8 +560,8 @@ void Scheduler::failed(NodeState& step, const std::string& message, const Proces
 // A step that can never start (no opening of its window fits it) fails
 // without a process, so there is no attempt to close in the journal.
 void Scheduler::cannotStart(NodeState& step, const std::string& message) {
-  journalOk(journal_.setStepState(runId_, step.id(), "failed", message));
-  step.state = "failed";
+  journalOk(journal_.setStepState(runId_, step.id(), StepState::Failed, message));
+  step.state = StepState::Failed;
   emit(Event::Kind::StepFailed, &step, message);
   if (!failure_) failure_ = step.id();
 }
@@ -652,7 +655,7 @@ RunReport Scheduler::run() {
     return report;
   }
   if (options_.noRollback) {
-    journalOk(journal_.setRunState(runId_, "failed", "step " + step + " failed; --no-rollback",
+    journalOk(journal_.setRunState(runId_, RunState::Failed, "step " + step + " failed; --no-rollback",
                                    toEpochMs(clock_.now())));
     RunReport report;
     report.result = RunResult::RollbackIncomplete;
@@ -670,10 +673,10 @@ RunReport Scheduler::run() {
 }
 
 RunReport Scheduler::finishRun(RunResult result, std::string message) {
-  std::string state = result == RunResult::Succeeded  ? "succeeded"
-                      : result == RunResult::Paused   ? "paused"
-                      : result == RunResult::RolledBack ? "rolled_back"
-                                                        : "failed";
+  RunState state = result == RunResult::Succeeded    ? RunState::Succeeded
+                    : result == RunResult::Paused     ? RunState::Paused
+                    : result == RunResult::RolledBack ? RunState::RolledBack
+                                                      : RunState::Failed;
   int64_t finished = result == RunResult::Paused ? 0 : toEpochMs(clock_.now());
   if (!journalBroken_) journalOk(journal_.setRunState(runId_, state, message, finished));
   RunReport report;
@@ -695,53 +698,53 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
   }
   for (auto& state : nodes_) {
     NodeState& step = *state;
-    if (!step.isStep() || (step.state != "running" && step.state != "interrupted")) continue;
+    if (!step.isStep() || (step.state != StepState::Running && step.state != StepState::Interrupted)) continue;
     const graph::Node& node = *step.node;
     if (auto choice = choices.find(step.id()); choice != choices.end()) {
       bool done = choice->second == ResumeChoice::MarkDone;
-      journalOk(journal_.setStepState(runId_, step.id(), done ? "done" : "pending",
+      journalOk(journal_.setStepState(runId_, step.id(), done ? StepState::Done : StepState::Pending,
                                       done ? "marked done by the operator"
                                            : "run again by the operator's choice"));
-      step.state = done ? "done" : "pending";
+      step.state = done ? StepState::Done : StepState::Pending;
       emit(Event::Kind::Warning, &step,
            done ? "marked done (--mark-done)" : "will run again (--rerun)");
       continue;
     }
     if (node.check) {
       step.attempts = std::max(step.attempts, 1);
-      ProcessResult result = runAlone(step, "check");
+      ProcessResult result = runAlone(step, ProcessKind::Check);
       if (interrupted()) {
-        journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
-                                           toEpochMs(result.finished), outcomeName(result),
-                                           exitCodeOf(result), "interrupted",
+        journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                           toEpochMs(result.finished), outcomeOf(result),
+                                           exitCodeOf(result), StepState::Interrupted,
                                            "its check was stopped by an interrupt"));
         report.result = RunResult::Paused;
         report.message = "interrupted (SIGINT or SIGTERM) while checking interrupted steps; "
                          "`mig resume` starts over from there";
-        journalOk(journal_.setRunState(runId_, "paused", report.message, 0));
+        journalOk(journal_.setRunState(runId_, RunState::Paused, report.message, 0));
         return report;
       }
       if (result.succeeded()) {
-        journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
-                                           toEpochMs(result.finished), outcomeName(result),
-                                           exitCodeOf(result), "done",
+        journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                           toEpochMs(result.finished), outcomeOf(result),
+                                           exitCodeOf(result), StepState::Done,
                                            "interrupted, but its check passed"));
-        step.state = "done";
+        step.state = StepState::Done;
         emit(Event::Kind::StepSucceeded, &step, "was interrupted; its check passes, so it is done");
         continue;
       }
-      journalOk(journal_.processFinished(runId_, step.id(), "check", step.attempts,
-                                         toEpochMs(result.finished), outcomeName(result),
-                                         exitCodeOf(result), "interrupted",
+      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                         toEpochMs(result.finished), outcomeOf(result),
+                                         exitCodeOf(result), StepState::Interrupted,
                                          "interrupted, and its check fails"));
-      step.state = "interrupted";
+      step.state = StepState::Interrupted;
       emit(Event::Kind::Warning, &step,
            fmt::format("was interrupted, and its check fails ({})", describe(result)));
     }
     if (node.idempotent) {
-      journalOk(journal_.setStepState(runId_, step.id(), "pending",
+      journalOk(journal_.setStepState(runId_, step.id(), StepState::Pending,
                                       "interrupted; idempotent, so it runs again"));
-      step.state = "pending";
+      step.state = StepState::Pending;
       emit(Event::Kind::Warning, &step, "was interrupted; it is idempotent, so it runs again");
       continue;
     }
@@ -760,14 +763,15 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
     report.message =
         "resume cannot tell whether these interrupted steps finished; decide for each with "
         "--rerun STEP (run it again) or --mark-done STEP (it did finish)";
-    journalOk(journal_.setRunState(runId_, "paused", report.message, 0));
+    journalOk(journal_.setRunState(runId_, RunState::Paused, report.message, 0));
   }
   return report;
 }
 
 // ---------------------------------------------------------------- rollback
 
-RunReport Scheduler::rollback(const std::string& reason) {
+RunReport Scheduler::rollback(const std::string& reason,
+                              const std::map<std::string, ResumeChoice>& choices) {
   RunReport report;
   if (!loadJournal()) {
     report.result = RunResult::JournalFailed;
@@ -775,7 +779,7 @@ RunReport Scheduler::rollback(const std::string& reason) {
     events_.close();
     return report;
   }
-  journalOk(journal_.setRunState(runId_, "rolling_back", reason, 0));
+  journalOk(journal_.setRunState(runId_, RunState::RollingBack, reason, 0));
   emit(Event::Kind::RollbackStarted, nullptr, reason + "; rolling back");
 
   // Steps not finished (failed, stopped, or an undo cut short or failed)
@@ -784,16 +788,16 @@ RunReport Scheduler::rollback(const std::string& reason) {
   std::vector<NodeState*> candidates;
   for (auto& state : nodes_) {
     if (!state->isStep()) continue;
-    const std::string& s = state->state;
+    const StepState s = state->state;
     // A step that failed without ever starting (its window closed for good)
     // changed nothing.
-    if (s == "failed" && state->attempts == 0) continue;
-    if (s == "failed" && changedNothing(*state)) {
+    if (s == StepState::Failed && state->attempts == 0) continue;
+    if (s == StepState::Failed && changedNothing(*state)) {
       emit(Event::Kind::Warning, state.get(), "failed before changing anything: nothing to undo");
       continue;
     }
-    if (s == "done" || s == "failed" || s == "interrupted" || s == "running" || s == "undoing" ||
-        s == "undo_failed") {
+    if (s == StepState::Done || s == StepState::Failed || s == StepState::Interrupted ||
+        s == StepState::Running || s == StepState::Undoing || s == StepState::UndoFailed) {
       candidates.push_back(state.get());
     }
   }
@@ -802,11 +806,42 @@ RunReport Scheduler::rollback(const std::string& reason) {
   std::map<std::string, int64_t> startedAt;
   for (const StepRecord& record : records) startedAt[record.step] = record.startedAt;
   std::stable_sort(candidates.begin(), candidates.end(), [&](NodeState* a, NodeState* b) {
-    bool aDone = a->state == "done", bDone = b->state == "done";
+    bool aDone = a->state == StepState::Done, bDone = b->state == StepState::Done;
     if (aDone != bDone) return !aDone;
     if (!aDone) return startedAt[a->id()] > startedAt[b->id()];
     return a->order > b->order;
   });
+
+  // An undo cut short (kill -9 of the runner) is decided about before any
+  // undo runs, as resume decides about interrupted steps.
+  std::vector<std::string> undecided;
+  for (NodeState* step : candidates) {
+    if (step->state != StepState::Undoing || !step->node->undo) continue;
+    if (!decideInterruptedUndo(*step, choices, undecided)) {
+      if (interrupted()) {
+        return rollbackIncomplete(
+            std::move(report),
+            fmt::format("{}; rollback is incomplete: interrupted (SIGINT or SIGTERM) while "
+                        "checking step {}, whose undo had been cut short (`mig rollback` "
+                        "continues)",
+                        reason, step->id()));
+      }
+    }
+  }
+  std::erase_if(candidates, [](const NodeState* step) { return step->state == StepState::Undone; });
+  if (!undecided.empty() && !journalBroken_) {
+    report.result = RunResult::NeedsDecision;
+    report.undecided = std::move(undecided);
+    report.message =
+        "rollback cannot tell whether these undos, cut short, finished; nothing was undone. "
+        "Decide for each with --rerun STEP (run its undo again) or --mark-done STEP (its undo "
+        "did finish)";
+    journalOk(journal_.setRunState(runId_, RunState::RollbackIncomplete, report.message,
+                                   toEpochMs(clock_.now())));
+    emit(Event::Kind::RunFinished, nullptr, report.message);
+    events_.close();
+    return report;
+  }
 
   auto willBeUndone = [&](const std::string& id) {
     return std::any_of(candidates.begin(), candidates.end(), [&](const NodeState* other) {
@@ -823,7 +858,7 @@ RunReport Scheduler::rollback(const std::string& reason) {
       } else if (node.effect == "write") {
         report.notUndone.push_back(step->id());
         emit(Event::Kind::NoUndo, step,
-             step->state == "done" ? "changed something but has no undo"
+             step->state == StepState::Done ? "changed something but has no undo"
                                    : "may have changed something before it stopped, and has no undo");
       }
       continue;
@@ -837,23 +872,23 @@ RunReport Scheduler::rollback(const std::string& reason) {
                       "rollback` continues)",
                       reason, step->id()));
     }
-    ProcessResult result = runAlone(*step, "undo");
+    ProcessResult result = runAlone(*step, ProcessKind::Undo);
     if (journalBroken_) break;
     if (result.succeeded()) {
-      journalOk(journal_.processFinished(runId_, step->id(), "undo", step->undoAttempt,
+      journalOk(journal_.processFinished(runId_, step->id(), ProcessKind::Undo, step->undoAttempt,
                                          toEpochMs(result.finished),
-                                         outcomeName(result), exitCodeOf(result), "undone", ""));
-      step->state = "undone";
+                                         outcomeOf(result), exitCodeOf(result), StepState::Undone, ""));
+      step->state = StepState::Undone;
       report.undone.push_back(step->id());
       emit(Event::Kind::Undone, step, node.undo->call);
       continue;
     }
     std::string message = fmt::format("undo {} failed ({})", node.undo->call, describe(result));
-    journalOk(journal_.processFinished(runId_, step->id(), "undo", step->undoAttempt,
+    journalOk(journal_.processFinished(runId_, step->id(), ProcessKind::Undo, step->undoAttempt,
                                        toEpochMs(clock_.now()),
-                                       outcomeName(result), exitCodeOf(result), "undo_failed",
+                                       outcomeOf(result), exitCodeOf(result), StepState::UndoFailed,
                                        message));
-    step->state = "undo_failed";
+    step->state = StepState::UndoFailed;
     emit(Event::Kind::UndoFailed, step,
          result.detail.empty() ? message : message + "\n" + result.detail, exitCodeOf(result));
     return rollbackIncomplete(
@@ -877,10 +912,66 @@ RunReport Scheduler::rollback(const std::string& reason) {
           ? ""
           : fmt::format("; changed something but have no undo: {}", fmt::join(report.notUndone, ", "));
   report.message = fmt::format("{}; rolled back ({}{})", reason, undone, notUndone);
-  journalOk(journal_.setRunState(runId_, "rolled_back", report.message, toEpochMs(clock_.now())));
+  journalOk(journal_.setRunState(runId_, RunState::RolledBack, report.message, toEpochMs(clock_.now())));
   emit(Event::Kind::RunFinished, nullptr, report.message);
   events_.close();
   return report;
+}
+
+// A step whose undo was cut short: the operator's choice if given; else its
+// check, which fails once the step's effect is gone (the undo finished);
+// else its undo runs again if the step is idempotent. Returns false when
+// the step stays undecided (added to `undecided`) or an interrupt stopped
+// its check.
+bool Scheduler::decideInterruptedUndo(NodeState& step,
+                                      const std::map<std::string, ResumeChoice>& choices,
+                                      std::vector<std::string>& undecided) {
+  const graph::Node& node = *step.node;
+  if (auto choice = choices.find(step.id()); choice != choices.end()) {
+    if (choice->second == ResumeChoice::Rerun) {
+      emit(Event::Kind::Warning, &step, "its undo was cut short; it runs again (--rerun)");
+      return true;
+    }
+    journalOk(journal_.setStepState(runId_, step.id(), StepState::Undone,
+                                    "its undo was cut short; marked undone by the operator"));
+    step.state = StepState::Undone;
+    emit(Event::Kind::Warning, &step, "its undo was cut short; marked undone (--mark-done)");
+    return true;
+  }
+  if (node.check) {
+    ProcessResult result = runAlone(step, ProcessKind::Check);
+    if (interrupted()) {
+      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                         toEpochMs(result.finished), outcomeOf(result),
+                                         exitCodeOf(result), StepState::Undoing,
+                                         "its check was stopped by an interrupt"));
+      return false;
+    }
+    if (!result.succeeded() && result.outcome == ProcessResult::Outcome::Exited) {
+      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                         toEpochMs(result.finished), outcomeOf(result),
+                                         exitCodeOf(result), StepState::Undone,
+                                         "its undo was cut short, and its check now fails: the "
+                                         "undo had finished"));
+      step.state = StepState::Undone;
+      emit(Event::Kind::Undone, &step,
+           "its undo was cut short; its check now fails, so the undo had finished");
+      return true;
+    }
+    journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
+                                       toEpochMs(result.finished), outcomeOf(result),
+                                       exitCodeOf(result), StepState::Undoing,
+                                       "its undo was cut short, and its check still passes"));
+  }
+  if (node.idempotent) {
+    emit(Event::Kind::Warning, &step, "its undo was cut short; it is idempotent, so it runs again");
+    return true;
+  }
+  undecided.push_back(fmt::format(
+      "{} ({}: its undo was cut short; {})", step.id(), node.origin,
+      node.check ? "its check still passes and it is not idempotent"
+                 : "it has no check and is not idempotent"));
+  return false;
 }
 
 // Whether every attempt of a failed step said it changed nothing, or never
@@ -890,9 +981,10 @@ bool Scheduler::changedNothing(const NodeState& step) {
   if (!journal_.lastError().empty()) return false;
   bool anyRun = false;
   for (const AttemptRecord& attempt : attempts) {
-    if (attempt.kind != "run") continue;
+    if (attempt.kind != ProcessKind::Run) continue;
     anyRun = true;
-    if (attempt.outcome != "exited_unchanged" && attempt.outcome != "spawn_failed") return false;
+    if (attempt.outcome != ProcessOutcome::ExitedUnchanged &&
+        attempt.outcome != ProcessOutcome::SpawnFailed) return false;
   }
   return anyRun;
 }
@@ -901,7 +993,7 @@ bool Scheduler::changedNothing(const NodeState& step) {
 RunReport Scheduler::rollbackIncomplete(RunReport report, std::string message) {
   report.result = RunResult::RollbackIncomplete;
   report.message = std::move(message);
-  journalOk(journal_.setRunState(runId_, "rollback_incomplete", report.message,
+  journalOk(journal_.setRunState(runId_, RunState::RollbackIncomplete, report.message,
                                  toEpochMs(clock_.now())));
   emit(Event::Kind::RunFinished, nullptr, report.message);
   events_.close();
@@ -941,8 +1033,8 @@ void Scheduler::emit(Event::Kind kind, const NodeState* step, std::string messag
   event.at = clock_.now();
   if (step) {
     event.step = step->id();
-    event.process = step->process;
-    event.attempt = step->process == "undo" ? step->undoAttempt : step->attempts;
+    event.process = nameOf(step->process);
+    event.attempt = step->process == ProcessKind::Undo ? step->undoAttempt : step->attempts;
   }
   event.exitCode = exitCode;
   event.message = std::move(message);

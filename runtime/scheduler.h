@@ -91,8 +91,15 @@ class Scheduler {
 
   /// Undoes the started steps of the run, in reverse order of completion
   /// (the failed or stopped ones first). Used after a failure and by `mig
-  /// rollback`.
-  RunReport rollback(const std::string& reason);
+  /// rollback`. A step whose undo was cut short (the runner was killed) is
+  /// decided about first, as decideInterrupted() does for steps, with the
+  /// undo in place of `do`: the operator's choice (`--rerun`: run the undo
+  /// again; `--mark-done`: it finished); else the step's check, which
+  /// failing means the undo finished; else the undo runs again if the step
+  /// is idempotent. If any stays undecided, nothing is undone
+  /// (NeedsDecision).
+  RunReport rollback(const std::string& reason,
+                     const std::map<std::string, ResumeChoice>& choices = {});
 
  private:
   struct NodeState;
@@ -100,16 +107,18 @@ class Scheduler {
   bool loadJournal();
   void complete(NodeState& node);
   void launchReady();
-  bool launch(NodeState& step, const std::string& process, std::optional<Instant> deadline,
+  bool launch(NodeState& step, ProcessKind process, std::optional<Instant> deadline,
               bool deadlineIsWindowEnd);
   void handle(const ProcessResult& result);
+  bool decideInterruptedUndo(NodeState& step, const std::map<std::string, ResumeChoice>& choices,
+                             std::vector<std::string>& undecided);
   void succeeded(NodeState& step, const ProcessResult& result);
   void attemptFailed(NodeState& step, const std::string& message, const ProcessResult& result);
   void failed(NodeState& step, const std::string& message, const ProcessResult& result);
   void cannotStart(NodeState& step, const std::string& message);
   void stopRunning();
   void flushBatch();
-  ProcessResult runAlone(NodeState& step, const std::string& process);
+  ProcessResult runAlone(NodeState& step, ProcessKind process);
   bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
   std::optional<Instant> nextWake() const;
   Progress progress() const;

@@ -1,5 +1,7 @@
 #include "runtime/state_store.h"
 
+#include "runtime/journal_seal.h"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -15,45 +17,41 @@ namespace {
 
 /// The journal's layout version, kept in mig_meta. Bump it (and teach
 /// checkOrCreateSchema() to upgrade) when the tables change.
-constexpr int64_t kSchemaVersion = 1;
+///   1: the first layout.
+///   2: states checked against their name tables, a run number per plan,
+///      a note on incomplete logs, and a count of commits for the seal.
+constexpr int64_t kSchemaVersion = 2;
 
 /// How long to wait between tries to switch a busy new file to WAL.
 constexpr int kJournalModeRetryMs = 5;
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE mig_meta (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE runs (
+/// The tables of the current version, with `{runs}`, `{steps}` and
+/// `{attempts}` as their names (an upgrade builds new tables beside the old
+/// ones) and the CHECK lists from states.h.
+std::string tablesSql(std::string_view runs, std::string_view steps, std::string_view attempts) {
+  return fmt::format(R"sql(
+CREATE TABLE {runs} (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   plan TEXT NOT NULL,
+  number INTEGER NOT NULL,
   plan_hash TEXT NOT NULL,
   plan_file TEXT NOT NULL,
-  state TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ({runStates})),
   message TEXT NOT NULL,
   started_at INTEGER NOT NULL,
   finished_at INTEGER NOT NULL DEFAULT 0,
   switchover_at INTEGER,
   retain_until INTEGER,
   host TEXT NOT NULL,
-  pid INTEGER NOT NULL
-);
-CREATE INDEX runs_by_plan ON runs (plan, id);
-
--- The compiled plans runs execute, once per plan hash: kept apart so that
--- updating a run's row does not rewrite its (possibly large) plan.
-CREATE TABLE compiled_plans (
-  plan_hash TEXT PRIMARY KEY,
-  compiled TEXT NOT NULL
+  pid INTEGER NOT NULL,
+  UNIQUE (plan, number)
 );
 
-CREATE TABLE steps (
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+CREATE TABLE {steps} (
+  run_id INTEGER NOT NULL REFERENCES {runs} (id) ON DELETE CASCADE,
   position INTEGER NOT NULL,
   name TEXT NOT NULL,
-  state TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ({stepStates})),
   attempts INTEGER NOT NULL DEFAULT 0,
   started_at INTEGER NOT NULL DEFAULT 0,
   finished_at INTEGER NOT NULL DEFAULT 0,
@@ -63,20 +61,71 @@ CREATE TABLE steps (
   PRIMARY KEY (run_id, name)
 ) WITHOUT ROWID;
 
-CREATE TABLE attempts (
+CREATE TABLE {attempts} (
   id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL,
   step TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('run', 'check', 'undo')),
+  kind TEXT NOT NULL CHECK (kind IN ({kinds})),
   attempt INTEGER NOT NULL,
   started_at INTEGER NOT NULL,
   finished_at INTEGER NOT NULL DEFAULT 0,
   exit_code INTEGER,
-  outcome TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ({outcomes})),
   log_path TEXT NOT NULL,
-  FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+  log_note TEXT NOT NULL DEFAULT '',
+  FOREIGN KEY (run_id, step) REFERENCES {steps} (run_id, name) ON DELETE CASCADE
+);
+)sql",
+                     fmt::arg("runs", runs), fmt::arg("steps", steps),
+                     fmt::arg("attempts", attempts),
+                     fmt::arg("runStates", sqlNameList<RunState>()),
+                     fmt::arg("stepStates", sqlNameList<StepState>()),
+                     fmt::arg("kinds", sqlNameList<ProcessKind>()),
+                     fmt::arg("outcomes", sqlNameList<ProcessOutcome>()));
+}
+
+/// A new journal: every table, and the version.
+std::string schemaSql() {
+  return tablesSql("runs", "steps", "attempts") + R"sql(
+CREATE INDEX runs_by_plan ON runs (plan, id);
+
+CREATE TABLE mig_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The compiled plans runs execute, once per plan hash: kept apart so that
+-- updating a run's row does not rewrite its (possibly large) plan.
+CREATE TABLE compiled_plans (
+  plan_hash TEXT PRIMARY KEY,
+  compiled TEXT NOT NULL
 );
 )sql";
+}
+
+/// Version 1 to 2: the tables are rebuilt (SQLite cannot add a CHECK to a
+/// column), runs numbered per plan in the order they started.
+std::string upgradeFromVersion1Sql() {
+  return tablesSql("runs_v2", "steps_v2", "attempts_v2") + R"sql(
+INSERT INTO runs_v2 (id, plan, number, plan_hash, plan_file, state, message, started_at,
+                     finished_at, switchover_at, retain_until, host, pid)
+  SELECT id, plan, row_number() OVER (PARTITION BY plan ORDER BY id), plan_hash, plan_file,
+         state, message, started_at, finished_at, switchover_at, retain_until, host, pid
+  FROM runs;
+INSERT INTO steps_v2 SELECT * FROM steps;
+INSERT INTO attempts_v2 (id, run_id, step, kind, attempt, started_at, finished_at, exit_code,
+                         outcome, log_path)
+  SELECT id, run_id, step, kind, attempt, started_at, finished_at, exit_code, outcome, log_path
+  FROM attempts;
+DROP TABLE attempts;
+DROP TABLE steps;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+ALTER TABLE steps_v2 RENAME TO steps;
+ALTER TABLE attempts_v2 RENAME TO attempts;
+CREATE INDEX runs_by_plan ON runs (plan, id);
+)sql";
+}
 
 /// Prepared statements, kept per connection and reused: preparing one
 /// costs more than running it, and a run journals thousands of steps.
@@ -191,14 +240,38 @@ class Statement {
   int rc_ = SQLITE_OK;
 };
 
+/// Counts a commit in the transaction about to commit; returns the new
+/// count (nullopt on failure, SQLite keeping the error).
+std::optional<int64_t> countCommit(sqlite3* db) {
+  Statement count(db,
+                  "UPDATE mig_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits' "
+                  "RETURNING CAST(value AS INTEGER)");
+  std::optional<int64_t> commits;
+  if (count.next()) commits = count.integer(0);
+  if (!count.run()) return std::nullopt;
+  return commits;
+}
+
+/// Commits the open transaction, counted, and then records the count in
+/// the seal (when there is one: not while the schema is being checked).
+bool commitCounted(sqlite3* db, JournalSeal* seal) {
+  std::optional<int64_t> commits = countCommit(db);
+  if (!commits) return false;
+  Statement commit(db, "COMMIT");
+  if (!commit.run()) return false;
+  std::string ignored;  // a seal left behind only weakens the next open's check
+  if (seal) seal->write(*commits, ignored);
+  return true;
+}
+
 /// BEGIN IMMEDIATE on construction (waiting for other writers up to the
 /// busy timeout); ROLLBACK on destruction unless commit() succeeded.
 class WriteTransaction {
  public:
   /// Inside a batch, the batch's transaction is used: begun by its first
   /// write (`batchOpen` says whether it has been), ended by commitBatch().
-  explicit WriteTransaction(sqlite3* db, bool inBatch = false, bool* batchOpen = nullptr)
-      : db_(db), inBatch_(inBatch) {
+  WriteTransaction(sqlite3* db, JournalSeal* seal, bool inBatch = false, bool* batchOpen = nullptr)
+      : db_(db), seal_(seal), inBatch_(inBatch) {
     if (inBatch_ && *batchOpen) {
       begun_ = true;
       return;
@@ -218,37 +291,45 @@ class WriteTransaction {
   bool begun() const { return begun_; }
   bool commit() {
     if (inBatch_) return true;
-    Statement commit(db_, "COMMIT");
-    return commit.run();
+    return commitCounted(db_, seal_);
   }
 
  private:
   sqlite3* db_;
+  JournalSeal* seal_;
   bool inBatch_;
   bool begun_ = false;
 };
 
 constexpr const char* kRunColumns =
-    "r.id, r.plan, r.plan_hash, r.plan_file, coalesce(c.compiled, ''), r.state, r.message, "
+    "r.id, r.number, r.plan, r.plan_hash, r.plan_file, coalesce(c.compiled, ''), r.state, r.message, "
     "r.started_at, r.finished_at, r.switchover_at, r.retain_until, r.host, r.pid";
 constexpr const char* kRunTables =
     "runs r LEFT JOIN compiled_plans c ON c.plan_hash = r.plan_hash";
 
+/// A state as the journal stores it; the CHECK constraints keep other
+/// names out, so the fallback is never used.
+template <typename Enum>
+Enum stored(const std::string& name) {
+  return stateNamed<Enum>(name).value_or(Enum{});
+}
+
 RunRecord readRun(const Statement& row) {
   RunRecord run;
   run.id = row.integer(0);
-  run.plan = row.text(1);
-  run.planHash = row.text(2);
-  run.planFile = row.text(3);
-  run.compiled = row.text(4);
-  run.state = row.text(5);
-  run.message = row.text(6);
-  run.startedAt = row.integer(7);
-  run.finishedAt = row.integer(8);
-  run.switchoverAt = row.optionalInteger(9);
-  run.retainUntil = row.optionalInteger(10);
-  run.host = row.text(11);
-  run.pid = row.integer(12);
+  run.number = row.integer(1);
+  run.plan = row.text(2);
+  run.planHash = row.text(3);
+  run.planFile = row.text(4);
+  run.compiled = row.text(5);
+  run.state = stored<RunState>(row.text(6));
+  run.message = row.text(7);
+  run.startedAt = row.integer(8);
+  run.finishedAt = row.integer(9);
+  run.switchoverAt = row.optionalInteger(10);
+  run.retainUntil = row.optionalInteger(11);
+  run.host = row.text(12);
+  run.pid = row.integer(13);
   return run;
 }
 
@@ -274,7 +355,27 @@ StateStore::~StateStore() {
   sqlite3_close_v2(db_);
 }
 
+bool StateStore::failEmptyButSealed(const std::string& sealPath, int64_t commits) {
+  error_ = fmt::format(
+      "'{}' is damaged: it is empty, but its seal '{}' records {} committed transactions: the "
+      "journal lost everything it had (emptied, or replaced by a new file). Nothing was read "
+      "as current. Restore the journal from a backup; to start afresh on purpose, remove both "
+      "files",
+      path_, sealPath, commits);
+  return false;
+}
+
 bool StateStore::connect(bool durable) {
+  // SQLite would take an emptied file for a new database and write to it:
+  // look at the seal before SQLite touches the file.
+  std::error_code sizeError;
+  if (std::filesystem::file_size(path_, sizeError) == 0 && !sizeError) {
+    JournalSeal seal(path_ + "-seal");
+    std::string ignored;  // an unreadable seal is reported once the schema is checked
+    std::optional<JournalSeal::Contents> sealed = seal.read(ignored);
+    if (sealed && sealed->commits > 0) return failEmptyButSealed(seal.path(), sealed->commits);
+  }
+
   const std::filesystem::path folder = std::filesystem::path(path_).parent_path();
   if (!folder.empty()) {
     std::error_code code;
@@ -342,8 +443,19 @@ bool StateStore::connect(bool durable) {
 }
 
 bool StateStore::checkOrCreateSchema() {
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  // Under the write lock: no other writer is between a commit and its seal.
+  WriteTransaction transaction(db_, nullptr);
   if (!transaction.begun()) return fail("check the schema");
+
+  auto seal = std::make_unique<JournalSeal>(path_ + "-seal");
+  std::string sealError;
+  const std::optional<JournalSeal::Contents> sealed = seal->read(sealError);
+  if (!sealError.empty()) {
+    error_ = fmt::format("cannot check '{}' against its seal: {}; if the journal is right, remove "
+                         "the seal and mig writes a new one",
+                         path_, sealError);
+    return false;
+  }
 
   // Statements are scoped: COMMIT fails while one is still stepping.
   int64_t objectCount = 0;
@@ -358,47 +470,95 @@ bool StateStore::checkOrCreateSchema() {
   }
 
   if (objectCount == 0) {
-    if (!exec(kSchema)) return fail("create the schema");
-    Statement version(db_, "INSERT INTO mig_meta (key, value) VALUES ('schema_version', ?1)");
-    version.bind(1, std::to_string(kSchemaVersion));
-    if (!version.run()) return fail("create the schema");
-    return transaction.commit() || fail("create the schema");
+    if (sealed && sealed->commits > 0) return failEmptyButSealed(seal->path(), sealed->commits);
+    if (!exec(schemaSql().c_str())) return fail("create the schema");
+    Statement meta(db_,
+                   "INSERT INTO mig_meta (key, value) VALUES ('schema_version', ?1), "
+                   "('journal_id', lower(hex(randomblob(16)))), ('commits', '0')");
+    meta.bind(1, std::to_string(kSchemaVersion));
+    if (!meta.run()) return fail("create the schema");
+  } else {
+    if (!hasMeta) {
+      error_ = fmt::format(
+          "'{}' is not a mig state database: it holds tables of another program and no "
+          "mig schema version",
+          path_);
+      return false;
+    }
+    std::optional<std::string> versionText;
+    {
+      Statement version(db_, "SELECT value FROM mig_meta WHERE key = 'schema_version'");
+      if (version.next()) versionText = version.text(0);
+      if (!version.ok()) return failToReadSchema();
+    }
+    if (!versionText) {
+      error_ = fmt::format("'{}' is not a mig state database: it has no mig schema version", path_);
+      return false;
+    }
+    const std::string& text = *versionText;
+    int64_t number = 0;
+    const auto [end, parseError] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (parseError != std::errc() || end != text.data() + text.size() || number < 1) {
+      error_ = fmt::format(
+          "'{}' is not a mig state database: its schema version '{}' is not one "
+          "mig wrote",
+          path_, text);
+      return false;
+    }
+    if (number > kSchemaVersion) {
+      error_ = fmt::format(
+          "'{}' was written by a newer mig: its schema version is {}, this mig reads up to {}",
+          path_, number, kSchemaVersion);
+      return false;
+    }
+    if (number == 1 && !upgradeFromVersion1()) return false;
   }
 
-  if (!hasMeta) {
-    error_ = fmt::format(
-        "'{}' is not a mig state database: it holds tables of another program and no "
-        "mig schema version",
-        path_);
-    return false;
-  }
-  std::optional<std::string> versionText;
+  std::string journalId;
+  int64_t commits = 0;
   {
-    Statement version(db_, "SELECT value FROM mig_meta WHERE key = 'schema_version'");
-    if (version.next()) versionText = version.text(0);
-    if (!version.ok()) return failToReadSchema();
+    Statement meta(db_,
+                   "SELECT (SELECT value FROM mig_meta WHERE key = 'journal_id'), "
+                   "(SELECT CAST(value AS INTEGER) FROM mig_meta WHERE key = 'commits')");
+    if (!meta.next()) return failToReadSchema();
+    journalId = meta.text(0);
+    commits = meta.integer(1);
   }
-  if (!versionText) {
-    error_ = fmt::format("'{}' is not a mig state database: it has no mig schema version", path_);
-    return false;
-  }
-  const std::string& text = *versionText;
-  int64_t number = 0;
-  const auto [end, parseError] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (parseError != std::errc() || end != text.data() + text.size() || number < 1) {
+  if (sealed && sealed->journalId != journalId) {
     error_ = fmt::format(
-        "'{}' is not a mig state database: its schema version '{}' is not one "
-        "mig wrote",
-        path_, text);
+        "'{}' is damaged: its seal '{}' belongs to another journal (the file was replaced). "
+        "Nothing was read as current. Put the right journal back; if this one is what you "
+        "want, remove the seal and mig writes a new one",
+        path_, seal->path());
     return false;
   }
-  if (number > kSchemaVersion) {
+  if (sealed && sealed->commits > commits) {
     error_ = fmt::format(
-        "'{}' was written by a newer mig: its schema version is {}, this mig reads up to {}", path_,
-        number, kSchemaVersion);
+        "'{}' is damaged: it holds {} committed transactions, its seal '{}' records {}: the "
+        "last {} were lost (a damaged write-ahead log '{}-wal', or a journal restored from an "
+        "older copy). Nothing was read as current; `mig status` would show an older state. "
+        "Restore the journal from a backup; if this older journal is what you want, remove "
+        "the seal and mig writes a new one",
+        path_, commits, seal->path(), sealed->commits, sealed->commits - commits, path_);
     return false;
   }
-  return transaction.commit() || fail("check the schema");
+  if (!commitCounted(db_, nullptr)) return fail("check the schema");
+  seal->setJournalId(journalId);
+  std::string ignored;  // a missing seal only weakens the next open's check
+  seal->write(commits + 1, ignored);
+  seal_ = std::move(seal);
+  return true;
+}
+
+bool StateStore::upgradeFromVersion1() {
+  if (!exec(upgradeFromVersion1Sql().c_str())) return fail("upgrade the journal from version 1");
+  Statement meta(db_,
+                 "INSERT INTO mig_meta (key, value) VALUES ('journal_id', "
+                 "lower(hex(randomblob(16)))), ('commits', '0') ON CONFLICT (key) DO NOTHING");
+  Statement version(db_, "UPDATE mig_meta SET value = ?1 WHERE key = 'schema_version'");
+  version.bind(1, std::to_string(kSchemaVersion));
+  if (!meta.run() || !version.run()) return fail("upgrade the journal from version 1");
+  return true;
 }
 
 bool StateStore::failToReadSchema() {
@@ -437,7 +597,7 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
                                              const std::vector<std::string>& steps) {
   error_.clear();
   const std::string action = fmt::format("create a run of plan '{}'", run.plan);
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) {
     fail(action);
     return std::nullopt;
@@ -450,8 +610,9 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
     return std::nullopt;
   }
   Statement insertRun(db_,
-                      "INSERT INTO runs (plan, plan_hash, plan_file, state, message, "
-                      "started_at, host, pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)");
+                      "INSERT INTO runs (plan, number, plan_hash, plan_file, state, message, "
+                      "started_at, host, pid) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 "
+                      "FROM runs WHERE plan = ?1), ?2, ?3, 'running', ?4, ?5, ?6, ?7)");
   insertRun.bind(1, run.plan)
       .bind(2, run.planHash)
       .bind(3, run.planFile)
@@ -517,14 +678,14 @@ std::vector<std::string> StateStore::plans() {
   return names;
 }
 
-bool StateStore::setRunState(int64_t runId, const std::string& state, const std::string& message,
+bool StateStore::setRunState(int64_t runId, RunState state, const std::string& message,
                              int64_t finishedAt) {
   error_.clear();
-  const std::string action = fmt::format("set the state of run {} to '{}'", runId, state);
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  const std::string action = fmt::format("set the state of run {} to '{}'", runId, nameOf(state));
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET state = ?1, message = ?2, finished_at = ?3 WHERE id = ?4");
-  update.bind(1, state).bind(2, message).bind(3, finishedAt).bind(4, runId);
+  update.bind(1, std::string(nameOf(state))).bind(2, message).bind(3, finishedAt).bind(4, runId);
   if (!update.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "there is no such run");
   return transaction.commit() || fail(action);
@@ -533,7 +694,7 @@ bool StateStore::setRunState(int64_t runId, const std::string& state, const std:
 bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) {
   error_.clear();
   const std::string action = fmt::format("record the runner of run {}", runId);
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET host = ?1, pid = ?2 WHERE id = ?3");
   update.bind(1, host).bind(2, pid).bind(3, runId);
@@ -545,7 +706,7 @@ bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) 
 bool StateStore::setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) {
   error_.clear();
   const std::string action = fmt::format("record the switchover of run {}", runId);
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   Statement update(db_, "UPDATE runs SET switchover_at = ?1, retain_until = ?2 WHERE id = ?3");
   update.bind(1, at).bind(2, retainUntil).bind(3, runId);
@@ -564,7 +725,7 @@ std::vector<StepRecord> StateStore::steps(int64_t runId) {
   while (select.next()) {
     StepRecord& step = records.emplace_back();
     step.step = select.text(0);
-    step.state = select.text(1);
+    step.state = stored<StepState>(select.text(1));
     step.attempts = static_cast<int>(select.integer(2));
     step.startedAt = select.integer(3);
     step.finishedAt = select.integer(4);
@@ -583,19 +744,20 @@ std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string
   error_.clear();
   std::vector<AttemptRecord> records;
   Statement select(db_,
-                   "SELECT kind, attempt, started_at, finished_at, exit_code, outcome, log_path "
-                   "FROM attempts WHERE run_id = ?1 AND step = ?2 ORDER BY started_at, id");
+                   "SELECT kind, attempt, started_at, finished_at, exit_code, outcome, log_path, "
+                   "log_note FROM attempts WHERE run_id = ?1 AND step = ?2 ORDER BY started_at, id");
   select.bind(1, runId).bind(2, step);
   while (select.next()) {
     AttemptRecord& attempt = records.emplace_back();
     attempt.step = step;
-    attempt.kind = select.text(0);
+    attempt.kind = stored<ProcessKind>(select.text(0));
     attempt.attempt = static_cast<int>(select.integer(1));
     attempt.startedAt = select.integer(2);
     attempt.finishedAt = select.integer(3);
     attempt.exitCode = select.optionalInt(4);
-    attempt.outcome = select.text(5);
+    attempt.outcome = stored<ProcessOutcome>(select.text(5));
     attempt.logPath = select.text(6);
+    attempt.logNote = select.text(7);
   }
   if (!select.ok()) {
     fail(fmt::format("read the attempts of {}", stepLabel(runId, step)));
@@ -604,24 +766,24 @@ std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string
   return records;
 }
 
-bool StateStore::processStarted(int64_t runId, const std::string& step, const std::string& kind,
+bool StateStore::processStarted(int64_t runId, const std::string& step, ProcessKind kind,
                                 int attempt, int64_t at, const std::string& logPath,
-                                const std::string& stepState) {
+                                StepState stepState) {
   error_.clear();
-  const std::string action =
-      fmt::format("record the start of {} {} of {}", kind, attempt, stepLabel(runId, step));
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  const std::string action = fmt::format("record the start of {} {} of {}", nameOf(kind), attempt,
+                                         stepLabel(runId, step));
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
 
   // Only an attempt of `do` counts, and the first one dates the step.
-  const bool isRun = kind == "run";
+  const bool isRun = kind == ProcessKind::Run;
   Statement updateStep(db_,
                        "UPDATE steps SET state = ?1, "
                        "attempts = CASE WHEN ?2 THEN ?3 ELSE attempts END, "
                        "started_at = CASE WHEN ?2 AND (?3 <= 1 OR started_at = 0) "
                        "THEN ?4 ELSE started_at END "
                        "WHERE run_id = ?5 AND name = ?6");
-  updateStep.bind(1, stepState)
+  updateStep.bind(1, std::string(nameOf(stepState)))
       .bind(2, int64_t{isRun})
       .bind(3, int64_t{attempt})
       .bind(4, at)
@@ -635,7 +797,7 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, const st
                           "log_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   insertAttempt.bind(1, runId)
       .bind(2, step)
-      .bind(3, kind)
+      .bind(3, std::string(nameOf(kind)))
       .bind(4, int64_t{attempt})
       .bind(5, at)
       .bind(6, logPath);
@@ -644,16 +806,16 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, const st
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::processFinished(int64_t runId, const std::string& step, const std::string& kind,
-                                 int attempt, int64_t at, const std::string& outcome,
-                                 std::optional<int> exitCode, const std::string& stepState,
-                                 const std::string& message) {
+bool StateStore::processFinished(int64_t runId, const std::string& step, ProcessKind kind,
+                                 int attempt, int64_t at, ProcessOutcome outcome,
+                                 std::optional<int> exitCode, StepState stepState,
+                                 const std::string& message, const std::string& logNote) {
   error_.clear();
-  const std::string action =
-      fmt::format("record the end of {} {} of {}", kind, attempt, stepLabel(runId, step));
+  const std::string action = fmt::format("record the end of {} {} of {}", nameOf(kind), attempt,
+                                         stepLabel(runId, step));
   std::optional<int64_t> exitCodeValue;
   if (exitCode) exitCodeValue = *exitCode;
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
 
   // The attempt this process journaled at its start (found by its row id
@@ -667,50 +829,58 @@ bool StateStore::processFinished(int64_t runId, const std::string& step, const s
     Statement latest(db_,
                      "SELECT max(id) FROM attempts WHERE run_id = ?1 AND step = ?2 AND kind = ?3 "
                      "AND attempt = ?4");
-    latest.bind(1, runId).bind(2, step).bind(3, kind).bind(4, int64_t{attempt});
+    latest.bind(1, runId).bind(2, step).bind(3, std::string(nameOf(kind))).bind(4, int64_t{attempt});
     if (latest.next()) attemptId = latest.optionalInteger(0);
     if (!latest.ok()) return fail(action);
   }
   if (!attemptId) return failBecause(action, "that process was never journaled");
   Statement updateAttempt(db_,
-                          "UPDATE attempts SET finished_at = ?1, outcome = ?2, exit_code = ?3 "
-                          "WHERE id = ?4");
-  updateAttempt.bind(1, at).bind(2, outcome).bind(3, exitCodeValue).bind(4, *attemptId);
+                          "UPDATE attempts SET finished_at = ?1, outcome = ?2, exit_code = ?3, "
+                          "log_note = ?5 WHERE id = ?4");
+  updateAttempt.bind(1, at)
+      .bind(2, std::string(nameOf(outcome)))
+      .bind(3, exitCodeValue)
+      .bind(4, *attemptId)
+      .bind(5, logNote);
   if (!updateAttempt.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "that process was never journaled");
 
   std::optional<int64_t> order;
-  if (stepState == "done") {
+  if (stepState == StepState::Done) {
     order = nextCompletionOrder(runId);
     if (!order) return fail(action);
   }
+  // The step's finish time is its `do`'s (or its check's): an undo later
+  // does not stretch the step's duration.
   Statement updateStep(db_,
                        "UPDATE steps SET state = ?1, message = ?2, exit_code = ?3, "
-                       "finished_at = ?4, completion_order = coalesce(?7, completion_order) "
+                       "finished_at = CASE WHEN ?8 THEN finished_at ELSE ?4 END, "
+                       "completion_order = coalesce(?7, completion_order) "
                        "WHERE run_id = ?5 AND name = ?6");
-  updateStep.bind(1, stepState)
+  updateStep.bind(1, std::string(nameOf(stepState)))
       .bind(2, message)
       .bind(3, exitCodeValue)
       .bind(4, at)
       .bind(5, runId)
       .bind(6, step)
-      .bind(7, order);
+      .bind(7, order)
+      .bind(8, int64_t{kind == ProcessKind::Undo});
   if (!updateStep.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::setStepState(int64_t runId, const std::string& step, const std::string& state,
+bool StateStore::setStepState(int64_t runId, const std::string& step, StepState state,
                               const std::string& message) {
   error_.clear();
   const std::string action =
-      fmt::format("set the state of {} to '{}'", stepLabel(runId, step), state);
-  WriteTransaction transaction(db_, batch_, &batchOpen_);
+      fmt::format("set the state of {} to '{}'", stepLabel(runId, step), nameOf(state));
+  WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
   // A step marked done takes its place in the completion order, so that a
   // rollback undoes it in turn.
   std::optional<int64_t> order;
-  if (state == "done") {
+  if (state == StepState::Done) {
     order = nextCompletionOrder(runId);
     if (!order) return fail(action);
   }
@@ -719,7 +889,11 @@ bool StateStore::setStepState(int64_t runId, const std::string& step, const std:
                    " completion_order = CASE WHEN ?5 IS NOT NULL AND state <> 'done' THEN ?5"
                    "   ELSE completion_order END"
                    " WHERE run_id = ?3 AND name = ?4");
-  update.bind(1, state).bind(2, message).bind(3, runId).bind(4, step).bind(5, order);
+  update.bind(1, std::string(nameOf(state)))
+      .bind(2, message)
+      .bind(3, runId)
+      .bind(4, step)
+      .bind(5, order);
   if (!update.run()) return fail(action);
   if (sqlite3_changes(db_) == 0) return failBecause(action, "the run has no such step");
   return transaction.commit() || fail(action);
@@ -737,8 +911,7 @@ bool StateStore::commitBatch() {
   batch_ = false;
   if (!batchOpen_) return true;  // nothing was written
   batchOpen_ = false;
-  Statement commit(db_, "COMMIT");
-  if (commit.run()) return true;
+  if (commitCounted(db_, seal_.get())) return true;
   fail("commit the journal");
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return false;
@@ -755,9 +928,9 @@ std::optional<int64_t> StateStore::nextCompletionOrder(int64_t runId) {
   return ++it->second;
 }
 
-std::string StateStore::attemptKey(int64_t runId, const std::string& step, const std::string& kind,
+std::string StateStore::attemptKey(int64_t runId, const std::string& step, ProcessKind kind,
                                    int attempt) {
-  return fmt::format("{}\n{}\n{}\n{}", runId, step, kind, attempt);
+  return fmt::format("{}\n{}\n{}\n{}", runId, step, nameOf(kind), attempt);
 }
 
 void StateStore::abortBatch() {

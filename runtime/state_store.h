@@ -8,20 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "runtime/states.h"
+
 struct sqlite3;
 
 namespace mig::runtime {
 
+class JournalSeal;
+
 /// A run of a plan, as the journal records it.
 struct RunRecord {
-  int64_t id = 0;
+  int64_t id = 0;      ///< the journal's key for the run, shared by every plan
+  int64_t number = 0;  ///< 1 for the plan's first run, 2 for its second: what users read
   std::string plan;
   std::string planHash;
   std::string planFile;  ///< the plan's source file, as given to `mig run`
   std::string compiled;  ///< the compiled plan (JSON) the run executes
-  /// running, succeeded, failed, rolling_back, rolled_back,
-  /// rollback_incomplete, paused
-  std::string state;
+  RunState state = RunState::Running;
   std::string message;
   int64_t startedAt = 0;   ///< ms since the epoch
   int64_t finishedAt = 0;  ///< 0 while not finished
@@ -34,12 +37,10 @@ struct RunRecord {
 /// A step of a run.
 struct StepRecord {
   std::string step;
-  /// pending, running, done, failed, interrupted, undoing, undone,
-  /// undo_failed
-  std::string state;
+  StepState state = StepState::Pending;
   int attempts = 0;  ///< attempts of `do` started so far
   int64_t startedAt = 0;
-  int64_t finishedAt = 0;
+  int64_t finishedAt = 0;  ///< when its `do` (or its check) ended; an undo does not change it
   std::optional<int> exitCode;
   std::string message;
   int64_t order = 0;  ///< increases with every step that reaches `done`: undo goes in reverse
@@ -48,15 +49,16 @@ struct StepRecord {
 /// One process of a step: an attempt of its `do`, a `check` or its `undo`.
 struct AttemptRecord {
   std::string step;
-  std::string kind;  ///< run, check, undo
+  ProcessKind kind = ProcessKind::Run;
   int attempt = 0;
   int64_t startedAt = 0;
   int64_t finishedAt = 0;  ///< 0 while running
   std::optional<int> exitCode;
-  /// "" (running), exited, exited_unchanged (failed, and said it changed
-  /// nothing), timed_out, cancelled, spawn_failed
-  std::string outcome;
+  ProcessOutcome outcome = ProcessOutcome::Unfinished;
   std::string logPath;
+  /// Empty when the log holds all the output; else what is missing (cut by
+  /// the size limit, or a write that failed).
+  std::string logNote;
 };
 
 /// The connection's settings, as SQLite reports them (diagnostics, tests).
@@ -68,7 +70,9 @@ struct StoreSettings {
 };
 
 /// The journal: an SQLite database (WAL; synchronous=NORMAL, or FULL when
-/// durable) shared by every plan of a folder, rows keyed by plan name.
+/// durable) shared by every plan of a folder, rows keyed by plan name,
+/// with a seal beside it (journal_seal.h) that lets open() tell a journal
+/// that lost commits from one where less happened.
 /// Every method is one transaction, committed before it returns; a method
 /// that fails returns false (or nullopt) and lastError() says why.
 /// Every call clears lastError() first, so a method returning a list returns
@@ -79,9 +83,10 @@ class StateStore {
   /// How long a write waits for another process's transaction by default.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
 
-  /// Opens or creates the database at `path` (creating its folder).
-  /// Returns nullptr with `error` set when it cannot, or when the file is
-  /// not a mig state database.
+  /// Opens or creates the database at `path` (creating its folder),
+  /// upgrading a journal of an older layout. Returns nullptr with `error`
+  /// set when it cannot, when the file is not a mig state database, or when
+  /// it is damaged: emptied, or short of commits its seal records.
   static std::unique_ptr<StateStore> open(const std::string& path, bool durable,
                                           std::string& error);
   ~StateStore();
@@ -106,7 +111,7 @@ class StateStore {
   /// Plans with at least one run, sorted by name.
   std::vector<std::string> plans();
 
-  bool setRunState(int64_t runId, const std::string& state, const std::string& message,
+  bool setRunState(int64_t runId, RunState state, const std::string& message,
                    int64_t finishedAt);
   /// Records who runs it now (a resume by another process).
   bool setRunner(int64_t runId, const std::string& host, int64_t pid);
@@ -120,20 +125,20 @@ class StateStore {
   /// Journals the start of a process: an attempt row, and the step moved to
   /// `stepState` (`running` for run and check, `undoing` for undo), with
   /// its attempt count set for `run` (and its start time on the first one).
-  bool processStarted(int64_t runId, const std::string& step, const std::string& kind,
-                      int attempt, int64_t at, const std::string& logPath,
-                      const std::string& stepState);
+  bool processStarted(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
+                      int64_t at, const std::string& logPath, StepState stepState);
   /// Journals the end of a process (the latest attempt row of that kind and
   /// number, which processStarted() must have written) and the step's new
-  /// state, message, exit code and finish time. Reaching `done` gives the
-  /// step the next completion order.
-  bool processFinished(int64_t runId, const std::string& step, const std::string& kind,
-                       int attempt, int64_t at, const std::string& outcome,
-                       std::optional<int> exitCode, const std::string& stepState,
-                       const std::string& message);
+  /// state, message, exit code and finish time (not for an undo). Reaching
+  /// `done` gives the step the next completion order. `logNote`: what the
+  /// process's log is missing, if anything.
+  bool processFinished(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
+                       int64_t at, ProcessOutcome outcome, std::optional<int> exitCode,
+                       StepState stepState, const std::string& message,
+                       const std::string& logNote = "");
   /// Sets a step's state and message without a process (resume decisions,
   /// skips). A step that becomes `done` takes the next completion order.
-  bool setStepState(int64_t runId, const std::string& step, const std::string& state,
+  bool setStepState(int64_t runId, const std::string& step, StepState state,
                     const std::string& message);
 
   /// Groups the writes that follow into one transaction, committed by
@@ -151,6 +156,9 @@ class StateStore {
   /// Opens the connection, sets the pragmas and checks or creates the schema.
   bool connect(bool durable);
   bool checkOrCreateSchema();
+  bool upgradeFromVersion1();
+  /// Sets lastError() for a journal found empty whose seal records commits.
+  bool failEmptyButSealed(const std::string& sealPath, int64_t commits);
   /// Sets lastError() for a failed read of the schema (damage included).
   bool failToReadSchema();
   /// Runs SQL without values or results; SQLite keeps the error on failure.
@@ -165,10 +173,11 @@ class StateStore {
   /// The completion order the next `done` step gets (one writer per run:
   /// the plan's lock).
   std::optional<int64_t> nextCompletionOrder(int64_t runId);
-  static std::string attemptKey(int64_t runId, const std::string& step, const std::string& kind,
+  static std::string attemptKey(int64_t runId, const std::string& step, ProcessKind kind,
                                 int attempt);
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<JournalSeal> seal_;  ///< set once the schema is checked
   bool batch_ = false;      ///< a batch was begun
   bool batchOpen_ = false;  ///< and its transaction, by a first write
   std::map<int64_t, int64_t> nextOrder_;            ///< run -> last completion order given

@@ -164,7 +164,7 @@ struct Harness {
     RunRecord run;
     run.plan = graph.plan;
     run.planHash = graph.planHash;
-    run.state = "running";
+    run.state = RunState::Running;
     std::vector<std::string> steps;
     for (const auto& node : graph.nodes) {
       if (!node.isBarrier()) steps.push_back(node.id);
@@ -180,9 +180,9 @@ struct Harness {
 
   std::string state(const std::string& step) {
     for (const auto& s : journal->steps(runId)) {
-      if (s.step == step) return s.state;
+      if (s.step == step) return std::string(nameOf(s.state));
     }
-    return "?";
+    return std::string("?");
   }
 };
 
@@ -254,7 +254,7 @@ TEST(Scheduler, FailureRollsBackInReverseOrder) {
   EXPECT_EQ(report.notUndone, std::vector<std::string>{"b"});
   EXPECT_EQ(h.state("a"), "undone");
   EXPECT_EQ(h.state("b"), "done");
-  EXPECT_EQ(h.journal->run(h.runId)->state, "rolled_back");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "rolled_back");
 }
 
 TEST(Scheduler, AFailureThatChangedNothingNeedsNoUndo) {
@@ -271,7 +271,7 @@ TEST(Scheduler, AFailureThatChangedNothingNeedsNoUndo) {
   EXPECT_TRUE(h.sink.has(Event::Kind::Warning, "d"));
   auto attempts = h.journal->attempts(h.runId, "d");
   ASSERT_EQ(attempts.size(), 2u);
-  EXPECT_EQ(attempts[1].outcome, "exited_unchanged");
+  EXPECT_EQ(nameOf(attempts[1].outcome), "exited_unchanged");
 }
 
 TEST(Scheduler, AFailureIsUndoneWhenAnEarlierAttemptMayHaveChangedSomething) {
@@ -295,7 +295,7 @@ TEST(Scheduler, FailedUndoStopsTheRollback) {
   EXPECT_EQ(h.runner.started.back(), "undo c");
   EXPECT_EQ(h.state("c"), "undo_failed");
   EXPECT_EQ(h.state("a"), "done");
-  EXPECT_EQ(h.journal->run(h.runId)->state, "rollback_incomplete");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "rollback_incomplete");
 }
 
 TEST(Scheduler, UndoThatCannotBePreparedIsNotCountedAsUndone) {
@@ -326,7 +326,7 @@ TEST(Scheduler, RollbackAgainRetriesTheUndoThatFailedAndKeepsItsFirstLog) {
   EXPECT_EQ(h.state("a"), "undone");
   std::vector<int> undoAttempts;
   for (const AttemptRecord& attempt : h.journal->attempts(h.runId, "c")) {
-    if (attempt.kind == "undo") undoAttempts.push_back(attempt.attempt);
+    if (attempt.kind == ProcessKind::Undo) undoAttempts.push_back(attempt.attempt);
   }
   EXPECT_EQ(undoAttempts, (std::vector<int>{1, 2}));
 }
@@ -363,7 +363,7 @@ TEST(Scheduler, InterruptBeforeTheRollbackStartsNoUndo) {
   EXPECT_EQ(rollback.result, RunResult::RollbackIncomplete) << rollback.message;
   EXPECT_EQ(h.runner.started, (std::vector<std::string>{"a", "b", "c", "d"}));
   EXPECT_EQ(h.state("c"), "done");
-  EXPECT_EQ(h.journal->run(h.runId)->state, "rollback_incomplete");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "rollback_incomplete");
 }
 
 TEST(Scheduler, StepWhoseWindowHasClosedForGoodFailsAndRollsBack) {
@@ -385,7 +385,7 @@ TEST(Scheduler, StepWhoseWindowHasClosedForGoodFailsAndRollsBack) {
   EXPECT_EQ(h.state("flip"), "failed");
   EXPECT_EQ(h.state("copy"), "undone");
   EXPECT_EQ(h.runner.started, (std::vector<std::string>{"copy", "wipe"}));
-  EXPECT_EQ(h.journal->run(h.runId)->state, "rolled_back");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "rolled_back");
 }
 
 TEST(Scheduler, NoRollbackLeavesEverything) {
@@ -466,7 +466,7 @@ TEST(Scheduler, NoWaitPausesWithTheNextOpening) {
   ASSERT_TRUE(report.nextOpening);
   EXPECT_EQ(*report.nextOpening, kStart + 62h);
   EXPECT_TRUE(h.runner.started.empty());
-  EXPECT_EQ(h.journal->run(h.runId)->state, "paused");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "paused");
 }
 
 TEST(Scheduler, DoesNotStartAStepWhoseTimeoutWouldOutlastTheWindow) {
@@ -511,7 +511,7 @@ TEST(Scheduler, JournalsEveryStartBeforeTheProcessAndEveryEndBeforeDependents) {
   ASSERT_TRUE(observer) << error;
   auto committed = [&](const std::string& step) {
     for (const auto& s : observer->steps(h.runId)) {
-      if (s.step == step) return s.state;
+      if (s.step == step) return std::string(nameOf(s.state));
     }
     return std::string("?");
   };
@@ -528,8 +528,8 @@ TEST(Scheduler, JournalsEveryStartBeforeTheProcessAndEveryEndBeforeDependents) {
 TEST(Scheduler, ResumeNeverRerunsCompletedSteps) {
   Harness h(compilePlan("  phase migration {\n    step a = sh(\"a\")\n"
                         "    step b {\n      do    sh(\"b\")\n      after a\n    }\n  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "a", "run", 1, 0, "", "running"));
-  ASSERT_TRUE(h.journal->processFinished(h.runId, "a", "run", 1, 1, "exited", 0, "done", ""));
+  ASSERT_TRUE(h.journal->processStarted(h.runId, "a", ProcessKind::Run, 1, 0, "", StepState::Running));
+  ASSERT_TRUE(h.journal->processFinished(h.runId, "a", ProcessKind::Run, 1, 1, ProcessOutcome::Exited, 0, StepState::Done, ""));
   RunReport report = h.run();
   EXPECT_EQ(report.result, RunResult::Succeeded);
   EXPECT_EQ(h.runner.started, std::vector<std::string>{"b"});
@@ -542,7 +542,7 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
                         "    step unsure = sh(\"unsure\")\n"
                         "  }\n"));
   for (const char* step : {"checked", "again", "unsure"}) {
-    ASSERT_TRUE(h.journal->processStarted(h.runId, step, "run", 1, 0, "", "running"));
+    ASSERT_TRUE(h.journal->processStarted(h.runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
   }
   RunReport decisions = h.scheduler().decideInterrupted({});
   EXPECT_EQ(decisions.result, RunResult::NeedsDecision);
@@ -552,7 +552,7 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
   EXPECT_EQ(h.state("again"), "pending");
   EXPECT_EQ(h.state("unsure"), "running");
   EXPECT_EQ(h.runner.started, std::vector<std::string>{"is checked done"});
-  EXPECT_EQ(h.journal->run(h.runId)->state, "paused");
+  EXPECT_EQ(nameOf(h.journal->run(h.runId)->state), "paused");
 
   RunReport chosen = h.scheduler().decideInterrupted({{"unsure", ResumeChoice::MarkDone}});
   EXPECT_EQ(chosen.result, RunResult::Succeeded) << chosen.message;
@@ -566,7 +566,7 @@ TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
   Harness h(compilePlan("  phase migration {\n"
                         "    step checked {\n      do    sh(\"checked\")\n      check \"is checked done\"\n    }\n"
                         "  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "checked", "run", 1, 0, "", "running"));
+  ASSERT_TRUE(h.journal->processStarted(h.runId, "checked", ProcessKind::Run, 1, 0, "", StepState::Running));
   h.preparer.refused = {"is checked done"};
   RunReport decisions = h.scheduler().decideInterrupted({});
   EXPECT_EQ(decisions.result, RunResult::NeedsDecision) << decisions.message;
@@ -576,7 +576,7 @@ TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
 
 TEST(Scheduler, RerunChoiceRunsTheStepAgain) {
   Harness h(compilePlan("  phase migration {\n    step unsure = sh(\"unsure\")\n  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "unsure", "run", 1, 0, "", "running"));
+  ASSERT_TRUE(h.journal->processStarted(h.runId, "unsure", ProcessKind::Run, 1, 0, "", StepState::Running));
   EXPECT_EQ(h.scheduler().decideInterrupted({{"unsure", ResumeChoice::Rerun}}).result,
             RunResult::Succeeded);
   EXPECT_EQ(h.run().result, RunResult::Succeeded);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -53,6 +54,19 @@ void execOnFile(const std::string& path, const char* sql) {
   sqlite3_free(message);
   sqlite3_close(db);
   ASSERT_EQ(rc, SQLITE_OK) << text;
+}
+
+/// Runs SQL on the file as another program would; returns SQLite's error
+/// message, "" when it succeeded.
+std::string sqlErrorOnFile(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return "cannot open";
+  char* message = nullptr;
+  sqlite3_exec(db, sql, nullptr, nullptr, &message);
+  std::string text = message ? message : "";
+  sqlite3_free(message);
+  sqlite3_close(db);
+  return text;
 }
 
 /// Writes all of `text` to `fd`.
@@ -194,7 +208,7 @@ TEST_F(StateStoreTest, CreatesFolderAndSchema) {
                                &select, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(select), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(select, 0)), "1");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(select, 0)), "2");
   sqlite3_finalize(select);
   sqlite3_close(db);
 
@@ -266,7 +280,7 @@ TEST_F(StateStoreTest, RunRecordRoundTrips) {
   EXPECT_EQ(run->planHash, "sha256:alpha");
   EXPECT_EQ(run->planFile, "alpha.mig");
   EXPECT_EQ(run->compiled, given.compiled);
-  EXPECT_EQ(run->state, "running");
+  EXPECT_EQ(nameOf(run->state), "running");
   EXPECT_EQ(run->startedAt, 1'000);
   EXPECT_EQ(run->finishedAt, 0);
   EXPECT_FALSE(run->switchoverAt.has_value());
@@ -276,7 +290,7 @@ TEST_F(StateStoreTest, RunRecordRoundTrips) {
 
   ASSERT_TRUE(store->setSwitchover(runId, 5'000, 5'000 + 48 * kHour)) << store->lastError();
   ASSERT_TRUE(store->setRunner(runId, "db-runner-2", 99)) << store->lastError();
-  ASSERT_TRUE(store->setRunState(runId, "paused", "verification failed after switchover", 9'000))
+  ASSERT_TRUE(store->setRunState(runId, RunState::Paused, "verification failed after switchover", 9'000))
       << store->lastError();
   run = store->run(runId);
   ASSERT_TRUE(run.has_value());
@@ -284,7 +298,7 @@ TEST_F(StateStoreTest, RunRecordRoundTrips) {
   EXPECT_EQ(run->retainUntil, 5'000 + 48 * kHour);
   EXPECT_EQ(run->host, "db-runner-2");
   EXPECT_EQ(run->pid, 99);
-  EXPECT_EQ(run->state, "paused");
+  EXPECT_EQ(nameOf(run->state), "paused");
   EXPECT_EQ(run->message, "verification failed after switchover");
   EXPECT_EQ(run->finishedAt, 9'000);
 
@@ -297,7 +311,7 @@ TEST_F(StateStoreTest, UnknownRunIsReportedNotCreated) {
   auto store = open();
   EXPECT_FALSE(store->run(42).has_value());
   EXPECT_EQ(store->lastError(), "cannot read run 42 in '" + path_ + "': there is no such run");
-  EXPECT_FALSE(store->setRunState(42, "failed", "", 1));
+  EXPECT_FALSE(store->setRunState(42, RunState::Failed, "", 1));
   EXPECT_EQ(store->lastError(),
             "cannot set the state of run 42 to 'failed' in '" + path_ + "': there is no such run");
   EXPECT_FALSE(store->setRunner(42, "h", 1));
@@ -312,7 +326,7 @@ TEST_F(StateStoreTest, StepsKeepTheOrderTheyWereGiven) {
   const auto steps = store->steps(runId);
   EXPECT_EQ(stepNames(steps), names);
   for (const auto& step : steps) {
-    EXPECT_EQ(step.state, "pending");
+    EXPECT_EQ(nameOf(step.state), "pending");
     EXPECT_EQ(step.attempts, 0);
     EXPECT_EQ(step.startedAt, 0);
     EXPECT_EQ(step.finishedAt, 0);
@@ -337,45 +351,45 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   const int64_t runId = store->createRun(sampleRun("alpha"), {"prepare", "copy", "switch"}).value();
 
   ASSERT_TRUE(
-      store->processStarted(runId, "prepare", "run", 1, 1'000, "logs/prepare.log", "running"))
+      store->processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000, "logs/prepare.log", StepState::Running))
       << store->lastError();
   StepRecord prepare = store->steps(runId)[0];
-  EXPECT_EQ(prepare.state, "running");
+  EXPECT_EQ(nameOf(prepare.state), "running");
   EXPECT_EQ(prepare.attempts, 1);
   EXPECT_EQ(prepare.startedAt, 1'000);
   EXPECT_EQ(prepare.order, 0);
 
-  ASSERT_TRUE(store->processFinished(runId, "prepare", "run", 1, 1'500, "exited", 0, "done", ""))
+  ASSERT_TRUE(store->processFinished(runId, "prepare", ProcessKind::Run, 1, 1'500, ProcessOutcome::Exited, 0, StepState::Done, ""))
       << store->lastError();
   prepare = store->steps(runId)[0];
-  EXPECT_EQ(prepare.state, "done");
+  EXPECT_EQ(nameOf(prepare.state), "done");
   EXPECT_EQ(prepare.finishedAt, 1'500);
   EXPECT_EQ(prepare.exitCode, 0);
   EXPECT_EQ(prepare.order, 1);
 
   // copy fails once, is retried, then succeeds: it keeps its first start.
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 1, 2'000, "logs/copy.1.log", "running"));
-  ASSERT_TRUE(store->processFinished(runId, "copy", "run", 1, 2'100, "exited", 3, "running",
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.1.log", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'100, ProcessOutcome::Exited, 3, StepState::Running,
                                      "attempt 1 exited with 3"));
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 2, 3'000, "logs/copy.2.log", "running"));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 3'000, "logs/copy.2.log", StepState::Running));
   StepRecord copy = store->steps(runId)[1];
-  EXPECT_EQ(copy.state, "running");
+  EXPECT_EQ(nameOf(copy.state), "running");
   EXPECT_EQ(copy.attempts, 2);
   EXPECT_EQ(copy.startedAt, 2'000);
-  ASSERT_TRUE(store->processFinished(runId, "copy", "run", 2, 3'500, "exited", 0, "done", ""));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 3'500, ProcessOutcome::Exited, 0, StepState::Done, ""));
   copy = store->steps(runId)[1];
-  EXPECT_EQ(copy.state, "done");
+  EXPECT_EQ(nameOf(copy.state), "done");
   EXPECT_EQ(copy.order, 2);
   EXPECT_EQ(copy.exitCode, 0);
   EXPECT_EQ(copy.finishedAt, 3'500);
 
   // switch fails for good.
   ASSERT_TRUE(
-      store->processStarted(runId, "switch", "run", 1, 4'000, "logs/switch.log", "running"));
-  ASSERT_TRUE(store->processFinished(runId, "switch", "run", 1, 4'200, "exited", 7, "failed",
+      store->processStarted(runId, "switch", ProcessKind::Run, 1, 4'000, "logs/switch.log", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "switch", ProcessKind::Run, 1, 4'200, ProcessOutcome::Exited, 7, StepState::Failed,
                                      "pg_ctl promote exited with 7"));
   const StepRecord failed = store->steps(runId)[2];
-  EXPECT_EQ(failed.state, "failed");
+  EXPECT_EQ(nameOf(failed.state), "failed");
   EXPECT_EQ(failed.exitCode, 7);
   EXPECT_EQ(failed.message, "pg_ctl promote exited with 7");
   EXPECT_EQ(failed.finishedAt, 4'200);
@@ -384,17 +398,17 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   // Undo in reverse completion order: copy first. The order and the count
   // of `do` attempts stay.
   ASSERT_TRUE(
-      store->processStarted(runId, "copy", "undo", 1, 5'000, "logs/copy.undo.log", "undoing"));
+      store->processStarted(runId, "copy", ProcessKind::Undo, 1, 5'000, "logs/copy.undo.log", StepState::Undoing));
   copy = store->steps(runId)[1];
-  EXPECT_EQ(copy.state, "undoing");
+  EXPECT_EQ(nameOf(copy.state), "undoing");
   EXPECT_EQ(copy.attempts, 2);
   EXPECT_EQ(copy.startedAt, 2'000);
   EXPECT_EQ(copy.order, 2);
-  ASSERT_TRUE(store->processFinished(runId, "copy", "undo", 1, 5'400, "exited", 0, "undone", ""));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Undo, 1, 5'400, ProcessOutcome::Exited, 0, StepState::Undone, ""));
   copy = store->steps(runId)[1];
-  EXPECT_EQ(copy.state, "undone");
+  EXPECT_EQ(nameOf(copy.state), "undone");
   EXPECT_EQ(copy.order, 2);
-  EXPECT_EQ(copy.finishedAt, 5'400);
+  EXPECT_EQ(copy.finishedAt, 3'500);  // the undo does not stretch the step
 }
 
 TEST_F(StateStoreTest, CompletionOrderIsCountedPerRun) {
@@ -402,11 +416,11 @@ TEST_F(StateStoreTest, CompletionOrderIsCountedPerRun) {
   const int64_t first = store->createRun(sampleRun("alpha"), {"a", "b"}).value();
   const int64_t second = store->createRun(sampleRun("beta"), {"a"}).value();
   for (const std::string step : {"b", "a"}) {
-    ASSERT_TRUE(store->processStarted(first, step, "run", 1, 10, "", "running"));
-    ASSERT_TRUE(store->processFinished(first, step, "run", 1, 20, "exited", 0, "done", ""));
+    ASSERT_TRUE(store->processStarted(first, step, ProcessKind::Run, 1, 10, "", StepState::Running));
+    ASSERT_TRUE(store->processFinished(first, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""));
   }
-  ASSERT_TRUE(store->processStarted(second, "a", "run", 1, 10, "", "running"));
-  ASSERT_TRUE(store->processFinished(second, "a", "run", 1, 20, "exited", 0, "done", ""));
+  ASSERT_TRUE(store->processStarted(second, "a", ProcessKind::Run, 1, 10, "", StepState::Running));
+  ASSERT_TRUE(store->processFinished(second, "a", ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""));
 
   EXPECT_EQ(store->steps(first)[0].order, 2);
   EXPECT_EQ(store->steps(first)[1].order, 1);
@@ -416,18 +430,18 @@ TEST_F(StateStoreTest, CompletionOrderIsCountedPerRun) {
 TEST_F(StateStoreTest, CheckDoesNotCountAsAnAttempt) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 1, 100, "logs/copy.1.log", "running"));
-  ASSERT_TRUE(store->setStepState(runId, "copy", "interrupted", "the runner was killed"));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log", StepState::Running));
+  ASSERT_TRUE(store->setStepState(runId, "copy", StepState::Interrupted, "the runner was killed"));
   ASSERT_TRUE(
-      store->processStarted(runId, "copy", "check", 1, 900, "logs/copy.check.log", "running"));
+      store->processStarted(runId, "copy", ProcessKind::Check, 1, 900, "logs/copy.check.log", StepState::Running));
   StepRecord copy = store->steps(runId)[0];
-  EXPECT_EQ(copy.state, "running");
+  EXPECT_EQ(nameOf(copy.state), "running");
   EXPECT_EQ(copy.attempts, 1);
   EXPECT_EQ(copy.startedAt, 100);
   ASSERT_TRUE(
-      store->processFinished(runId, "copy", "check", 1, 950, "exited", 0, "done", "check passed"));
+      store->processFinished(runId, "copy", ProcessKind::Check, 1, 950, ProcessOutcome::Exited, 0, StepState::Done, "check passed"));
   copy = store->steps(runId)[0];
-  EXPECT_EQ(copy.state, "done");
+  EXPECT_EQ(nameOf(copy.state), "done");
   EXPECT_EQ(copy.message, "check passed");
   EXPECT_EQ(copy.order, 1);
 }
@@ -435,12 +449,12 @@ TEST_F(StateStoreTest, CheckDoesNotCountAsAnAttempt) {
 TEST_F(StateStoreTest, SetStepStateChangesStateAndMessageAndOrdersADoneStep) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 1, 100, "", "running"));
-  ASSERT_TRUE(store->processFinished(runId, "copy", "run", 1, 200, "exited", 4, "failed", "boom"));
-  ASSERT_TRUE(store->setStepState(runId, "copy", "done", "marked done by the operator"))
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200, ProcessOutcome::Exited, 4, StepState::Failed, "boom"));
+  ASSERT_TRUE(store->setStepState(runId, "copy", StepState::Done, "marked done by the operator"))
       << store->lastError();
   const StepRecord copy = store->steps(runId)[0];
-  EXPECT_EQ(copy.state, "done");
+  EXPECT_EQ(nameOf(copy.state), "done");
   EXPECT_EQ(copy.message, "marked done by the operator");
   EXPECT_EQ(copy.attempts, 1);
   EXPECT_EQ(copy.startedAt, 100);
@@ -452,38 +466,38 @@ TEST_F(StateStoreTest, SetStepStateChangesStateAndMessageAndOrdersADoneStep) {
 TEST_F(StateStoreTest, ListsAttemptsInStartOrder) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy", "other"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 1, 100, "logs/copy.1.log", "running"));
-  ASSERT_TRUE(store->processFinished(runId, "copy", "run", 1, 150, "timed_out", std::nullopt,
-                                     "running", "timed out"));
-  ASSERT_TRUE(store->processStarted(runId, "other", "run", 1, 160, "logs/other.log", "running"));
-  ASSERT_TRUE(store->processStarted(runId, "copy", "run", 2, 200, "logs/copy.2.log", "running"));
-  ASSERT_TRUE(store->processFinished(runId, "copy", "run", 2, 250, "exited", 0, "done", ""));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 150, ProcessOutcome::TimedOut, std::nullopt,
+                                     StepState::Running, "timed out"));
+  ASSERT_TRUE(store->processStarted(runId, "other", ProcessKind::Run, 1, 160, "logs/other.log", StepState::Running));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 200, "logs/copy.2.log", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 250, ProcessOutcome::Exited, 0, StepState::Done, ""));
   ASSERT_TRUE(
-      store->processStarted(runId, "copy", "undo", 1, 300, "logs/copy.undo.log", "undoing"));
+      store->processStarted(runId, "copy", ProcessKind::Undo, 1, 300, "logs/copy.undo.log", StepState::Undoing));
 
   const auto attempts = store->attempts(runId, "copy");
   ASSERT_EQ(attempts.size(), 3u) << store->lastError();
   EXPECT_EQ(attempts[0].step, "copy");
-  EXPECT_EQ(attempts[0].kind, "run");
+  EXPECT_EQ(nameOf(attempts[0].kind), "run");
   EXPECT_EQ(attempts[0].attempt, 1);
   EXPECT_EQ(attempts[0].startedAt, 100);
   EXPECT_EQ(attempts[0].finishedAt, 150);
-  EXPECT_EQ(attempts[0].outcome, "timed_out");
+  EXPECT_EQ(nameOf(attempts[0].outcome), "timed_out");
   EXPECT_FALSE(attempts[0].exitCode.has_value());
   EXPECT_EQ(attempts[0].logPath, "logs/copy.1.log");
 
-  EXPECT_EQ(attempts[1].kind, "run");
+  EXPECT_EQ(nameOf(attempts[1].kind), "run");
   EXPECT_EQ(attempts[1].attempt, 2);
-  EXPECT_EQ(attempts[1].outcome, "exited");
+  EXPECT_EQ(nameOf(attempts[1].outcome), "exited");
   EXPECT_EQ(attempts[1].exitCode, 0);
   EXPECT_EQ(attempts[1].finishedAt, 250);
   EXPECT_EQ(attempts[1].logPath, "logs/copy.2.log");
 
-  EXPECT_EQ(attempts[2].kind, "undo");
+  EXPECT_EQ(nameOf(attempts[2].kind), "undo");
   EXPECT_EQ(attempts[2].attempt, 1);
   EXPECT_EQ(attempts[2].startedAt, 300);
   EXPECT_EQ(attempts[2].finishedAt, 0);
-  EXPECT_EQ(attempts[2].outcome, "");
+  EXPECT_EQ(nameOf(attempts[2].outcome), "");
   EXPECT_FALSE(attempts[2].exitCode.has_value());
 
   EXPECT_EQ(store->attempts(runId, "other").size(), 1u);
@@ -491,29 +505,25 @@ TEST_F(StateStoreTest, ListsAttemptsInStartOrder) {
   EXPECT_EQ(store->lastError(), "");
 }
 
-TEST_F(StateStoreTest, ProcessOfUnknownStepOrKindIsRefusedAndChangesNothing) {
+TEST_F(StateStoreTest, ProcessOfUnknownStepIsRefusedAndChangesNothing) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
 
-  EXPECT_FALSE(store->processStarted(runId, "cpoy", "run", 1, 100, "", "running"));
+  EXPECT_FALSE(store->processStarted(runId, "cpoy", ProcessKind::Run, 1, 100, "", StepState::Running));
   EXPECT_EQ(store->lastError(), "cannot record the start of run 1 of step 'cpoy' of run " +
                                     std::to_string(runId) + " in '" + path_ +
                                     "': the run has no such step");
 
-  EXPECT_FALSE(store->processStarted(runId, "copy", "probe", 1, 100, "", "running"));
-  EXPECT_NE(store->lastError().find("CHECK constraint failed"), std::string::npos)
-      << store->lastError();
-  // The step's move to `running` went back with the refused attempt.
-  EXPECT_EQ(store->steps(runId)[0].state, "pending");
+  EXPECT_EQ(nameOf(store->steps(runId)[0].state), "pending");
   EXPECT_TRUE(store->attempts(runId, "copy").empty());
 
-  EXPECT_FALSE(store->processFinished(runId, "copy", "run", 1, 200, "exited", 0, "done", ""));
+  EXPECT_FALSE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200, ProcessOutcome::Exited, 0, StepState::Done, ""));
   EXPECT_EQ(store->lastError(), "cannot record the end of run 1 of step 'copy' of run " +
                                     std::to_string(runId) + " in '" + path_ +
                                     "': that process was never journaled");
-  EXPECT_EQ(store->steps(runId)[0].state, "pending");
+  EXPECT_EQ(nameOf(store->steps(runId)[0].state), "pending");
 
-  EXPECT_FALSE(store->setStepState(runId, "cpoy", "done", ""));
+  EXPECT_FALSE(store->setStepState(runId, "cpoy", StepState::Done, ""));
   EXPECT_NE(store->lastError().find("the run has no such step"), std::string::npos);
 }
 
@@ -529,7 +539,7 @@ TEST_F(StateStoreTest, CommittedStartSurvivesKillOfTheProcess) {
     std::string error;
     auto store = StateStore::open(path_, false, error);
     if (!store) return "open failed: " + error;
-    if (!store->processStarted(runId, "copy", "run", 1, 2'000, "logs/copy.log", "running")) {
+    if (!store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.log", StepState::Running)) {
       return "write failed: " + store->lastError();
     }
     sendText(reportFd, "y");
@@ -543,8 +553,8 @@ TEST_F(StateStoreTest, CommittedStartSurvivesKillOfTheProcess) {
   auto store = open();
   const auto steps = store->steps(runId);
   ASSERT_EQ(steps.size(), 2u) << store->lastError();
-  EXPECT_EQ(steps[0].state, "pending");
-  EXPECT_EQ(steps[1].state, "running");
+  EXPECT_EQ(nameOf(steps[0].state), "pending");
+  EXPECT_EQ(nameOf(steps[1].state), "running");
   EXPECT_EQ(steps[1].attempts, 1);
   EXPECT_EQ(steps[1].startedAt, 2'000);
   const auto attempts = store->attempts(runId, "copy");
@@ -581,7 +591,7 @@ TEST_F(StateStoreTest, RefusesJournalOfANewerSchema) {
   execOnFile(path_, "UPDATE mig_meta SET value = '7' WHERE key = 'schema_version'");
   EXPECT_EQ(openError(), "'" + path_ +
                              "' was written by a newer mig: its schema version is 7, this mig "
-                             "reads up to 1");
+                             "reads up to 2");
 }
 
 TEST_F(StateStoreTest, ReportsDamagedPagesWithoutCrashing) {
@@ -693,18 +703,18 @@ TEST_F(StateStoreTest, LockHeldTooLongFailsTheWriteWithReason) {
   ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
 
-  EXPECT_FALSE(store->setRunState(runId, "failed", "", 5));
+  EXPECT_FALSE(store->setRunState(runId, RunState::Failed, "", 5));
   EXPECT_EQ(store->lastError(), "cannot set the state of run " + std::to_string(runId) +
                                     " to 'failed' in '" + path_ +
                                     "': database is locked (another process kept it locked for "
                                     "more than 100 ms)");
   // Readers are not blocked by a writer.
   ASSERT_TRUE(store->run(runId).has_value());
-  EXPECT_EQ(store->run(runId)->state, "running");
+  EXPECT_EQ(nameOf(store->run(runId)->state), "running");
 
   ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
-  EXPECT_TRUE(store->setRunState(runId, "failed", "", 5)) << store->lastError();
+  EXPECT_TRUE(store->setRunState(runId, RunState::Failed, "", 5)) << store->lastError();
   EXPECT_EQ(store->lastError(), "");
 }
 
@@ -714,21 +724,21 @@ TEST_F(StateStoreTest, TwoStoresOnOneFileInterleaveWrites) {
   const int64_t alpha = first->createRun(sampleRun("alpha"), {"a", "b"}).value();
   const int64_t beta = second->createRun(sampleRun("beta"), {"a", "b"}).value();
   for (const std::string step : {"a", "b"}) {
-    ASSERT_TRUE(first->processStarted(alpha, step, "run", 1, 10, "", "running"))
+    ASSERT_TRUE(first->processStarted(alpha, step, ProcessKind::Run, 1, 10, "", StepState::Running))
         << first->lastError();
-    ASSERT_TRUE(second->processStarted(beta, step, "run", 1, 11, "", "running"))
+    ASSERT_TRUE(second->processStarted(beta, step, ProcessKind::Run, 1, 11, "", StepState::Running))
         << second->lastError();
-    ASSERT_TRUE(second->processFinished(beta, step, "run", 1, 20, "exited", 0, "done", ""))
+    ASSERT_TRUE(second->processFinished(beta, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""))
         << second->lastError();
-    ASSERT_TRUE(first->processFinished(alpha, step, "run", 1, 21, "exited", 0, "done", ""))
+    ASSERT_TRUE(first->processFinished(alpha, step, ProcessKind::Run, 1, 21, ProcessOutcome::Exited, 0, StepState::Done, ""))
         << first->lastError();
   }
-  ASSERT_TRUE(first->setRunState(alpha, "succeeded", "", 30));
-  ASSERT_TRUE(second->setRunState(beta, "succeeded", "", 31));
+  ASSERT_TRUE(first->setRunState(alpha, RunState::Succeeded, "", 30));
+  ASSERT_TRUE(second->setRunState(beta, RunState::Succeeded, "", 31));
 
   EXPECT_EQ(first->plans(), (std::vector<std::string>{"alpha", "beta"}));
-  EXPECT_EQ(first->lastRun("beta")->state, "succeeded");
-  EXPECT_EQ(second->lastRun("alpha")->state, "succeeded");
+  EXPECT_EQ(nameOf(first->lastRun("beta")->state), "succeeded");
+  EXPECT_EQ(nameOf(second->lastRun("alpha")->state), "succeeded");
   for (const int64_t runId : {alpha, beta}) {
     const auto steps = first->steps(runId);
     ASSERT_EQ(steps.size(), 2u);
@@ -750,8 +760,8 @@ TEST_F(StateStoreTest, ProcessesOfDifferentPlansWriteAtTheSameTime) {
       const auto runId = store->createRun(sampleRun(plan), names);
       if (!runId) return "create failed: " + store->lastError();
       for (const auto& step : names) {
-        if (!store->processStarted(*runId, step, "run", 1, 1, "", "running") ||
-            !store->processFinished(*runId, step, "run", 1, 2, "exited", 0, "done", "")) {
+        if (!store->processStarted(*runId, step, ProcessKind::Run, 1, 1, "", StepState::Running) ||
+            !store->processFinished(*runId, step, ProcessKind::Run, 1, 2, ProcessOutcome::Exited, 0, StepState::Done, "")) {
           return "write failed: " + store->lastError();
         }
       }
@@ -773,10 +783,225 @@ TEST_F(StateStoreTest, ProcessesOfDifferentPlansWriteAtTheSameTime) {
     const auto steps = store->steps(run->id);
     ASSERT_EQ(steps.size(), static_cast<size_t>(kSteps));
     for (int i = 0; i < kSteps; ++i) {
-      EXPECT_EQ(steps[i].state, "done");
+      EXPECT_EQ(nameOf(steps[i].state), "done");
       EXPECT_EQ(steps[i].order, i + 1);
     }
   }
+}
+
+
+// ------------------------------------------------------------ version 2
+
+TEST_F(StateStoreTest, StatesOutsideTheirNameTablesAreRefusedByTheSchema) {
+  const int64_t runId = open()->createRun(sampleRun("alpha"), {"copy"}).value();
+  auto refused = [&](const std::string& sql) {
+    std::string error = sqlErrorOnFile(path_, sql.c_str());
+    EXPECT_NE(error.find("CHECK constraint failed"), std::string::npos) << sql << ": " << error;
+  };
+  refused("UPDATE runs SET state = 'finished'");
+  refused("UPDATE steps SET state = 'complete'");
+  refused(fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path) "
+                      "VALUES ({}, 'copy', 'probe', 1, 0, '')",
+                      runId));
+  refused(fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path, "
+                      "outcome) VALUES ({}, 'copy', 'run', 1, 0, '', 'exploded')",
+                      runId));
+  // Every name of every table is accepted.
+  for (std::string_view state : StateNames<StepState>::names) {
+    EXPECT_EQ(sqlErrorOnFile(path_, fmt::format("UPDATE steps SET state = '{}'", state).c_str()),
+              "");
+  }
+}
+
+TEST_F(StateStoreTest, RunsAreNumberedPerPlan) {
+  auto store = open();
+  const int64_t alpha1 = store->createRun(sampleRun("alpha"), {"a"}).value();
+  const int64_t beta1 = store->createRun(sampleRun("beta"), {"a"}).value();
+  const int64_t alpha2 = store->createRun(sampleRun("alpha"), {"a"}).value();
+  EXPECT_EQ(store->run(alpha1)->number, 1);
+  EXPECT_EQ(store->run(beta1)->number, 1);
+  EXPECT_EQ(store->run(alpha2)->number, 2);
+  EXPECT_EQ(store->lastRun("alpha")->number, 2);
+}
+
+TEST_F(StateStoreTest, AnUndoDoesNotChangeWhenTheStepFinished) {
+  auto store = open();
+  const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 1'000, "", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'000,
+                                     ProcessOutcome::Exited, 0, StepState::Done, ""));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Undo, 1, 90'000, "",
+                                    StepState::Undoing));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Undo, 1, 95'000,
+                                     ProcessOutcome::Exited, 0, StepState::Undone, ""));
+  const StepRecord step = store->steps(runId).at(0);
+  EXPECT_EQ(step.state, StepState::Undone);
+  EXPECT_EQ(step.finishedAt - step.startedAt, 1'000);
+}
+
+TEST_F(StateStoreTest, KeepsWhatALogIsMissing) {
+  auto store = open();
+  const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 1'000, "copy.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'000,
+                                     ProcessOutcome::Exited, 0, StepState::Done, "",
+                                     "cannot write 'copy.log': No space left on device"));
+  EXPECT_EQ(store->attempts(runId, "copy").at(0).logNote,
+            "cannot write 'copy.log': No space left on device");
+}
+
+/// The first layout, as mig wrote it before version 2.
+constexpr const char* kVersion1Schema = R"sql(
+CREATE TABLE mig_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL,
+  plan_hash TEXT NOT NULL, plan_file TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
+  started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL DEFAULT 0, switchover_at INTEGER,
+  retain_until INTEGER, host TEXT NOT NULL, pid INTEGER NOT NULL);
+CREATE INDEX runs_by_plan ON runs (plan, id);
+CREATE TABLE compiled_plans (plan_hash TEXT PRIMARY KEY, compiled TEXT NOT NULL);
+CREATE TABLE steps (run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0, exit_code INTEGER, message TEXT NOT NULL DEFAULT '',
+  completion_order INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+CREATE TABLE attempts (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, step TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('run', 'check', 'undo')), attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL DEFAULT 0, exit_code INTEGER,
+  outcome TEXT NOT NULL DEFAULT '', log_path TEXT NOT NULL,
+  FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE);
+INSERT INTO mig_meta VALUES ('schema_version', '1');
+INSERT INTO runs VALUES (1, 'alpha', 'h1', 'a.mig', 'rolled_back', 'step b failed', 10, 20, NULL,
+                         NULL, 'web1', 41);
+INSERT INTO runs VALUES (2, 'beta', 'h2', 'b.mig', 'succeeded', '', 30, 40, 35, 99, 'web1', 42);
+INSERT INTO runs VALUES (3, 'alpha', 'h1', 'a.mig', 'running', '', 50, 0, NULL, NULL, 'web1', 43);
+INSERT INTO steps VALUES (3, 0, 'copy', 'done', 1, 51, 52, 0, '', 1);
+INSERT INTO steps VALUES (3, 1, 'load', 'running', 1, 53, 0, NULL, '', 0);
+INSERT INTO attempts VALUES (7, 3, 'copy', 'run', 1, 51, 52, 0, 'exited', 'logs/copy.log');
+INSERT INTO attempts VALUES (8, 3, 'load', 'run', 1, 53, 0, NULL, '', 'logs/load.log');
+)sql";
+
+TEST_F(StateStoreTest, UpgradesAVersion1JournalKeepingEveryRun) {
+  fs::create_directories(fs::path(path_).parent_path());
+  execOnFile(path_, kVersion1Schema);
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->plans(), (std::vector<std::string>{"alpha", "beta"}));
+  const std::optional<RunRecord> alpha = store->lastRun("alpha");
+  ASSERT_TRUE(alpha) << store->lastError();
+  EXPECT_EQ(alpha->id, 3);
+  EXPECT_EQ(alpha->number, 2);
+  EXPECT_EQ(alpha->state, RunState::Running);
+  EXPECT_EQ(store->run(1)->state, RunState::RolledBack);
+  EXPECT_EQ(store->run(1)->message, "step b failed");
+  EXPECT_EQ(store->lastRun("beta")->number, 1);
+  EXPECT_EQ(store->lastRun("beta")->retainUntil, 99);
+  const std::vector<StepRecord> steps = store->steps(3);
+  ASSERT_EQ(stepNames(steps), (std::vector<std::string>{"copy", "load"}));
+  EXPECT_EQ(steps[0].state, StepState::Done);
+  EXPECT_EQ(steps[1].state, StepState::Running);
+  const std::vector<AttemptRecord> attempts = store->attempts(3, "load");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].outcome, ProcessOutcome::Unfinished);
+  // The upgraded journal goes on: the resumed run's step ends, a new run
+  // of alpha is its third.
+  EXPECT_TRUE(store->processFinished(3, "load", ProcessKind::Run, 1, 60, ProcessOutcome::Exited, 0,
+                                     StepState::Done, ""))
+      << store->lastError();
+  EXPECT_EQ(store->run(store->createRun(sampleRun("alpha"), {"copy"}).value())->number, 3);
+  store.reset();
+  EXPECT_EQ(sqlErrorOnFile(path_, "UPDATE runs SET state = 'finished'").find("CHECK"), 0u);
+}
+
+// ------------------------------------------------------------ the seal
+
+TEST_F(StateStoreTest, AnEmptiedJournalIsDamagedNotNew) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->createRun(sampleRun("alpha"), {"copy"}));
+  }
+  ASSERT_TRUE(fs::exists(path_ + "-seal"));
+  fs::resize_file(path_, 0);
+  const std::string error = openError();
+  EXPECT_NE(error.find("'" + path_ + "' is damaged: it is empty, but its seal"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("lost everything it had"), std::string::npos) << error;
+  // Nothing was written over it: it is still empty.
+  EXPECT_EQ(fs::file_size(path_), 0u);
+}
+
+TEST_F(StateStoreTest, AJournalShortOfCommitsIsDamaged) {
+  // A copy of the journal after its first run, put back after a second.
+  const fs::path older = root_ / "older.db";
+  {
+    auto store = open();
+    ASSERT_TRUE(store->createRun(sampleRun("alpha"), {"copy"}));
+  }
+  fs::copy_file(path_, older);
+  {
+    auto store = open();
+    ASSERT_TRUE(store->createRun(sampleRun("alpha"), {"copy"}));
+  }
+  fs::copy_file(older, path_, fs::copy_options::overwrite_existing);
+  const std::string error = openError();
+  EXPECT_NE(error.find("is damaged: it holds"), std::string::npos) << error;
+  EXPECT_NE(error.find("were lost"), std::string::npos) << error;
+  // Removing the seal is how an operator accepts the older journal.
+  fs::remove(path_ + "-seal");
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->lastRun("alpha")->number, 1);
+}
+
+TEST_F(StateStoreTest, GarbageInTheWriteAheadLogIsDamageNotAnOlderState) {
+  int64_t runId = 0;
+  {
+    auto store = open();
+    runId = store->createRun(sampleRun("alpha"), {"prepare", "copy"}).value();
+  }
+  // The child commits twice and is killed with the store open: the commits
+  // stay in the write-ahead log.
+  Child child([&](int reportFd) -> std::string {
+    std::string error;
+    auto store = StateStore::open(path_, false, error);
+    if (!store) return "open failed: " + error;
+    if (!store->processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000, "",
+                               StepState::Running) ||
+        !store->processFinished(runId, "prepare", ProcessKind::Run, 1, 2'000,
+                                ProcessOutcome::Exited, 0, StepState::Done, "")) {
+      return "write failed: " + store->lastError();
+    }
+    sendText(reportFd, "y");
+    for (;;) pause();
+  });
+  ASSERT_TRUE(child.started());
+  ASSERT_EQ(child.read(1), "y");
+  ASSERT_TRUE(child.killHard());
+  const std::string wal = path_ + "-wal";
+  ASSERT_TRUE(fs::exists(wal));
+  const auto size = fs::file_size(wal);
+  ASSERT_GT(size, 4096u);
+  // Garble the last frame: SQLite drops it, and the commit it ends.
+  std::fstream file(wal, std::ios::binary | std::ios::in | std::ios::out);
+  file.seekp(static_cast<std::streamoff>(size - 2048));
+  for (int i = 0; i < 2048; ++i) file.put(static_cast<char>(0x5a));
+  file.close();
+
+  const std::string error = openError();
+  EXPECT_NE(error.find("is damaged: it holds"), std::string::npos) << error;
+  EXPECT_NE(error.find("write-ahead log"), std::string::npos) << error;
+}
+
+TEST_F(StateStoreTest, ASealOfAnotherJournalIsRefused) {
+  open()->createRun(sampleRun("alpha"), {"copy"});
+  const std::string seal = path_ + "-seal";
+  fs::copy_file(seal, root_ / "seal");
+  fs::remove(path_);
+  fs::remove(seal);
+  open()->createRun(sampleRun("beta"), {"copy"});  // a new journal, another id
+  fs::copy_file(root_ / "seal", seal, fs::copy_options::overwrite_existing);
+  const std::string error = openError();
+  EXPECT_NE(error.find("belongs to another journal"), std::string::npos) << error;
 }
 
 }  // namespace
