@@ -71,8 +71,10 @@ struct RunOptions {
   bool json = false;
   bool restart = false;  ///< run: abandon an unfinished run and start over
   bool force = false;    ///< rollback: after switchover, or past retention
-  std::vector<std::string> rerun;     ///< resume --rerun STEP
-  std::vector<std::string> markDone;  ///< resume --mark-done STEP
+  /// resume: interrupted steps to run again; rollback: undos cut short to run again
+  std::vector<std::string> rerun;
+  /// resume: interrupted steps that did finish; rollback: undos cut short that did finish
+  std::vector<std::string> markDone;
 };
 int runCommand(const RunOptions& options);
 int resumeCommand(const RunOptions& options);

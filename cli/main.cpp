@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
   addRunOptions(rollbackCmd, rollback, false);
   rollbackCmd->add_flag("--force", rollback.force,
                         "Roll back after switchover, or after the retention period");
+  rollbackCmd->add_option("--rerun", rollback.rerun, "Run this step's undo, cut short, again");
+  rollbackCmd->add_option("--mark-done", rollback.markDone,
+                          "Count this step's undo, cut short, as finished");
 
   RunOptions status;
   auto* statusCmd = app.add_subcommand("status", "Show the last run of a plan");

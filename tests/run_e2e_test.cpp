@@ -455,5 +455,95 @@ TEST_F(RunTest, HostileValuesNeverExecute) {
   EXPECT_EQ(readFile(dir_ / "values.txt"), "<" + hostile + ">\n<" + substitution + "; rm -rf />\n");
 }
 
+// Starts `mig ARGS...` in the test's folder without waiting; its output
+// goes to /dev/null.
+pid_t startMig(const fs::path& dir, std::vector<std::string> args) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    fs::current_path(dir);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> argv;
+    std::string name = "mig";
+    argv.push_back(name.data());
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(MIG_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int exitStatusOf(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
+  plan("  phase migration {\n"
+       "    step a {\n      do   sh(\"echo a >> out.txt\")\n"
+       "      undo sh(\"echo undo >> trace.txt; sleep 3\")\n    }\n  }\n");
+  ASSERT_EQ(mig("run plan.mig").exitCode, 0);
+  pid_t rollback = startMig(dir_, {"rollback", "plan.mig"});
+  for (int i = 0; i < 250 && lines("trace.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(lines("trace.txt").size(), 1u);
+  kill(rollback, SIGKILL);
+  waitpid(rollback, nullptr, 0);
+
+  auto again = mig("rollback plan.mig");
+  EXPECT_EQ(again.exitCode, 7) << again.output;
+  EXPECT_NE(again.output.find("--mark-done STEP"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("a (plan.mig:"), std::string::npos) << again.output;
+  EXPECT_EQ(lines("trace.txt").size(), 1u);
+
+  auto decided = mig("rollback plan.mig --mark-done a");
+  EXPECT_EQ(decided.exitCode, 0) << decided.output;
+  EXPECT_EQ(lines("trace.txt").size(), 1u);
+  EXPECT_EQ(stepState("a"), "undone");
+}
+
+TEST_F(RunTest, RemovingTheJournalFolderDoesNotLetASecondRunnerIn) {
+  plan("  phase migration {\n"
+       "    step slow = sh(\"echo started >> started.txt; sleep 3\")\n  }\n");
+  pid_t first = startMig(dir_, {"run", "plan.mig"});
+  for (int i = 0; i < 250 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(lines("started.txt").size(), 1u);
+  fs::remove_all(dir_ / ".mig");
+  auto second = mig("run plan.mig");
+  EXPECT_EQ(second.exitCode, 6) << second.output;
+  EXPECT_NE(second.output.find("plan e2e is being run by another mig"), std::string::npos)
+      << second.output;
+  EXPECT_EQ(lines("started.txt").size(), 1u);
+  kill(first, SIGTERM);
+  exitStatusOf(first);
+}
+
+TEST_F(RunTest, SighupStopsTheRunLikeSigterm) {
+  plan("  phase migration {\n"
+       "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
+  pid_t runner = startMig(dir_, {"run", "plan.mig"});
+  for (int i = 0; i < 250 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(lines("started.txt").size(), 1u);
+  kill(runner, SIGHUP);
+  EXPECT_EQ(exitStatusOf(runner), 5);
+  EXPECT_EQ(status()["state"], "paused");
+  EXPECT_EQ(stepState("slow"), "interrupted");
+}
+
+TEST_F(RunTest, AnEmptiedJournalIsReportedDamagedNotEmpty) {
+  plan("  phase migration {\n    step a = sh(\"echo a >> out.txt\")\n  }\n");
+  ASSERT_EQ(mig("run plan.mig").exitCode, 0);
+  fs::resize_file(dir_ / ".mig" / "state.db", 0);
+  auto shown = mig("status plan.mig");
+  EXPECT_EQ(shown.exitCode, 9) << shown.output;
+  EXPECT_NE(shown.output.find("is damaged: it is empty"), std::string::npos) << shown.output;
+  EXPECT_EQ(shown.output.find("has not run yet"), std::string::npos) << shown.output;
+  auto run = mig("run plan.mig");
+  EXPECT_EQ(run.exitCode, 9) << run.output;
+  EXPECT_EQ(lines("out.txt").size(), 1u);
+}
+
 }  // namespace
 }  // namespace mig
