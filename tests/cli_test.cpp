@@ -278,3 +278,42 @@ TEST(Cli, CompileToDevNullLeavesTheDeviceAlone) {
 
 }  // namespace
 }  // namespace mig
+
+namespace mig {
+namespace {
+
+// `--rerun` and `--mark-done` take one step each: the plan file may come
+// before or after them. A failed run is resumed with the tool its first
+// step needs gone from PATH, so both orders stop at the same preflight
+// problem, having read the same options.
+TEST(Cli, ResumeStepOptionsTakeOneValueInAnyOrder) {
+  fs::path dir = scratch("resume-order");
+  testing::writeFile(dir / "bin" / "mig-cli-tool", "#!/bin/sh\nexit 1\n");
+  fs::permissions(dir / "bin" / "mig-cli-tool", fs::perms::owner_all);
+  testing::writeFile(dir / "p.mig",
+                     "plan p {\n  retain 72h\n  phase migration {\n"
+                     "    step a = sh(\"mig-cli-tool\")\n"
+                     "    step b {\n      do    sh(\"true\")\n      after a\n    }\n"
+                     "  }\n}\n");
+  std::string in = "cd " + dir.string() + " && ";
+  auto failed = runCommand(in + "PATH=" + (dir / "bin").string() + ":$PATH " + mig() +
+                           " run p.mig --no-rollback 2>&1");
+  ASSERT_EQ(failed.exitCode, 4) << failed.output;
+  const std::string refused =
+      "mig: preflight failed; nothing was run (1 problem):\n"
+      "  - command mig-cli-tool is not on PATH (needed by p.mig:4)\n";
+  for (const char* args :
+       {"resume --mark-done b p.mig", "resume p.mig --mark-done b",
+        "resume --rerun a --mark-done b p.mig", "resume --mark-done=b,a p.mig"}) {
+    auto resumed = runCommand(in + mig() + " " + args + " 2>&1");
+    EXPECT_EQ(resumed.exitCode, 8) << args << ":\n" << resumed.output;
+    EXPECT_EQ(resumed.output, refused) << args;
+  }
+  auto unknown = runCommand(in + mig() + " resume --rerun a,nope p.mig 2>&1");
+  EXPECT_EQ(unknown.exitCode, 2) << unknown.output;
+  EXPECT_EQ(unknown.output, "mig: plan p has no step 'nope'\n");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mig
