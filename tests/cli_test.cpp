@@ -317,3 +317,41 @@ TEST(Cli, ResumeStepOptionsTakeOneValueInAnyOrder) {
 
 }  // namespace
 }  // namespace mig
+
+namespace mig {
+namespace {
+
+// `mig plan` says of a one-off window that has closed, and of each step
+// bound to it, what preflight would say.
+TEST(Cli, PlanSaysAClosedOneOffWindowCanNoLongerBeReached) {
+  fs::path dir = scratch("closed-window");
+  testing::writeFile(dir / "q.mig",
+                     "plan q {\n  retain 72h\n"
+                     "  window cutover {\n    at       \"2026-11-25T03:00\"\n    length   1h\n"
+                     "    timezone \"America/Chicago\"\n  }\n"
+                     "  phase switchover {\n    window cutover\n"
+                     "    step flip {\n      do      sh(\"true\")\n      undo    sh(\"true\")\n"
+                     "      timeout 30m\n    }\n  }\n}\n");
+  auto result =
+      runCommand(mig() + " plan " + (dir / "q.mig").string() + " --now 2026-11-25T12:00Z");
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  size_t windows = result.output.find("\nWindows");
+  size_t steps = result.output.find("\nSteps");
+  ASSERT_LT(windows, steps) << result.output;
+  EXPECT_EQ(result.output.substr(windows, steps - windows),
+            "\nWindows (as of 2026-11-25 12:00 UTC)\n"
+            "  cutover        2026-11-25T03:00 for 1h (America/Chicago)\n"
+            "                 closed for good at 2026-11-25 04:00 CST (2026-11-25 10:00 UTC): the "
+            "plan can no longer reach it\n");
+  EXPECT_NE(
+      result.output.find("\n       timeout 30m; window cutover, at its end: pause\n"
+                         "       can never start: the plan can no longer reach its window "
+                         "cutover, a one-off window that closed at 2026-11-25 04:00 CST "
+                         "(2026-11-25 10:00 UTC); change the window before running the plan\n"),
+      std::string::npos)
+      << result.output;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mig
