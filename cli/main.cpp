@@ -8,6 +8,19 @@
 
 #include "cli/commands.h"
 
+namespace {
+
+/// An option that may be given several times, one value each time
+/// (`--rerun a --rerun b`, or `--rerun a,b`). CLI11 otherwise lets a vector
+/// option take every word after it, so `--mark-done b plan.mig` would read
+/// the plan file as a second step. Every repeatable option goes through here.
+CLI::Option* addRepeatedOption(CLI::App* cmd, const std::string& name,
+                               std::vector<std::string>& values, const std::string& help) {
+  return cmd->add_option(name, values, help)->allow_extra_args(false)->delimiter(',');
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace mig::cli;
   // The compiler allocates and frees millions of small objects (tokens,
@@ -79,17 +92,20 @@ int main(int argc, char** argv) {
   resumeCmd->add_flag("--no-wait", resume.noWait, "Do not wait for a closed window: pause (exit 5)");
   resumeCmd->add_flag("--no-rollback", resume.noRollback, "On failure, undo nothing");
   resumeCmd->add_flag("--durable", resume.durable, "fsync the journal at every commit");
-  resumeCmd->add_option("--rerun", resume.rerun, "Run this interrupted step again");
-  resumeCmd->add_option("--mark-done", resume.markDone, "Count this interrupted step as done");
+  addRepeatedOption(resumeCmd, "--rerun", resume.rerun,
+                    "Run this interrupted step again (repeat the option for several)");
+  addRepeatedOption(resumeCmd, "--mark-done", resume.markDone,
+                    "Count this interrupted step as done (repeat the option for several)");
 
   RunOptions rollback;
   auto* rollbackCmd = app.add_subcommand("rollback", "Undo the last run's steps");
   addRunOptions(rollbackCmd, rollback, false);
   rollbackCmd->add_flag("--force", rollback.force,
                         "Roll back after switchover, or after the retention period");
-  rollbackCmd->add_option("--rerun", rollback.rerun, "Run this step's undo, cut short, again");
-  rollbackCmd->add_option("--mark-done", rollback.markDone,
-                          "Count this step's undo, cut short, as finished");
+  addRepeatedOption(rollbackCmd, "--rerun", rollback.rerun,
+                    "Run this step's undo, cut short, again");
+  addRepeatedOption(rollbackCmd, "--mark-done", rollback.markDone,
+                    "Count this step's undo, cut short, as finished");
 
   RunOptions status;
   auto* statusCmd = app.add_subcommand("status", "Show the last run of a plan");

@@ -2,26 +2,17 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/plan_loader.h"
 #include "compiler/graph/pictures.h"
 #include "compiler/units/units.h"
 #include "compiler/window/window.h"
+#include "runtime/windows.h"
 
 namespace mig::cli {
 namespace {
-
-std::optional<window::Window> openWindow(const graph::Window& spec, std::string& error) {
-  std::chrono::milliseconds length(spec.lengthMs);
-  if (spec.isOneOff()) return window::Window::oneOff(spec.at, length, spec.timezone, &error);
-  std::vector<int> days;
-  for (const std::string& day : spec.days) {
-    if (auto weekday = window::parseWeekday(day)) days.push_back(*weekday);
-  }
-  int start = window::parseClock(spec.start).value_or(0);
-  return window::Window::weekly(days, start, length, spec.timezone, &error);
-}
 
 void printWindows(std::ostream& out, const graph::Graph& g, window::Instant now) {
   if (g.windows.empty()) return;
@@ -29,14 +20,19 @@ void printWindows(std::ostream& out, const graph::Graph& g, window::Instant now)
   for (const graph::Window& spec : g.windows) {
     out << fmt::format("  {:<14} {}\n", spec.name, graph::describeWindow(spec));
     std::string error;
-    auto w = openWindow(spec, error);
+    auto w = runtime::toWindow(spec, error);
     if (!w) {
       out << fmt::format("  {:<14} {}\n", "", error);
       continue;
     }
     auto opening = w->currentOrNext(now);
     if (!opening) {
-      out << fmt::format("  {:<14} no opening after now: the window has passed\n", "");
+      // A one-off window that has closed: no step bound to it can run.
+      auto past = w->onlyOpening();
+      out << (past
+                  ? fmt::format("  {:<14} closed for good at {}: the plan can no longer reach it\n",
+                                "", runtime::formatInWindowZone(*w, past->end))
+                  : fmt::format("  {:<14} no opening after now\n", ""));
       continue;
     }
     bool open = opening->begin <= now;
@@ -45,6 +41,18 @@ void printWindows(std::ostream& out, const graph::Graph& g, window::Instant now)
     out << fmt::format("  {:<14} {:<15} {} to {}\n", "", "", window::Window::formatUtc(opening->begin),
                              window::Window::formatUtc(opening->end));
   }
+}
+
+// Why `node` can never start, as preflight says it, or "" when it can.
+std::string whyNeverStarts(const graph::Graph& g, const graph::Node& node, window::Instant now) {
+  const graph::Window* spec = node.window.empty() ? nullptr : g.window(node.window);
+  std::string error;
+  auto w = spec ? runtime::toWindow(*spec, error) : std::nullopt;
+  if (!w) return "";
+  std::optional<window::Milliseconds> timeout;
+  if (node.timeoutMs) timeout = window::Milliseconds(*node.timeoutMs);
+  auto never = runtime::whyNeverStarts(*w, now, timeout);
+  return never ? runtime::describeNeverStarts(*never, node.window, *w, now, timeout, false) : "";
 }
 
 void printScript(std::ostream& out, const std::string& script, std::string_view indent) {
@@ -151,6 +159,7 @@ void printPlan(std::ostream& out, const LoadedPlan& loaded, window::Instant now,
   out << "\nSteps, in the order run starts them (steps of a phase run in parallel unless "
                "one waits for another)\n";
   int number = 0;
+  std::map<std::pair<std::string, int64_t>, std::string> neverStarts;
   for (const graph::Node& node : g.nodes) {
     if (node.isBarrier()) {
       const graph::Phase* phase = nullptr;
@@ -166,6 +175,13 @@ void printPlan(std::ostream& out, const LoadedPlan& loaded, window::Instant now,
     out << fmt::format("  {:>3}. {}  {}  [{}]\n", number, node.id, node.run.call, node.effect);
     std::string attributes = stepAttributes(node);
     if (!attributes.empty()) out << "       " << attributes << '\n';
+    if (!node.window.empty()) {
+      // Asked once per window and timeout: thousands of steps share a few.
+      auto key = std::make_pair(node.window, node.timeoutMs.value_or(-1));
+      auto [why, asked] = neverStarts.try_emplace(key);
+      if (asked) why->second = whyNeverStarts(g, node, now);
+      if (!why->second.empty()) out << "       can never start: " << why->second << '\n';
+    }
     printCommand(out, node.run, "       ");
     if (node.check) {
       out << fmt::format("       check {}\n", node.check->call);

@@ -91,11 +91,23 @@ void startProbe(Probe& probe) {
   connectNext(probe, EHOSTUNREACH);
 }
 
+// "step a", "steps a, b and c", "steps a, b, c, d, e and 7 more".
+std::string namesOfSteps(const std::vector<std::string>& steps) {
+  constexpr size_t kNamed = 5;
+  if (steps.size() == 1) return "step " + steps[0];
+  size_t named = steps.size() <= kNamed ? steps.size() - 1 : kNamed;
+  std::string out = "steps " + steps[0];
+  for (size_t i = 1; i < named; ++i) out += ", " + steps[i];
+  if (steps.size() <= kNamed) return out + " and " + steps.back();
+  return fmt::format("{} and {} more", out, steps.size() - named);
+}
+
 }  // namespace
 
 PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& toRun,
                        const std::set<std::string>& toUndo) {
   PreflightScope scope;
+  scope.doneSteps = toUndo.size();
   for (const graph::Node& node : graph.nodes) {
     if (node.isBarrier()) continue;
     if (toRun.count(node.id)) {
@@ -175,8 +187,10 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
   }
 
   // Whether a step can ever start depends only on its window and timeout:
-  // asked once per pair (thousands of steps share a few).
-  std::map<std::pair<std::string, int64_t>, bool> fits;
+  // asked once per pair (thousands of steps share a few), and the steps
+  // that cannot, for the same reason, are one problem.
+  std::map<std::pair<std::string, int64_t>, std::string> neverStarts;  // -> why, or ""
+  std::vector<std::pair<std::string, std::vector<std::string>>> stepsByReason;
   for (const graph::Node* step : scope.steps) {
     if (step->window.empty()) continue;
     const graph::Window* spec = graph.window(step->window);
@@ -189,19 +203,24 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
     std::optional<Milliseconds> timeout;
     if (step->timeoutMs) timeout = Milliseconds(*step->timeoutMs);
     auto key = std::make_pair(step->window, step->timeoutMs.value_or(-1));
-    auto known = fits.find(key);
-    if (known == fits.end()) {
-      known = fits.emplace(key, earliestStart(*w, now, timeout).has_value()).first;
+    auto known = neverStarts.find(key);
+    if (known == neverStarts.end()) {
+      std::string why;
+      if (auto never = whyNeverStarts(*w, now, timeout)) {
+        why = describeNeverStarts(*never, step->window, *w, now, timeout, scope.doneSteps > 0);
+      }
+      known = neverStarts.emplace(key, why).first;
     }
-    if (!known->second) {
-      problems.push_back(
-          timeout ? fmt::format("step {} can never start: its timeout {} is longer than any "
-                                "opening of window {} ({})",
-                                step->id, units::formatDuration(timeout->count()), step->window,
-                                units::formatDuration(spec->lengthMs))
-                  : fmt::format("step {} can never start: window {} has no opening after now",
-                                step->id, step->window));
+    if (known->second.empty()) continue;
+    auto group = std::find_if(stepsByReason.begin(), stepsByReason.end(),
+                              [&](const auto& g) { return g.first == known->second; });
+    if (group == stepsByReason.end()) {
+      group = stepsByReason.insert(stepsByReason.end(), {known->second, {}});
     }
+    group->second.push_back(step->id);
+  }
+  for (const auto& [why, steps] : stepsByReason) {
+    problems.push_back(fmt::format("{} can never start: {}", namesOfSteps(steps), why));
   }
 
   // Every endpoint at once, each with its own timeout.

@@ -14,6 +14,7 @@ namespace mig::runtime {
 struct PreflightScope {
   std::vector<const graph::Command*> commands;
   std::vector<const graph::Node*> steps;  ///< steps whose `do` may run (for window checks)
+  size_t doneSteps = 0;  ///< steps a run being resumed has done (the `toUndo` of scopeOf)
 };
 
 /// The commands that may run: do, check and undo of the steps `toRun`, and
@@ -24,8 +25,9 @@ PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& t
 /// Checks, before anything runs, that every external command the scope
 /// needs is on PATH, every endpoint it talks to accepts a TCP connection
 /// (all at once, `connectTimeout` each), and every windowed step can ever
-/// fit in its window. Returns every problem found, one line each. Secrets
-/// are checked by SecretValues::resolve.
+/// fit in its window (steps that can never start for the same reason are
+/// one problem). Returns every problem found, one line each. Secrets are
+/// checked by SecretValues::resolve.
 std::vector<std::string> preflight(const graph::Graph& graph, const PreflightScope& scope,
                                    Instant now,
                                    std::chrono::milliseconds connectTimeout = std::chrono::seconds(3));

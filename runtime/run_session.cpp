@@ -115,7 +115,7 @@ std::optional<SessionReport> RunSession::unknownChoice(const graph::Graph& graph
     const graph::Node* node = graph.node(step);
     if (!node || node->isBarrier()) {
       return refused(SessionResult::Refused,
-                     fmt::format("plan {} has no step '{}' (run {})", run.plan, step, run.number));
+                     fmt::format("plan {} has no step '{}'", run.plan, step));
     }
   }
   return std::nullopt;

@@ -19,6 +19,21 @@
 
 namespace mig::runtime {
 
+namespace {
+
+// A value too short to redact is refused: neither it nor its length is told.
+bool longEnough(const std::string& name, const std::string& source, std::string_view value,
+                std::vector<std::string>& problems) {
+  if (value.size() >= kMinSecretLength) return true;
+  problems.push_back(
+      fmt::format("secret {}: the value of {} is shorter than {} characters, too "
+                  "short to hide in output",
+                  name, source, kMinSecretLength));
+  return false;
+}
+
+}  // namespace
+
 SecretValues SecretValues::resolve(const graph::Graph& graph, const std::vector<std::string>& names,
                                    std::vector<std::string>& problems) {
   SecretValues values;
@@ -28,13 +43,16 @@ SecretValues SecretValues::resolve(const graph::Graph& graph, const std::vector<
       problems.push_back(fmt::format("secret {} is not declared by the plan", name));
       continue;
     }
+    std::string source = secret->from == "env" ? "environment variable " + secret->location
+                                               : "file " + secret->location;
     if (secret->from == "env") {
       const char* value = std::getenv(secret->location.c_str());
       if (value == nullptr || *value == '\0') {
-        problems.push_back(fmt::format("secret {}: environment variable {} is not set", name,
-                                       secret->location));
+        problems.push_back(fmt::format("secret {}: {} is {}", name, source,
+                                       value == nullptr ? "not set" : "empty"));
         continue;
       }
+      if (!longEnough(name, source, value, problems)) continue;
       values.values_[name] = value;
       continue;
     }
@@ -49,9 +67,10 @@ SecretValues SecretValues::resolve(const graph::Graph& graph, const std::vector<
     std::string value = text.str();
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     if (value.empty()) {
-      problems.push_back(fmt::format("secret {}: file {} is empty", name, secret->location));
+      problems.push_back(fmt::format("secret {}: {} is empty", name, source));
       continue;
     }
+    if (!longEnough(name, source, value, problems)) continue;
     values.values_[name] = std::move(value);
   }
   return values;

@@ -10,12 +10,20 @@
 
 namespace mig::runtime {
 
+/// The shortest secret value a run accepts, in bytes. Output is redacted by
+/// replacing every occurrence of each value with `***`: a shorter value
+/// would be found inside ordinary words, garbling the logs and showing
+/// where, and so what, the secret is.
+inline constexpr size_t kMinSecretLength = 4;
+
 /// The values of a plan's secrets, read once from their sources. Held in
 /// memory only; handed to a command in the form its client reads.
 class SecretValues {
  public:
-  /// Reads every secret `names` refers to. Problems (a variable not set, a
-  /// file missing or empty) are appended to `problems`, one per secret.
+  /// Reads every secret `names` refers to. Problems (a variable not set or
+  /// empty, a file missing or empty, a value shorter than
+  /// kMinSecretLength) are appended to `problems`, one per secret, naming
+  /// the secret and its source, never its value.
   static SecretValues resolve(const graph::Graph& graph, const std::vector<std::string>& names,
                               std::vector<std::string>& problems);
 

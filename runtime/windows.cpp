@@ -1,5 +1,9 @@
 #include "runtime/windows.h"
 
+#include <fmt/format.h>
+
+#include "compiler/units/units.h"
+
 namespace mig::runtime {
 
 std::optional<window::Window> toWindow(const graph::Window& spec, std::string& error) {
@@ -38,6 +42,58 @@ std::optional<window::Instant> earliestStart(const window::Window& window, windo
     from = next->begin;
   }
   return std::nullopt;
+}
+
+std::optional<NeverStarts> whyNeverStarts(const window::Window& window, window::Instant now,
+                                          std::optional<window::Milliseconds> timeout) {
+  using Reason = NeverStarts::Reason;
+  if (earliestStart(window, now, timeout)) return std::nullopt;
+  bool tooLong = timeout && *timeout > window.length();
+  std::optional<window::Interval> only = window.onlyOpening();
+  if (!only) return NeverStarts{tooLong ? Reason::TimeoutTooLong : Reason::NoOpening};
+  // A closed window is the first thing to fix, whatever the timeout.
+  if (now >= only->end) return NeverStarts{Reason::Closed, *only};
+  if (tooLong) return NeverStarts{Reason::TimeoutTooLong};
+  return NeverStarts{Reason::TooLittleLeft, *only};
+}
+
+std::string describeNeverStarts(const NeverStarts& why, const std::string& windowName,
+                                const window::Window& window, window::Instant now,
+                                std::optional<window::Milliseconds> timeout, bool runStarted) {
+  std::string next = runStarted ? "`mig rollback` undoes what the run did, or change the window "
+                                  "and `mig run --restart`"
+                                : "change the window before running the plan";
+  std::string timeoutText = timeout ? units::formatDuration(timeout->count()) : "none";
+  switch (why.reason) {
+    case NeverStarts::Reason::TimeoutTooLong:
+      return fmt::format("its timeout {} is longer than {} window {} ({})", timeoutText,
+                         window.onlyOpening() ? "the one opening of" : "any opening of", windowName,
+                         units::formatDuration(window.length().count()));
+    case NeverStarts::Reason::TooLittleLeft: {
+      // Whole seconds: "41s from now", not "40512ms from now".
+      auto timeLeft = std::chrono::duration_cast<window::Milliseconds>(
+          std::chrono::ceil<std::chrono::seconds>(why.opening.end - now));
+      return fmt::format(
+          "one-off window {} closes at {}, {} from now, before its timeout {} "
+          "would end, and does not open again; {}",
+          windowName, formatInWindowZone(window, why.opening.end),
+          units::formatDuration(timeLeft.count()), timeoutText, next);
+    }
+    case NeverStarts::Reason::Closed:
+      return fmt::format(
+          "the plan can no longer reach its window {}, a one-off window that "
+          "closed at {}; {}",
+          windowName, formatInWindowZone(window, why.opening.end), next);
+    case NeverStarts::Reason::NoOpening:
+      break;
+  }
+  return fmt::format("window {} has no opening after now", windowName);
+}
+
+std::string formatInWindowZone(const window::Window& window, window::Instant t) {
+  std::string local = window.formatLocal(t);
+  std::string utc = window::Window::formatUtc(t);
+  return local == utc ? local : fmt::format("{} ({})", local, utc);
 }
 
 }  // namespace mig::runtime

@@ -278,3 +278,80 @@ TEST(Cli, CompileToDevNullLeavesTheDeviceAlone) {
 
 }  // namespace
 }  // namespace mig
+
+namespace mig {
+namespace {
+
+// `--rerun` and `--mark-done` take one step each: the plan file may come
+// before or after them. A failed run is resumed with the tool its first
+// step needs gone from PATH, so both orders stop at the same preflight
+// problem, having read the same options.
+TEST(Cli, ResumeStepOptionsTakeOneValueInAnyOrder) {
+  fs::path dir = scratch("resume-order");
+  testing::writeFile(dir / "bin" / "mig-cli-tool", "#!/bin/sh\nexit 1\n");
+  fs::permissions(dir / "bin" / "mig-cli-tool", fs::perms::owner_all);
+  testing::writeFile(dir / "p.mig",
+                     "plan p {\n  retain 72h\n  phase migration {\n"
+                     "    step a = sh(\"mig-cli-tool\")\n"
+                     "    step b {\n      do    sh(\"true\")\n      after a\n    }\n"
+                     "  }\n}\n");
+  std::string in = "cd " + dir.string() + " && ";
+  auto failed = runCommand(in + "PATH=" + (dir / "bin").string() + ":$PATH " + mig() +
+                           " run p.mig --no-rollback 2>&1");
+  ASSERT_EQ(failed.exitCode, 4) << failed.output;
+  const std::string refused =
+      "mig: preflight failed; nothing was run (1 problem):\n"
+      "  - command mig-cli-tool is not on PATH (needed by p.mig:4)\n";
+  for (const char* args :
+       {"resume --mark-done b p.mig", "resume p.mig --mark-done b",
+        "resume --rerun a --mark-done b p.mig", "resume --mark-done=b,a p.mig"}) {
+    auto resumed = runCommand(in + mig() + " " + args + " 2>&1");
+    EXPECT_EQ(resumed.exitCode, 8) << args << ":\n" << resumed.output;
+    EXPECT_EQ(resumed.output, refused) << args;
+  }
+  auto unknown = runCommand(in + mig() + " resume --rerun a,nope p.mig 2>&1");
+  EXPECT_EQ(unknown.exitCode, 2) << unknown.output;
+  EXPECT_EQ(unknown.output, "mig: plan p has no step 'nope'\n");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mig
+
+namespace mig {
+namespace {
+
+// `mig plan` says of a one-off window that has closed, and of each step
+// bound to it, what preflight would say.
+TEST(Cli, PlanSaysAClosedOneOffWindowCanNoLongerBeReached) {
+  fs::path dir = scratch("closed-window");
+  testing::writeFile(dir / "q.mig",
+                     "plan q {\n  retain 72h\n"
+                     "  window cutover {\n    at       \"2026-11-25T03:00\"\n    length   1h\n"
+                     "    timezone \"America/Chicago\"\n  }\n"
+                     "  phase switchover {\n    window cutover\n"
+                     "    step flip {\n      do      sh(\"true\")\n      undo    sh(\"true\")\n"
+                     "      timeout 30m\n    }\n  }\n}\n");
+  auto result =
+      runCommand(mig() + " plan " + (dir / "q.mig").string() + " --now 2026-11-25T12:00Z");
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  size_t windows = result.output.find("\nWindows");
+  size_t steps = result.output.find("\nSteps");
+  ASSERT_LT(windows, steps) << result.output;
+  EXPECT_EQ(result.output.substr(windows, steps - windows),
+            "\nWindows (as of 2026-11-25 12:00 UTC)\n"
+            "  cutover        2026-11-25T03:00 for 1h (America/Chicago)\n"
+            "                 closed for good at 2026-11-25 04:00 CST (2026-11-25 10:00 UTC): the "
+            "plan can no longer reach it\n");
+  EXPECT_NE(
+      result.output.find("\n       timeout 30m; window cutover, at its end: pause\n"
+                         "       can never start: the plan can no longer reach its window "
+                         "cutover, a one-off window that closed at 2026-11-25 04:00 CST "
+                         "(2026-11-25 10:00 UTC); change the window before running the plan\n"),
+      std::string::npos)
+      << result.output;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mig

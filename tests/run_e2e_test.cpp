@@ -430,6 +430,33 @@ TEST_F(RunTest, SecretsReachStepsButNoFileOrOutput) {
   }
 }
 
+// A value that short would be "redacted" inside every word holding it,
+// showing it to anyone reading the output: preflight refuses it.
+TEST_F(RunTest, SecretShorterThanFourCharactersFailsPreflightUnseen) {
+  const std::string secret = "b7q";
+  writeFile(dir_ / "plan.mig",
+            "import \"std/redis\"\n"
+            "plan e2e {\n  retain 72h\n"
+            "  secret pw { from env(\"MIG_E2E_SECRET\") }\n"
+            "  target cache redis {\n    host     \"127.0.0.1\"\n    port     1\n"
+            "    password pw\n  }\n"
+            "  phase migration {\n"
+            "    step use = sh(\"echo ${cache.host} >> out.txt\")\n"
+            "  }\n}\n");
+  auto result = mig("run plan.mig", "MIG_E2E_SECRET=" + secret);
+  EXPECT_EQ(result.exitCode, 8) << result.output;
+  // After lint's warnings about the plan:
+  size_t preflight = result.output.find("mig: preflight failed");
+  ASSERT_NE(preflight, std::string::npos) << result.output;
+  EXPECT_EQ(result.output.substr(preflight),
+            "mig: preflight failed; nothing was run (2 problems):\n"
+            "  - secret pw: the value of environment variable MIG_E2E_SECRET is shorter than 4 "
+            "characters, too short to hide in output\n"
+            "  - endpoint cache: cannot connect to 127.0.0.1:1: Connection refused\n");
+  EXPECT_EQ(result.output.find(secret), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(dir_ / "out.txt"));
+}
+
 // Hostile values in a plan reach a command as one word each: nothing in
 // them runs.
 TEST_F(RunTest, HostileValuesNeverExecute) {
@@ -498,7 +525,7 @@ TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
   EXPECT_NE(again.output.find("a (plan.mig:"), std::string::npos) << again.output;
   EXPECT_EQ(lines("trace.txt").size(), 1u);
 
-  auto decided = mig("rollback plan.mig --mark-done a");
+  auto decided = mig("rollback --mark-done a plan.mig");
   EXPECT_EQ(decided.exitCode, 0) << decided.output;
   EXPECT_EQ(lines("trace.txt").size(), 1u);
   EXPECT_EQ(stepState("a"), "undone");

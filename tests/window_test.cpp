@@ -399,6 +399,14 @@ TEST(OneOffWindow, AfterItEndsThereIsNoOpening) {
   EXPECT_EQ(window.timeLeft(utc(2026, 12, 5, 5, 0)), Milliseconds::zero());
 }
 
+TEST(OneOffWindow, KnowsItsOnlyOpeningAtAnyTime) {
+  const Window window = oneOff("2026-12-05T02:00", hours{3}, "UTC");
+  const Interval opening = between(utc(2026, 12, 5, 2, 0), utc(2026, 12, 5, 5, 0));
+
+  EXPECT_EQ(window.onlyOpening(), opening);
+  EXPECT_EQ(weekly({kSat}, "02:00", hours{2}, "UTC").onlyOpening(), std::nullopt);
+}
+
 TEST(OneOffWindow, LocalStartIsReadInTheWindowsZone) {
   const Window window = oneOff("2026-12-05T02:00", hours{3}, "America/Chicago");
   const Interval opening = between(utc(2026, 12, 5, 8, 0), utc(2026, 12, 5, 11, 0));

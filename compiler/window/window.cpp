@@ -231,6 +231,11 @@ std::optional<Interval> Window::nextOpening(Instant t) const {
   return std::nullopt;
 }
 
+std::optional<Interval> Window::onlyOpening() const {
+  if (kind_ != Kind::OneOff) return std::nullopt;
+  return Interval{oneOffBegin_, oneOffBegin_ + length_};
+}
+
 std::optional<Interval> Window::currentOrNext(Instant t) const {
   if (std::optional<Interval> open = current(t)) return open;
   return nextOpening(t);

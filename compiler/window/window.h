@@ -96,6 +96,8 @@ class Window {
   std::optional<Interval> currentOrNext(Instant t) const;
   /// Time until the current (merged) opening ends; zero when closed.
   Milliseconds timeLeft(Instant t) const;
+  /// The one opening of a one-off window, past or future; nullopt for a weekly window.
+  std::optional<Interval> onlyOpening() const;
 
   /// "2026-12-05 02:00 CST": `t` in the window's time zone, truncated to the minute, followed by
   /// the zone's abbreviation at `t` (some zones only have numeric ones, e.g. "+13"). Empty for
