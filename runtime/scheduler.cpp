@@ -223,10 +223,11 @@ void Scheduler::launchReady() {
         }
       }
       if (!start) {
-        cannotStart(step, fmt::format("window {} has no opening long enough for the step "
-                                      "(timeout {})",
-                                      node.window,
-                                      timeout ? units::formatDuration(timeout->count()) : "none"));
+        // Preflight saw the step fit: its window closed while earlier steps
+        // ran, and the run has started by now.
+        std::optional<NeverStarts> why = w ? whyNeverStarts(*w, now, timeout) : std::nullopt;
+        cannotStart(step, why ? describeNeverStarts(*why, node.window, *w, now, timeout, true)
+                              : fmt::format("window {} is invalid", node.window));
         deferred_.erase(*it);
         it = ready_.erase(it);
         continue;
