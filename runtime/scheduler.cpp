@@ -602,6 +602,9 @@ RunReport Scheduler::run() {
       stopReason_ = "stopped: the run was interrupted";
       stopRunning();
     }
+    // A journal removed under the run (`rm -rf .mig`) would record nothing
+    // more that anyone could read: stop as for a journal that fails.
+    if (!journalBroken_ && !journal_.stillInPlace()) journalOk(false);
     // The ends just handled and the starts decided now go in one commit.
     if (!journal_.inBatch() && !journalBroken_) journalOk(journal_.beginBatch());
     if (!stopping()) launchReady();

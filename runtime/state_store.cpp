@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <charconv>
 #include <cstring>
@@ -547,6 +548,11 @@ bool StateStore::checkOrCreateSchema() {
   std::string ignored;  // a missing seal only weakens the next open's check
   seal->write(commits + 1, ignored);
   seal_ = std::move(seal);
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) == 0) {
+    device_ = info.st_dev;
+    inode_ = info.st_ino;
+  }
   return true;
 }
 
@@ -568,6 +574,17 @@ bool StateStore::failToReadSchema() {
     return false;
   }
   return fail("read the schema");
+}
+
+bool StateStore::stillInPlace() {
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) == 0 && info.st_dev == device_ && info.st_ino == inode_) {
+    return true;
+  }
+  error_ = fmt::format("'{}' was removed or replaced while in use: what is written now would be "
+                       "lost",
+                       path_);
+  return false;
 }
 
 void StateStore::setBusyTimeout(std::chrono::milliseconds timeout) {

@@ -95,6 +95,11 @@ class StateStore {
 
   const std::string& lastError() const { return error_; }
 
+  /// Whether the file opened is still the one at its path: false (with
+  /// lastError() set) once it was removed or replaced (`rm -rf .mig`), when
+  /// what is written goes to a file nobody will read.
+  bool stillInPlace();
+
   /// How long a write waits for another writer before failing as locked.
   void setBusyTimeout(std::chrono::milliseconds timeout);
   std::optional<StoreSettings> settings();
@@ -178,6 +183,8 @@ class StateStore {
 
   sqlite3* db_ = nullptr;
   std::unique_ptr<JournalSeal> seal_;  ///< set once the schema is checked
+  uint64_t device_ = 0;  ///< of the file opened, for stillInPlace()
+  uint64_t inode_ = 0;
   bool batch_ = false;      ///< a batch was begun
   bool batchOpen_ = false;  ///< and its transaction, by a first write
   std::map<int64_t, int64_t> nextOrder_;            ///< run -> last completion order given

@@ -483,14 +483,15 @@ TEST_F(RunTest, HostileValuesNeverExecute) {
 }
 
 // Starts `mig ARGS...` in the test's folder without waiting; its output
-// goes to /dev/null.
-pid_t startMig(const fs::path& dir, std::vector<std::string> args) {
+// goes to `output` (a file in the folder), or to /dev/null.
+pid_t startMig(const fs::path& dir, std::vector<std::string> args,
+               const std::string& output = "/dev/null") {
   pid_t pid = fork();
   if (pid == 0) {
     fs::current_path(dir);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
+    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(out, 2);
     std::vector<char*> argv;
     std::string name = "mig";
     argv.push_back(name.data());
@@ -534,17 +535,23 @@ TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
 TEST_F(RunTest, RemovingTheJournalFolderDoesNotLetASecondRunnerIn) {
   plan("  phase migration {\n"
        "    step slow = sh(\"echo started >> started.txt; sleep 3\")\n  }\n");
-  pid_t first = startMig(dir_, {"run", "plan.mig"});
+  pid_t first = startMig(dir_, {"run", "plan.mig"}, "first.txt");
   for (int i = 0; i < 250 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
   ASSERT_EQ(lines("started.txt").size(), 1u);
+  // Held still, the first runner cannot notice the removal before the
+  // second one tries: the lock alone must keep the second out.
+  kill(first, SIGSTOP);
   fs::remove_all(dir_ / ".mig");
   auto second = mig("run plan.mig");
   EXPECT_EQ(second.exitCode, 6) << second.output;
   EXPECT_NE(second.output.find("plan e2e is being run by another mig"), std::string::npos)
       << second.output;
   EXPECT_EQ(lines("started.txt").size(), 1u);
-  kill(first, SIGTERM);
-  exitStatusOf(first);
+  // Let go, the first runner sees its journal gone and stops at once.
+  kill(first, SIGCONT);
+  EXPECT_EQ(exitStatusOf(first), 9);
+  std::string said = readFile(dir_ / "first.txt");
+  EXPECT_NE(said.find("was removed or replaced while in use"), std::string::npos) << said;
 }
 
 TEST_F(RunTest, SighupStopsTheRunLikeSigterm) {
