@@ -54,6 +54,12 @@ class RunTest : public ::testing::Test {
                       " 2>&1");
   }
 
+  /// Waits (up to 5 s) until `file` holds a line: a step has started.
+  bool waitForLine(const std::string& file) {
+    for (int i = 0; i < 250 && lines(file).empty(); ++i) std::this_thread::sleep_for(20ms);
+    return lines(file).size() == 1;
+  }
+
   std::vector<std::string> lines(const std::string& file) {
     std::vector<std::string> out;
     std::ifstream in(dir_ / file);
@@ -370,8 +376,7 @@ TEST_F(RunTest, RestartStopsWhatTheKilledRunnerLeftRunning) {
     execl(MIG_BINARY, "mig", "run", "plan.mig", nullptr);
     _exit(127);
   }
-  for (int i = 0; i < 200 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(lines("started.txt").size(), 1u);
+  ASSERT_TRUE(waitForLine("started.txt"));
   kill(runner, SIGKILL);
   waitpid(runner, nullptr, 0);
   auto restarted = mig("run --restart plan.mig");
@@ -515,8 +520,7 @@ TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
        "      undo sh(\"echo undo >> trace.txt; sleep 3\")\n    }\n  }\n");
   ASSERT_EQ(mig("run plan.mig").exitCode, 0);
   pid_t rollback = startMig(dir_, {"rollback", "plan.mig"});
-  for (int i = 0; i < 250 && lines("trace.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(lines("trace.txt").size(), 1u);
+  ASSERT_TRUE(waitForLine("trace.txt"));
   kill(rollback, SIGKILL);
   waitpid(rollback, nullptr, 0);
 
@@ -536,8 +540,7 @@ TEST_F(RunTest, RemovingTheJournalFolderDoesNotLetASecondRunnerIn) {
   plan("  phase migration {\n"
        "    step slow = sh(\"echo started >> started.txt; sleep 3\")\n  }\n");
   pid_t first = startMig(dir_, {"run", "plan.mig"}, "first.txt");
-  for (int i = 0; i < 250 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(lines("started.txt").size(), 1u);
+  ASSERT_TRUE(waitForLine("started.txt"));
   // Held still, the first runner cannot notice the removal before the
   // second one tries: the lock alone must keep the second out.
   kill(first, SIGSTOP);
@@ -558,8 +561,7 @@ TEST_F(RunTest, SighupStopsTheRunLikeSigterm) {
   plan("  phase migration {\n"
        "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
   pid_t runner = startMig(dir_, {"run", "plan.mig"});
-  for (int i = 0; i < 250 && lines("started.txt").empty(); ++i) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(lines("started.txt").size(), 1u);
+  ASSERT_TRUE(waitForLine("started.txt"));
   kill(runner, SIGHUP);
   EXPECT_EQ(exitStatusOf(runner), 5);
   EXPECT_EQ(status()["state"], "paused");
