@@ -43,6 +43,12 @@ struct ProcessResult {
   std::string detail;  ///< spawn error, or the last lines of output (redacted)
   /// It failed, and said it changed nothing (see nothingChangedMarker).
   bool nothingChanged = false;
+  /// Empty, or what went wrong with the log and why, e.g. "cannot write '/x/run-1/step.run.1.log':
+  /// No space left on device": the log is then incomplete (nothing was written to it after that).
+  std::string logError;
+  /// Bytes of output left out of the middle of the log because of its size limit (the log says
+  /// so where they were).
+  uint64_t logOmittedBytes = 0;
   Instant started;
   Instant finished;
 

@@ -1,6 +1,7 @@
 #include "runtime/process_runner.h"
 
 #include "runtime/nothing_changed.h"
+#include "runtime/step_log.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -187,19 +188,6 @@ class OutputTail {
  private:
   std::string text_;
 };
-
-bool writeAll(int fd, std::string_view data, std::string& error) {
-  while (!data.empty()) {
-    ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      error = errorText(errno);
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(written));
-  }
-  return true;
-}
 
 int exitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -729,10 +717,11 @@ struct ProcessRunner::Process {
     Done,      ///< the result is in finished_
   };
 
-  Process(ProcessRequest& request, Instant started)
+  Process(ProcessRequest& request, Instant started, uint64_t logLimit)
       : token(request.token),
         deadline(request.deadline),
         started(started),
+        log(request.logPath, logLimit),
         redactor(std::move(request.redact)) {}
 
   uint64_t token;
@@ -741,12 +730,9 @@ struct ProcessRunner::Process {
   pid_t pid = -1;      ///< the main process, and the id of its process group
   UniqueFd exitWatch;  ///< pidfd of the main process
   UniqueFd output;
-  /// Created at the first output: a step that prints nothing (most of
-  /// them) costs no file.
-  std::string logPath;
   std::string nothingChangedMarker;
-  UniqueFd log;
-  std::string logError;
+  /// Created at the first output: a step that prints nothing (most of them) costs no file.
+  StepLog log;
   StreamRedactor redactor;
   OutputTail tail;
 
@@ -760,16 +746,8 @@ struct ProcessRunner::Process {
   std::vector<UniqueFd> leftovers;  ///< pidfds of the group's other members, while settling
 
   void record(std::string_view text) {
-    if (text.empty()) return;
     tail.append(text);
-    if (!log.valid() && !logPath.empty() && logError.empty()) {
-      log = UniqueFd(::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!log.valid() || ::fchmod(log.get(), 0600) != 0) {
-        logError = fmt::format("cannot open '{}': {}", logPath, errorText(errno));
-        log.reset();
-      }
-    }
-    if (log.valid() && !writeAll(log.get(), text, logError)) log.reset();
+    log.append(text);
   }
 };
 
@@ -789,13 +767,15 @@ ProcessRunner::~ProcessRunner() {
 
 void ProcessRunner::start(ProcessRequest request) {
   Instant now = clock_.now();
-  auto endEarly = [&](Outcome outcome, std::string detail, UniqueFd* log) {
-    if (log != nullptr && !request.logPath.empty()) {
-      *log = UniqueFd(::open(request.logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      std::string ignored;
-      if (log->valid()) writeAll(log->get(), detail + "\n", ignored);
-    }
+  enum class Log { Write, Skip };  // Skip: the log's folder is missing
+  auto endEarly = [&](Outcome outcome, std::string detail, Log writeLog) {
     ProcessResult result;
+    if (writeLog == Log::Write) {
+      StepLog log(request.logPath, logLimit_);
+      log.append(detail + "\n");
+      log.finish();
+      result.logError = log.error();
+    }
     result.token = request.token;
     result.outcome = outcome;
     result.exitCode = 0;
@@ -807,17 +787,16 @@ void ProcessRunner::start(ProcessRequest request) {
 
   try {
     // The log itself is created at the first output; its folder now, once.
-    UniqueFd log;
     if (!request.logPath.empty()) {
       std::filesystem::path folder = std::filesystem::path(request.logPath).parent_path();
       if (!folder.empty() && !logFolders_.count(folder.string())) {
         std::error_code error;
         std::filesystem::create_directories(folder, error);
         if (!std::filesystem::is_directory(folder, error)) {
-          return endEarly(Outcome::SpawnFailed,
-                          fmt::format("cannot start: cannot create the log folder '{}'",
-                                      folder.string()),
-                          nullptr);
+          return endEarly(
+              Outcome::SpawnFailed,
+              fmt::format("cannot start: cannot create the log folder '{}'", folder.string()),
+              Log::Skip);
         }
         logFolders_.insert(folder.string());
       }
@@ -838,10 +817,13 @@ void ProcessRunner::start(ProcessRequest request) {
         }
         return "";
       });
-      if (!problem.empty()) return endEarly(Outcome::SpawnFailed, "cannot start: " + problem, &log);
+      if (!problem.empty()) {
+        return endEarly(Outcome::SpawnFailed, "cannot start: " + problem, Log::Write);
+      }
     }
     if (request.deadline && *request.deadline <= now) {
-      return endEarly(Outcome::TimedOut, "not started: its deadline had already passed", &log);
+      return endEarly(Outcome::TimedOut, "not started: its deadline had already passed",
+                      Log::Write);
     }
 
     if (!request.nothingChangedMarker.empty()) {
@@ -858,7 +840,7 @@ void ProcessRunner::start(ProcessRequest request) {
       spawned = spawnChild(bashLaunch(request.script, std::move(environment)), request.workdir);
     }
     if (spawned.pid < 0) {
-      return endEarly(Outcome::SpawnFailed, "cannot start: " + spawned.error, &log);
+      return endEarly(Outcome::SpawnFailed, "cannot start: " + spawned.error, Log::Write);
     }
     UniqueFd exitWatch(openPidfd(spawned.pid));
     if (!exitWatch.valid()) {
@@ -867,18 +849,18 @@ void ProcessRunner::start(ProcessRequest request) {
       int status = 0;
       while (::waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR) {
       }
-      return endEarly(Outcome::SpawnFailed, "cannot start: cannot watch the process: " + why, &log);
+      return endEarly(Outcome::SpawnFailed, "cannot start: cannot watch the process: " + why,
+                      Log::Write);
     }
 
-    auto process = std::make_unique<Process>(request, now);
+    auto process = std::make_unique<Process>(request, now, logLimit_);
     process->pid = spawned.pid;
     process->exitWatch = std::move(exitWatch);
     process->output = std::move(spawned.output);
-    process->logPath = request.logPath;
     process->nothingChangedMarker = request.nothingChangedMarker;
     processes_.push_back(std::move(process));
   } catch (const std::exception& exception) {
-    endEarly(Outcome::SpawnFailed, fmt::format("cannot start: {}", exception.what()), nullptr);
+    endEarly(Outcome::SpawnFailed, fmt::format("cannot start: {}", exception.what()), Log::Skip);
   }
 }
 
@@ -1102,15 +1084,17 @@ void ProcessRunner::complete(Process& process, Instant now) {
     marker.close();
     ::unlink(process.nothingChangedMarker.c_str());
   }
+  process.log.finish();
+  result.logError = process.log.error();
+  result.logOmittedBytes = process.log.omittedBytes();
   std::vector<std::string> notes;
   if (!process.lostStatus.empty()) notes.push_back(process.lostStatus);
-  if (!process.logError.empty()) notes.push_back("the log is incomplete: " + process.logError);
+  if (!result.logError.empty()) notes.push_back("the log is incomplete: " + result.logError);
   if (!result.succeeded()) {
     std::string lines = process.tail.lastLines(kDetailLines);
     if (!lines.empty()) notes.insert(notes.begin(), std::move(lines));
   }
   result.detail = fmt::format("{}", fmt::join(notes, "\n"));
-  process.log.reset();
   process.phase = Process::Phase::Done;
   finished_.push_back(std::move(result));
 }

@@ -13,6 +13,9 @@
 
 namespace mig::runtime {
 
+/// How much of a process's output its log keeps by default (see ProcessRunner::setLogLimit).
+constexpr uint64_t kDefaultLogLimitBytes = 64 * 1024 * 1024;
+
 /// The real ActionRunner: each request runs as a child process (Boost.Process) in a process group
 /// of its own, with stdin from /dev/null and stdout and stderr merged into one pipe, which is read
 /// as data arrives and written, redacted, to the request's log file.
@@ -51,6 +54,13 @@ class ProcessRunner : public ActionRunner {
   /// Processes started whose results wait() has not returned yet.
   size_t running() const override;
 
+  /// How many bytes of its output a process's log keeps (kDefaultLogLimitBytes unless set; 0 keeps
+  /// everything), for the processes started from now on. Beyond it, the log keeps the first half
+  /// and the last half of the limit, with a marker line between them saying how many bytes were
+  /// left out (ProcessResult::logOmittedBytes). Past the limit, each such process holds the last
+  /// half of the limit in memory until it ends (see StepLog).
+  void setLogLimit(uint64_t bytes) { logLimit_ = bytes; }
+
  private:
   struct Process;
 
@@ -71,6 +81,7 @@ class ProcessRunner : public ActionRunner {
   std::vector<ProcessResult> finished_;  ///< results wait() has yet to return
   std::vector<char> readBuffer_;
   std::set<std::string> logFolders_;  ///< log folders known to exist
+  uint64_t logLimit_ = kDefaultLogLimitBytes;
 };
 
 /// True when `script` is one simple command that gives the same result exec'd directly as run by

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/step_log.h"
+
 namespace mig::runtime {
 namespace {
 
@@ -514,6 +516,124 @@ TEST_F(ProcessRunnerTest, DetailHoldsTheLastTwentyLinesOfAFailure) {
     expected += std::to_string(line) + (line < 30 ? "\n" : "");
   EXPECT_EQ(failed.detail, expected);
   EXPECT_EQ(run(request(2, "seq 1 30")).detail, "");
+}
+
+/// What `seq 1 N` prints.
+std::string seqOutput(int last) {
+  std::string text;
+  for (int i = 1; i <= last; ++i) text += std::to_string(i) + "\n";
+  return text;
+}
+
+TEST_F(ProcessRunnerTest, LogOfOutputBeyondTheLimitKeepsItsHeadAndItsTail) {
+  ProcessRunner runner(clock_);
+  runner.setLogLimit(1024 * 1024);
+  ProcessRequest chatty = request(1, "seq 1 700000");
+  ProcessResult result = run(runner, chatty);
+  EXPECT_TRUE(result.succeeded()) << result.detail;
+  std::string output = seqOutput(700000);
+  ASSERT_EQ(output.size(), 4'788'895u);
+  // The first 512 KiB end inside a line: the marker starts a line of its own.
+  std::string expected = output.substr(0, 512 * 1024) +
+                         "\n[mig: 3,740,319 bytes of output left out here: the log keeps the first "
+                         "512 KiB and the last 512 KiB]\n" +
+                         output.substr(output.size() - 512 * 1024);
+  EXPECT_TRUE(readFile(chatty.logPath) == expected) << "the log differs";
+  EXPECT_EQ(result.logOmittedBytes, 3'740'319u);
+  EXPECT_EQ(result.logError, "");
+}
+
+TEST_F(ProcessRunnerTest, LogOfOutputWithinTheLimitIsWhole) {
+  ProcessRunner runner(clock_);
+  runner.setLogLimit(1024 * 1024);
+  ProcessRequest script = request(1, "seq 1 100000");
+  ProcessResult result = run(runner, script);
+  EXPECT_TRUE(result.succeeded()) << result.detail;
+  EXPECT_TRUE(readFile(script.logPath) == seqOutput(100000)) << "the log differs";
+  EXPECT_EQ(result.logOmittedBytes, 0u);
+  EXPECT_EQ(result.logError, "");
+
+  runner.setLogLimit(0);  // no limit
+  ProcessRequest chatty = request(2, "seq 1 700000");
+  result = run(runner, chatty);
+  EXPECT_TRUE(readFile(chatty.logPath) == seqOutput(700000)) << "the log differs";
+  EXPECT_EQ(result.logOmittedBytes, 0u);
+}
+
+TEST_F(ProcessRunnerTest, LogWriteFailureIsReportedAndTheStepKeepsItsOwnResult) {
+  struct stat before;
+  ASSERT_EQ(::stat("/dev/full", &before), 0);  // writes to it fail with ENOSPC
+  ProcessRunner runner(clock_);
+  ProcessRequest failing = request(1, "echo said something; exit 3");
+  failing.logPath = "/dev/full";
+  ProcessResult failed = run(runner, failing);
+  EXPECT_EQ(failed.outcome, Outcome::Exited);
+  EXPECT_EQ(failed.exitCode, 3);
+  EXPECT_EQ(failed.logError, "cannot write '/dev/full': No space left on device");
+  EXPECT_EQ(failed.detail,
+            "said something\nthe log is incomplete: cannot write '/dev/full': No space left on "
+            "device");
+
+  // Through a symbolic link, with output long enough to pass the log's limit.
+  runner.setLogLimit(1024);
+  std::filesystem::create_directories(dir_ + "/logs");
+  std::filesystem::create_symlink("/dev/full", dir_ + "/logs/full.log");
+  ProcessRequest chatty = request(2, "seq 1 100000");
+  chatty.logPath = dir_ + "/logs/full.log";
+  ProcessResult succeeded = run(runner, chatty);
+  EXPECT_TRUE(succeeded.succeeded());
+  EXPECT_EQ(succeeded.logError, "cannot write '" + chatty.logPath + "': No space left on device");
+  EXPECT_EQ(succeeded.logOmittedBytes, 0u);
+
+  // A process that does not start says why in its log, when it can.
+  ProcessRequest nowhere = request(3, "true");
+  nowhere.logPath = "/dev/full";
+  nowhere.workdir = "/nonexistent-mig-dir";
+  ProcessResult notStarted = run(runner, nowhere);
+  EXPECT_EQ(notStarted.outcome, Outcome::SpawnFailed);
+  EXPECT_EQ(notStarted.logError, "cannot write '/dev/full': No space left on device");
+
+  struct stat after;
+  ASSERT_EQ(::stat("/dev/full", &after), 0);
+  EXPECT_EQ(after.st_mode, before.st_mode) << "the runner changed the mode of /dev/full";
+}
+
+/// A StepLog fed `pieces`, finished; returns what its file holds.
+std::string logOf(const std::string& path, uint64_t limit, const std::vector<std::string>& pieces,
+                  uint64_t* omitted = nullptr) {
+  StepLog log(path, limit);
+  for (const std::string& piece : pieces) log.append(piece);
+  log.finish();
+  EXPECT_EQ(log.error(), "");
+  if (omitted != nullptr) *omitted = log.omittedBytes();
+  return readFile(path);
+}
+
+TEST_F(ProcessRunnerTest, StepLogCutsTheMiddleOfWhatPassesItsLimit) {
+  std::string path = dir_ + "/step.log";
+  uint64_t omitted = 99;
+  EXPECT_EQ(logOf(path, 10, {"0123456789"}, &omitted), "0123456789");
+  EXPECT_EQ(omitted, 0u);
+  EXPECT_EQ(logOf(path, 10, {"01234", "56789", "a"}, &omitted),
+            "01234\n[mig: 1 bytes of output left out here: the log keeps the first 5 bytes and the "
+            "last 5 bytes]\n6789a");
+  EXPECT_EQ(omitted, 1u);
+  // Pieces that pass the limit, and wrap around the kept tail; an odd limit keeps one more byte
+  // of the tail; a head that ends a line is not followed by an empty one.
+  EXPECT_EQ(logOf(path, 11, {"abcd\n", "fghijklm", "nop", "qr"}, &omitted),
+            "abcd\n[mig: 7 bytes of output left out here: the log keeps the first 5 bytes and "
+            "the last 6 bytes]\nmnopqr");
+  EXPECT_EQ(omitted, 7u);
+  EXPECT_EQ(logOf(path, 11, {"abcd\n", "fghijklm", "nopqrs", "tuvwxyz"}, &omitted),
+            "abcd\n[mig: 15 bytes of output left out here: the log keeps the first 5 bytes and "
+            "the last 6 bytes]\nuvwxyz");
+  EXPECT_EQ(omitted, 15u);
+  EXPECT_EQ(logOf(path, 4, {"ab", std::string(1'234'567, 'x'), "yz"}, &omitted),
+            "ab\n[mig: 1,234,567 bytes of output left out here: the log keeps the first 2 bytes "
+            "and the last 2 bytes]\nyz");
+  EXPECT_EQ(omitted, 1'234'567u);
+  EXPECT_EQ(logOf(path, 0, {std::string(100'000, 'x')}, &omitted), std::string(100'000, 'x'));
+  EXPECT_EQ(omitted, 0u);
 }
 
 // ------------------------------------------------------------------ stopping processes
