@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
   runCmd->add_flag("--no-rollback", run.noRollback, "On failure, undo nothing");
   runCmd->add_flag("--durable", run.durable, "fsync the journal at every commit");
   runCmd->add_flag("--restart", run.restart, "Abandon an unfinished run of the plan and start over");
+  auto addLogLimit = [](CLI::App* cmd, RunOptions& options) {
+    cmd->add_option("--log-limit", options.logLimit,
+                    "Output a step's log keeps: its first and last halves (default 64MiB; 0: all)");
+  };
+  addLogLimit(runCmd, run);
 
   RunOptions resume;
   auto* resumeCmd = app.add_subcommand("resume", "Continue an interrupted or paused run");
@@ -92,6 +97,7 @@ int main(int argc, char** argv) {
   resumeCmd->add_flag("--no-wait", resume.noWait, "Do not wait for a closed window: pause (exit 5)");
   resumeCmd->add_flag("--no-rollback", resume.noRollback, "On failure, undo nothing");
   resumeCmd->add_flag("--durable", resume.durable, "fsync the journal at every commit");
+  addLogLimit(resumeCmd, resume);
   addRepeatedOption(resumeCmd, "--rerun", resume.rerun,
                     "Run this interrupted step again (repeat the option for several)");
   addRepeatedOption(resumeCmd, "--mark-done", resume.markDone,
@@ -100,6 +106,7 @@ int main(int argc, char** argv) {
   RunOptions rollback;
   auto* rollbackCmd = app.add_subcommand("rollback", "Undo the last run's steps");
   addRunOptions(rollbackCmd, rollback, false);
+  addLogLimit(rollbackCmd, rollback);
   rollbackCmd->add_flag("--force", rollback.force,
                         "Roll back after switchover, or after the retention period");
   addRepeatedOption(rollbackCmd, "--rerun", rollback.rerun,

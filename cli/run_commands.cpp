@@ -337,13 +337,30 @@ runtime::SessionOptions sessionOptionsFor(const RunOptions& options) {
   return session;
 }
 
+/// --log-limit in bytes (0: no limit); nullopt, said, when it is not a size.
+std::optional<uint64_t> logLimitOf(const RunOptions& options) {
+  if (options.logLimit.empty()) return runtime::kDefaultLogLimitBytes;
+  if (options.logLimit == "0") return 0;
+  std::string error;
+  std::optional<units::UnitValue> size = units::parseUnitNumber(options.logLimit, error);
+  if (!size || size->kind != units::UnitValue::Kind::Size || size->amount <= 0) {
+    printError(fmt::format("--log-limit {}: {}", options.logLimit,
+                           size ? "not a size, like 64MiB (or 0: no limit)" : error));
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(size->amount);
+}
+
 /// Runs `command` on a session over the real runner, clock and terminal.
 template <typename Command>
 int withSession(runtime::StateStore& journal, const std::string& statePath,
                 const RunOptions& options, Command command) {
+  std::optional<uint64_t> logLimit = logLimitOf(options);
+  if (!logLimit) return kUsage;
   installInterruptHandlers();
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
+  runner.setLogLimit(*logLimit);
   auto sink = sinkFor(options);
   CliServices services(statePath, options.file, options.json);
   runtime::RunSession session(journal, clock, runner, *sink, services, {hostName(), getpid()},

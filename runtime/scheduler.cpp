@@ -442,6 +442,26 @@ void Scheduler::flushBatch() {
 
 // ---------------------------------------------------------------- results
 
+// Journals the end of a process of `step`, with a note of what its log
+// misses; a log that could not be written is also said at once.
+bool Scheduler::journalEnd(NodeState& step, ProcessKind kind, int attempt, Instant at,
+                           const ProcessResult& result, StepState state,
+                           const std::string& message) {
+  std::vector<std::string> missing;
+  if (result.logOmittedBytes > 0) {
+    missing.push_back(fmt::format("{} of output left out of its middle (the log size limit)",
+                                  units::formatSize(static_cast<int64_t>(result.logOmittedBytes))));
+  }
+  if (!result.logError.empty()) {
+    missing.push_back(result.logError);
+    emit(Event::Kind::Warning, &step,
+         fmt::format("its {} log is incomplete: {}", nameOf(kind), result.logError));
+  }
+  return journal_.processFinished(runId_, step.id(), kind, attempt, toEpochMs(at),
+                                  outcomeOf(result), exitCodeOf(result), state, message,
+                                  fmt::format("{}", fmt::join(missing, "; ")));
+}
+
 void Scheduler::handle(const ProcessResult& result) {
   auto it = byToken_.find(result.token);
   if (it == byToken_.end()) return;
@@ -455,9 +475,8 @@ void Scheduler::handle(const ProcessResult& result) {
   const graph::Node& node = *step.node;
 
   if (result.outcome == ProcessResult::Outcome::Cancelled) {
-    journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                       toEpochMs(result.finished), outcomeOf(result),
-                                       exitCodeOf(result), StepState::Interrupted, stopReason_));
+    journalOk(journalEnd(step, step.process, step.attempts, result.finished, result,
+                         StepState::Interrupted, stopReason_));
     step.state = StepState::Interrupted;
     emit(Event::Kind::StepStopped, &step, stopReason_);
     return;
@@ -468,9 +487,8 @@ void Scheduler::handle(const ProcessResult& result) {
       failed(step, message + " (on_window_end rollback)", result);
       return;
     }
-    journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                       toEpochMs(result.finished), outcomeOf(result),
-                                       exitCodeOf(result), StepState::Interrupted, message));
+    journalOk(journalEnd(step, step.process, step.attempts, result.finished, result,
+                         StepState::Interrupted, message));
     step.state = StepState::Interrupted;
     emit(Event::Kind::StepStopped, &step, message);
     if (!pauseReason_) {
@@ -487,9 +505,8 @@ void Scheduler::handle(const ProcessResult& result) {
     return;
   }
   if (step.process == ProcessKind::Run && node.check) {
-    if (!journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Run, step.attempts,
-                                            toEpochMs(result.finished), outcomeOf(result),
-                                            exitCodeOf(result), StepState::Running, "checking"))) {
+    if (!journalOk(journalEnd(step, ProcessKind::Run, step.attempts, result.finished, result,
+                              StepState::Running, "checking"))) {
       return;
     }
     std::optional<Instant> deadline;
@@ -501,9 +518,8 @@ void Scheduler::handle(const ProcessResult& result) {
 }
 
 void Scheduler::succeeded(NodeState& step, const ProcessResult& result) {
-  if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                          toEpochMs(result.finished), outcomeOf(result),
-                                          exitCodeOf(result), StepState::Done, ""))) {
+  if (!journalOk(journalEnd(step, step.process, step.attempts, result.finished, result,
+                            StepState::Done, ""))) {
     return;
   }
   step.state = StepState::Done;
@@ -532,9 +548,8 @@ void Scheduler::attemptFailed(NodeState& step, const std::string& message,
     std::string retrying = fmt::format("attempt {} {}; retrying{}", step.attempts, message,
                                        delay.count() ? " in " + units::formatDuration(delay.count())
                                                      : "");
-    if (!journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                            toEpochMs(result.finished), outcomeOf(result),
-                                            exitCodeOf(result), StepState::Pending, retrying))) {
+    if (!journalOk(journalEnd(step, step.process, step.attempts, result.finished, result,
+                              StepState::Pending, retrying))) {
       return;
     }
     step.state = StepState::Pending;
@@ -550,9 +565,8 @@ void Scheduler::attemptFailed(NodeState& step, const std::string& message,
 void Scheduler::failed(NodeState& step, const std::string& message, const ProcessResult& result) {
   std::string full = message;
   if (!result.detail.empty()) full += "\n" + result.detail;
-  journalOk(journal_.processFinished(runId_, step.id(), step.process, step.attempts,
-                                     toEpochMs(clock_.now()), outcomeOf(result),
-                                     exitCodeOf(result), StepState::Failed, message));
+  journalOk(journalEnd(step, step.process, step.attempts, clock_.now(), result, StepState::Failed,
+                       message));
   step.state = StepState::Failed;
   emit(Event::Kind::StepFailed, &step, full, exitCodeOf(result));
   if (!failure_) failure_ = step.id();
@@ -718,10 +732,8 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
       step.attempts = std::max(step.attempts, 1);
       ProcessResult result = runAlone(step, ProcessKind::Check);
       if (interrupted()) {
-        journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                           toEpochMs(result.finished), outcomeOf(result),
-                                           exitCodeOf(result), StepState::Interrupted,
-                                           "its check was stopped by an interrupt"));
+        journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                             StepState::Interrupted, "its check was stopped by an interrupt"));
         report.result = RunResult::Paused;
         report.message = "interrupted (SIGINT or SIGTERM) while checking interrupted steps; "
                          "`mig resume` starts over from there";
@@ -729,18 +741,14 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
         return report;
       }
       if (result.succeeded()) {
-        journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                           toEpochMs(result.finished), outcomeOf(result),
-                                           exitCodeOf(result), StepState::Done,
-                                           "interrupted, but its check passed"));
+        journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                             StepState::Done, "interrupted, but its check passed"));
         step.state = StepState::Done;
         emit(Event::Kind::StepSucceeded, &step, "was interrupted; its check passes, so it is done");
         continue;
       }
-      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                         toEpochMs(result.finished), outcomeOf(result),
-                                         exitCodeOf(result), StepState::Interrupted,
-                                         "interrupted, and its check fails"));
+      journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                           StepState::Interrupted, "interrupted, and its check fails"));
       step.state = StepState::Interrupted;
       emit(Event::Kind::Warning, &step,
            fmt::format("was interrupted, and its check fails ({})", describe(result)));
@@ -879,19 +887,16 @@ RunReport Scheduler::rollback(const std::string& reason,
     ProcessResult result = runAlone(*step, ProcessKind::Undo);
     if (journalBroken_) break;
     if (result.succeeded()) {
-      journalOk(journal_.processFinished(runId_, step->id(), ProcessKind::Undo, step->undoAttempt,
-                                         toEpochMs(result.finished),
-                                         outcomeOf(result), exitCodeOf(result), StepState::Undone, ""));
+      journalOk(journalEnd(*step, ProcessKind::Undo, step->undoAttempt, result.finished, result,
+                           StepState::Undone, ""));
       step->state = StepState::Undone;
       report.undone.push_back(step->id());
       emit(Event::Kind::Undone, step, node.undo->call);
       continue;
     }
     std::string message = fmt::format("undo {} failed ({})", node.undo->call, describe(result));
-    journalOk(journal_.processFinished(runId_, step->id(), ProcessKind::Undo, step->undoAttempt,
-                                       toEpochMs(clock_.now()),
-                                       outcomeOf(result), exitCodeOf(result), StepState::UndoFailed,
-                                       message));
+    journalOk(journalEnd(*step, ProcessKind::Undo, step->undoAttempt, clock_.now(), result,
+                         StepState::UndoFailed, message));
     step->state = StepState::UndoFailed;
     emit(Event::Kind::UndoFailed, step,
          result.detail.empty() ? message : message + "\n" + result.detail, exitCodeOf(result));
@@ -945,27 +950,22 @@ bool Scheduler::decideInterruptedUndo(NodeState& step,
   if (node.check) {
     ProcessResult result = runAlone(step, ProcessKind::Check);
     if (interrupted()) {
-      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                         toEpochMs(result.finished), outcomeOf(result),
-                                         exitCodeOf(result), StepState::Undoing,
-                                         "its check was stopped by an interrupt"));
+      journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                           StepState::Undoing, "its check was stopped by an interrupt"));
       return false;
     }
     if (!result.succeeded() && result.outcome == ProcessResult::Outcome::Exited) {
-      journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                         toEpochMs(result.finished), outcomeOf(result),
-                                         exitCodeOf(result), StepState::Undone,
-                                         "its undo was cut short, and its check now fails: the "
-                                         "undo had finished"));
+      journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                           StepState::Undone,
+                           "its undo was cut short, and its check now fails: the "
+                           "undo had finished"));
       step.state = StepState::Undone;
       emit(Event::Kind::Undone, &step,
            "its undo was cut short; its check now fails, so the undo had finished");
       return true;
     }
-    journalOk(journal_.processFinished(runId_, step.id(), ProcessKind::Check, step.attempts,
-                                       toEpochMs(result.finished), outcomeOf(result),
-                                       exitCodeOf(result), StepState::Undoing,
-                                       "its undo was cut short, and its check still passes"));
+    journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
+                         StepState::Undoing, "its undo was cut short, and its check still passes"));
   }
   if (node.idempotent) {
     emit(Event::Kind::Warning, &step, "its undo was cut short; it is idempotent, so it runs again");

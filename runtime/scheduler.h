@@ -110,6 +110,8 @@ class Scheduler {
   bool launch(NodeState& step, ProcessKind process, std::optional<Instant> deadline,
               bool deadlineIsWindowEnd);
   void handle(const ProcessResult& result);
+  bool journalEnd(NodeState& step, ProcessKind kind, int attempt, Instant at,
+                  const ProcessResult& result, StepState state, const std::string& message);
   bool decideInterruptedUndo(NodeState& step, const std::map<std::string, ResumeChoice>& choices,
                              std::vector<std::string>& undecided);
   void succeeded(NodeState& step, const ProcessResult& result);

@@ -514,6 +514,24 @@ int exitStatusOf(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+TEST_F(RunTest, ALogKeepsItsHeadAndTailWithinTheLimitAndSaysSo) {
+  plan("  phase migration {\n"
+       "    step talk = sh(\"echo first; head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo last\")\n"
+       "  }\n");
+  auto run = mig("run --log-limit 4KiB plan.mig");
+  ASSERT_EQ(run.exitCode, 0) << run.output;
+  auto log = mig("log talk plan.mig");
+  EXPECT_EQ(log.exitCode, 0);
+  EXPECT_LT(log.output.size(), 6000u);
+  EXPECT_NE(log.output.find("first\n"), std::string::npos) << log.output.substr(0, 300);
+  EXPECT_NE(log.output.find("\nlast\n"), std::string::npos);
+  EXPECT_NE(log.output.find("(mig: this log is incomplete: "), std::string::npos);
+  EXPECT_NE(log.output.find("left out of its middle (the log size limit)"), std::string::npos);
+  auto refused = mig("run --log-limit 4 plan.mig");
+  EXPECT_EQ(refused.exitCode, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--log-limit 4: unknown unit"), std::string::npos) << refused.output;
+}
+
 TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
   plan("  phase migration {\n"
        "    step a {\n      do   sh(\"echo a >> out.txt\")\n"

@@ -40,6 +40,7 @@ struct Behaviour {
   int exitCode = 0;
   Milliseconds duration = 1s;
   bool nothingChanged = false;  ///< a failure that says it changed nothing
+  std::string logError;         ///< writing its log failed
 };
 
 class FakeRunner : public ActionRunner {
@@ -62,6 +63,7 @@ class FakeRunner : public ActionRunner {
     p.finish = clock_.now() + b.duration;
     p.result.exitCode = b.exitCode;
     p.result.nothingChanged = b.nothingChanged && b.exitCode != 0;
+    p.result.logError = b.logError;
     if (request.deadline && *request.deadline < p.finish) {
       p.finish = *request.deadline;
       p.result.outcome = ProcessResult::Outcome::TimedOut;

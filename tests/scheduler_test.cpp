@@ -460,6 +460,25 @@ TEST(Scheduler, RerunChoiceRunsTheStepAgain) {
   EXPECT_EQ(h.runner.started, std::vector<std::string>{"unsure"});
 }
 
+TEST(Scheduler, ALogThatCouldNotBeWrittenIsSaidAndJournaled) {
+  Harness h(compilePlan("  phase migration {\n    step talk = sh(\"talk\")\n  }\n"));
+  const std::string full = "cannot write 'talk.run.1.log': No space left on device";
+  h.runner.behave = [&](const std::string&, int) {
+    Behaviour b;
+    b.logError = full;
+    return b;
+  };
+  RunReport report = h.run();
+  EXPECT_EQ(report.result, RunResult::Succeeded) << report.message;
+  bool warned = false;
+  for (const Event& event : h.sink.events) {
+    warned = warned || (event.kind == Event::Kind::Warning && event.step == "talk" &&
+                        event.message == "its run log is incomplete: " + full);
+  }
+  EXPECT_TRUE(warned);
+  EXPECT_EQ(h.journal->attempts(h.runId, "talk").at(0).logNote, full);
+}
+
 TEST(Scheduler, InterruptStopsRunningStepsAndPauses) {
   Harness h(compilePlan("  phase migration {\n    step slow = sh(\"slow\")\n  }\n"));
   std::atomic<bool> stop{false};
