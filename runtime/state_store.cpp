@@ -19,8 +19,9 @@ constexpr int64_t kSchemaVersion = 1;
 
 /// A checkpoint (its two fsyncs) once the WAL holds this many pages, rather than SQLite's 1,000:
 /// a run commits about four pages per step, and every checkpoint stalls the commit that triggers
-/// it, so the next steps start late. 10,000 pages are 40 MB of WAL at most.
+/// it, so the next steps start late. 10,000 pages keep the WAL near 40 MB.
 constexpr const char* kAutoCheckpoint = "PRAGMA wal_autocheckpoint=10000";
+
 /// How long to wait between tries to switch a busy new file to WAL.
 constexpr int kJournalModeRetryMs = 5;
 
