@@ -1,11 +1,10 @@
 // mig run, resume, rollback, status and log: the runtime driven from the
 // command line. Everything here is the wiring between the pieces — the
 // journal, the lock, preflight, the scheduler — and what the operator reads.
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <atomic>
 #include <filesystem>
@@ -24,8 +23,8 @@
 #include "runtime/lock.h"
 #include "runtime/preflight.h"
 #include "runtime/process_runner.h"
-#include "runtime/run_session.h"
 #include "runtime/progress.h"
+#include "runtime/run_session.h"
 #include "runtime/scheduler.h"
 #include "runtime/secrets.h"
 #include "runtime/state_store.h"
@@ -264,8 +263,8 @@ class CliServices : public runtime::SessionServices {
   }
 
   int stopLeftovers(const std::string& plan) override {
-    int stopped = runtime::stopLeftoverProcesses(
-        plan, fs::absolute(statePath_).lexically_normal().string());
+    int stopped =
+        runtime::stopLeftoverProcesses(plan, fs::absolute(statePath_).lexically_normal().string());
     runtime::removeLeftoverSecretFiles(secretFolder(statePath_, plan));
     return stopped;
   }
@@ -288,15 +287,24 @@ class CliServices : public runtime::SessionServices {
 int exitCodeFor(runtime::SessionResult result) {
   using runtime::SessionResult;
   switch (result) {
-    case SessionResult::Succeeded: return kSuccess;
-    case SessionResult::RolledBack: return kRolledBack;
-    case SessionResult::RollbackIncomplete: return kRollbackIncomplete;
-    case SessionResult::Paused: return kPaused;
-    case SessionResult::NeedsDecision: return kNeedsDecision;
-    case SessionResult::Refused: return kUsage;
-    case SessionResult::Locked: return kLocked;
-    case SessionResult::PreflightFailed: return kPreflightFailed;
-    case SessionResult::JournalFailed: return kJournalFailed;
+    case SessionResult::Succeeded:
+      return kSuccess;
+    case SessionResult::RolledBack:
+      return kRolledBack;
+    case SessionResult::RollbackIncomplete:
+      return kRollbackIncomplete;
+    case SessionResult::Paused:
+      return kPaused;
+    case SessionResult::NeedsDecision:
+      return kNeedsDecision;
+    case SessionResult::Refused:
+      return kUsage;
+    case SessionResult::Locked:
+      return kLocked;
+    case SessionResult::PreflightFailed:
+      return kPreflightFailed;
+    case SessionResult::JournalFailed:
+      return kJournalFailed;
   }
   return kRollbackIncomplete;
 }
@@ -330,7 +338,8 @@ runtime::SessionOptions sessionOptionsFor(const RunOptions& options) {
   session.scheduler.interrupted = &interrupted;
   session.restart = options.restart;
   session.force = options.force;
-  for (const std::string& step : options.rerun) session.choices[step] = runtime::ResumeChoice::Rerun;
+  for (const std::string& step : options.rerun)
+    session.choices[step] = runtime::ResumeChoice::Rerun;
   for (const std::string& step : options.markDone) {
     session.choices[step] = runtime::ResumeChoice::MarkDone;
   }
@@ -385,9 +394,8 @@ int runCommand(const RunOptions& options) {
   auto journal = openJournal(statePath, options.durable, exitCode);
   if (!journal) return exitCode;
   std::string planFile = fs::absolute(options.file).lexically_normal().string();
-  return withSession(*journal, statePath, options, [&](runtime::RunSession& session) {
-    return session.start(g, planFile);
-  });
+  return withSession(*journal, statePath, options,
+                     [&](runtime::RunSession& session) { return session.start(g, planFile); });
 }
 
 int resumeCommand(const RunOptions& options) {
@@ -406,20 +414,18 @@ int resumeCommand(const RunOptions& options) {
   }
   std::optional<graph::Graph> current;
   if (target->plan) current = target->plan->graph;
-  return withSession(*target->journal, target->statePath, options,
-                     [&](runtime::RunSession& session) {
-                       return session.resume(target->planName, current);
-                     });
+  return withSession(
+      *target->journal, target->statePath, options,
+      [&](runtime::RunSession& session) { return session.resume(target->planName, current); });
 }
 
 int rollbackCommand(const RunOptions& options) {
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
-  return withSession(*target->journal, target->statePath, options,
-                     [&](runtime::RunSession& session) {
-                       return session.rollback(target->planName);
-                     });
+  return withSession(
+      *target->journal, target->statePath, options,
+      [&](runtime::RunSession& session) { return session.rollback(target->planName); });
 }
 
 namespace {
@@ -453,11 +459,13 @@ void printReplicationLag(const graph::Graph& executed,
   auto cutOver = [&](const graph::Node& sync) {
     return std::any_of(executed.nodes.begin(), executed.nodes.end(), [&](const graph::Node& other) {
       return !other.isBarrier() && other.run.action == "postgres.cutover" &&
-             other.run.endpoints == sync.run.endpoints && state[other.id] == runtime::StepState::Done;
+             other.run.endpoints == sync.run.endpoints &&
+             state[other.id] == runtime::StepState::Done;
     });
   };
   for (const graph::Node& node : executed.nodes) {
-    if (node.isBarrier() || node.run.action != "postgres.sync" || state[node.id] != runtime::StepState::Done) {
+    if (node.isBarrier() || node.run.action != "postgres.sync" ||
+        state[node.id] != runtime::StepState::Done) {
       continue;
     }
     std::optional<graph::Command> lag = lagCommandOf(node.run);
@@ -608,9 +616,8 @@ int logCommand(const LogOptions& options) {
   }
   for (const runtime::AttemptRecord& attempt : attempts) {
     std::string outcome = attempt.finishedAt == 0 ? "still running, or interrupted"
-                          : attempt.exitCode
-                              ? fmt::format("exit code {}", *attempt.exitCode)
-                              : std::string(runtime::nameOf(attempt.outcome));
+                          : attempt.exitCode      ? fmt::format("exit code {}", *attempt.exitCode)
+                                                  : std::string(runtime::nameOf(attempt.outcome));
     std::cout << fmt::format("== {} {} attempt {}, started {}: {} ==\n", options.step,
                              runtime::nameOf(attempt.kind), attempt.attempt,
                              formatTime(attempt.startedAt), outcome);

@@ -1,11 +1,10 @@
 #include "runtime/lock.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <chrono>
@@ -51,9 +50,10 @@ bool prepareLockDirectory(const std::string& dir, std::string& error) {
     return false;
   }
   if (!S_ISDIR(info.st_mode) || info.st_uid != ::geteuid()) {
-    error = fmt::format("the lock folder {} is not a folder of this user: refusing to use it "
-                        "(set MIG_LOCK_DIR to a folder of your own)",
-                        dir);
+    error = fmt::format(
+        "the lock folder {} is not a folder of this user: refusing to use it "
+        "(set MIG_LOCK_DIR to a folder of your own)",
+        dir);
     return false;
   }
   return true;
@@ -134,10 +134,9 @@ std::string PlanLock::claim(std::string& error) {
     error = fmt::format("cannot write the lock file {}: {}", outsidePath_, std::strerror(errno));
   }
   claimed_ = true;
-  return previous.empty()
-             ? ""
-             : fmt::format("took over the lock of a runner that is gone ({})",
-                           describeHolder(previous));
+  return previous.empty() ? ""
+                          : fmt::format("took over the lock of a runner that is gone ({})",
+                                        describeHolder(previous));
 }
 
 PlanLock::~PlanLock() {

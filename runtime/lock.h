@@ -36,7 +36,10 @@ class PlanLock {
 
  private:
   PlanLock(int fd, std::string path, int outsideFd, std::string outsidePath)
-      : fd_(fd), path_(std::move(path)), outsideFd_(outsideFd), outsidePath_(std::move(outsidePath)) {}
+      : fd_(fd),
+        path_(std::move(path)),
+        outsideFd_(outsideFd),
+        outsidePath_(std::move(outsidePath)) {}
   int fd_;
   std::string path_;
   int outsideFd_;

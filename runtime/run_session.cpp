@@ -8,17 +8,26 @@
 namespace mig::runtime {
 namespace {
 
-std::string formatTime(int64_t ms) { return window::Window::formatUtc(fromEpochMs(ms)); }
+std::string formatTime(int64_t ms) {
+  return window::Window::formatUtc(fromEpochMs(ms));
+}
 
 SessionResult sessionResultOf(RunResult result) {
   switch (result) {
-    case RunResult::Succeeded: return SessionResult::Succeeded;
-    case RunResult::RolledBack: return SessionResult::RolledBack;
-    case RunResult::RollbackIncomplete: return SessionResult::RollbackIncomplete;
-    case RunResult::Paused: return SessionResult::Paused;
-    case RunResult::NeedsDecision: return SessionResult::NeedsDecision;
-    case RunResult::JournalFailed: return SessionResult::JournalFailed;
-    case RunResult::Stuck: return SessionResult::RollbackIncomplete;
+    case RunResult::Succeeded:
+      return SessionResult::Succeeded;
+    case RunResult::RolledBack:
+      return SessionResult::RolledBack;
+    case RunResult::RollbackIncomplete:
+      return SessionResult::RollbackIncomplete;
+    case RunResult::Paused:
+      return SessionResult::Paused;
+    case RunResult::NeedsDecision:
+      return SessionResult::NeedsDecision;
+    case RunResult::JournalFailed:
+      return SessionResult::JournalFailed;
+    case RunResult::Stuck:
+      return SessionResult::RollbackIncomplete;
   }
   return SessionResult::RollbackIncomplete;
 }
@@ -97,14 +106,12 @@ void RunSession::stopLeftovers(const std::string& plan) {
   }
 }
 
-std::optional<graph::Graph> RunSession::executedPlan(const RunRecord& run,
-                                                     SessionReport& failure) {
+std::optional<graph::Graph> RunSession::executedPlan(const RunRecord& run, SessionReport& failure) {
   std::string error;
   std::optional<graph::Graph> executed = graph::fromJson(run.compiled, error);
   if (!executed) {
-    failure = journalFailed(
-        fmt::format("the journal's copy of run {} of plan {} is unreadable: {}", run.number,
-                    run.plan, error));
+    failure = journalFailed(fmt::format("the journal's copy of run {} of plan {} is unreadable: {}",
+                                        run.number, run.plan, error));
   }
   return executed;
 }
@@ -133,8 +140,8 @@ SessionReport RunSession::start(const graph::Graph& plan, const std::string& pla
     // A run that stopped half way (or failed and was not fully undone) left
     // the environments changed: a new run would hide it from `mig rollback`.
     const RunState state = last->state;
-    bool unfinished = state == RunState::Running || state == RunState::Paused ||
-                      state == RunState::RollingBack;
+    bool unfinished =
+        state == RunState::Running || state == RunState::Paused || state == RunState::RollingBack;
     bool notUndone = state == RunState::Failed || state == RunState::RollbackIncomplete;
     if ((unfinished || notUndone) && !options_.restart) {
       return refused(
@@ -160,8 +167,7 @@ SessionReport RunSession::start(const graph::Graph& plan, const std::string& pla
     stopLeftovers(plan.plan);
     if (!journal_.setRunState(last->id, RunState::Abandoned, "abandoned by mig run --restart",
                               toEpochMs(clock_.now()))) {
-      return journalFailed("cannot record that the last run is abandoned: " +
-                           journal_.lastError());
+      return journalFailed("cannot record that the last run is abandoned: " + journal_.lastError());
     }
   }
 
@@ -195,9 +201,9 @@ SessionReport RunSession::resume(const std::string& planName,
   }
   if (last->state == RunState::Succeeded || last->state == RunState::RolledBack ||
       last->state == RunState::Abandoned) {
-    SessionReport report = refused(
-        SessionResult::Succeeded, fmt::format("run {} of plan {} is {}: nothing to resume",
-                                              last->number, last->plan, nameOf(last->state)));
+    SessionReport report = refused(SessionResult::Succeeded,
+                                   fmt::format("run {} of plan {} is {}: nothing to resume",
+                                               last->number, last->plan, nameOf(last->state)));
     report.record = last;
     return report;
   }
@@ -207,8 +213,7 @@ SessionReport RunSession::resume(const std::string& planName,
   // The plan as it is now must be the plan the run started with.
   if (current && current->planHash != last->planHash) {
     std::vector<std::string> changes = describeChanges(*executed, *current);
-    changes.push_back(
-        "undo the changes and resume, or `mig rollback` the run and `mig run` anew");
+    changes.push_back("undo the changes and resume, or `mig rollback` the run and `mig run` anew");
     return refused(SessionResult::NeedsDecision,
                    fmt::format("the plan changed since run {} started, so it cannot be resumed:",
                                last->number),
@@ -292,15 +297,15 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
 
   std::set<std::string> started;
   for (const StepRecord& step : journal_.steps(last.id)) {
-    bool neverStarted = step.state == StepState::Pending ||
-                        (step.state == StepState::Failed && step.attempts == 0);
+    bool neverStarted =
+        step.state == StepState::Pending || (step.state == StepState::Failed && step.attempts == 0);
     if (!neverStarted && step.state != StepState::Undone) started.insert(step.step);
   }
   if (!journal_.lastError().empty()) return journalFailed(journal_.lastError());
   if (started.empty()) {
-    SessionReport report = refused(
-        SessionResult::Succeeded,
-        fmt::format("run {} of plan {}: nothing to undo", last.number, last.plan));
+    SessionReport report =
+        refused(SessionResult::Succeeded,
+                fmt::format("run {} of plan {}: nothing to undo", last.number, last.plan));
     report.record = last;
     return report;
   }
@@ -323,8 +328,7 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
 
 // ---------------------------------------------------------------- running
 
-SessionReport RunSession::execute(const graph::Graph& graph, const RunRecord& run,
-                                  bool resuming) {
+SessionReport RunSession::execute(const graph::Graph& graph, const RunRecord& run, bool resuming) {
   std::unique_ptr<CommandPreparer> preparer = services_.preparer(graph, run);
   Scheduler scheduler(graph, journal_, run.id, runner_, *preparer, clock_, events_,
                       options_.scheduler);
@@ -366,7 +370,8 @@ std::vector<std::string> describeChanges(const graph::Graph& before, const graph
   };
   for (const graph::Window& w : after.windows) {
     const graph::Window* old = before.window(w.name);
-    if (!old || windowText(*old) != windowText(w)) changes.push_back("window " + w.name + " changed");
+    if (!old || windowText(*old) != windowText(w))
+      changes.push_back("window " + w.name + " changed");
   }
   for (const graph::Endpoint& e : after.endpoints) {
     const graph::Endpoint* old = before.endpoint(e.name);

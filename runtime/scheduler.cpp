@@ -27,9 +27,12 @@ ProcessOutcome outcomeOf(const ProcessResult& result) {
   switch (result.outcome) {
     case ProcessResult::Outcome::Exited:
       return result.nothingChanged ? ProcessOutcome::ExitedUnchanged : ProcessOutcome::Exited;
-    case ProcessResult::Outcome::TimedOut: return ProcessOutcome::TimedOut;
-    case ProcessResult::Outcome::Cancelled: return ProcessOutcome::Cancelled;
-    case ProcessResult::Outcome::SpawnFailed: return ProcessOutcome::SpawnFailed;
+    case ProcessResult::Outcome::TimedOut:
+      return ProcessOutcome::TimedOut;
+    case ProcessResult::Outcome::Cancelled:
+      return ProcessOutcome::Cancelled;
+    case ProcessResult::Outcome::SpawnFailed:
+      return ProcessOutcome::SpawnFailed;
   }
   return ProcessOutcome::Unfinished;
 }
@@ -276,13 +279,14 @@ void Scheduler::launchReady() {
 
 // Starts the `run` or `check` process of a step of the main loop; its end
 // comes back through handle().
-bool Scheduler::launch(NodeState& step, ProcessKind process,
-                       std::optional<Instant> deadline, bool deadlineIsWindowEnd) {
+bool Scheduler::launch(NodeState& step, ProcessKind process, std::optional<Instant> deadline,
+                       bool deadlineIsWindowEnd) {
   const graph::Node& node = *step.node;
   const graph::Command& command = process == ProcessKind::Run ? node.run : *node.check;
   int attempt = step.attempts;
   std::string error;
-  std::optional<ProcessRequest> request = preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
+  std::optional<ProcessRequest> request =
+      preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
   Instant now = clock_.now();
   if (!journalOk(journal_.processStarted(runId_, step.id(), process, attempt, toEpochMs(now),
                                          request ? request->logPath : "", StepState::Running))) {
@@ -355,7 +359,8 @@ ProcessResult Scheduler::runAlone(NodeState& step, ProcessKind process) {
   }
 
   std::string error;
-  std::optional<ProcessRequest> request = preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
+  std::optional<ProcessRequest> request =
+      preparer_.prepare(node, command, std::string(nameOf(process)), attempt, error);
   // A check run about an undo cut short leaves the step undoing.
   const bool aboutUndo = process == ProcessKind::Undo || step.state == StepState::Undoing;
   StepState stepState = aboutUndo ? StepState::Undoing : StepState::Running;
@@ -673,7 +678,8 @@ RunReport Scheduler::run() {
     return report;
   }
   if (options_.noRollback) {
-    journalOk(journal_.setRunState(runId_, RunState::Failed, "step " + step + " failed; --no-rollback",
+    journalOk(journal_.setRunState(runId_, RunState::Failed,
+                                   "step " + step + " failed; --no-rollback",
                                    toEpochMs(clock_.now())));
     RunReport report;
     report.result = RunResult::RollbackIncomplete;
@@ -692,9 +698,9 @@ RunReport Scheduler::run() {
 
 RunReport Scheduler::finishRun(RunResult result, std::string message) {
   RunState state = result == RunResult::Succeeded    ? RunState::Succeeded
-                    : result == RunResult::Paused     ? RunState::Paused
-                    : result == RunResult::RolledBack ? RunState::RolledBack
-                                                      : RunState::Failed;
+                   : result == RunResult::Paused     ? RunState::Paused
+                   : result == RunResult::RolledBack ? RunState::RolledBack
+                                                     : RunState::Failed;
   int64_t finished = result == RunResult::Paused ? 0 : toEpochMs(clock_.now());
   if (!journalBroken_) journalOk(journal_.setRunState(runId_, state, message, finished));
   RunReport report;
@@ -716,13 +722,15 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
   }
   for (auto& state : nodes_) {
     NodeState& step = *state;
-    if (!step.isStep() || (step.state != StepState::Running && step.state != StepState::Interrupted)) continue;
+    if (!step.isStep() ||
+        (step.state != StepState::Running && step.state != StepState::Interrupted))
+      continue;
     const graph::Node& node = *step.node;
     if (auto choice = choices.find(step.id()); choice != choices.end()) {
       bool done = choice->second == ResumeChoice::MarkDone;
-      journalOk(journal_.setStepState(runId_, step.id(), done ? StepState::Done : StepState::Pending,
-                                      done ? "marked done by the operator"
-                                           : "run again by the operator's choice"));
+      journalOk(journal_.setStepState(
+          runId_, step.id(), done ? StepState::Done : StepState::Pending,
+          done ? "marked done by the operator" : "run again by the operator's choice"));
       step.state = done ? StepState::Done : StepState::Pending;
       emit(Event::Kind::Warning, &step,
            done ? "marked done (--mark-done)" : "will run again (--rerun)");
@@ -870,8 +878,9 @@ RunReport Scheduler::rollback(const std::string& reason,
       } else if (node.effect == "write") {
         report.notUndone.push_back(step->id());
         emit(Event::Kind::NoUndo, step,
-             step->state == StepState::Done ? "changed something but has no undo"
-                                   : "may have changed something before it stopped, and has no undo");
+             step->state == StepState::Done
+                 ? "changed something but has no undo"
+                 : "may have changed something before it stopped, and has no undo");
       }
       continue;
     }
@@ -921,7 +930,8 @@ RunReport Scheduler::rollback(const std::string& reason,
           ? ""
           : fmt::format("; changed something but have no undo: {}", fmt::join(report.notUndone, ", "));
   report.message = fmt::format("{}; rolled back ({}{})", reason, undone, notUndone);
-  journalOk(journal_.setRunState(runId_, RunState::RolledBack, report.message, toEpochMs(clock_.now())));
+  journalOk(
+      journal_.setRunState(runId_, RunState::RolledBack, report.message, toEpochMs(clock_.now())));
   emit(Event::Kind::RunFinished, nullptr, report.message);
   events_.close();
   return report;
@@ -971,10 +981,9 @@ bool Scheduler::decideInterruptedUndo(NodeState& step,
     emit(Event::Kind::Warning, &step, "its undo was cut short; it is idempotent, so it runs again");
     return true;
   }
-  undecided.push_back(fmt::format(
-      "{} ({}: its undo was cut short; {})", step.id(), node.origin,
-      node.check ? "its check still passes and it is not idempotent"
-                 : "it has no check and is not idempotent"));
+  undecided.push_back(fmt::format("{} ({}: its undo was cut short; {})", step.id(), node.origin,
+                                  node.check ? "its check still passes and it is not idempotent"
+                                             : "it has no check and is not idempotent"));
   return false;
 }
 
@@ -988,7 +997,8 @@ bool Scheduler::changedNothing(const NodeState& step) {
     if (attempt.kind != ProcessKind::Run) continue;
     anyRun = true;
     if (attempt.outcome != ProcessOutcome::ExitedUnchanged &&
-        attempt.outcome != ProcessOutcome::SpawnFailed) return false;
+        attempt.outcome != ProcessOutcome::SpawnFailed)
+      return false;
   }
   return anyRun;
 }

@@ -1,7 +1,5 @@
 #include "runtime/state_store.h"
 
-#include "runtime/journal_seal.h"
-
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -12,6 +10,8 @@
 #include <map>
 #include <string_view>
 #include <system_error>
+
+#include "runtime/journal_seal.h"
 
 namespace mig::runtime {
 namespace {
@@ -83,8 +83,7 @@ CREATE TABLE {attempts} (
 );
 )sql",
                      fmt::arg("runs", runs), fmt::arg("steps", steps),
-                     fmt::arg("attempts", attempts),
-                     fmt::arg("runStates", sqlNameList<RunState>()),
+                     fmt::arg("attempts", attempts), fmt::arg("runStates", sqlNameList<RunState>()),
                      fmt::arg("stepStates", sqlNameList<StepState>()),
                      fmt::arg("kinds", sqlNameList<ProcessKind>()),
                      fmt::arg("outcomes", sqlNameList<ProcessOutcome>()));
@@ -308,7 +307,8 @@ class WriteTransaction {
 };
 
 constexpr const char* kRunColumns =
-    "r.id, r.number, r.plan, r.plan_hash, r.plan_file, coalesce(c.compiled, ''), r.state, r.message, "
+    "r.id, r.number, r.plan, r.plan_hash, r.plan_file, coalesce(c.compiled, ''), r.state, "
+    "r.message, "
     "r.started_at, r.finished_at, r.switchover_at, r.retain_until, r.host, r.pid";
 constexpr const char* kRunTables =
     "runs r LEFT JOIN compiled_plans c ON c.plan_hash = r.plan_hash";
@@ -457,9 +457,10 @@ bool StateStore::checkOrCreateSchema() {
   std::string sealError;
   const std::optional<JournalSeal::Contents> sealed = seal->read(sealError);
   if (!sealError.empty()) {
-    error_ = fmt::format("cannot check '{}' against its seal: {}; if the journal is right, remove "
-                         "the seal and mig writes a new one",
-                         path_, sealError);
+    error_ = fmt::format(
+        "cannot check '{}' against its seal: {}; if the journal is right, remove "
+        "the seal and mig writes a new one",
+        path_, sealError);
     return false;
   }
 
@@ -586,9 +587,10 @@ bool StateStore::stillInPlace() {
   if (::stat(path_.c_str(), &info) == 0 && info.st_dev == device_ && info.st_ino == inode_) {
     return true;
   }
-  error_ = fmt::format("'{}' was removed or replaced while in use: what is written now would be "
-                       "lost",
-                       path_);
+  error_ = fmt::format(
+      "'{}' was removed or replaced while in use: what is written now would be "
+      "lost",
+      path_);
   return false;
 }
 
@@ -765,9 +767,10 @@ std::vector<StepRecord> StateStore::steps(int64_t runId) {
 std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string& step) {
   error_.clear();
   std::vector<AttemptRecord> records;
-  Statement select(db_,
-                   "SELECT kind, attempt, started_at, finished_at, exit_code, outcome, log_path, "
-                   "log_note FROM attempts WHERE run_id = ?1 AND step = ?2 ORDER BY started_at, id");
+  Statement select(
+      db_,
+      "SELECT kind, attempt, started_at, finished_at, exit_code, outcome, log_path, "
+      "log_note FROM attempts WHERE run_id = ?1 AND step = ?2 ORDER BY started_at, id");
   select.bind(1, runId).bind(2, step);
   while (select.next()) {
     AttemptRecord& attempt = records.emplace_back();
@@ -792,8 +795,8 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, ProcessK
                                 int attempt, int64_t at, const std::string& logPath,
                                 StepState stepState) {
   error_.clear();
-  const std::string action = fmt::format("record the start of {} {} of {}", nameOf(kind), attempt,
-                                         stepLabel(runId, step));
+  const std::string action =
+      fmt::format("record the start of {} {} of {}", nameOf(kind), attempt, stepLabel(runId, step));
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
   if (!transaction.begun()) return fail(action);
 
@@ -833,8 +836,8 @@ bool StateStore::processFinished(int64_t runId, const std::string& step, Process
                                  std::optional<int> exitCode, StepState stepState,
                                  const std::string& message, const std::string& logNote) {
   error_.clear();
-  const std::string action = fmt::format("record the end of {} {} of {}", nameOf(kind), attempt,
-                                         stepLabel(runId, step));
+  const std::string action =
+      fmt::format("record the end of {} {} of {}", nameOf(kind), attempt, stepLabel(runId, step));
   std::optional<int64_t> exitCodeValue;
   if (exitCode) exitCodeValue = *exitCode;
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
@@ -851,7 +854,10 @@ bool StateStore::processFinished(int64_t runId, const std::string& step, Process
     Statement latest(db_,
                      "SELECT max(id) FROM attempts WHERE run_id = ?1 AND step = ?2 AND kind = ?3 "
                      "AND attempt = ?4");
-    latest.bind(1, runId).bind(2, step).bind(3, std::string(nameOf(kind))).bind(4, int64_t{attempt});
+    latest.bind(1, runId)
+        .bind(2, step)
+        .bind(3, std::string(nameOf(kind)))
+        .bind(4, int64_t{attempt});
     if (latest.next()) attemptId = latest.optionalInteger(0);
     if (!latest.ok()) return fail(action);
   }

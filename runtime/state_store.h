@@ -116,8 +116,7 @@ class StateStore {
   /// Plans with at least one run, sorted by name.
   std::vector<std::string> plans();
 
-  bool setRunState(int64_t runId, RunState state, const std::string& message,
-                   int64_t finishedAt);
+  bool setRunState(int64_t runId, RunState state, const std::string& message, int64_t finishedAt);
   /// Records who runs it now (a resume by another process).
   bool setRunner(int64_t runId, const std::string& host, int64_t pid);
   bool setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil);
@@ -183,7 +182,7 @@ class StateStore {
 
   sqlite3* db_ = nullptr;
   std::unique_ptr<JournalSeal> seal_;  ///< set once the schema is checked
-  uint64_t device_ = 0;  ///< of the file opened, for stillInPlace()
+  uint64_t device_ = 0;                ///< of the file opened, for stillInPlace()
   uint64_t inode_ = 0;
   bool batch_ = false;      ///< a batch was begun
   bool batchOpen_ = false;  ///< and its transaction, by a first write

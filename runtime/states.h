@@ -14,9 +14,9 @@ namespace mig::runtime {
 
 enum class RunState {
   Running,
-  Paused,              ///< a closed window, an interrupt, a failure after switchover, a decision
+  Paused,  ///< a closed window, an interrupt, a failure after switchover, a decision
   Succeeded,
-  Failed,              ///< a step failed and nothing was undone (--no-rollback)
+  Failed,  ///< a step failed and nothing was undone (--no-rollback)
   RollingBack,
   RolledBack,
   RollbackIncomplete,  ///< an undo failed or was interrupted
@@ -25,7 +25,7 @@ enum class RunState {
 
 enum class StepState {
   Pending,
-  Running,      ///< its `do` (or its check) is running, or was when the runner died
+  Running,  ///< its `do` (or its check) is running, or was when the runner died
   Done,
   Failed,
   Interrupted,  ///< stopped by an interrupt, or found running by resume
@@ -39,7 +39,7 @@ enum class ProcessKind { Run, Check, Undo };
 
 /// How a process ended, as the journal records it.
 enum class ProcessOutcome {
-  Unfinished,       ///< still running, or its runner died
+  Unfinished,  ///< still running, or its runner died
   Exited,
   ExitedUnchanged,  ///< failed, and said it changed nothing
   TimedOut,
@@ -53,7 +53,7 @@ struct StateNames;
 template <>
 struct StateNames<RunState> {
   static constexpr std::array<std::string_view, 8> names = {
-      "running",     "paused",      "succeeded",           "failed",
+      "running",      "paused",      "succeeded",           "failed",
       "rolling_back", "rolled_back", "rollback_incomplete", "abandoned"};
 };
 template <>
@@ -100,9 +100,15 @@ std::string sqlNameList() {
 }
 
 // Readable in test failures and logs.
-inline std::ostream& operator<<(std::ostream& out, RunState state) { return out << nameOf(state); }
-inline std::ostream& operator<<(std::ostream& out, StepState state) { return out << nameOf(state); }
-inline std::ostream& operator<<(std::ostream& out, ProcessKind kind) { return out << nameOf(kind); }
+inline std::ostream& operator<<(std::ostream& out, RunState state) {
+  return out << nameOf(state);
+}
+inline std::ostream& operator<<(std::ostream& out, StepState state) {
+  return out << nameOf(state);
+}
+inline std::ostream& operator<<(std::ostream& out, ProcessKind kind) {
+  return out << nameOf(kind);
+}
 inline std::ostream& operator<<(std::ostream& out, ProcessOutcome outcome) {
   return out << nameOf(outcome);
 }

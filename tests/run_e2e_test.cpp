@@ -515,9 +515,11 @@ int exitStatusOf(pid_t pid) {
 }
 
 TEST_F(RunTest, ALogKeepsItsHeadAndTailWithinTheLimitAndSaysSo) {
-  plan("  phase migration {\n"
-       "    step talk = sh(\"echo first; head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo last\")\n"
-       "  }\n");
+  plan(
+      "  phase migration {\n"
+      "    step talk = sh(\"echo first; head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo "
+      "last\")\n"
+      "  }\n");
   auto run = mig("run --log-limit 4KiB plan.mig");
   ASSERT_EQ(run.exitCode, 0) << run.output;
   auto log = mig("log talk plan.mig");
@@ -529,13 +531,15 @@ TEST_F(RunTest, ALogKeepsItsHeadAndTailWithinTheLimitAndSaysSo) {
   EXPECT_NE(log.output.find("left out of its middle (the log size limit)"), std::string::npos);
   auto refused = mig("run --log-limit 4 plan.mig");
   EXPECT_EQ(refused.exitCode, 2) << refused.output;
-  EXPECT_NE(refused.output.find("--log-limit 4: unknown unit"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--log-limit 4: unknown unit"), std::string::npos)
+      << refused.output;
 }
 
 TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
-  plan("  phase migration {\n"
-       "    step a {\n      do   sh(\"echo a >> out.txt\")\n"
-       "      undo sh(\"echo undo >> trace.txt; sleep 3\")\n    }\n  }\n");
+  plan(
+      "  phase migration {\n"
+      "    step a {\n      do   sh(\"echo a >> out.txt\")\n"
+      "      undo sh(\"echo undo >> trace.txt; sleep 3\")\n    }\n  }\n");
   ASSERT_EQ(mig("run plan.mig").exitCode, 0);
   pid_t rollback = startMig(dir_, {"rollback", "plan.mig"});
   ASSERT_TRUE(waitForLine("trace.txt"));
@@ -555,8 +559,9 @@ TEST_F(RunTest, AnUndoCutShortByKillNineDoesNotRunAgainWithoutADecision) {
 }
 
 TEST_F(RunTest, RemovingTheJournalFolderDoesNotLetASecondRunnerIn) {
-  plan("  phase migration {\n"
-       "    step slow = sh(\"echo started >> started.txt; sleep 3\")\n  }\n");
+  plan(
+      "  phase migration {\n"
+      "    step slow = sh(\"echo started >> started.txt; sleep 3\")\n  }\n");
   pid_t first = startMig(dir_, {"run", "plan.mig"}, "first.txt");
   ASSERT_TRUE(waitForLine("started.txt"));
   // Held still, the first runner cannot notice the removal before the
@@ -576,8 +581,9 @@ TEST_F(RunTest, RemovingTheJournalFolderDoesNotLetASecondRunnerIn) {
 }
 
 TEST_F(RunTest, SighupStopsTheRunLikeSigterm) {
-  plan("  phase migration {\n"
-       "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
+  plan(
+      "  phase migration {\n"
+      "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
   pid_t runner = startMig(dir_, {"run", "plan.mig"});
   ASSERT_TRUE(waitForLine("started.txt"));
   kill(runner, SIGHUP);

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 class FakeServices : public SessionServices {
  public:
-  fs::path stateDir;  ///< where the plan's lock file goes
+  fs::path stateDir;                  ///< where the plan's lock file goes
   std::vector<std::string> problems;  ///< what preflight finds
   std::vector<std::string> warnings;
   std::vector<std::string> announcements;
@@ -93,22 +93,22 @@ class RunSessionTest : public ::testing::Test {
     }
     int64_t runId = journal_->createRun(record, steps).value();
     for (const std::string& step : done) {
-      EXPECT_TRUE(journal_->processStarted(runId, step, ProcessKind::Run, 1, 0, "",
-                                           StepState::Running));
+      EXPECT_TRUE(
+          journal_->processStarted(runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
       EXPECT_TRUE(journal_->processFinished(runId, step, ProcessKind::Run, 1, 1,
                                             ProcessOutcome::Exited, 0, StepState::Done, ""));
     }
     for (const std::string& step : cutShort) {
       if (undoing) {
-        EXPECT_TRUE(journal_->processStarted(runId, step, ProcessKind::Run, 1, 0, "",
-                                             StepState::Running));
+        EXPECT_TRUE(
+            journal_->processStarted(runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
         EXPECT_TRUE(journal_->processFinished(runId, step, ProcessKind::Run, 1, 1,
                                               ProcessOutcome::Exited, 0, StepState::Done, ""));
         EXPECT_TRUE(journal_->setRunState(runId, RunState::RollingBack, "rollback requested", 0));
       }
       EXPECT_TRUE(journal_->processStarted(runId, step,
-                                           undoing ? ProcessKind::Undo : ProcessKind::Run, 1, 2,
-                                           "", undoing ? StepState::Undoing : StepState::Running));
+                                           undoing ? ProcessKind::Undo : ProcessKind::Run, 1, 2, "",
+                                           undoing ? StepState::Undoing : StepState::Running));
     }
     return runId;
   }

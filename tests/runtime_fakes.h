@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "compiler/diag/printers.h"
+#include "compiler/graph/json.h"
 #include "compiler/lower/lower.h"
 #include "compiler/sema/compilation.h"
-#include "compiler/graph/json.h"
 #include "runtime/scheduler.h"
 
 namespace mig::runtime {
@@ -76,8 +76,9 @@ class FakeRunner : public ActionRunner {
 
   std::vector<ProcessResult> wait(std::optional<Instant> until) override {
     if (pending_.empty()) return {};
-    auto earliest = std::min_element(pending_.begin(), pending_.end(),
-                                     [](const Pending& a, const Pending& b) { return a.finish < b.finish; });
+    auto earliest =
+        std::min_element(pending_.begin(), pending_.end(),
+                         [](const Pending& a, const Pending& b) { return a.finish < b.finish; });
     if (until && *until < earliest->finish) {
       clock_.sleepUntil(*until);
       return {};

@@ -1,6 +1,8 @@
 // The scheduler with a fake runner and a fake clock: order, parallelism,
 // retries, checks, windows, rollback, resume decisions, and the journal's
 // promises. Real processes are in process_runner_test and e2e tests.
+#include "runtime/scheduler.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 #include <set>
 
 #include "compiler/lower/lower.h"
-#include "runtime/scheduler.h"
 #include "runtime/state_store.h"
 #include "runtime_fakes.h"
 #include "test_support.h"
@@ -405,8 +406,10 @@ TEST(Scheduler, JournalsEveryStartBeforeTheProcessAndEveryEndBeforeDependents) {
 TEST(Scheduler, ResumeNeverRerunsCompletedSteps) {
   Harness h(compilePlan("  phase migration {\n    step a = sh(\"a\")\n"
                         "    step b {\n      do    sh(\"b\")\n      after a\n    }\n  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "a", ProcessKind::Run, 1, 0, "", StepState::Running));
-  ASSERT_TRUE(h.journal->processFinished(h.runId, "a", ProcessKind::Run, 1, 1, ProcessOutcome::Exited, 0, StepState::Done, ""));
+  ASSERT_TRUE(
+      h.journal->processStarted(h.runId, "a", ProcessKind::Run, 1, 0, "", StepState::Running));
+  ASSERT_TRUE(h.journal->processFinished(h.runId, "a", ProcessKind::Run, 1, 1,
+                                         ProcessOutcome::Exited, 0, StepState::Done, ""));
   RunReport report = h.run();
   EXPECT_EQ(report.result, RunResult::Succeeded);
   EXPECT_EQ(h.runner.started, std::vector<std::string>{"b"});
@@ -419,7 +422,8 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
                         "    step unsure = sh(\"unsure\")\n"
                         "  }\n"));
   for (const char* step : {"checked", "again", "unsure"}) {
-    ASSERT_TRUE(h.journal->processStarted(h.runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
+    ASSERT_TRUE(
+        h.journal->processStarted(h.runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
   }
   RunReport decisions = h.scheduler().decideInterrupted({});
   EXPECT_EQ(decisions.result, RunResult::NeedsDecision);
@@ -443,7 +447,8 @@ TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
   Harness h(compilePlan("  phase migration {\n"
                         "    step checked {\n      do    sh(\"checked\")\n      check \"is checked done\"\n    }\n"
                         "  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "checked", ProcessKind::Run, 1, 0, "", StepState::Running));
+  ASSERT_TRUE(h.journal->processStarted(h.runId, "checked", ProcessKind::Run, 1, 0, "",
+                                        StepState::Running));
   h.preparer.refused = {"is checked done"};
   RunReport decisions = h.scheduler().decideInterrupted({});
   EXPECT_EQ(decisions.result, RunResult::NeedsDecision) << decisions.message;
@@ -453,7 +458,8 @@ TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
 
 TEST(Scheduler, RerunChoiceRunsTheStepAgain) {
   Harness h(compilePlan("  phase migration {\n    step unsure = sh(\"unsure\")\n  }\n"));
-  ASSERT_TRUE(h.journal->processStarted(h.runId, "unsure", ProcessKind::Run, 1, 0, "", StepState::Running));
+  ASSERT_TRUE(
+      h.journal->processStarted(h.runId, "unsure", ProcessKind::Run, 1, 0, "", StepState::Running));
   EXPECT_EQ(h.scheduler().decideInterrupted({{"unsure", ResumeChoice::Rerun}}).result,
             RunResult::Succeeded);
   EXPECT_EQ(h.run().result, RunResult::Succeeded);

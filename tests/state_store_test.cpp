@@ -1,8 +1,8 @@
 #include "runtime/state_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -290,7 +290,8 @@ TEST_F(StateStoreTest, RunRecordRoundTrips) {
 
   ASSERT_TRUE(store->setSwitchover(runId, 5'000, 5'000 + 48 * kHour)) << store->lastError();
   ASSERT_TRUE(store->setRunner(runId, "db-runner-2", 99)) << store->lastError();
-  ASSERT_TRUE(store->setRunState(runId, RunState::Paused, "verification failed after switchover", 9'000))
+  ASSERT_TRUE(
+      store->setRunState(runId, RunState::Paused, "verification failed after switchover", 9'000))
       << store->lastError();
   run = store->run(runId);
   ASSERT_TRUE(run.has_value());
@@ -350,8 +351,8 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"prepare", "copy", "switch"}).value();
 
-  ASSERT_TRUE(
-      store->processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000, "logs/prepare.log", StepState::Running))
+  ASSERT_TRUE(store->processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000,
+                                    "logs/prepare.log", StepState::Running))
       << store->lastError();
   StepRecord prepare = store->steps(runId)[0];
   EXPECT_EQ(nameOf(prepare.state), "running");
@@ -359,7 +360,8 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   EXPECT_EQ(prepare.startedAt, 1'000);
   EXPECT_EQ(prepare.order, 0);
 
-  ASSERT_TRUE(store->processFinished(runId, "prepare", ProcessKind::Run, 1, 1'500, ProcessOutcome::Exited, 0, StepState::Done, ""))
+  ASSERT_TRUE(store->processFinished(runId, "prepare", ProcessKind::Run, 1, 1'500,
+                                     ProcessOutcome::Exited, 0, StepState::Done, ""))
       << store->lastError();
   prepare = store->steps(runId)[0];
   EXPECT_EQ(nameOf(prepare.state), "done");
@@ -368,15 +370,19 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   EXPECT_EQ(prepare.order, 1);
 
   // copy fails once, is retried, then succeeds: it keeps its first start.
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.1.log", StepState::Running));
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'100, ProcessOutcome::Exited, 3, StepState::Running,
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.1.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'100,
+                                     ProcessOutcome::Exited, 3, StepState::Running,
                                      "attempt 1 exited with 3"));
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 3'000, "logs/copy.2.log", StepState::Running));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 3'000, "logs/copy.2.log",
+                                    StepState::Running));
   StepRecord copy = store->steps(runId)[1];
   EXPECT_EQ(nameOf(copy.state), "running");
   EXPECT_EQ(copy.attempts, 2);
   EXPECT_EQ(copy.startedAt, 2'000);
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 3'500, ProcessOutcome::Exited, 0, StepState::Done, ""));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 3'500,
+                                     ProcessOutcome::Exited, 0, StepState::Done, ""));
   copy = store->steps(runId)[1];
   EXPECT_EQ(nameOf(copy.state), "done");
   EXPECT_EQ(copy.order, 2);
@@ -384,9 +390,10 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
   EXPECT_EQ(copy.finishedAt, 3'500);
 
   // switch fails for good.
-  ASSERT_TRUE(
-      store->processStarted(runId, "switch", ProcessKind::Run, 1, 4'000, "logs/switch.log", StepState::Running));
-  ASSERT_TRUE(store->processFinished(runId, "switch", ProcessKind::Run, 1, 4'200, ProcessOutcome::Exited, 7, StepState::Failed,
+  ASSERT_TRUE(store->processStarted(runId, "switch", ProcessKind::Run, 1, 4'000, "logs/switch.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "switch", ProcessKind::Run, 1, 4'200,
+                                     ProcessOutcome::Exited, 7, StepState::Failed,
                                      "pg_ctl promote exited with 7"));
   const StepRecord failed = store->steps(runId)[2];
   EXPECT_EQ(nameOf(failed.state), "failed");
@@ -397,14 +404,15 @@ TEST_F(StateStoreTest, StepLifecycleFromPendingToUndone) {
 
   // Undo in reverse completion order: copy first. The order and the count
   // of `do` attempts stay.
-  ASSERT_TRUE(
-      store->processStarted(runId, "copy", ProcessKind::Undo, 1, 5'000, "logs/copy.undo.log", StepState::Undoing));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Undo, 1, 5'000,
+                                    "logs/copy.undo.log", StepState::Undoing));
   copy = store->steps(runId)[1];
   EXPECT_EQ(nameOf(copy.state), "undoing");
   EXPECT_EQ(copy.attempts, 2);
   EXPECT_EQ(copy.startedAt, 2'000);
   EXPECT_EQ(copy.order, 2);
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Undo, 1, 5'400, ProcessOutcome::Exited, 0, StepState::Undone, ""));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Undo, 1, 5'400,
+                                     ProcessOutcome::Exited, 0, StepState::Undone, ""));
   copy = store->steps(runId)[1];
   EXPECT_EQ(nameOf(copy.state), "undone");
   EXPECT_EQ(copy.order, 2);
@@ -416,11 +424,14 @@ TEST_F(StateStoreTest, CompletionOrderIsCountedPerRun) {
   const int64_t first = store->createRun(sampleRun("alpha"), {"a", "b"}).value();
   const int64_t second = store->createRun(sampleRun("beta"), {"a"}).value();
   for (const std::string step : {"b", "a"}) {
-    ASSERT_TRUE(store->processStarted(first, step, ProcessKind::Run, 1, 10, "", StepState::Running));
-    ASSERT_TRUE(store->processFinished(first, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""));
+    ASSERT_TRUE(
+        store->processStarted(first, step, ProcessKind::Run, 1, 10, "", StepState::Running));
+    ASSERT_TRUE(store->processFinished(first, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited,
+                                       0, StepState::Done, ""));
   }
   ASSERT_TRUE(store->processStarted(second, "a", ProcessKind::Run, 1, 10, "", StepState::Running));
-  ASSERT_TRUE(store->processFinished(second, "a", ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""));
+  ASSERT_TRUE(store->processFinished(second, "a", ProcessKind::Run, 1, 20, ProcessOutcome::Exited,
+                                     0, StepState::Done, ""));
 
   EXPECT_EQ(store->steps(first)[0].order, 2);
   EXPECT_EQ(store->steps(first)[1].order, 1);
@@ -430,16 +441,17 @@ TEST_F(StateStoreTest, CompletionOrderIsCountedPerRun) {
 TEST_F(StateStoreTest, CheckDoesNotCountAsAnAttempt) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log", StepState::Running));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log",
+                                    StepState::Running));
   ASSERT_TRUE(store->setStepState(runId, "copy", StepState::Interrupted, "the runner was killed"));
-  ASSERT_TRUE(
-      store->processStarted(runId, "copy", ProcessKind::Check, 1, 900, "logs/copy.check.log", StepState::Running));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Check, 1, 900,
+                                    "logs/copy.check.log", StepState::Running));
   StepRecord copy = store->steps(runId)[0];
   EXPECT_EQ(nameOf(copy.state), "running");
   EXPECT_EQ(copy.attempts, 1);
   EXPECT_EQ(copy.startedAt, 100);
-  ASSERT_TRUE(
-      store->processFinished(runId, "copy", ProcessKind::Check, 1, 950, ProcessOutcome::Exited, 0, StepState::Done, "check passed"));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Check, 1, 950,
+                                     ProcessOutcome::Exited, 0, StepState::Done, "check passed"));
   copy = store->steps(runId)[0];
   EXPECT_EQ(nameOf(copy.state), "done");
   EXPECT_EQ(copy.message, "check passed");
@@ -449,8 +461,10 @@ TEST_F(StateStoreTest, CheckDoesNotCountAsAnAttempt) {
 TEST_F(StateStoreTest, SetStepStateChangesStateAndMessageAndOrdersADoneStep) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "", StepState::Running));
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200, ProcessOutcome::Exited, 4, StepState::Failed, "boom"));
+  ASSERT_TRUE(
+      store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "", StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200,
+                                     ProcessOutcome::Exited, 4, StepState::Failed, "boom"));
   ASSERT_TRUE(store->setStepState(runId, "copy", StepState::Done, "marked done by the operator"))
       << store->lastError();
   const StepRecord copy = store->steps(runId)[0];
@@ -466,14 +480,19 @@ TEST_F(StateStoreTest, SetStepStateChangesStateAndMessageAndOrdersADoneStep) {
 TEST_F(StateStoreTest, ListsAttemptsInStartOrder) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy", "other"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log", StepState::Running));
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 150, ProcessOutcome::TimedOut, std::nullopt,
-                                     StepState::Running, "timed out"));
-  ASSERT_TRUE(store->processStarted(runId, "other", ProcessKind::Run, 1, 160, "logs/other.log", StepState::Running));
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 200, "logs/copy.2.log", StepState::Running));
-  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 250, ProcessOutcome::Exited, 0, StepState::Done, ""));
-  ASSERT_TRUE(
-      store->processStarted(runId, "copy", ProcessKind::Undo, 1, 300, "logs/copy.undo.log", StepState::Undoing));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 100, "logs/copy.1.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 150,
+                                     ProcessOutcome::TimedOut, std::nullopt, StepState::Running,
+                                     "timed out"));
+  ASSERT_TRUE(store->processStarted(runId, "other", ProcessKind::Run, 1, 160, "logs/other.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 2, 200, "logs/copy.2.log",
+                                    StepState::Running));
+  ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 2, 250,
+                                     ProcessOutcome::Exited, 0, StepState::Done, ""));
+  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Undo, 1, 300, "logs/copy.undo.log",
+                                    StepState::Undoing));
 
   const auto attempts = store->attempts(runId, "copy");
   ASSERT_EQ(attempts.size(), 3u) << store->lastError();
@@ -509,7 +528,8 @@ TEST_F(StateStoreTest, ProcessOfUnknownStepIsRefusedAndChangesNothing) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
 
-  EXPECT_FALSE(store->processStarted(runId, "cpoy", ProcessKind::Run, 1, 100, "", StepState::Running));
+  EXPECT_FALSE(
+      store->processStarted(runId, "cpoy", ProcessKind::Run, 1, 100, "", StepState::Running));
   EXPECT_EQ(store->lastError(), "cannot record the start of run 1 of step 'cpoy' of run " +
                                     std::to_string(runId) + " in '" + path_ +
                                     "': the run has no such step");
@@ -517,7 +537,8 @@ TEST_F(StateStoreTest, ProcessOfUnknownStepIsRefusedAndChangesNothing) {
   EXPECT_EQ(nameOf(store->steps(runId)[0].state), "pending");
   EXPECT_TRUE(store->attempts(runId, "copy").empty());
 
-  EXPECT_FALSE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200, ProcessOutcome::Exited, 0, StepState::Done, ""));
+  EXPECT_FALSE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 200,
+                                      ProcessOutcome::Exited, 0, StepState::Done, ""));
   EXPECT_EQ(store->lastError(), "cannot record the end of run 1 of step 'copy' of run " +
                                     std::to_string(runId) + " in '" + path_ +
                                     "': that process was never journaled");
@@ -539,7 +560,8 @@ TEST_F(StateStoreTest, CommittedStartSurvivesKillOfTheProcess) {
     std::string error;
     auto store = StateStore::open(path_, false, error);
     if (!store) return "open failed: " + error;
-    if (!store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.log", StepState::Running)) {
+    if (!store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.log",
+                               StepState::Running)) {
       return "write failed: " + store->lastError();
     }
     sendText(reportFd, "y");
@@ -728,9 +750,11 @@ TEST_F(StateStoreTest, TwoStoresOnOneFileInterleaveWrites) {
         << first->lastError();
     ASSERT_TRUE(second->processStarted(beta, step, ProcessKind::Run, 1, 11, "", StepState::Running))
         << second->lastError();
-    ASSERT_TRUE(second->processFinished(beta, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited, 0, StepState::Done, ""))
+    ASSERT_TRUE(second->processFinished(beta, step, ProcessKind::Run, 1, 20, ProcessOutcome::Exited,
+                                        0, StepState::Done, ""))
         << second->lastError();
-    ASSERT_TRUE(first->processFinished(alpha, step, ProcessKind::Run, 1, 21, ProcessOutcome::Exited, 0, StepState::Done, ""))
+    ASSERT_TRUE(first->processFinished(alpha, step, ProcessKind::Run, 1, 21, ProcessOutcome::Exited,
+                                       0, StepState::Done, ""))
         << first->lastError();
   }
   ASSERT_TRUE(first->setRunState(alpha, RunState::Succeeded, "", 30));
@@ -761,7 +785,8 @@ TEST_F(StateStoreTest, ProcessesOfDifferentPlansWriteAtTheSameTime) {
       if (!runId) return "create failed: " + store->lastError();
       for (const auto& step : names) {
         if (!store->processStarted(*runId, step, ProcessKind::Run, 1, 1, "", StepState::Running) ||
-            !store->processFinished(*runId, step, ProcessKind::Run, 1, 2, ProcessOutcome::Exited, 0, StepState::Done, "")) {
+            !store->processFinished(*runId, step, ProcessKind::Run, 1, 2, ProcessOutcome::Exited, 0,
+                                    StepState::Done, "")) {
           return "write failed: " + store->lastError();
         }
       }
@@ -789,7 +814,6 @@ TEST_F(StateStoreTest, ProcessesOfDifferentPlansWriteAtTheSameTime) {
   }
 }
 
-
 // ------------------------------------------------------------ version 2
 
 TEST_F(StateStoreTest, StatesOutsideTheirNameTablesAreRefusedByTheSchema) {
@@ -800,12 +824,14 @@ TEST_F(StateStoreTest, StatesOutsideTheirNameTablesAreRefusedByTheSchema) {
   };
   refused("UPDATE runs SET state = 'finished'");
   refused("UPDATE steps SET state = 'complete'");
-  refused(fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path) "
-                      "VALUES ({}, 'copy', 'probe', 1, 0, '')",
-                      runId));
-  refused(fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path, "
-                      "outcome) VALUES ({}, 'copy', 'run', 1, 0, '', 'exploded')",
-                      runId));
+  refused(
+      fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path) "
+                  "VALUES ({}, 'copy', 'probe', 1, 0, '')",
+                  runId));
+  refused(
+      fmt::format("INSERT INTO attempts (run_id, step, kind, attempt, started_at, log_path, "
+                  "outcome) VALUES ({}, 'copy', 'run', 1, 0, '', 'exploded')",
+                  runId));
   // Every name of every table is accepted.
   for (std::string_view state : StateNames<StepState>::names) {
     EXPECT_EQ(sqlErrorOnFile(path_, fmt::format("UPDATE steps SET state = '{}'", state).c_str()),
@@ -827,11 +853,12 @@ TEST_F(StateStoreTest, RunsAreNumberedPerPlan) {
 TEST_F(StateStoreTest, AnUndoDoesNotChangeWhenTheStepFinished) {
   auto store = open();
   const int64_t runId = store->createRun(sampleRun("alpha"), {"copy"}).value();
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Run, 1, 1'000, "", StepState::Running));
+  ASSERT_TRUE(
+      store->processStarted(runId, "copy", ProcessKind::Run, 1, 1'000, "", StepState::Running));
   ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Run, 1, 2'000,
                                      ProcessOutcome::Exited, 0, StepState::Done, ""));
-  ASSERT_TRUE(store->processStarted(runId, "copy", ProcessKind::Undo, 1, 90'000, "",
-                                    StepState::Undoing));
+  ASSERT_TRUE(
+      store->processStarted(runId, "copy", ProcessKind::Undo, 1, 90'000, "", StepState::Undoing));
   ASSERT_TRUE(store->processFinished(runId, "copy", ProcessKind::Undo, 1, 95'000,
                                      ProcessOutcome::Exited, 0, StepState::Undone, ""));
   const StepRecord step = store->steps(runId).at(0);
