@@ -298,6 +298,11 @@ class WriteTransaction {
     if (inBatch_) return true;
     return commitCounted(db_, seal_);
   }
+  /// For a transaction that only read, or whose count is the caller's.
+  bool commitUncounted() {
+    Statement commit(db_, "COMMIT");
+    return commit.run();
+  }
 
  private:
   sqlite3* db_;
@@ -549,10 +554,11 @@ bool StateStore::checkOrCreateSchema() {
         path_, commits, seal->path(), sealed->commits, sealed->commits - commits, path_);
     return false;
   }
-  if (!commitCounted(db_, nullptr)) return fail("check the schema");
+  // Not counted: opening the journal (`mig status`) changes nothing in it.
+  if (!transaction.commitUncounted()) return fail("check the schema");
   seal->setJournalId(journalId);
   std::string ignored;  // a missing seal only weakens the next open's check
-  seal->write(commits + 1, ignored);
+  seal->write(commits, ignored);
   seal_ = std::move(seal);
   struct stat info {};
   if (::stat(path_.c_str(), &info) == 0) {
