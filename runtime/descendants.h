@@ -86,6 +86,8 @@ class Cgroup {
 
   /// As /proc/PID/cgroup names it.
   const std::string& name() const { return name_; }
+  /// Its folder in the file system.
+  const std::string& path() const { return path_; }
   /// Its cgroup.procs, open for writing: the child joins by writing "0" to it before exec.
   UniqueFd openForJoining() const;
   /// Its live processes (zombies are not listed).

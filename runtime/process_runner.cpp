@@ -688,16 +688,6 @@ struct ProcessRunner::Process {
         log(request.logPath, logLimit),
         redactor(std::move(request.redact)) {}
 
-  bool watchingDescendants() const {
-    return std::any_of(descendants.begin(), descendants.end(),
-                       [](const Descendant& descendant) { return descendant.pidfd.valid(); });
-  }
-
-  void record(std::string_view text) {
-    tail.append(text);
-    log.append(text);
-  }
-
   uint64_t token;
   std::optional<Instant> deadline;
   Instant started;
@@ -725,6 +715,16 @@ struct ProcessRunner::Process {
   /// The pids, groups and sessions of the descendants seen, and the main process's: a child of
   /// the runner that exits with one of them is one of ours to reap.
   std::set<pid_t> knownIds;
+
+  void record(std::string_view text) {
+    tail.append(text);
+    log.append(text);
+  }
+
+  bool watchingDescendants() const {
+    return std::any_of(descendants.begin(), descendants.end(),
+                       [](const Descendant& descendant) { return descendant.pidfd.valid(); });
+  }
 };
 
 ProcessRunner::ProcessRunner(const Clock& clock, Milliseconds gracePeriod)
@@ -1105,6 +1105,8 @@ void ProcessRunner::watchDescendants(Process& process, Instant now) {
       }
     } else {
       if (!process.termSent) {
+        // The group's id stays taken while any member lives; once it is empty, the id could name
+        // another group only if the pid counter wrapped around since the main process was reaped.
         ::kill(-process.pid, SIGTERM);
         ::kill(-process.pid, SIGCONT);
         process.termSent = true;

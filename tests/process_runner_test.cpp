@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/descendants.h"
 #include "runtime/step_log.h"
 
 namespace mig::runtime {
@@ -733,6 +734,13 @@ TEST_F(ProcessRunnerTest, DestructorStopsRunningProcesses) {
 
 // ------------------------------------------------------------------ descendants in other sessions
 
+/// True when none of `pids` is left, not even as a zombie: they were reaped.
+bool allReaped(const std::vector<pid_t>& pids) {
+  return std::none_of(pids.begin(), pids.end(), [](pid_t pid) {
+    return std::filesystem::exists("/proc/" + std::to_string(pid));
+  });
+}
+
 /// Kills whatever of `pids` a failed test left running, so that it does not outlive the test.
 void killSurvivors(const std::vector<pid_t>& pids) {
   for (pid_t pid : pids) {
@@ -772,6 +780,7 @@ TEST_P(DescendantsTest, ChildrenInNewSessionsDoNotOutliveTheirStep) {
   EXPECT_LT(elapsed(result), 3s);  // SIGTERM was enough: no grace period spent
   std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
   ASSERT_EQ(pids.size(), 2u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));  // before the result came back
   EXPECT_TRUE(allGone(pids));
   killSurvivors(pids);
 }
@@ -788,6 +797,7 @@ TEST_P(DescendantsTest, ChildrenInNewSessionsAreStoppedAtTheTimeout) {
   EXPECT_LT(elapsed(result), 4500ms);  // well before the 5 s grace period
   std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
   ASSERT_EQ(pids.size(), 3u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
   EXPECT_TRUE(allGone(pids));
   killSurvivors(pids);
 }
@@ -823,6 +833,7 @@ TEST_P(DescendantsTest, CancelStopsChildrenInNewSessions) {
   EXPECT_EQ(result.outcome, Outcome::Cancelled);
   std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
   ASSERT_EQ(pids.size(), 2u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
   EXPECT_TRUE(allGone(pids));
   killSurvivors(pids);
 }
@@ -841,12 +852,12 @@ TEST_P(DescendantsTest, AStepsEndLeavesTheDescendantsOfAnotherStepAlone) {
   EXPECT_TRUE(run(runner, ending).succeeded());
   std::vector<pid_t> endingPids = pidsIn(readFile(ending.logPath));
   ASSERT_EQ(endingPids.size(), 2u) << readFile(ending.logPath);
-  EXPECT_TRUE(allGone(endingPids));
+  EXPECT_TRUE(allReaped(endingPids));
   for (pid_t pid : waitingPids) EXPECT_FALSE(isGone(pid)) << pid;
 
   std::ofstream(dir_ + "/release") << "go\n";  // blocks until the step reads
   EXPECT_TRUE(waitFor(runner, 1).succeeded());
-  EXPECT_TRUE(allGone(waitingPids));
+  EXPECT_TRUE(allReaped(waitingPids));
   killSurvivors(endingPids);
   killSurvivors(waitingPids);
 }
@@ -891,8 +902,48 @@ TEST_F(ProcessRunnerTest, InACgroupADescendantWithoutTheEnvironmentIsStoppedToo)
   EXPECT_TRUE(run(runner, script).succeeded());
   std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
   ASSERT_EQ(pids.size(), 1u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
   EXPECT_TRUE(allGone(pids));
   killSurvivors(pids);
+}
+
+TEST_F(ProcessRunnerTest, CgroupWithoutAKillFileKillsItsProcessesWhileFrozen) {
+  std::string why;
+  std::unique_ptr<CgroupFolder> folder = CgroupFolder::create(why);
+  if (!folder) GTEST_SKIP() << why;
+  std::optional<Cgroup> cgroup = folder->newCgroup(1, why);
+  ASSERT_TRUE(cgroup) << why;
+  pid_t child = ::fork();
+  if (child == 0) {
+    UniqueFd procs = cgroup->openForJoining();
+    if (::write(procs.get(), "0", 1) != 1) ::_exit(3);
+    ::execl("/bin/sleep", "sleep", "1000", nullptr);
+    ::_exit(4);
+  }
+  ASSERT_GT(child, 0);
+  bool joined = false;
+  for (int attempt = 0; attempt < 300 && !joined; ++attempt) {
+    joined = cgroup->processes() == std::vector<pid_t>{child};
+    if (!joined) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(joined);
+  // The same cgroup, as on a kernel before 5.14, without cgroup.kill.
+  Cgroup withoutKillFile(cgroup->path(), cgroup->name(), false);
+  withoutKillFile.killAll();
+  int status = 0;
+  pid_t reaped = 0;
+  for (int attempt = 0; attempt < 300 && reaped == 0; ++attempt) {
+    reaped = ::waitpid(child, &status, WNOHANG);
+    if (reaped == 0) std::this_thread::sleep_for(10ms);
+  }
+  if (reaped == 0) {  // not killed: do not leave it behind
+    ::kill(child, SIGKILL);
+    reaped = ::waitpid(child, &status, 0);
+    ADD_FAILURE() << "the process in the cgroup was not killed";
+  }
+  ASSERT_EQ(reaped, child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_EQ(readFile(cgroup->path() + "/cgroup.freeze"), "0\n");  // thawed again
 }
 
 // ------------------------------------------------------------------ waiting
