@@ -21,7 +21,7 @@ struct ProcessRequest {
   std::string workdir;
   std::string logPath;  ///< stdout and stderr, interleaved, secrets redacted
   std::vector<std::string> redact;  ///< values replaced by *** in the log and in `tail`
-  /// When to kill the whole process group (timeout, or a window's end).
+  /// When to stop the process and its descendants (timeout, or a window's end).
   std::optional<Instant> deadline;
   /// A file the process may create, holding its process id, to say that it
   /// failed before changing anything (so rollback need not undo it); its
@@ -67,8 +67,9 @@ class ActionRunner {
   /// that have), or until `until` (returning none). Without `until` and with
   /// nothing running, returns at once.
   virtual std::vector<ProcessResult> wait(std::optional<Instant> until) = 0;
-  /// Kills the process group of `token` (SIGTERM, then SIGKILL after a
-  /// grace period); its result comes through wait() as Cancelled.
+  /// Stops the process of `token` and its descendants (SIGTERM, then
+  /// SIGKILL after a grace period); its result comes through wait() as
+  /// Cancelled.
   virtual void cancel(uint64_t token) = 0;
   virtual size_t running() const = 0;
 };

@@ -1,7 +1,9 @@
 #include "runtime/process_runner.h"
 
+#include "runtime/descendants.h"
 #include "runtime/nothing_changed.h"
 #include "runtime/step_log.h"
+#include "runtime/unique_fd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,9 +16,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
-#include <array>
+#include <set>
 
 // Boost.Process 1.74 compiles its vfork launcher only when the feature macros predate POSIX
 // 2008, which g++'s _GNU_SOURCE never does. vfork is worth it: fork copies the page tables of
@@ -54,43 +58,13 @@ constexpr size_t kTailBytes = 16 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 /// Reads per wake-up and pipe: a chatty process cannot keep the runner from the others.
 constexpr int kReadsPerWake = 16;
-/// How often a group whose members vanish before they can be watched is looked at again.
-constexpr int kLeftoverScans = 3;
+/// How often a process's descendants are looked for again when those found vanish before they
+/// can be watched.
+constexpr int kDescendantScans = 3;
 
 std::string errorText(int error) {
   return std::system_category().message(error);
 }
-
-/// A descriptor that polls readable once `pid` has exited. Through syscall(): glibc 2.36's
-/// <sys/pidfd.h> declares pidfd_open without extern "C".
-int openPidfd(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 /// Replaces secrets with *** in a stream that arrives in pieces. The end of each piece is held
 /// back while a secret could still start in it, so the result is the same as redacting the
@@ -454,22 +428,25 @@ std::optional<Launch> directLaunch(const std::string& script,
 
 // ------------------------------------------------------------------ spawning
 
-/// The child's side of a Boost.Process launch: its own process group, default signal handling,
-/// stdin from /dev/null, the working directory, and no descriptors but 0-2 across exec.
+/// The child's side of a Boost.Process launch: its cgroup, its own process group, default signal
+/// handling, stdin from /dev/null, the working directory, and no descriptors but 0-2 across exec.
 ///
 /// The child is vforked: until execve it runs on the parent's memory, so it makes system calls
 /// only — no allocation, no handler of the parent's (signals are blocked around the launch, and
 /// handlers are reset before they are unblocked), errors reported in strings short enough to
-/// stay inside std::string.
+/// stay inside std::string. Like Boost.Process's own error reporting, it tells the parent whether
+/// it joined its cgroup through that shared memory (`joinedCgroup`).
 class ChildSetup : public bp::extend::handler {
  public:
   ChildSetup(const char* program, char* const* argv, char** envp, const char* workdir, int devNull,
-             pid_t& forkedPid)
+             int cgroupProcs, bool& joinedCgroup, pid_t& forkedPid)
       : program_(program),
         argv_(argv),
         envp_(envp),
         workdir_(workdir),
         devNull_(devNull),
+        cgroupProcs_(cgroupProcs),
+        joinedCgroup_(joinedCgroup),
         forkedPid_(forkedPid) {}
 
   template <class Executor>
@@ -481,6 +458,9 @@ class ChildSetup : public bp::extend::handler {
 
   template <class Executor>
   void on_exec_setup(Executor& exec) const {
+    // Before exec, so that the process and all it starts are in the cgroup from the first
+    // instruction ("0": the writer).
+    if (cgroupProcs_ >= 0) joinedCgroup_ = ::write(cgroupProcs_, "0", 1) == 1;
     ::setpgid(0, 0);
     resetSignals();
     if (::dup2(devNull_, STDIN_FILENO) == -1) fail(exec, "stdin");
@@ -525,6 +505,8 @@ class ChildSetup : public bp::extend::handler {
   char** envp_;
   const char* workdir_;
   int devNull_;
+  int cgroupProcs_;  ///< cgroup.procs of the child's cgroup, or -1
+  bool& joinedCgroup_;
   pid_t& forkedPid_;
 };
 
@@ -548,9 +530,11 @@ struct Spawned {
   pid_t pid = -1;
   UniqueFd output;    ///< the read end of the child's stdout and stderr
   std::string error;  ///< why it did not start, when pid is -1
+  bool joinedCgroup = false;
 };
 
-Spawned spawnChild(const Launch& launch, const std::string& workdir) {
+/// `cgroupProcs`: the cgroup.procs file of the cgroup the child joins, or -1.
+Spawned spawnChild(const Launch& launch, const std::string& workdir, int cgroupProcs) {
   Spawned spawned;
   std::vector<char*> argv;
   for (const std::string& argument : launch.argv) {
@@ -580,7 +564,8 @@ Spawned spawnChild(const Launch& launch, const std::string& workdir) {
   std::error_code error;
   try {
     ChildSetup setup(launch.program.c_str(), argv.data(), envp.data(),
-                     workdir.empty() ? nullptr : workdir.c_str(), devNull.get(), forkedPid);
+                     workdir.empty() ? nullptr : workdir.c_str(), devNull.get(), cgroupProcs,
+                     spawned.joinedCgroup, forkedPid);
     SignalsBlocked blocked;
     bp::child child(setup, (bp::std_out & bp::std_err) > output, bp::posix::use_vfork, error);
     if (!error) {
@@ -616,34 +601,6 @@ Spawned spawnChild(const Launch& launch, const std::string& workdir) {
   }
   spawned.output = std::move(readEnd);
   return spawned;
-}
-
-/// The processes of group `group` that have not exited: its members other than the main process
-/// are not our children, so /proc is the only place that knows them.
-std::vector<pid_t> liveGroupMembers(pid_t group) {
-  std::vector<pid_t> members;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return members;
-  while (dirent* entry = ::readdir(proc)) {
-    pid_t pid = 0;
-    std::string_view name = entry->d_name;
-    auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (error != std::errc() || end != name.data() + name.size()) continue;
-    if (::getpgid(pid) != group) continue;
-    // An exited member waits for its new parent (init) to reap it: it counts as gone.
-    UniqueFd stat(::open(fmt::format("/proc/{}/stat", pid).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!stat.valid()) continue;
-    std::array<char, 512> buffer{};
-    ssize_t length = ::read(stat.get(), buffer.data(), buffer.size() - 1);
-    if (length <= 0) continue;
-    std::string_view text(buffer.data(), static_cast<size_t>(length));
-    size_t commandEnd = text.rfind(')');
-    if (commandEnd == std::string_view::npos || commandEnd + 2 >= text.size()) continue;
-    char state = text[commandEnd + 2];
-    if (state != 'Z' && state != 'X' && state != 'x') members.push_back(pid);
-  }
-  ::closedir(proc);
-  return members;
 }
 
 }  // namespace
@@ -710,11 +667,18 @@ bool isSingleCommand(std::string_view script) {
 
 // ------------------------------------------------------------------ ProcessRunner
 
+namespace {
+/// Numbers the processes of all runners of this process, for their tags and cgroups.
+std::atomic<uint64_t> processSerial{0};
+}  // namespace
+
 struct ProcessRunner::Process {
   enum class Phase {
     Running,   ///< the main process runs
-    Settling,  ///< the main process is reaped; the rest of its group is being stopped
-    Done,      ///< the result is in finished_
+    Settling,  ///< the main process is reaped; its descendants are being stopped
+    Reaping,   ///< the result is in finished_; descendants killed at the end of the grace
+               ///< period are being reaped
+    Done,      ///< nothing is left to do
   };
 
   Process(ProcessRequest& request, Instant started, uint64_t logLimit)
@@ -728,13 +692,15 @@ struct ProcessRunner::Process {
   std::optional<Instant> deadline;
   Instant started;
   pid_t pid = -1;      ///< the main process, and the id of its process group
-  UniqueFd exitWatch;  ///< pidfd of the main process
+  UniqueFd exitWatch;  ///< pidfd of the main process, until it is reaped
   UniqueFd output;
   std::string nothingChangedMarker;
   /// Created at the first output: a step that prints nothing (most of them) costs no file.
   StepLog log;
   StreamRedactor redactor;
   OutputTail tail;
+  std::string tag;  ///< the kProcessTagVariable of its processes
+  std::optional<Cgroup> cgroup;
 
   Phase phase = Phase::Running;
   std::optional<Outcome> stoppedFor;  ///< TimedOut or Cancelled
@@ -742,12 +708,22 @@ struct ProcessRunner::Process {
   bool killSent = false;
   std::optional<Instant> killAt;  ///< when SIGTERM has had its grace period
   int exitCode = 0;
-  std::string lostStatus;           ///< why the main process's status is unknown
-  std::vector<UniqueFd> leftovers;  ///< pidfds of the group's other members, while settling
+  std::string lostStatus;  ///< why the main process's status is unknown
+  /// Watched while settling and reaping; a pidfd is reset once its process has exited.
+  std::vector<Descendant> descendants;
+  std::set<pid_t> signalled;  ///< descendants sent SIGTERM
+  /// The pids, groups and sessions of the descendants seen, and the main process's: a child of
+  /// the runner that exits with one of them is one of ours to reap.
+  std::set<pid_t> knownIds;
 
   void record(std::string_view text) {
     tail.append(text);
     log.append(text);
+  }
+
+  bool watchingDescendants() const {
+    return std::any_of(descendants.begin(), descendants.end(),
+                       [](const Descendant& descendant) { return descendant.pidfd.valid(); });
   }
 };
 
@@ -759,10 +735,26 @@ ProcessRunner::~ProcessRunner() {
   for (const std::unique_ptr<Process>& process : processes_) {
     if (process->phase == Process::Phase::Running && !process->termSent) {
       process->stoppedFor = Outcome::Cancelled;
-      stopGroup(*process, now);
+      stop(*process, now);
     }
   }
-  while (!processes_.empty()) wait(std::nullopt);
+  while (active() > 0) wait(std::nullopt);
+  // Descendants killed at the end of a grace period go at once, unless stuck in the kernel: after
+  // another grace period, they are left to init.
+  Instant giveUp = clock_.now() + gracePeriod_;
+  for (Instant at = clock_.now(); !processes_.empty() && at < giveUp; at = clock_.now()) {
+    pollOnce(at, giveUp);
+  }
+}
+
+bool ProcessRunner::cgroupsAvailable() {
+  if (!useCgroups_ || !cgroupsWork_) return false;
+  if (!cgroupFolder_) {
+    std::string ignored;  // any reason is the machine's: do without
+    cgroupFolder_ = CgroupFolder::create(ignored);
+    cgroupsWork_ = cgroupFolder_ != nullptr;
+  }
+  return cgroupsWork_;
 }
 
 void ProcessRunner::start(ProcessRequest request) {
@@ -830,22 +822,39 @@ void ProcessRunner::start(ProcessRequest request) {
       ::unlink(request.nothingChangedMarker.c_str());  // left by a killed runner
       request.env.emplace_back(kNothingChangedVariable, request.nothingChangedMarker);
     }
+    uint64_t serial = ++processSerial;
+    std::string tag = fmt::format("{}-{}", ::getpid(), serial);
+    request.env.emplace_back(kProcessTagVariable, tag);
     std::vector<std::string> environment = childEnvironment(request);
+    std::optional<Cgroup> cgroup;
+    if (cgroupsAvailable()) {
+      std::string ignored;  // without its cgroup, the process is followed as on any machine
+      cgroup = cgroupFolder_->newCgroup(serial, ignored);
+    }
+    UniqueFd joining = cgroup ? cgroup->openForJoining() : UniqueFd();
     Spawned spawned;
     if (std::optional<Launch> direct = directLaunch(request.script, environment, request.workdir)) {
       // A failed exec is bash's to report (127, 126, or a script without #!): fall back to it.
-      spawned = spawnChild(*direct, request.workdir);
+      spawned = spawnChild(*direct, request.workdir, joining.get());
     }
     if (spawned.pid < 0) {
-      spawned = spawnChild(bashLaunch(request.script, std::move(environment)), request.workdir);
+      spawned = spawnChild(bashLaunch(request.script, std::move(environment)), request.workdir,
+                           joining.get());
     }
+    joining.reset();
     if (spawned.pid < 0) {
       return endEarly(Outcome::SpawnFailed, "cannot start: " + spawned.error, Log::Write);
+    }
+    if (cgroup && !spawned.joinedCgroup) {
+      // We may make cgroups here but not move processes into them: do without from now on.
+      cgroup.reset();
+      cgroupsWork_ = false;
     }
     UniqueFd exitWatch(openPidfd(spawned.pid));
     if (!exitWatch.valid()) {
       std::string why = errorText(errno);
       ::kill(-spawned.pid, SIGKILL);
+      if (cgroup) cgroup->killAll();
       int status = 0;
       while (::waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR) {
       }
@@ -858,6 +867,9 @@ void ProcessRunner::start(ProcessRequest request) {
     process->exitWatch = std::move(exitWatch);
     process->output = std::move(spawned.output);
     process->nothingChangedMarker = request.nothingChangedMarker;
+    process->tag = std::move(tag);
+    process->cgroup = std::move(cgroup);
+    process->knownIds.insert(spawned.pid);
     processes_.push_back(std::move(process));
   } catch (const std::exception& exception) {
     endEarly(Outcome::SpawnFailed, fmt::format("cannot start: {}", exception.what()), Log::Skip);
@@ -869,7 +881,11 @@ std::vector<ProcessResult> ProcessRunner::wait(std::optional<Instant> until) {
     Instant now = clock_.now();
     fireTimers(now);
     if (!finished_.empty()) return std::exchange(finished_, {});
-    if (processes_.empty()) return {};
+    if (active() == 0) {
+      // Descendants killed at the end of a grace period may be waiting to be reaped: a look.
+      if (!processes_.empty()) pollOnce(now, now);
+      return {};
+    }
     bool expired = until && now >= *until;
     std::optional<Instant> wake = expired ? std::optional<Instant>(now) : until;
     if (std::optional<Instant> timer = nextTimer(); timer && (!wake || *timer < *wake)) {
@@ -882,32 +898,44 @@ std::vector<ProcessResult> ProcessRunner::wait(std::optional<Instant> until) {
 
 void ProcessRunner::cancel(uint64_t token) {
   for (const std::unique_ptr<Process>& process : processes_) {
-    if (process->token != token) continue;
+    if (process->token != token || process->phase == Process::Phase::Reaping) continue;
     if (process->phase == Process::Phase::Running && !process->termSent) {
       process->stoppedFor = Outcome::Cancelled;
-      stopGroup(*process, clock_.now());
+      stop(*process, clock_.now());
     }
     return;
   }
 }
 
 size_t ProcessRunner::running() const {
-  return processes_.size() + finished_.size();
+  return active() + finished_.size();
+}
+
+size_t ProcessRunner::active() const {
+  return static_cast<size_t>(
+      std::count_if(processes_.begin(), processes_.end(), [](const std::unique_ptr<Process>& p) {
+        return p->phase == Process::Phase::Running || p->phase == Process::Phase::Settling;
+      }));
+}
+
+bool ProcessRunner::isMainProcess(pid_t pid) const {
+  return std::any_of(processes_.begin(), processes_.end(), [&](const std::unique_ptr<Process>& p) {
+    return p->pid == pid && p->exitWatch.valid();
+  });
 }
 
 void ProcessRunner::fireTimers(Instant now) {
   for (const std::unique_ptr<Process>& process : processes_) {
-    if (process->phase == Process::Phase::Running && !process->termSent && process->deadline &&
-        now >= *process->deadline) {
+    bool running = process->phase == Process::Phase::Running;
+    bool settling = process->phase == Process::Phase::Settling;
+    if (running && !process->termSent && process->deadline && now >= *process->deadline) {
       process->stoppedFor = Outcome::TimedOut;
-      stopGroup(*process, now);
+      stop(*process, now);
     }
-    if (process->phase != Process::Phase::Done && !process->killSent && process->killAt &&
-        now >= *process->killAt) {
-      ::kill(-process->pid, SIGKILL);
-      process->killSent = true;
+    if ((running || settling) && !process->killSent && process->killAt && now >= *process->killAt) {
+      killEverything(*process);
       // While running, the main process's exit comes through its pidfd and completes it.
-      if (process->phase == Process::Phase::Settling) complete(*process, now);
+      if (settling) complete(*process, now);
     }
   }
   sweep();
@@ -919,10 +947,10 @@ std::optional<Instant> ProcessRunner::nextTimer() const {
     if (!next || at < *next) next = at;
   };
   for (const std::unique_ptr<Process>& process : processes_) {
-    if (process->phase == Process::Phase::Running && !process->termSent && process->deadline) {
-      consider(*process->deadline);
-    }
-    if (process->phase != Process::Phase::Done && !process->killSent && process->killAt) {
+    bool running = process->phase == Process::Phase::Running;
+    bool settling = process->phase == Process::Phase::Settling;
+    if (running && !process->termSent && process->deadline) consider(*process->deadline);
+    if ((running || settling) && !process->killSent && process->killAt) {
       consider(*process->killAt);
     }
   }
@@ -930,26 +958,26 @@ std::optional<Instant> ProcessRunner::nextTimer() const {
 }
 
 void ProcessRunner::pollOnce(Instant now, std::optional<Instant> wake) {
-  enum class Source { Output, MainExit, Leftover };
+  enum class Source { Output, MainExit, Descendant };
   struct Watch {
     Process* process;
     Source source;
-    size_t leftover;
+    size_t descendant;
   };
   std::vector<pollfd> fds;
   std::vector<Watch> watches;
-  auto watch = [&](int fd, Process* process, Source source, size_t leftover = 0) {
+  auto watch = [&](int fd, Process* process, Source source, size_t descendant = 0) {
     fds.push_back(pollfd{fd, POLLIN, 0});
-    watches.push_back(Watch{process, source, leftover});
+    watches.push_back(Watch{process, source, descendant});
   };
   for (const std::unique_ptr<Process>& process : processes_) {
     if (process->output.valid()) watch(process->output.get(), process.get(), Source::Output);
     if (process->exitWatch.valid()) {
       watch(process->exitWatch.get(), process.get(), Source::MainExit);
     }
-    for (size_t i = 0; i < process->leftovers.size(); ++i) {
-      if (process->leftovers[i].valid()) {
-        watch(process->leftovers[i].get(), process.get(), Source::Leftover, i);
+    for (size_t i = 0; i < process->descendants.size(); ++i) {
+      if (process->descendants[i].pidfd.valid()) {
+        watch(process->descendants[i].pidfd.get(), process.get(), Source::Descendant, i);
       }
     }
   }
@@ -965,22 +993,27 @@ void ProcessRunner::pollOnce(Instant now, std::optional<Instant> wake) {
       readOutput(*watches[i].process);
     }
   }
-  std::vector<Process*> settling;
+  std::vector<Process*> lostDescendants;
   for (size_t i = 0; i < fds.size(); ++i) {
     if (fds[i].revents == 0) continue;
     Process& process = *watches[i].process;
     if (watches[i].source == Source::MainExit && process.phase == Process::Phase::Running) {
       onMainExit(process, at);
-    } else if (watches[i].source == Source::Leftover && process.phase == Process::Phase::Settling) {
-      process.leftovers[watches[i].leftover].reset();
-      settling.push_back(&process);
+    } else if (watches[i].source == Source::Descendant) {
+      UniqueFd& pidfd = process.descendants[watches[i].descendant].pidfd;
+      reapIfExitedChild(pidfd.get());
+      pidfd.reset();
+      if (std::find(lostDescendants.begin(), lostDescendants.end(), &process) ==
+          lostDescendants.end()) {
+        lostDescendants.push_back(&process);
+      }
     }
   }
-  for (Process* process : settling) {
-    if (process->phase != Process::Phase::Settling) continue;
-    bool allGone = std::none_of(process->leftovers.begin(), process->leftovers.end(),
-                                [](const UniqueFd& fd) { return fd.valid(); });
-    if (allGone) watchLeftovers(*process, at);  // members may have forked while dying
+  for (Process* process : lostDescendants) {
+    bool watching =
+        process->phase == Process::Phase::Settling || process->phase == Process::Phase::Reaping;
+    // Once all have exited, look again: they may have forked while dying.
+    if (watching && !process->watchingDescendants()) watchDescendants(*process, at);
   }
   sweep();
 }
@@ -1011,62 +1044,123 @@ void ProcessRunner::onMainExit(Process& process, Instant now) {
   }
   process.exitWatch.reset();
   readOutput(process);
-  settleGroup(process, now);
+  settle(process, now);
 }
 
-void ProcessRunner::stopGroup(Process& process, Instant now) {
+// SIGTERM to the process group, and to the descendants that left it. They are found first, while
+// they can all show their tag.
+void ProcessRunner::stop(Process& process, Instant now) {
+  FoundDescendants found = findDescendants(process);
   ::kill(-process.pid, SIGTERM);
   ::kill(-process.pid, SIGCONT);  // a stopped member would not see SIGTERM until the SIGKILL
+  terminate(process, found.live);
   process.termSent = true;
   process.killAt = now + gracePeriod_;
 }
 
-// The main process is reaped: stop the rest of its group, if any, before completing. The group's
-// id stays taken while any member lives; once it is empty, the id could name another group only
-// if the pid counter wrapped around between the reaping and the kill.
-void ProcessRunner::settleGroup(Process& process, Instant now) {
-  process.phase = Process::Phase::Settling;
-  if (process.killSent) {
-    ::kill(-process.pid, SIGKILL);
-    return complete(process, now);
+// SIGTERM to those of `descendants` that have not had it yet.
+void ProcessRunner::terminate(Process& process, const std::vector<Descendant>& descendants) {
+  for (const Descendant& descendant : descendants) {
+    if (!process.signalled.insert(descendant.pid).second) continue;
+    signalProcess(descendant.pidfd.get(), SIGTERM);
+    signalProcess(descendant.pidfd.get(), SIGCONT);
   }
-  if (!process.termSent) {
-    if (::kill(-process.pid, SIGTERM) != 0) return complete(process, now);  // nobody left
-    ::kill(-process.pid, SIGCONT);
-    process.termSent = true;
-    process.killAt = now + gracePeriod_;
-  } else if (::kill(-process.pid, 0) != 0) {
-    return complete(process, now);
-  }
-  watchLeftovers(process, now);
 }
 
-// Watches the group's remaining members through pidfds; completes when there are none. When a
-// member cannot be watched, the SIGKILL at the end of the grace period settles it.
-void ProcessRunner::watchLeftovers(Process& process, Instant now) {
-  process.leftovers.clear();
-  for (int scan = 0; scan < kLeftoverScans; ++scan) {
-    std::vector<pid_t> members = liveGroupMembers(process.pid);
-    if (members.empty()) return complete(process, now);
-    bool unwatchable = false;
-    for (pid_t member : members) {
-      UniqueFd fd(openPidfd(member));
-      if (!fd.valid()) {
-        if (errno != ESRCH) unwatchable = true;
-        continue;
-      }
-      // The pid may have been reused between the scan and pidfd_open.
-      if (::getpgid(member) == process.pid) process.leftovers.push_back(std::move(fd));
-    }
-    if (!process.leftovers.empty() || unwatchable) return;
+// The end of the grace period: SIGKILL to the process group, the cgroup and every descendant.
+// The descendants are found first, while they live, so that they are watched until reaped.
+void ProcessRunner::killEverything(Process& process) {
+  FoundDescendants found = findDescendants(process);
+  ::kill(-process.pid, SIGKILL);
+  if (process.cgroup) process.cgroup->killAll();
+  for (Descendant& descendant : found.live) {
+    signalProcess(descendant.pidfd.get(), SIGKILL);
+    process.descendants.push_back(std::move(descendant));
   }
+  process.killSent = true;
+}
+
+// The main process is reaped: stop its descendants, if any are left, before completing.
+void ProcessRunner::settle(Process& process, Instant now) {
+  process.phase = Process::Phase::Settling;
+  if (!process.killSent) return watchDescendants(process, now);
+  killEverything(process);
+  complete(process, now);
+}
+
+// Looks for the descendants left, reaps those that exited, and watches the others through their
+// pidfds after SIGTERM (SIGKILL once reaping); completes (or, reaping, lets go) when there are
+// none. When one cannot be watched, the SIGKILL at the end of the grace period settles it.
+void ProcessRunner::watchDescendants(Process& process, Instant now) {
+  bool reaping = process.phase == Process::Phase::Reaping;
+  for (int scan = 0; scan < kDescendantScans; ++scan) {
+    FoundDescendants found = findDescendants(process);
+    if (found.live.empty() && !found.unwatchable) {
+      if (found.vanished) continue;  // their children may have come back to us meanwhile
+      break;
+    }
+    if (reaping) {
+      for (const Descendant& descendant : found.live) {
+        signalProcess(descendant.pidfd.get(), SIGKILL);
+      }
+    } else {
+      if (!process.termSent) {
+        // The group's id stays taken while any member lives; once it is empty, the id could name
+        // another group only if the pid counter wrapped around since the main process was reaped.
+        ::kill(-process.pid, SIGTERM);
+        ::kill(-process.pid, SIGCONT);
+        process.termSent = true;
+        process.killAt = now + gracePeriod_;
+      }
+      terminate(process, found.live);
+    }
+    process.descendants = std::move(found.live);
+    if (reaping && !process.watchingDescendants()) break;  // nothing it can watch: let go
+    reapExitedDescendants(process);
+    return;
+  }
+  process.descendants.clear();
+  if (reaping) return release(process);
+  complete(process, now);
+}
+
+FoundDescendants ProcessRunner::findDescendants(Process& process) {
+  DescendantQuery query;
+  query.main = process.pid;
+  query.mainRunning = process.exitWatch.valid();
+  query.tag = process.tag;
+  query.cgroup = process.cgroup ? &*process.cgroup : nullptr;
+  query.orphansComeBack = subreaper_.active();
+  query.isMainProcess = [this](pid_t pid) { return isMainProcess(pid); };
+  query.isKnown = [&](pid_t pid, const ProcStat& stat) { return isKnown(process, pid, stat); };
+  FoundDescendants found = runtime::findDescendants(query);
+  pid_t ownGroup = ::getpgrp();
+  pid_t ownSession = ::getsid(0);
+  for (const Descendant& descendant : found.live) {
+    for (pid_t id : {descendant.pid, descendant.stat.group, descendant.stat.session}) {
+      if (id != ownGroup && id != ownSession) process.knownIds.insert(id);
+    }
+  }
+  return found;
+}
+
+bool ProcessRunner::isKnown(const Process& process, pid_t pid, const ProcStat& stat) {
+  return process.knownIds.count(pid) || process.knownIds.count(stat.group) ||
+         process.knownIds.count(stat.session);
+}
+
+void ProcessRunner::reapExitedDescendants(Process& process) {
+  reapExitedChildren([this](pid_t pid) { return isMainProcess(pid); },
+                     [&](pid_t pid, const ProcStat& stat) {
+                       return isKnown(process, pid, stat) ||
+                              (process.cgroup && cgroupOf(pid) == process.cgroup->name());
+                     });
 }
 
 void ProcessRunner::complete(Process& process, Instant now) {
   readOutput(process);
   process.record(process.redactor.finish());
   process.output.reset();
-  process.leftovers.clear();
 
   ProcessResult result;
   result.token = process.token;
@@ -1100,8 +1194,18 @@ void ProcessRunner::complete(Process& process, Instant now) {
     if (!lines.empty()) notes.insert(notes.begin(), std::move(lines));
   }
   result.detail = fmt::format("{}", fmt::join(notes, "\n"));
-  process.phase = Process::Phase::Done;
   finished_.push_back(std::move(result));
+  process.phase = Process::Phase::Reaping;
+  if (!process.watchingDescendants()) release(process);
+}
+
+// Nothing of the process is left to watch: reaps the descendants that came back to the runner
+// as they exited, and removes the cgroup.
+void ProcessRunner::release(Process& process) {
+  reapExitedDescendants(process);
+  process.descendants.clear();
+  process.cgroup.reset();
+  process.phase = Process::Phase::Done;
 }
 
 void ProcessRunner::sweep() {

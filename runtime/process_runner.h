@@ -10,6 +10,7 @@
 
 #include "runtime/action_runner.h"
 #include "runtime/clock.h"
+#include "runtime/descendants.h"
 
 namespace mig::runtime {
 
@@ -27,12 +28,19 @@ constexpr uint64_t kDefaultLogLimitBytes = 64 * 1024 * 1024;
 /// finds commands (BASH_ENV, SHELLOPTS, BASHOPTS, POSIXLY_CORRECT, EXECIGNORE, an exported
 /// function of that name, no PATH).
 ///
-/// A process is over when its main process (bash, or the exec'd program) exits. Whatever else is
-/// still in its group then gets SIGTERM, and SIGKILL after the grace period, before the result is
-/// returned: a step's background children never outlive it, and never hold up its result for
-/// longer than the grace period.
+/// A process is over when its main process (bash, or the exec'd program) exits. Whatever else
+/// descends from it and still runs then gets SIGTERM, and SIGKILL after the grace period, before
+/// the result is returned: a step's background children never outlive it, and never hold up its
+/// result for longer than the grace period. That holds for children that leave the process group
+/// (setsid, setpgid, a double fork) too: each process runs in a cgroup v2 of its own where the
+/// machine allows it, and the runner is a child subreaper (PR_SET_CHILD_SUBREAPER) so that
+/// orphans come back to it rather than to init; it recognizes them by kProcessTagVariable in
+/// their environment and reaps them (see descendants.h). A timeout or a cancel stops them the same
+/// way, and the end of one process never touches the descendants of another.
 ///
-/// Use from one thread. Children inherit only stdin, stdout and stderr. No exception escapes.
+/// While a runner lives, its process is a child subreaper: orphans of any of its children come
+/// to it, and those the runner cannot tell as its own stay zombies until it exits. Use from one
+/// thread. Children inherit only stdin, stdout and stderr. No exception escapes.
 class ProcessRunner : public ActionRunner {
  public:
   /// `clock` gives the time for deadlines, grace periods and result timestamps; waits happen in
@@ -40,7 +48,8 @@ class ProcessRunner : public ActionRunner {
   /// after SIGTERM to a group, how long before SIGKILL.
   explicit ProcessRunner(const Clock& clock, Milliseconds gracePeriod = std::chrono::seconds(5));
   /// Stops whatever still runs (SIGTERM, SIGKILL after the grace period) and reaps it; may block
-  /// for up to the grace period.
+  /// for up to twice the grace period (the second for processes stuck in the kernel after the
+  /// SIGKILL).
   ~ProcessRunner() override;
   ProcessRunner(const ProcessRunner&) = delete;
   ProcessRunner& operator=(const ProcessRunner&) = delete;
@@ -61,22 +70,42 @@ class ProcessRunner : public ActionRunner {
   /// half of the limit in memory until it ends (see StepLog).
   void setLogLimit(uint64_t bytes) { logLimit_ = bytes; }
 
+  /// Whether each process gets a cgroup of its own where the machine allows it (true unless
+  /// set): without, its descendants are found through the subreaper alone. For the processes
+  /// started from now on.
+  void setUseCgroups(bool use) { useCgroups_ = use; }
+  /// Whether the processes started from now on get a cgroup each: setUseCgroups allows it, and
+  /// this machine does (a cgroup v2 hierarchy we may create cgroups in and move processes to).
+  bool cgroupsAvailable();
+
  private:
   struct Process;
 
+  size_t active() const;  ///< processes whose results are not in finished_ yet
+  bool isMainProcess(pid_t pid) const;
   void fireTimers(Instant now);
   void pollOnce(Instant now, std::optional<Instant> wake);
   std::optional<Instant> nextTimer() const;
   void readOutput(Process& process);
   void onMainExit(Process& process, Instant now);
-  void stopGroup(Process& process, Instant now);
-  void settleGroup(Process& process, Instant now);
-  void watchLeftovers(Process& process, Instant now);
+  void stop(Process& process, Instant now);
+  void terminate(Process& process, const std::vector<Descendant>& descendants);
+  void killEverything(Process& process);
+  void settle(Process& process, Instant now);
+  void watchDescendants(Process& process, Instant now);
+  FoundDescendants findDescendants(Process& process);
+  static bool isKnown(const Process& process, pid_t pid, const ProcStat& stat);
+  void reapExitedDescendants(Process& process);
   void complete(Process& process, Instant now);
+  void release(Process& process);
   void sweep();
 
   const Clock& clock_;
   Milliseconds gracePeriod_;
+  ChildSubreaper subreaper_;
+  bool useCgroups_ = true;
+  bool cgroupsWork_ = true;                     ///< until the machine says otherwise
+  std::unique_ptr<CgroupFolder> cgroupFolder_;  ///< made at the first start; outlives processes_
   std::vector<std::unique_ptr<Process>> processes_;
   std::vector<ProcessResult> finished_;  ///< results wait() has yet to return
   std::vector<char> readBuffer_;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/descendants.h"
 #include "runtime/step_log.h"
 
 namespace mig::runtime {
@@ -729,6 +730,220 @@ TEST_F(ProcessRunnerTest, DestructorStopsRunningProcesses) {
   }
   ASSERT_EQ(pids.size(), 2u);
   EXPECT_TRUE(allGone(pids));
+}
+
+// ------------------------------------------------------------------ descendants in other sessions
+
+/// True when none of `pids` is left, not even as a zombie: they were reaped.
+bool allReaped(const std::vector<pid_t>& pids) {
+  return std::none_of(pids.begin(), pids.end(), [](pid_t pid) {
+    return std::filesystem::exists("/proc/" + std::to_string(pid));
+  });
+}
+
+/// Kills whatever of `pids` a failed test left running, so that it does not outlive the test.
+void killSurvivors(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) {
+    if (!isGone(pid)) ::kill(pid, SIGKILL);
+  }
+}
+
+/// Each background command prints the pid of a sleep that left the step's process group: one
+/// through setsid, one through setsid and a double fork (its parent exits at once).
+const std::string kEscapingChildren =
+    "setsid sleep 1000 & echo \"pid $!\"\n"
+    "setsid sh -c 'sleep 1000 & echo \"pid $!\"' & wait $!\n";
+
+/// Run twice: with a cgroup per process (where the machine allows it), and with the subreaper
+/// alone, as on a machine without cgroup v2.
+class DescendantsTest : public ProcessRunnerTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  /// Makes `runner` use cgroups or not, as the test's parameter says; false (and the test
+  /// skipped) when cgroups are wanted and the machine has none for us.
+  bool track(ProcessRunner& runner) {
+    runner.setUseCgroups(GetParam());
+    return !GetParam() || runner.cgroupsAvailable();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Tracking, DescendantsTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Cgroup" : "Subreaper";
+                         });
+
+TEST_P(DescendantsTest, ChildrenInNewSessionsDoNotOutliveTheirStep) {
+  ProcessRunner runner(clock_);
+  if (!track(runner)) GTEST_SKIP() << "no cgroup v2 for us here";
+  ProcessRequest script = request(1, kEscapingChildren + "echo started\n");
+  ProcessResult result = run(runner, script);
+  EXPECT_TRUE(result.succeeded()) << result.detail;
+  EXPECT_LT(elapsed(result), 3s);  // SIGTERM was enough: no grace period spent
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 2u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));  // before the result came back
+  EXPECT_TRUE(allGone(pids));
+  killSurvivors(pids);
+}
+
+TEST_P(DescendantsTest, ChildrenInNewSessionsAreStoppedAtTheTimeout) {
+  ProcessRunner runner(clock_);
+  if (!track(runner)) GTEST_SKIP() << "no cgroup v2 for us here";
+  ProcessRequest script = request(1, kEscapingChildren + "echo \"pid $$\"\nsleep 1000\n");
+  script.deadline = clock_.now() + 2s;
+  runner.start(script);
+  ProcessResult result = waitFor(runner, 1);
+  EXPECT_EQ(result.outcome, Outcome::TimedOut);
+  EXPECT_EQ(result.exitCode, 128 + SIGTERM);
+  EXPECT_LT(elapsed(result), 4500ms);  // well before the 5 s grace period
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 3u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
+  EXPECT_TRUE(allGone(pids));
+  killSurvivors(pids);
+}
+
+TEST_P(DescendantsTest, StubbornChildInANewSessionIsKilledAfterTheGracePeriod) {
+  ProcessRunner runner(clock_, 300ms);
+  if (!track(runner)) GTEST_SKIP() << "no cgroup v2 for us here";
+  // The fifo makes the main process wait until the child ignores SIGTERM.
+  ProcessRequest script = request(1,
+                                  "mkfifo ready\n"
+                                  "setsid sh -c 'trap \"\" TERM; echo \"pid $$\"; echo > ready; "
+                                  "exec sleep 1000' &\n"
+                                  "read -r _ < ready\n");
+  ProcessResult result = run(runner, script);
+  EXPECT_TRUE(result.succeeded()) << result.detail;
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 1u) << readFile(script.logPath);
+  EXPECT_TRUE(allGone(pids));
+  // The main process exits at once; the result waits for the SIGKILL, and no longer.
+  EXPECT_GE(elapsed(result), 250ms);
+  EXPECT_LT(elapsed(result), 3s);
+  killSurvivors(pids);
+}
+
+TEST_P(DescendantsTest, CancelStopsChildrenInNewSessions) {
+  ProcessRunner runner(clock_);
+  if (!track(runner)) GTEST_SKIP() << "no cgroup v2 for us here";
+  ProcessRequest script = request(1, kEscapingChildren + "echo ready\nsleep 1000\n");
+  runner.start(script);
+  ASSERT_TRUE(waitForLog(runner, script, "ready"));
+  runner.cancel(1);
+  ProcessResult result = waitFor(runner, 1);
+  EXPECT_EQ(result.outcome, Outcome::Cancelled);
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 2u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
+  EXPECT_TRUE(allGone(pids));
+  killSurvivors(pids);
+}
+
+TEST_P(DescendantsTest, AStepsEndLeavesTheDescendantsOfAnotherStepAlone) {
+  ProcessRunner runner(clock_);
+  if (!track(runner)) GTEST_SKIP() << "no cgroup v2 for us here";
+  ASSERT_EQ(::mkfifo((dir_ + "/release").c_str(), 0600), 0);
+  ProcessRequest waiting = request(1, kEscapingChildren + "read -r _ < release\n");
+  runner.start(waiting);
+  ASSERT_TRUE(waitForLog(runner, waiting, "\npid"));  // the second of two lines
+  std::vector<pid_t> waitingPids = pidsIn(readFile(waiting.logPath));
+  ASSERT_EQ(waitingPids.size(), 2u) << readFile(waiting.logPath);
+
+  ProcessRequest ending = request(2, kEscapingChildren + "echo started\n");
+  EXPECT_TRUE(run(runner, ending).succeeded());
+  std::vector<pid_t> endingPids = pidsIn(readFile(ending.logPath));
+  ASSERT_EQ(endingPids.size(), 2u) << readFile(ending.logPath);
+  EXPECT_TRUE(allReaped(endingPids));
+  for (pid_t pid : waitingPids) EXPECT_FALSE(isGone(pid)) << pid;
+
+  std::ofstream(dir_ + "/release") << "go\n";  // blocks until the step reads
+  EXPECT_TRUE(waitFor(runner, 1).succeeded());
+  EXPECT_TRUE(allReaped(waitingPids));
+  killSurvivors(endingPids);
+  killSurvivors(waitingPids);
+}
+
+/// The line "0::PATH" of /proc/PID/cgroup: PATH.
+std::string cgroupLine(const std::string& procCgroup) {
+  size_t start = procCgroup.find("0::");
+  if (start == std::string::npos) return "";
+  return procCgroup.substr(start + 3, procCgroup.find('\n', start) - start - 3);
+}
+
+TEST_F(ProcessRunnerTest, EachProcessHasACgroupOfItsOwnThatGoesWithIt) {
+  std::string ownCgroup = cgroupLine(readFile("/proc/self/cgroup"));
+  std::vector<std::string> cgroups;
+  {
+    ProcessRunner runner(clock_);
+    if (!runner.cgroupsAvailable()) GTEST_SKIP() << "no cgroup v2 for us here";
+    for (uint64_t token : {1, 2}) {
+      ProcessRequest script = request(token, "cat /proc/self/cgroup");
+      EXPECT_TRUE(run(runner, script).succeeded());
+      cgroups.push_back(cgroupLine(readFile(script.logPath)));
+    }
+  }
+  ASSERT_EQ(cgroups.size(), 2u);
+  EXPECT_NE(cgroups[0], cgroups[1]);
+  // OWN/mig-PID-N/pM, in the cgroup2 file system (mounted where the runner found it).
+  std::string folder = std::filesystem::path(cgroups[0]).parent_path().string();
+  EXPECT_EQ(std::filesystem::path(cgroups[1]).parent_path().string(), folder);
+  EXPECT_EQ(std::filesystem::path(folder).parent_path().string(), ownCgroup);
+  std::string prefix = "mig-" + std::to_string(::getpid()) + "-";
+  EXPECT_EQ(std::filesystem::path(folder).filename().string().rfind(prefix, 0), 0u) << folder;
+  for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    EXPECT_FALSE(std::filesystem::exists(mount + folder)) << mount + folder << " is left";
+  }
+}
+
+TEST_F(ProcessRunnerTest, InACgroupADescendantWithoutTheEnvironmentIsStoppedToo) {
+  ProcessRunner runner(clock_);
+  if (!runner.cgroupsAvailable()) GTEST_SKIP() << "no cgroup v2 for us here";
+  // env -i drops the variable that marks the step's processes: only the cgroup knows it.
+  ProcessRequest script = request(1, "setsid env -i sleep 1000 & echo \"pid $!\"\n");
+  EXPECT_TRUE(run(runner, script).succeeded());
+  std::vector<pid_t> pids = pidsIn(readFile(script.logPath));
+  ASSERT_EQ(pids.size(), 1u) << readFile(script.logPath);
+  EXPECT_TRUE(allReaped(pids));
+  EXPECT_TRUE(allGone(pids));
+  killSurvivors(pids);
+}
+
+TEST_F(ProcessRunnerTest, CgroupWithoutAKillFileKillsItsProcessesWhileFrozen) {
+  std::string why;
+  std::unique_ptr<CgroupFolder> folder = CgroupFolder::create(why);
+  if (!folder) GTEST_SKIP() << why;
+  std::optional<Cgroup> cgroup = folder->newCgroup(1, why);
+  ASSERT_TRUE(cgroup) << why;
+  pid_t child = ::fork();
+  if (child == 0) {
+    UniqueFd procs = cgroup->openForJoining();
+    if (::write(procs.get(), "0", 1) != 1) ::_exit(3);
+    ::execl("/bin/sleep", "sleep", "1000", nullptr);
+    ::_exit(4);
+  }
+  ASSERT_GT(child, 0);
+  bool joined = false;
+  for (int attempt = 0; attempt < 300 && !joined; ++attempt) {
+    joined = cgroup->processes() == std::vector<pid_t>{child};
+    if (!joined) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(joined);
+  // The same cgroup, as on a kernel before 5.14, without cgroup.kill.
+  Cgroup withoutKillFile(cgroup->path(), cgroup->name(), false);
+  withoutKillFile.killAll();
+  int status = 0;
+  pid_t reaped = 0;
+  for (int attempt = 0; attempt < 300 && reaped == 0; ++attempt) {
+    reaped = ::waitpid(child, &status, WNOHANG);
+    if (reaped == 0) std::this_thread::sleep_for(10ms);
+  }
+  if (reaped == 0) {  // not killed: do not leave it behind
+    ::kill(child, SIGKILL);
+    reaped = ::waitpid(child, &status, 0);
+    ADD_FAILURE() << "the process in the cgroup was not killed";
+  }
+  ASSERT_EQ(reaped, child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_EQ(readFile(cgroup->path() + "/cgroup.freeze"), "0\n");  // thawed again
 }
 
 // ------------------------------------------------------------------ waiting
