@@ -370,6 +370,9 @@ int withSession(runtime::StateStore& journal, const std::string& statePath,
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
   runner.setLogLimit(*logLimit);
+  if (const char* cgroups = std::getenv("MIG_STEP_CGROUPS"); cgroups && std::string(cgroups) == "off") {
+    runner.setUseCgroups(false);
+  }
   auto sink = sinkFor(options);
   CliServices services(statePath, options.file, options.json);
   runtime::RunSession session(journal, clock, runner, *sink, services, {hostName(), getpid()},

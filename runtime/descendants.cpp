@@ -365,16 +365,30 @@ CgroupFolder::CgroupFolder(std::string path, std::string name, bool hasKillFile)
     : path_(std::move(path)), name_(std::move(name)), hasKillFile_(hasKillFile) {}
 
 CgroupFolder::~CgroupFolder() {
+  spare_.clear();  // their folders first
   ::rmdir(path_.c_str());
 }
 
-std::optional<Cgroup> CgroupFolder::newCgroup(uint64_t serial, std::string& why) const {
+std::optional<Cgroup> CgroupFolder::newCgroup(uint64_t serial, std::string& why) {
+  if (!spare_.empty()) {
+    Cgroup cgroup = std::move(spare_.back());
+    spare_.pop_back();
+    return cgroup;
+  }
   std::string path = fmt::format("{}/p{}", path_, serial);
   if (::mkdir(path.c_str(), 0755) != 0) {
     why = fmt::format("cannot create the cgroup '{}': {}", path, errorText(errno));
     return std::nullopt;
   }
   return Cgroup(path, fmt::format("{}/p{}", name_, serial), hasKillFile_);
+}
+
+void CgroupFolder::giveBack(Cgroup cgroup) {
+  // One that still holds a process (a zombie not reaped yet) is removed, or left to the
+  // next runner's clean-up, rather than shared.
+  if (spare_.size() < kSpareCgroups && cgroup.processes().empty()) {
+    spare_.push_back(std::move(cgroup));
+  }
 }
 
 // ------------------------------------------------------------------ finding descendants

@@ -115,15 +115,23 @@ class CgroupFolder {
   CgroupFolder(const CgroupFolder&) = delete;
   CgroupFolder& operator=(const CgroupFolder&) = delete;
 
-  /// A new cgroup in the folder, named for `serial`; nothing (and `why`) on failure.
-  std::optional<Cgroup> newCgroup(uint64_t serial, std::string& why) const;
+  /// A cgroup in the folder for a new process: an empty one given back, else a new one named
+  /// for `serial`; nothing (and `why`) on failure.
+  std::optional<Cgroup> newCgroup(uint64_t serial, std::string& why);
+  /// A cgroup whose process and descendants are gone: kept for the next process when it is
+  /// empty, since making and removing one costs about as much as a no-op step (~90 us).
+  void giveBack(Cgroup cgroup);
 
  private:
+  /// Enough for every job slot; more are removed.
+  static constexpr size_t kSpareCgroups = 64;
+
   CgroupFolder(std::string path, std::string name, bool hasKillFile);
 
   std::string path_;
   std::string name_;
   bool hasKillFile_;
+  std::vector<Cgroup> spare_;  ///< empty cgroups given back, for the next processes
 };
 
 /// How to recognize the descendants of one process the runner started.

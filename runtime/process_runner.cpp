@@ -1204,6 +1204,7 @@ void ProcessRunner::complete(Process& process, Instant now) {
 void ProcessRunner::release(Process& process) {
   reapExitedDescendants(process);
   process.descendants.clear();
+  if (process.cgroup) cgroupFolder_->giveBack(std::move(*process.cgroup));
   process.cgroup.reset();
   process.phase = Process::Phase::Done;
 }

@@ -869,17 +869,30 @@ std::string cgroupLine(const std::string& procCgroup) {
   return procCgroup.substr(start + 3, procCgroup.find('\n', start) - start - 3);
 }
 
-TEST_F(ProcessRunnerTest, EachProcessHasACgroupOfItsOwnThatGoesWithIt) {
+TEST_F(ProcessRunnerTest, ProcessesRunningAtOnceHaveCgroupsOfTheirOwnThatGoWithTheRunner) {
   std::string ownCgroup = cgroupLine(readFile("/proc/self/cgroup"));
   std::vector<std::string> cgroups;
   {
     ProcessRunner runner(clock_);
     if (!runner.cgroupsAvailable()) GTEST_SKIP() << "no cgroup v2 for us here";
-    for (uint64_t token : {1, 2}) {
-      ProcessRequest script = request(token, "cat /proc/self/cgroup");
-      EXPECT_TRUE(run(runner, script).succeeded());
+    std::vector<ProcessRequest> together = {request(1, "cat /proc/self/cgroup; sleep 0.3"),
+                                            request(2, "cat /proc/self/cgroup; sleep 0.3")};
+    for (const ProcessRequest& script : together) runner.start(script);
+    size_t results = 0;
+    while (results < together.size()) {
+      for (const ProcessResult& result : runner.wait(std::nullopt)) {
+        EXPECT_TRUE(result.succeeded());
+        ++results;
+      }
+    }
+    for (const ProcessRequest& script : together) {
       cgroups.push_back(cgroupLine(readFile(script.logPath)));
     }
+    // One that starts once they are gone takes an emptied cgroup again.
+    ProcessRequest later = request(3, "cat /proc/self/cgroup");
+    EXPECT_TRUE(run(runner, later).succeeded());
+    std::string reused = cgroupLine(readFile(later.logPath));
+    EXPECT_TRUE(reused == cgroups[0] || reused == cgroups[1]) << reused;
   }
   ASSERT_EQ(cgroups.size(), 2u);
   EXPECT_NE(cgroups[0], cgroups[1]);
