@@ -421,9 +421,13 @@ FoundDescendants findDescendants(const DescendantQuery& query) {
   if (query.cgroup != nullptr) {
     for (pid_t pid : query.cgroup->processes()) add(pid, Found::InCgroup);
   }
+  // Once the main process is gone, the cgroup alone answers: whatever session, group or parent
+  // its descendants moved to, they stay in it (only a writer of another cgroup's cgroup.procs
+  // takes a process out). Looking further costs a dozen reads of /proc for every step.
+  const bool cgroupSuffices = query.cgroup != nullptr && !query.mainRunning;
   if (query.mainRunning) addSubtree(query.main);
   pid_t self = ::getpid();
-  for (pid_t child : childrenOf(self)) {
+  for (pid_t child : cgroupSuffices ? std::vector<pid_t>{} : childrenOf(self)) {
     if (query.isMainProcess(child)) continue;
     std::optional<ProcStat> stat = readProcStat(child);
     if (!stat || stat->exited()) continue;
@@ -433,7 +437,7 @@ FoundDescendants findDescendants(const DescendantQuery& query) {
       addSubtree(child);
     }
   }
-  if (!query.orphansComeBack) {
+  if (!query.orphansComeBack && !cgroupSuffices) {
     for (pid_t pid : liveGroupMembers(query.main)) add(pid, Found::InGroup);
   }
 
@@ -468,6 +472,9 @@ FoundDescendants findDescendants(const DescendantQuery& query) {
 
 void reapExitedChildren(const std::function<bool(pid_t)>& isMainProcess,
                         const std::function<bool(pid_t, const ProcStat&)>& isOurs) {
+  // Most of the time no child has exited: one look (reaping nothing) spares the walk of /proc.
+  siginfo_t exited{};
+  if (::waitid(P_ALL, 0, &exited, WEXITED | WNOHANG | WNOWAIT) != 0 || exited.si_pid == 0) return;
   for (pid_t child : childrenOf(::getpid())) {
     if (isMainProcess(child)) continue;
     std::optional<ProcStat> stat = readProcStat(child);
