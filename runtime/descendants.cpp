@@ -426,7 +426,7 @@ FoundDescendants findDescendants(const DescendantQuery& query) {
   // takes a process out). Looking further costs a dozen reads of /proc for every step.
   const bool cgroupSuffices = query.cgroup != nullptr && !query.mainRunning;
   if (query.mainRunning) addSubtree(query.main);
-  pid_t self = ::getpid();
+  const pid_t self = cgroupSuffices ? 0 : ::getpid();
   for (pid_t child : cgroupSuffices ? std::vector<pid_t>{} : childrenOf(self)) {
     if (query.isMainProcess(child)) continue;
     std::optional<ProcStat> stat = readProcStat(child);

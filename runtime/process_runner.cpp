@@ -1134,6 +1134,7 @@ FoundDescendants ProcessRunner::findDescendants(Process& process) {
   query.isMainProcess = [this](pid_t pid) { return isMainProcess(pid); };
   query.isKnown = [&](pid_t pid, const ProcStat& stat) { return isKnown(process, pid, stat); };
   FoundDescendants found = runtime::findDescendants(query);
+  if (found.live.empty()) return found;
   pid_t ownGroup = ::getpgrp();
   pid_t ownSession = ::getsid(0);
   for (const Descendant& descendant : found.live) {
