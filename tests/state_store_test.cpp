@@ -175,6 +175,23 @@ class StateStoreTest : public ::testing::Test {
     return error;
   }
 
+  /// A child opens the journal, `writes` (returning whether they were
+  /// committed), and is killed with kill -9 while the store is still open:
+  /// no clean close, no checkpoint.
+  void killedAfterWriting(const std::function<bool(StateStore&)>& writes) {
+    Child child([&](int reportFd) -> std::string {
+      std::string error;
+      auto store = StateStore::open(path_, false, error);
+      if (!store) return "open failed: " + error;
+      if (!writes(*store)) return "write failed: " + store->lastError();
+      sendText(reportFd, "y");
+      for (;;) pause();
+    });
+    ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.read(1), "y");
+    ASSERT_TRUE(child.killHard());
+  }
+
   void writeBytes(const std::string& bytes) {
     fs::create_directories(fs::path(path_).parent_path());
     std::ofstream out(path_, std::ios::binary | std::ios::trunc);
@@ -554,22 +571,10 @@ TEST_F(StateStoreTest, CommittedStartSurvivesKillOfTheProcess) {
     auto store = open();
     runId = store->createRun(sampleRun("alpha"), {"prepare", "copy"}).value();
   }
-  // The child commits, tells the parent, and sleeps with the store open
-  // until it is killed: no clean close, no checkpoint.
-  Child child([&](int reportFd) -> std::string {
-    std::string error;
-    auto store = StateStore::open(path_, false, error);
-    if (!store) return "open failed: " + error;
-    if (!store->processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.log",
-                               StepState::Running)) {
-      return "write failed: " + store->lastError();
-    }
-    sendText(reportFd, "y");
-    for (;;) pause();
+  killedAfterWriting([&](StateStore& store) {
+    return store.processStarted(runId, "copy", ProcessKind::Run, 1, 2'000, "logs/copy.log",
+                                StepState::Running);
   });
-  ASSERT_TRUE(child.started());
-  ASSERT_EQ(child.read(1), "y");
-  ASSERT_TRUE(child.killHard());
   EXPECT_TRUE(fs::exists(path_ + "-wal"));
 
   auto store = open();
@@ -986,24 +991,13 @@ TEST_F(StateStoreTest, GarbageInTheWriteAheadLogIsDamageNotAnOlderState) {
     auto store = open();
     runId = store->createRun(sampleRun("alpha"), {"prepare", "copy"}).value();
   }
-  // The child commits twice and is killed with the store open: the commits
-  // stay in the write-ahead log.
-  Child child([&](int reportFd) -> std::string {
-    std::string error;
-    auto store = StateStore::open(path_, false, error);
-    if (!store) return "open failed: " + error;
-    if (!store->processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000, "",
-                               StepState::Running) ||
-        !store->processFinished(runId, "prepare", ProcessKind::Run, 1, 2'000,
-                                ProcessOutcome::Exited, 0, StepState::Done, "")) {
-      return "write failed: " + store->lastError();
-    }
-    sendText(reportFd, "y");
-    for (;;) pause();
+  // Two commits, left in the write-ahead log.
+  killedAfterWriting([&](StateStore& store) {
+    return store.processStarted(runId, "prepare", ProcessKind::Run, 1, 1'000, "",
+                                StepState::Running) &&
+           store.processFinished(runId, "prepare", ProcessKind::Run, 1, 2'000,
+                                 ProcessOutcome::Exited, 0, StepState::Done, "");
   });
-  ASSERT_TRUE(child.started());
-  ASSERT_EQ(child.read(1), "y");
-  ASSERT_TRUE(child.killHard());
   const std::string wal = path_ + "-wal";
   ASSERT_TRUE(fs::exists(wal));
   const auto size = fs::file_size(wal);
