@@ -32,8 +32,9 @@ SessionResult sessionResultOf(RunResult result) {
   return SessionResult::RollbackIncomplete;
 }
 
-SessionReport refused(SessionResult result, std::string message,
-                      std::vector<std::string> details = {}) {
+/// How a command ended without the scheduler: refused, or nothing to do.
+SessionReport withoutRun(SessionResult result, std::string message,
+                         std::vector<std::string> details = {}) {
   SessionReport report;
   report.result = result;
   report.message = std::move(message);
@@ -71,7 +72,7 @@ RunSession::RunSession(StateStore& journal, Clock& clock, ActionRunner& runner, 
       options_(std::move(options)) {}
 
 SessionReport RunSession::journalFailed(std::string message) {
-  return refused(SessionResult::JournalFailed, std::move(message));
+  return withoutRun(SessionResult::JournalFailed, std::move(message));
 }
 
 // The lock is taken before the journal is read, so that what is decided
@@ -80,9 +81,9 @@ std::optional<SessionReport> RunSession::takeLock(const std::string& plan) {
   PlanLock::Status status;
   std::string message;
   lock_ = services_.lock(plan, status, message);
-  if (status == PlanLock::Status::Held) return refused(SessionResult::Locked, message);
+  if (status == PlanLock::Status::Held) return withoutRun(SessionResult::Locked, message);
   if (status == PlanLock::Status::Error || !lock_) {
-    return refused(SessionResult::PreflightFailed, message);
+    return withoutRun(SessionResult::PreflightFailed, message);
   }
   return std::nullopt;
 }
@@ -92,7 +93,7 @@ std::optional<SessionReport> RunSession::takeLock(const std::string& plan) {
 std::optional<SessionReport> RunSession::claimLock() {
   std::string error;
   std::string takenOver = lock_->claim(error);
-  if (!error.empty()) return refused(SessionResult::PreflightFailed, error);
+  if (!error.empty()) return withoutRun(SessionResult::PreflightFailed, error);
   if (!takenOver.empty()) services_.warn(takenOver);
   return std::nullopt;
 }
@@ -121,8 +122,8 @@ std::optional<SessionReport> RunSession::unknownChoice(const graph::Graph& graph
   for (const auto& [step, choice] : options_.choices) {
     const graph::Node* node = graph.node(step);
     if (!node || node->isBarrier()) {
-      return refused(SessionResult::Refused,
-                     fmt::format("plan {} has no step '{}'", run.plan, step));
+      return withoutRun(SessionResult::Refused,
+                        fmt::format("plan {} has no step '{}'", run.plan, step));
     }
   }
   return std::nullopt;
@@ -144,7 +145,7 @@ SessionReport RunSession::start(const graph::Graph& plan, const std::string& pla
         state == RunState::Running || state == RunState::Paused || state == RunState::RollingBack;
     bool notUndone = state == RunState::Failed || state == RunState::RollbackIncomplete;
     if ((unfinished || notUndone) && !options_.restart) {
-      return refused(
+      return withoutRun(
           SessionResult::NeedsDecision,
           fmt::format("run {} of plan {} {} ({}, started {}): {}`mig rollback` undoes it, `mig "
                       "run --restart` abandons it and starts over",
@@ -160,7 +161,8 @@ SessionReport RunSession::start(const graph::Graph& plan, const std::string& pla
   std::set<std::string> all(steps.begin(), steps.end());
   std::vector<std::string> problems = services_.preflight(plan, all, {});
   if (!problems.empty()) {
-    return refused(SessionResult::PreflightFailed, "preflight failed; nothing was run", problems);
+    return withoutRun(SessionResult::PreflightFailed, "preflight failed; nothing was run",
+                      problems);
   }
   if (auto failure = claimLock()) return *failure;
   if (abandonLast) {
@@ -197,13 +199,14 @@ SessionReport RunSession::resume(const std::string& planName,
   std::optional<RunRecord> last = journal_.lastRun(planName);
   if (!journal_.lastError().empty()) return journalFailed(journal_.lastError());
   if (!last) {
-    return refused(SessionResult::Refused, fmt::format("plan {} has no run to resume", planName));
+    return withoutRun(SessionResult::Refused,
+                      fmt::format("plan {} has no run to resume", planName));
   }
   if (last->state == RunState::Succeeded || last->state == RunState::RolledBack ||
       last->state == RunState::Abandoned) {
-    SessionReport report = refused(SessionResult::Succeeded,
-                                   fmt::format("run {} of plan {} is {}: nothing to resume",
-                                               last->number, last->plan, nameOf(last->state)));
+    SessionReport report = withoutRun(SessionResult::Succeeded,
+                                      fmt::format("run {} of plan {} is {}: nothing to resume",
+                                                  last->number, last->plan, nameOf(last->state)));
     report.record = last;
     return report;
   }
@@ -214,10 +217,10 @@ SessionReport RunSession::resume(const std::string& planName,
   if (current && current->planHash != last->planHash) {
     std::vector<std::string> changes = describeChanges(*executed, *current);
     changes.push_back("undo the changes and resume, or `mig rollback` the run and `mig run` anew");
-    return refused(SessionResult::NeedsDecision,
-                   fmt::format("the plan changed since run {} started, so it cannot be resumed:",
-                               last->number),
-                   changes);
+    return withoutRun(SessionResult::NeedsDecision,
+                      fmt::format("the plan changed since run {} started, so it cannot be resumed:",
+                                  last->number),
+                      changes);
   }
   if (last->state == RunState::RollingBack || last->state == RunState::RollbackIncomplete) {
     services_.announce(
@@ -237,7 +240,8 @@ SessionReport RunSession::resume(const std::string& planName,
   if (!journal_.lastError().empty()) return journalFailed(journal_.lastError());
   std::vector<std::string> problems = services_.preflight(*executed, toRun, done);
   if (!problems.empty()) {
-    return refused(SessionResult::PreflightFailed, "preflight failed; nothing was run", problems);
+    return withoutRun(SessionResult::PreflightFailed, "preflight failed; nothing was run",
+                      problems);
   }
   if (!journal_.setRunner(last->id, identity_.host, identity_.pid) ||
       !journal_.setRunState(last->id, RunState::Running, "resumed", 0)) {
@@ -256,8 +260,8 @@ SessionReport RunSession::rollback(const std::string& planName) {
   std::optional<RunRecord> last = journal_.lastRun(planName);
   if (!journal_.lastError().empty()) return journalFailed(journal_.lastError());
   if (!last) {
-    return refused(SessionResult::Refused,
-                   fmt::format("plan {} has no run to roll back", planName));
+    return withoutRun(SessionResult::Refused,
+                      fmt::format("plan {} has no run to roll back", planName));
   }
   return rollbackLocked(*last);
 }
@@ -269,7 +273,7 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
   const int64_t now = toEpochMs(clock_.now());
   if (last.switchoverAt) {
     if (!options_.force) {
-      return refused(
+      return withoutRun(
           SessionResult::Refused,
           fmt::format("run {} completed its switchover at {}: the application has written to "
                       "the target since. Rolling back does not carry those writes back to the "
@@ -283,10 +287,10 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
   }
   if (last.retainUntil && now > *last.retainUntil) {
     if (!options_.force) {
-      return refused(SessionResult::Refused,
-                     fmt::format("the retention of run {} ended at {}: the old environment may "
-                                 "be gone. `mig rollback --force` tries anyway",
-                                 last.number, formatTime(*last.retainUntil)));
+      return withoutRun(SessionResult::Refused,
+                        fmt::format("the retention of run {} ended at {}: the old environment may "
+                                    "be gone. `mig rollback --force` tries anyway",
+                                    last.number, formatTime(*last.retainUntil)));
     }
     services_.warn(
         fmt::format("the retention ended at {}; trying anyway", formatTime(*last.retainUntil)));
@@ -304,14 +308,15 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
   if (!journal_.lastError().empty()) return journalFailed(journal_.lastError());
   if (started.empty()) {
     SessionReport report =
-        refused(SessionResult::Succeeded,
-                fmt::format("run {} of plan {}: nothing to undo", last.number, last.plan));
+        withoutRun(SessionResult::Succeeded,
+                   fmt::format("run {} of plan {}: nothing to undo", last.number, last.plan));
     report.record = last;
     return report;
   }
   std::vector<std::string> problems = services_.preflight(*executed, {}, started);
   if (!problems.empty()) {
-    return refused(SessionResult::PreflightFailed, "preflight failed; nothing was run", problems);
+    return withoutRun(SessionResult::PreflightFailed, "preflight failed; nothing was run",
+                      problems);
   }
   std::unique_ptr<CommandPreparer> preparer = services_.preparer(*executed, last);
   SchedulerOptions schedulerOptions;
