@@ -79,6 +79,10 @@ void printCommand(std::ostream& out, const graph::Command& command, std::string_
                 << fmt::format("  PGPASSFILE line {}:{}:{}:{}:*** (secret {}, for {})\n", secret.host,
                                secret.port, secret.database, secret.user, secret.secret,
                                secret.endpoint);
+    } else if (secret.via == graph::SecretDelivery::Via::OptionFile) {
+      out << indent
+          << fmt::format("  MIG_OPTION_FILE group [client-{}] password=*** (secret {})\n",
+                         secret.endpoint, secret.secret);
     } else {
       out << indent
                 << fmt::format("  env {}=*** (secret {})\n", secret.variable, secret.secret);

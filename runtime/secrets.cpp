@@ -96,6 +96,20 @@ std::string pgpassField(const std::string& value) {
   return out;
 }
 
+std::string optionFileValue(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands) {
   std::set<std::string> names;
   for (const graph::Command* command : commands) {
@@ -132,6 +146,8 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
   for (const auto& [name, value] : command.env) request.env.emplace_back(name, value);
 
   std::string pgpass;
+  std::string optionFile;
+  std::set<std::string> optionGroups;
   for (const graph::SecretDelivery& delivery : command.secrets) {
     const std::string* value = secrets_.value(delivery.secret);
     if (value == nullptr) {
@@ -142,14 +158,28 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
       request.env.emplace_back(delivery.variable, *value);
       continue;
     }
+    if (delivery.via == graph::SecretDelivery::Via::OptionFile) {
+      if (optionGroups.insert(delivery.endpoint).second) {
+        optionFile += fmt::format("[client-{}]\npassword={}\n", delivery.endpoint,
+                                  optionFileValue(*value));
+      }
+      continue;
+    }
     pgpass += fmt::format("{}:{}:{}:{}:{}\n", pgpassField(delivery.host), pgpassField(delivery.port),
                           pgpassField(delivery.database), pgpassField(delivery.user),
                           pgpassField(*value));
   }
   if (!pgpass.empty()) {
-    std::optional<std::string> path = writePasswordFile(node, kind, attempt, pgpass, error);
+    std::optional<std::string> path =
+        writePasswordFile(node, kind, attempt, kPgpassFile, pgpass, error);
     if (!path) return std::nullopt;
-    request.env.emplace_back("PGPASSFILE", *path);
+    request.env.emplace_back(kPgpassFile.variable, *path);
+  }
+  if (!optionFile.empty()) {
+    std::optional<std::string> path =
+        writePasswordFile(node, kind, attempt, kOptionFile, optionFile, error);
+    if (!path) return std::nullopt;
+    request.env.emplace_back(kOptionFile.variable, *path);
   }
   return request;
 }
@@ -159,6 +189,7 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
 std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph::Node& node,
                                                                     const std::string& kind,
                                                                     int attempt,
+                                                                    const PasswordFileType& type,
                                                                     const std::string& content,
                                                                     std::string& error) {
   namespace fs = std::filesystem;
@@ -169,11 +200,11 @@ std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph:
     return std::nullopt;
   }
   std::string path =
-      fmt::format("{}/{}.{}.{}.{}.pgpass", paths_.tempDir, node.id, kind, attempt, ++files_);
+      fmt::format("{}/{}.{}.{}.{}{}", paths_.tempDir, node.id, kind, attempt, ++files_, type.suffix);
   ::unlink(path.c_str());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(errno));
+    error = fmt::format("cannot write the {} {}: {}", type.variable, path, std::strerror(errno));
     return std::nullopt;
   }
   bool written = ::fchmod(fd, 0600) == 0 &&
@@ -182,7 +213,7 @@ std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph:
   ::close(fd);
   if (!written) {
     ::unlink(path.c_str());
-    error = fmt::format("cannot write the PGPASSFILE {}: {}", path, std::strerror(writeErrno));
+    error = fmt::format("cannot write the {} {}: {}", type.variable, path, std::strerror(writeErrno));
     return std::nullopt;
   }
   return path;
@@ -190,7 +221,7 @@ std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph:
 
 void SecretCommandPreparer::finished(const ProcessRequest& request) {
   for (const auto& [name, value] : request.env) {
-    if (name == "PGPASSFILE") ::unlink(value.c_str());
+    if (name == kPgpassFile.variable || name == kOptionFile.variable) ::unlink(value.c_str());
   }
 }
 
@@ -199,7 +230,9 @@ int removeLeftoverSecretFiles(const std::string& tempDir) {
   int removed = 0;
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(tempDir, ec)) {
-    if (entry.path().extension() == ".pgpass" && fs::remove(entry.path(), ec)) ++removed;
+    std::string extension = entry.path().extension().string();
+    bool secretFile = extension == kPgpassFile.suffix || extension == kOptionFile.suffix;
+    if (secretFile && fs::remove(entry.path(), ec)) ++removed;
   }
   return removed;
 }

@@ -36,18 +36,30 @@ class SecretValues {
   std::map<std::string, std::string> values_;
 };
 
+/// A kind of file that hands passwords to a command: the variable that
+/// names it, and its file name's suffix.
+struct PasswordFileType {
+  std::string_view variable;
+  std::string_view suffix;
+};
+/// libpq's password file: a line per endpoint.
+inline constexpr PasswordFileType kPgpassFile{"PGPASSFILE", ".pgpass"};
+/// A MySQL option file: a group [client-ENDPOINT] per endpoint, read by
+/// the clients with --defaults-extra-file and --defaults-group-suffix.
+inline constexpr PasswordFileType kOptionFile{"MIG_OPTION_FILE", ".cnf"};
+
 /// Where a run keeps its files.
 struct RunPaths {
   std::string workdir;  ///< the plan's folder: commands run here
   std::string logDir;   ///< .mig/logs/PLAN/run-N
-  std::string tempDir;  ///< .mig/tmp/PLAN, 0700: the plan's PGPASSFILEs
+  std::string tempDir;  ///< .mig/tmp/PLAN, 0700: the plan's password files
   std::string migBinary;  ///< exported as MIG for the stdlib's drivers
   std::string journal;    ///< the journal's absolute path, exported as MIG_JOURNAL
 };
 
 /// The real preparer: environment with MIG, the command's own variables and
-/// its secrets (env variables, or a 0600 PGPASSFILE written for the
-/// process and removed when it ends), the plan's secret sources removed
+/// its secrets (env variables, or a 0600 PGPASSFILE or option file written
+/// for the process and removed when it ends), the plan's secret sources removed
 /// from the inherited environment, and a log file per process.
 class SecretCommandPreparer : public CommandPreparer {
  public:
@@ -59,8 +71,8 @@ class SecretCommandPreparer : public CommandPreparer {
 
  private:
   std::optional<std::string> writePasswordFile(const graph::Node& node, const std::string& kind,
-                                               int attempt, const std::string& content,
-                                               std::string& error);
+                                               int attempt, const PasswordFileType& type,
+                                               const std::string& content, std::string& error);
 
   const graph::Graph& graph_;
   const SecretValues& secrets_;
@@ -69,7 +81,7 @@ class SecretCommandPreparer : public CommandPreparer {
   uint64_t files_ = 0;
 };
 
-/// Removes the PGPASSFILEs a runner killed with -9 left in `tempDir` (a
+/// Removes the password files a runner killed with -9 left in `tempDir` (a
 /// plan's own folder: other plans' runners may be using theirs). Call it
 /// holding the plan's lock, once the dead runner's processes are stopped.
 /// Returns how many it removed.
@@ -77,6 +89,11 @@ int removeLeftoverSecretFiles(const std::string& tempDir);
 
 /// A pgpass field with ':' and '\' escaped, as libpq reads it.
 std::string pgpassField(const std::string& value);
+
+/// A value for a MySQL option file, double-quoted with its backslashes,
+/// newlines, carriage returns and tabs escaped, as the clients read it
+/// (quotes inside need no escape: only the outer pair is removed).
+std::string optionFileValue(const std::string& value);
 
 /// The names of the secrets a set of commands needs.
 std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands);

@@ -18,12 +18,16 @@ inline constexpr int kSchemaVersion = 1;
 struct SecretDelivery {
   enum class Via {
     Pgpass,  ///< a line in a 0600 PGPASSFILE (host:port:database:user:password)
-    Env,     ///< an environment variable of the command
+    /// a group `[client-ENDPOINT]` of a 0600 MySQL option file named by
+    /// MIG_OPTION_FILE (clients read it with --defaults-extra-file and
+    /// --defaults-group-suffix=-ENDPOINT)
+    OptionFile,
+    Env,  ///< an environment variable of the command
   };
   Via via = Via::Env;
   std::string secret;    ///< the plan's secret
   std::string variable;  ///< Env: the variable's name
-  std::string endpoint;  ///< Pgpass: whose line it is
+  std::string endpoint;  ///< Pgpass, OptionFile: whose line or group it is
   std::string host, port, database, user;  ///< Pgpass: the line's key
 };
 

@@ -35,6 +35,9 @@ Json commandJson(const Command& command, Purpose purpose) {
       entry["port"] = s.port;
       entry["database"] = s.database;
       entry["user"] = s.user;
+    } else if (s.via == SecretDelivery::Via::OptionFile) {
+      entry["via"] = "option_file";
+      entry["endpoint"] = s.endpoint;
     } else {
       entry["via"] = "env";
       entry["variable"] = s.variable;
@@ -282,10 +285,13 @@ Command readCommand(Reader& r, const Json& json, const std::string& path) {
         d.port = r.string(s, at, "port");
         d.database = r.string(s, at, "database");
         d.user = r.string(s, at, "user");
+      } else if (via == "option_file") {
+        d.via = SecretDelivery::Via::OptionFile;
+        d.endpoint = r.string(s, at, "endpoint");
       } else if (via == "env") {
         d.variable = r.string(s, at, "variable");
       } else if (!r.failed()) {
-        r.fail(fmt::format("{}.via: expected \"pgpass\" or \"env\"", at));
+        r.fail(fmt::format("{}.via: expected \"pgpass\", \"option_file\" or \"env\"", at));
       }
       c.secrets.push_back(std::move(d));
     }

@@ -397,7 +397,8 @@ class Lowerer {
     return command;
   }
 
-  // PostgreSQL endpoints each get a line of the PGPASSFILE; an endpoint
+  // PostgreSQL endpoints each get a line of the PGPASSFILE, MySQL ones a
+  // group of the option file; an endpoint
   // whose kind reads an environment variable gets it, unless two endpoints
   // of the command would need the same variable (the action then names its
   // own variables in `env`).
@@ -430,6 +431,10 @@ class Lowerer {
         // ("pgbouncer"), not the pooled one its endpoint names.
         delivery.database = "*";
         delivery.user = field("user");
+        command.secrets.push_back(std::move(delivery));
+      } else if (credentials.delivery == sema::Credentials::Delivery::OptionFile) {
+        delivery.via = graph::SecretDelivery::Via::OptionFile;
+        delivery.endpoint = endpoint->name;
         command.secrets.push_back(std::move(delivery));
       } else if (credentials.delivery == sema::Credentials::Delivery::Env &&
                  byVariable[credentials.variable].size() == 1) {

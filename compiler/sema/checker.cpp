@@ -698,6 +698,16 @@ class PlanChecker : public Scope {
       case Value::Tag::Size: return units::formatSize(value.number);
       case Value::Tag::Symbol: return value.symbol;
       case Value::Tag::Ref: return refText(endpoint, value.ref, visiting, field);
+      case Value::Tag::List: {
+        // One word for a command line: the items joined by commas.
+        std::vector<std::string> items;
+        for (const Value& item : value.list) {
+          auto text = valueText(endpoint, item, visiting, field);
+          if (!text) return std::nullopt;
+          items.push_back(std::move(*text));
+        }
+        return fmt::format("{}", fmt::join(items, ","));
+      }
       default: return std::nullopt;
     }
   }

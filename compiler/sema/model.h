@@ -125,7 +125,7 @@ struct Field {
 
 /// How commands that reference an endpoint receive its secret.
 struct Credentials {
-  enum class Delivery { None, Pgpass, Env };
+  enum class Delivery { None, Pgpass, OptionFile, Env };
   Delivery delivery = Delivery::None;
   std::string variable;  ///< Env: the variable's name
 };

@@ -107,7 +107,9 @@ class ActionScope : public Scope {
   }
 
  private:
-  // A field every kind the parameter accepts has, with one type.
+  // A field of the kinds the parameter accepts, with one type. Kinds
+  // without it interpolate it as empty (`${target.users}` in an action for
+  // postgres|mysql); a field no kind has is an error.
   std::optional<Type> fieldOfKinds(const Parameter& param, const ast::Identifier& field) {
     if (auto type = endpointPseudoFieldType(field.text)) return type;
     if (param.type.kinds.empty()) {
@@ -118,14 +120,11 @@ class ActionScope : public Scope {
       return std::nullopt;
     }
     std::optional<Type> type;
+    std::vector<std::string> kindNames;
     for (const EndpointKind* kind : param.type.kinds) {
+      kindNames.push_back(kind->name);
       const Field* f = kind->field(field.text);
-      if (f == nullptr) {
-        diags_.report(diag::Rule::UndefinedReference, field.range,
-                      fmt::format("kind '{}' of parameter '{}' has no field '{}'", kind->name,
-                                  param.name, field.text));
-        return std::nullopt;
-      }
+      if (f == nullptr) continue;
       if (type && type->name() != f->type.name()) {
         diags_.report(diag::Rule::TypeMismatch, field.range,
                       fmt::format("field '{}' has different types in the kinds of parameter '{}'",
@@ -133,6 +132,12 @@ class ActionScope : public Scope {
         return std::nullopt;
       }
       type = f->type;
+    }
+    if (!type) {
+      diags_.report(diag::Rule::UndefinedReference, field.range,
+                    fmt::format("{} '{}' of parameter '{}' has no field '{}'",
+                                kindNames.size() == 1 ? "kind" : "none of the kinds",
+                                fmt::join(kindNames, "|"), param.name, field.text));
     }
     return type;
   }
@@ -346,6 +351,10 @@ class SchemaBuilder {
       credentials.delivery = Credentials::Delivery::Pgpass;
       return credentials;
     }
+    if (value->isSymbol() && value->path[0].text == "option_file") {
+      credentials.delivery = Credentials::Delivery::OptionFile;
+      return credentials;
+    }
     if (value->kind == ast::ExprKind::Call && value->dottedPath() == "env" &&
         value->arguments.size() == 1 && !value->arguments[0].name) {
       if (auto name = value->arguments[0].value->plainString(); name && !name->empty()) {
@@ -355,7 +364,7 @@ class SchemaBuilder {
       }
     }
     diags_.report(diag::Rule::InvalidValue, value->range,
-                  "credentials are delivered as `pgpass` or `env(\"VARIABLE\")`");
+                  "credentials are delivered as `pgpass`, `option_file` or `env(\"VARIABLE\")`");
     return credentials;
   }
 
