@@ -10,9 +10,10 @@ packages=(
   libfmt-dev libspdlog-dev libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev tzdata
   libgtest-dev googletest
-  libpq-dev libhiredis-dev
+  libpq-dev libhiredis-dev libmariadb-dev
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
+  mariadb-server mariadb-client
   python3 python3-jsonschema graphviz procps iproute2 util-linux patch
   # benchmarks
   hyperfine bc

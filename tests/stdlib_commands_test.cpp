@@ -1,7 +1,8 @@
 // The exact commands and environment the stdlib's MySQL, MongoDB and
-// Elasticsearch actions produce. There are no such servers here, so these
-// tests pin the commands down (and check that bash accepts every script);
-// docs/drivers.md says they were not run against live servers.
+// Elasticsearch actions produce. There are no MongoDB or Elasticsearch
+// servers here, so these tests pin their commands down (and check that
+// bash accepts every script); docs/drivers.md says they were not run
+// against live servers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -46,8 +47,22 @@ void expectBashAccepts(const graph::Graph& g) {
   }
 }
 
+std::map<std::string, std::string> optionFileGroups(const graph::Command& command) {
+  std::map<std::string, std::string> out;
+  for (const auto& delivery : command.secrets) {
+    if (delivery.via == graph::SecretDelivery::Via::OptionFile) {
+      out[delivery.endpoint] = delivery.secret;
+    }
+  }
+  return out;
+}
+
+// The MySQL actions run mig's drivers (tested against live MariaDB servers
+// in mysql_driver_test.cpp); here, that the plan's values and the
+// endpoints' option-file groups reach them.
 TEST(StdlibCommands, MySql) {
   auto g = compile(R"(import "std/mysql"
+import "std/acl"
 plan p {
   secret a_pw { from env("A") }
   secret b_pw { from env("B") }
@@ -56,6 +71,7 @@ plan p {
     database "shop"
     user     "app"
     password a_pw
+    users    ["shop_app", "shop_report"]
   }
   target b mysql {
     host     "db2.example"
@@ -63,40 +79,44 @@ plan p {
     database "shop"
     password b_pw
   }
+  acl b { allow "10.0.0.0/24" "web" }
   phase migration {
     step dump    = mysql.dump(db: a, file: "/backups/shop.sql")
     step restore = mysql.restore(db: b, file: dump.file)
-    step copy    = mysql.copy(from: a, to: b)
+    step copy    = mysql.copy(from: a, to: b, accounts: skip)
     step wipe    = mysql.wipe(db: b)
     step compare = mysql.compare(a: a, b: b)
+    step acl     = acl.verify(target: b)
   }
 }
 )");
   EXPECT_EQ(run(g, "dump").script,
-            "mysqldump --host=db1.example --port=3306 --user=app --single-transaction --routines "
-            "--triggers --events --result-file=/backups/shop.sql shop");
-  EXPECT_EQ(secretVariables(run(g, "dump")), (std::map<std::string, std::string>{{"MYSQL_PWD", "a_pw"}}));
-  EXPECT_NE(run(g, "restore").script.find(
-                "mysql --host=db2.example --port=3307 --user=root shop < /backups/shop.sql"),
-            std::string::npos)
-      << run(g, "restore").script;
+            "\"$MIG\" driver mysql-dump --db mysql://app@db1.example:3306/shop --db-endpoint a "
+            "--file /backups/shop.sql");
+  EXPECT_EQ(optionFileGroups(run(g, "dump")), (std::map<std::string, std::string>{{"a", "a_pw"}}));
+  EXPECT_EQ(run(g, "restore").script,
+            "\"$MIG\" driver mysql-restore --db mysql://root@db2.example:3307/shop --db-endpoint b "
+            "--file /backups/shop.sql");
   const graph::Command& copy = run(g, "copy");
-  EXPECT_NE(copy.script.find("MYSQL_PWD=\"$MIG_FROM_PASSWORD\" mysqldump --host=db1.example "
-                             "--port=3306 --user=app --single-transaction --routines --triggers "
-                             "--events shop |\n  MYSQL_PWD=\"$MIG_TO_PASSWORD\" mysql "
-                             "--host=db2.example --port=3307 --user=root shop"),
-            std::string::npos)
-      << copy.script;
-  // Two endpoints would need MYSQL_PWD: the action names its own variables.
-  EXPECT_EQ(secretVariables(copy), (std::map<std::string, std::string>{
-                                       {"MIG_FROM_PASSWORD", "a_pw"}, {"MIG_TO_PASSWORD", "b_pw"}}));
-  EXPECT_EQ(secretVariables(run(g, "compare")),
-            (std::map<std::string, std::string>{{"MIG_A_PASSWORD", "a_pw"}, {"MIG_B_PASSWORD", "b_pw"}}));
-  EXPECT_NE(run(g, "compare").script.find("diff --label a --label b \"$work/a\" \"$work/b\""),
-            std::string::npos);
+  EXPECT_EQ(copy.script,
+            "\"$MIG\" driver mysql-copy --from mysql://app@db1.example:3306/shop --from-endpoint a "
+            "--to mysql://root@db2.example:3307/shop --to-endpoint b --accounts skip "
+            "--users shop_app,shop_report");
+  // Each endpoint's password in a group of its own, never a variable.
+  EXPECT_EQ(optionFileGroups(copy),
+            (std::map<std::string, std::string>{{"a", "a_pw"}, {"b", "b_pw"}}));
+  EXPECT_TRUE(secretVariables(copy).empty());
+  EXPECT_EQ(run(g, "compare").script,
+            "\"$MIG\" driver mysql-compare --a mysql://app@db1.example:3306/shop --a-endpoint a "
+            "--b mysql://root@db2.example:3307/shop --b-endpoint b --rows compare "
+            "--users shop_app,shop_report");
+  // The target names no users: the option is there, empty.
+  EXPECT_EQ(run(g, "acl").script,
+            "\"$MIG\" driver acl-verify --kind mysql --url mysql://root@db2.example:3307/shop "
+            "--url-endpoint b --users '' -- 10.0.0.0/24");
   expectBashAccepts(g);
-  // No command line holds a password, only variable names.
   EXPECT_EQ(graph::toJson(g).find("password\":"), std::string::npos);
+  EXPECT_NE(graph::toJson(g).find("\"via\": \"option_file\""), std::string::npos);
 }
 
 TEST(StdlibCommands, MongoDb) {

@@ -807,4 +807,238 @@ std::optional<std::string> PgBouncerServer::admin(const std::string& command,
   return std::nullopt;
 }
 
+
+// ---------------------------------------------------------------------------
+// MariaDbServer
+
+namespace {
+
+/// A string literal for MariaDB: quotes and backslashes escaped.
+std::string mariaDbQuoted(const std::string& value) {
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "'";
+}
+
+/// A value for an option file: double-quoted, with the escapes the
+/// clients' option parser understands.
+std::string optionFileQuoted(const std::string& value) {
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '\\') {
+      quoted += "\\\\";
+    } else if (c == '\n') {
+      quoted += "\\n";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::unique_ptr<MariaDbServer> MariaDbServer::start(const std::string& password,
+                                                    std::string& error) {
+  for (const char* program : {"mariadb-install-db", "mariadbd", "mariadb"}) {
+    if (findProgram(program).empty()) {
+      error = fmt::format("mariadb-server is not installed (no {}): run scripts/setup.sh", program);
+      return nullptr;
+    }
+  }
+  std::unique_ptr<MariaDbServer> server(new MariaDbServer());
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  if (::geteuid() == 0) {
+    const passwd* user = ::getpwnam("mysql");
+    if (user == nullptr) {
+      error = "there is no `mysql` user to run MariaDB as (running as root): run scripts/setup.sh";
+      return nullptr;
+    }
+    owner = std::make_pair(user->pw_uid, user->pw_gid);
+    server->asMysqlUser_ = true;
+  }
+  server->folder_ = makeTempFolder("mig-mariadb", error);
+  if (server->folder_.empty()) return nullptr;
+  if (owner && ::chown(server->folder_.c_str(), owner->first, owner->second) != 0) {
+    error = fmt::format("cannot give {} to mysql: {}", server->folder_, std::strerror(errno));
+    return nullptr;
+  }
+  server->dataDir_ = server->folder_ + "/data";
+
+  SubprocessRequest install;
+  install.argv = {findProgram("mariadb-install-db"),
+                  "--no-defaults",
+                  "--datadir=" + server->dataDir_,
+                  "--auth-root-authentication-method=normal",
+                  "--skip-test-db",
+                  "--skip-name-resolve"};
+  if (server->asMysqlUser_) install.argv.push_back("--user=mysql");
+  install.workdir = server->folder_;
+  install.timeout = 120s;
+  SubprocessResult installed = runSubprocess(install);
+  if (!installed.succeeded()) {
+    error = fmt::format("mariadb-install-db failed ({}): {}", describeFailure(install, installed),
+                        lastLines(installed.err + installed.out, 10));
+    return nullptr;
+  }
+  if (!server->launch(error)) return nullptr;
+
+  // The fresh server lets root in over the socket without a password: give
+  // root its password on every loopback account and remove all others
+  // (root@HOSTNAME, which skip-name-resolve ignores anyway).
+  std::string bootstrap = fmt::format(
+      "DELETE FROM mysql.global_priv WHERE User <> 'mariadb.sys' AND NOT (User = 'root' AND "
+      "Host IN ('localhost', '127.0.0.1', '::1'));\n"
+      "DELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost', '127.0.0.1', '::1');\n"
+      "FLUSH PRIVILEGES;\n"
+      "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\n"
+      "CREATE USER IF NOT EXISTS 'root'@'::1';\n"
+      "GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+      "GRANT ALL ON *.* TO 'root'@'::1' WITH GRANT OPTION;\n"
+      "ALTER USER 'root'@'localhost' IDENTIFIED BY {0};\n"
+      "ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY {0};\n"
+      "ALTER USER 'root'@'::1' IDENTIFIED BY {0};\n",
+      mariaDbQuoted(password));
+  SubprocessRequest setup;
+  setup.argv = {findProgram("mariadb"), "--no-defaults", "--socket=" + server->socketPath(),
+                "--user=root", "--batch"};
+  setup.input = bootstrap;
+  setup.timeout = 60s;
+  SubprocessResult done = runSubprocess(setup);
+  if (!done.succeeded()) {
+    error = fmt::format("cannot set up root on MariaDB ({}): {}", describeFailure(setup, done),
+                        trimmed(done.err));
+    return nullptr;
+  }
+  if (!writePrivateFile(server->folder_ + "/root.cnf",
+                        "[client]\npassword=" + optionFileQuoted(password) + "\n", std::nullopt,
+                        error)) {
+    return nullptr;
+  }
+  return server;
+}
+
+bool MariaDbServer::launch(std::string& error) {
+  std::string logPath = folder_ + "/error.log";
+  for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
+    port_ = freeLoopbackPort();
+    if (port_ == 0) {
+      error = fmt::format("cannot find a free loopback port: {}", std::strerror(errno));
+      return false;
+    }
+    std::vector<std::string> argv = {findProgram("mariadbd"),
+                                     "--no-defaults",
+                                     "--datadir=" + dataDir_,
+                                     "--bind-address=127.0.0.1",
+                                     fmt::format("--port={}", port_),
+                                     "--socket=" + socketPath(),
+                                     "--pid-file=" + folder_ + "/mysqld.pid",
+                                     "--log-error=" + logPath,
+                                     "--skip-name-resolve",
+                                     "--skip-log-bin",
+                                     "--innodb-flush-log-at-trx-commit=0",
+                                     "--innodb-doublewrite=0",
+                                     "--innodb-buffer-pool-size=128M",
+                                     "--max-connections=60",
+                                     "--event-scheduler=OFF"};
+    if (asMysqlUser_) argv.push_back("--user=mysql");
+    size_t logBefore = readText(logPath).size();
+    pid_ = spawnInBackground(argv, folder_ + "/mysqld.out", Session::Ours, error);
+    if (pid_ == 0) return false;
+
+    SubprocessRequest ping;
+    ping.argv = {findProgram("mariadb-admin"), "--no-defaults", "--socket=" + socketPath(),
+                 "--user=root", "--connect-timeout=2", "ping"};
+    ping.timeout = 10s;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    bool exited = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited = true;
+        break;
+      }
+      if (::access(socketPath().c_str(), F_OK) == 0 && runSubprocess(ping).succeeded()) {
+        watchdog_ = startWatchdog(fmt::format(
+            "kill -TERM {0} 2>/dev/null; sleep 5; kill -KILL {0} 2>/dev/null; rm -rf {1}", pid_,
+            shellQuoted(folder_)));
+        return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    std::string log = readText(logPath) + readText(folder_ + "/mysqld.out");
+    std::string news = log.size() > logBefore ? log.substr(logBefore) : log;
+    if (!exited) {
+      stop();
+      error = fmt::format("MariaDB on port {} did not answer within 60 s: {}", port_,
+                          lastLines(news, 10));
+      return false;
+    }
+    pid_ = 0;
+    if (news.find("Bind on TCP/IP port") == std::string::npos) {
+      error = fmt::format("mariadbd did not start: {}", lastLines(news, 10));
+      return false;
+    }
+  }
+  error = fmt::format("MariaDB found no free port in {} attempts", kStartAttempts);
+  return false;
+}
+
+MariaDbServer::~MariaDbServer() {
+  stop();
+  if (!folder_.empty()) {
+    std::error_code ec;
+    fs::remove_all(folder_, ec);
+  }
+}
+
+void MariaDbServer::stop() {
+  stopWatchdog(watchdog_);
+  watchdog_ = 0;
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  pid_ = 0;
+}
+
+std::string MariaDbServer::url(const std::string& database) const {
+  return fmt::format("mysql://root@127.0.0.1:{}/{}", port_, database);
+}
+
+std::optional<std::string> MariaDbServer::sql(const std::string& database,
+                                              const std::string& statements,
+                                              std::string* error) const {
+  SubprocessRequest request;
+  request.argv = {findProgram("mariadb"),
+                  "--defaults-file=" + folder_ + "/root.cnf",
+                  "--socket=" + socketPath(),
+                  "--user=root",
+                  "--batch",
+                  "--skip-column-names",
+                  "--default-character-set=utf8mb4"};
+  if (!database.empty()) request.argv.push_back("--database=" + database);
+  request.input = statements;
+  request.unsetEnv = {"MYSQL_PWD", "MYSQL_HOST", "MYSQL_TCP_PORT"};
+  request.timeout = 300s;
+  SubprocessResult result = runSubprocess(request);
+  if (result.succeeded()) return result.out;
+  if (error) {
+    std::string message = trimmed(result.err);
+    *error = message.empty() ? describeFailure(request, result) : message;
+  }
+  return std::nullopt;
+}
+
 }  // namespace mig::testing

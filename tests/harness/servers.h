@@ -122,6 +122,52 @@ class RedisServer {
   int watchdog_ = 0;  ///< stops the server if this process dies without the destructor
 };
 
+/// A MariaDB 10.11 server (the MySQL family) on a free loopback port, out
+/// of a temporary folder: `mariadb-install-db` then `mariadbd`, made for
+/// speed (no binary log, no doublewrite, the redo log flushed lazily). As
+/// root (CI) the server runs as the `mysql` user, since mariadbd refuses
+/// root. Accounts `root`@`localhost`, `root`@`127.0.0.1` and `root`@`::1`
+/// have `password`; no other account exists. Names resolve to nothing
+/// (skip-name-resolve): host patterns are addresses.
+class MariaDbServer {
+ public:
+  /// nullptr with `error` set on failure ("mariadb-server is not installed:
+  /// run scripts/setup.sh", or what the server logged).
+  static std::unique_ptr<MariaDbServer> start(const std::string& password, std::string& error);
+
+  /// Stops the server (SIGTERM, SIGKILL after 10 s) and removes its folder.
+  ~MariaDbServer();
+  MariaDbServer(const MariaDbServer&) = delete;
+  MariaDbServer& operator=(const MariaDbServer&) = delete;
+
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  const std::string& folder() const { return folder_; }
+
+  /// mysql://root@127.0.0.1:PORT/DATABASE, without the password.
+  std::string url(const std::string& database) const;
+
+  /// Runs `statements` in one `mariadb` session as root over the unix
+  /// socket (the password in a 0600 option file of the server's folder).
+  /// Returns what it printed (--batch --skip-column-names: fields split by
+  /// tabs, one row a line, NULL as "NULL"), or nullopt with `error` set.
+  std::optional<std::string> sql(const std::string& database, const std::string& statements,
+                                 std::string* error = nullptr) const;
+
+ private:
+  MariaDbServer() = default;
+  bool launch(std::string& error);
+  void stop();
+  std::string socketPath() const { return folder_ + "/mysqld.sock"; }
+
+  std::string folder_;
+  std::string dataDir_;
+  bool asMysqlUser_ = false;
+  int port_ = 0;
+  int pid_ = 0;
+  int watchdog_ = 0;
+};
+
 /// PgBouncer on a free loopback port, out of a temporary folder, in
 /// transaction pooling, in front of one database of a PostgresServer: the
 /// pool `database` (its entry in pgbouncer.ini's [databases] section) goes
