@@ -1,5 +1,6 @@
 #include "runtime/secrets.h"
 
+#include "runtime/option_file.h"
 #include "runtime/process_runner.h"
 
 #include <fcntl.h>
@@ -94,20 +95,6 @@ std::string pgpassField(const std::string& value) {
     out += c;
   }
   return out;
-}
-
-std::string optionFileValue(const std::string& value) {
-  std::string out = "\"";
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands) {

@@ -90,11 +90,6 @@ int removeLeftoverSecretFiles(const std::string& tempDir);
 /// A pgpass field with ':' and '\' escaped, as libpq reads it.
 std::string pgpassField(const std::string& value);
 
-/// A value for a MySQL option file, double-quoted with its backslashes,
-/// newlines, carriage returns and tabs escaped, as the clients read it
-/// (quotes inside need no escape: only the outer pair is removed).
-std::string optionFileValue(const std::string& value);
-
 /// The names of the secrets a set of commands needs.
 std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& commands);
 

@@ -80,17 +80,23 @@ TEST_F(MysqlClientTest, ConnectsWithThePasswordOfItsOwnGroup) {
 }
 
 TEST_F(MysqlClientTest, TheClientsReadTheSameGroup) {
-  Endpoint source = endpoint(*servers->source, "source");
-  std::vector<std::string> argv = source.clientCommand("mariadb");
-  for (const std::string& word : argv) EXPECT_FALSE(showsAPassword(word)) << word;
-  argv.insert(argv.end(), {"--batch", "--skip-column-names", "--execute=SELECT CURRENT_USER()"});
-  mig::drivers::SubprocessRequest request;
-  request.argv = argv;
-  request.env = {{"MIG_OPTION_FILE", servers->optionFile}};
-  request.timeout = std::chrono::seconds(30);
-  auto result = mig::drivers::runSubprocess(request);
-  ASSERT_TRUE(result.succeeded()) << result.err;
-  EXPECT_EQ(result.out, "root@127.0.0.1\n");
+  for (const char* name : {"source", "target"}) {
+    Endpoint endpoint =
+        MysqlClientTest::endpoint(name == std::string("source") ? *servers->source
+                                                                : *servers->target,
+                                  name);
+    std::vector<std::string> argv = endpoint.clientCommand("mariadb");
+    for (const std::string& word : argv) EXPECT_FALSE(showsAPassword(word)) << word;
+    argv.insert(argv.end(),
+                {"--batch", "--skip-column-names", "--execute=SELECT CURRENT_USER()"});
+    mig::drivers::SubprocessRequest request;
+    request.argv = argv;
+    request.env = {{"MIG_OPTION_FILE", servers->optionFile}};
+    request.timeout = std::chrono::seconds(30);
+    auto result = mig::drivers::runSubprocess(request);
+    ASSERT_TRUE(result.succeeded()) << name << ": " << result.err;
+    EXPECT_EQ(result.out, "root@127.0.0.1\n") << name;
+  }
 }
 
 TEST_F(MysqlClientTest, QuotesLiteralsAndIdentifiers) {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "runtime/drivers/subprocess.h"
-#include "runtime/secrets.h"
+#include "runtime/option_file.h"
 #include "tests/harness/servers.h"
 
 #ifndef MIG_BINARY

@@ -83,6 +83,12 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"redis-sync", redisSync},
       {"redis-unsync", redisUnsync},
       {"redis-cutover", redisCutover},
+      {"mysql-inventory", mysqlInventory},
+      {"mysql-copy", mysqlCopy},
+      {"mysql-dump", mysqlDump},
+      {"mysql-restore", mysqlRestore},
+      {"mysql-wipe", mysqlWipe},
+      {"mysql-analyze", mysqlAnalyze},
       {"acl-verify",
        [](const DriverArgs& parsed, std::ostream& o, std::ostream& e) {
          auto kind = parsed.require("kind", e);

@@ -12,7 +12,8 @@
 /// databases, copying Redis keys binary-safe). Each is a small program:
 /// arguments in, a report on stdout, problems on stderr, an exit code.
 /// Passwords come from the environment the runtime gives the command
-/// (PGPASSFILE for PostgreSQL; REDISCLI_AUTH or MIG_*_PASSWORD for Redis),
+/// (PGPASSFILE for PostgreSQL; REDISCLI_AUTH or MIG_*_PASSWORD for Redis;
+/// the option file MIG_OPTION_FILE for MySQL),
 /// never from arguments.
 namespace mig::drivers {
 
@@ -63,5 +64,11 @@ int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCutover(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlInventory(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlDump(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlRestore(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlWipe(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlAnalyze(const DriverArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mig::drivers

@@ -306,4 +306,47 @@ Result<PipelineOutcome> runGatedPipeline(const GatedPipeline& pipeline) {
   return outcome;
 }
 
+Result<PipelineOutcome> runPipeline(const Pipeline& pipeline) {
+  auto data = makePipe();
+  if (!data) return Error{data.error()};
+  auto& [dataRead, dataWrite] = *data;
+  auto consumerPid = spawn(pipeline.consumer,
+                           {{STDIN_FILENO, dataRead.get()}, {STDOUT_FILENO, -1}}, pipeline.env);
+  if (!consumerPid) return Error{consumerPid.error()};
+  Child consumer(consumerPid->pid);
+  dataRead.close();
+  auto producerPid = spawn(pipeline.producer,
+                           {{STDIN_FILENO, -1}, {STDOUT_FILENO, dataWrite.get()}}, pipeline.env);
+  dataWrite.close();
+  if (!producerPid) return Error{producerPid.error()};
+  Child producer(producerPid->pid);
+
+  PipelineOutcome outcome;
+  outcome.producerStatus = producer.wait();
+  outcome.consumerEndedFirst = outcome.producerStatus == 128 + SIGPIPE;
+  if (outcome.producerStatus != 0 && !outcome.consumerEndedFirst) {
+    consumer.kill();
+    outcome.consumerStopped = true;
+  }
+  outcome.consumerStatus = consumer.wait();
+  outcome.producerError = describeStatus(pipeline.producer[0], outcome.producerStatus);
+  if (!outcome.consumerStopped) {
+    outcome.consumerError = describeStatus(pipeline.consumer[0], outcome.consumerStatus);
+  }
+  return outcome;
+}
+
+Result<int> runWithInput(const std::vector<std::string>& argv, const std::string& inputPath,
+                         const std::vector<std::pair<std::string, std::string>>& env) {
+  OwnedFd input(::open(inputPath.c_str(), O_RDONLY | O_CLOEXEC));
+  if (input.get() < 0) {
+    return Error{fmt::format("cannot read {}: {}", inputPath, std::strerror(errno))};
+  }
+  auto pid = spawn(argv, {{STDIN_FILENO, input.get()}, {STDOUT_FILENO, -1}}, env);
+  if (!pid) return Error{pid.error()};
+  Child child(pid->pid);
+  input.close();
+  return child.wait();
+}
+
 }  // namespace mig::drivers

@@ -57,12 +57,35 @@ struct PipelineOutcome {
   std::string failure() const;
 };
 
+/// `producer | consumer` for loads that cannot be gated (a MySQL dump:
+/// its DDL commits as it goes): the producer's stdout straight into the
+/// consumer's stdin through a kernel pipe; the consumer's stdout is
+/// discarded, both share the caller's stderr and process group. If the
+/// producer fails, the consumer is killed before it reads further.
+struct Pipeline {
+  std::vector<std::string> producer;
+  std::vector<std::string> consumer;
+  /// Variables set for both, on top of the caller's environment.
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
 /// Runs `argv` and hands its stdout to `line`, one line at a time (with its
 /// newline), as it comes: for outputs too big to hold. Stops reading (and
 /// kills the program) when `line` returns false. An error when it could not
 /// run or did not exit with status 0.
 Status streamLines(const std::vector<std::string>& argv,
                    const std::function<bool(std::string_view line)>& line);
+
+/// Runs the pipeline to its end. An error only when it could not start (a
+/// program missing, no pipe); otherwise the outcome says how each ended
+/// (`afterError` stays empty).
+Result<PipelineOutcome> runPipeline(const Pipeline& pipeline);
+
+/// Runs `argv` with its stdin read from the file at `inputPath` (opened
+/// here: an error when it cannot be) and its stdout discarded; its exit
+/// status, 128 + N when killed by signal N.
+Result<int> runWithInput(const std::vector<std::string>& argv, const std::string& inputPath,
+                         const std::vector<std::pair<std::string, std::string>>& env);
 
 /// Runs the pipeline to its end. An error only when it could not start
 /// (a program missing, no pipes); otherwise the outcome says how each

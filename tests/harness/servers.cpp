@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "runtime/drivers/subprocess.h"
+#include "runtime/option_file.h"
 
 extern char** environ;
 
@@ -823,21 +824,6 @@ std::string mariaDbQuoted(const std::string& value) {
   return quoted + "'";
 }
 
-/// A value for an option file: double-quoted, with the escapes the
-/// clients' option parser understands.
-std::string optionFileQuoted(const std::string& value) {
-  std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '\\') {
-      quoted += "\\\\";
-    } else if (c == '\n') {
-      quoted += "\\n";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "\"";
-}
 
 }  // namespace
 
@@ -914,7 +900,7 @@ std::unique_ptr<MariaDbServer> MariaDbServer::start(const std::string& password,
     return nullptr;
   }
   if (!writePrivateFile(server->folder_ + "/root.cnf",
-                        "[client]\npassword=" + optionFileQuoted(password) + "\n", std::nullopt,
+                        "[client]\npassword=" + runtime::optionFileValue(password) + "\n", std::nullopt,
                         error)) {
     return nullptr;
   }
