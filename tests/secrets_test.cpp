@@ -84,5 +84,55 @@ TEST(Secrets, RefusesAnEmptyOrUnsetVariableAndAnEmptyFile) {
                       }));
 }
 
+// A MySQL endpoint's password reaches its command as a group of a 0600
+// option file, escaped so that quotes, '#' and backslashes survive; the
+// file goes when the process ends, or as a leftover of a dead runner.
+TEST(Secrets, MysqlPasswordsTravelInAPrivateOptionFileGroupPerEndpoint) {
+  fs::path folder = fs::temp_directory_path() / ("mig-secrets-" + std::to_string(::getpid()));
+  fs::remove_all(folder);
+  graph::Graph g = planWithSecrets({{"old_pw", "env", "X"}, {"new_pw", "env", "Y"}});
+  SecretValues values;
+  values.set("old_pw", "a\"b #c\\d");
+  values.set("new_pw", "plain-new-pw");
+  graph::Node node;
+  node.id = "copy";
+  graph::Command command;
+  command.script = "true";
+  for (const auto& [endpoint, secret] :
+       std::vector<std::pair<std::string, std::string>>{{"shop_old", "old_pw"},
+                                                        {"shop_new", "new_pw"},
+                                                        {"shop_old", "old_pw"}}) {
+    graph::SecretDelivery delivery;
+    delivery.via = graph::SecretDelivery::Via::OptionFile;
+    delivery.secret = secret;
+    delivery.endpoint = endpoint;
+    command.secrets.push_back(delivery);
+  }
+  RunPaths paths{folder.string(), (folder / "logs").string(), (folder / "tmp").string(), "mig",
+                 (folder / "state.db").string()};
+  SecretCommandPreparer preparer(g, values, paths);
+  std::string error;
+  auto request = preparer.prepare(node, command, "run", 1, error);
+  ASSERT_TRUE(request) << error;
+  std::string path;
+  for (const auto& [name, value] : request->env) {
+    if (name == "MIG_OPTION_FILE") path = value;
+    EXPECT_EQ(value.find("plain-new-pw"), std::string::npos) << name;
+  }
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  // One group per endpoint, however often the command names it.
+  EXPECT_EQ(testing::readFile(path),
+            "[client-shop_old]\npassword=\"a\\\"b #c\\\\d\"\n"
+            "[client-shop_new]\npassword=\"plain-new-pw\"\n");
+  preparer.finished(*request);
+  EXPECT_FALSE(fs::exists(path));
+
+  auto leftover = preparer.prepare(node, command, "run", 2, error);
+  ASSERT_TRUE(leftover) << error;
+  EXPECT_EQ(removeLeftoverSecretFiles(paths.tempDir), 1);
+  fs::remove_all(folder);
+}
+
 }  // namespace
 }  // namespace mig::runtime

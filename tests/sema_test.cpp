@@ -364,6 +364,28 @@ TEST(Sema, ModuleFilesAreCheckedOnTheirOwn) {
   EXPECT_NE(result.text.find("kind 'thing' of parameter 't' has no field 'hots'"), std::string::npos);
 }
 
+// A union's field may belong to some of its kinds (empty for the others);
+// one that belongs to none is still an error, naming every kind.
+TEST(Sema, AUnionsFieldMayBelongToSomeOfItsKinds) {
+  auto result = lintText("lib.mig",
+                         "module lib\n"
+                         "kind small {\n"
+                         "  host string\n"
+                         "}\n"
+                         "kind large {\n"
+                         "  host  string\n"
+                         "  users [string] = []\n"
+                         "}\n"
+                         "action poke(t: small|large) {\n"
+                         "  effect read\n"
+                         "  run    \"poke ${t.host} ${t.users} ${t.hosts}\"\n"
+                         "}\n");
+  EXPECT_EQ(result.text.find("no field 'users'"), std::string::npos) << result.text;
+  EXPECT_NE(result.text.find("no kind of parameter 't' (small|large) has a field 'hosts'"),
+            std::string::npos)
+      << result.text;
+}
+
 // ---------------------------------------------------------------- online migration
 
 // The diagnostics of `result` without their source lines and carets:

@@ -134,10 +134,13 @@ class ActionScope : public Scope {
       type = f->type;
     }
     if (!type) {
-      diags_.report(diag::Rule::UndefinedReference, field.range,
-                    fmt::format("{} '{}' of parameter '{}' has no field '{}'",
-                                kindNames.size() == 1 ? "kind" : "none of the kinds",
-                                fmt::join(kindNames, "|"), param.name, field.text));
+      std::string message =
+          kindNames.size() == 1
+              ? fmt::format("kind '{}' of parameter '{}' has no field '{}'", kindNames[0],
+                            param.name, field.text)
+              : fmt::format("no kind of parameter '{}' ({}) has a field '{}'", param.name,
+                            fmt::join(kindNames, "|"), field.text);
+      diags_.report(diag::Rule::UndefinedReference, field.range, message);
     }
     return type;
   }
