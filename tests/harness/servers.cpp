@@ -824,12 +824,15 @@ std::string mariaDbQuoted(const std::string& value) {
 }
 
 /// A value for an option file: double-quoted, with the escapes the
-/// clients' option parser understands.
+/// clients' option parser understands. A double quote is escaped too: the
+/// `mariadb` client's parser would end the value at an unescaped one and
+/// read a following " #" as the start of a comment.
 std::string optionFileQuoted(const std::string& value) {
   std::string quoted = "\"";
   for (char c : value) {
-    if (c == '\\') {
-      quoted += "\\\\";
+    if (c == '\\' || c == '"') {
+      quoted += '\\';
+      quoted += c;
     } else if (c == '\n') {
       quoted += "\\n";
     } else {
