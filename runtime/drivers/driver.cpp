@@ -83,6 +83,7 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"redis-sync", redisSync},
       {"redis-unsync", redisUnsync},
       {"redis-cutover", redisCutover},
+      {"mysql-compare", mysqlCompare},
       {"acl-verify",
        [](const DriverArgs& parsed, std::ostream& o, std::ostream& e) {
          auto kind = parsed.require("kind", e);

@@ -63,5 +63,6 @@ int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCutover(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mig::drivers
