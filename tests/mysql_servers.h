@@ -39,6 +39,8 @@ class MysqlServers : public ::testing::Environment {
     source = MariaDbServer::start(kSourceRootPassword, error);
     if (source) target = MariaDbServer::start(kTargetRootPassword, error);
     if (!source || !target) {
+      // Tests check `source` alone: both or neither.
+      source.reset();
       startError = error;
       return;
     }

@@ -89,6 +89,7 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"mysql-restore", mysqlRestore},
       {"mysql-wipe", mysqlWipe},
       {"mysql-analyze", mysqlAnalyze},
+      {"mysql-compare", mysqlCompare},
       {"acl-verify",
        [](const DriverArgs& parsed, std::ostream& o, std::ostream& e) {
          auto kind = parsed.require("kind", e);

@@ -70,5 +70,6 @@ int mysqlDump(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int mysqlRestore(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int mysqlWipe(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int mysqlAnalyze(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mig::drivers
