@@ -613,19 +613,6 @@ std::string shown(const std::string& property, const std::string& value) {
   return freeText || value.empty() ? fmt::format("'{}'", value) : value;
 }
 
-/// An excerpt of a long value from around character `at`, on one line.
-std::string excerpt(std::string_view value, size_t at) {
-  constexpr size_t kBefore = 20;
-  constexpr size_t kLength = 50;
-  size_t begin = at > kBefore ? at - kBefore : 0;
-  std::string text(value.substr(begin, kLength));
-  for (char& c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return fmt::format("'{}{}{}'", begin > 0 ? "..." : "", text,
-                     begin + kLength < value.size() ? "..." : "");
-}
-
 /// "enabled in a, disabled in b", "rows: 1,000 in a, 998 in b",
 /// "definition differs at character 57: '...' in a, '...' in b".
 std::string describeDifference(const std::string& property, const std::string* a,
@@ -645,13 +632,13 @@ std::string describeDifference(const std::string& property, const std::string* a
                        b ? shown(property, *b) : "none");
   }
   if (!a || !b) {
-    return fmt::format("{}{} in a, {} in b", prefix, a ? excerpt(*a, 0) : "none",
-                       b ? excerpt(*b, 0) : "none");
+    return fmt::format("{}{} in a, {} in b", prefix, a ? text::excerpt(*a, 0) : "none",
+                       b ? text::excerpt(*b, 0) : "none");
   }
   size_t at = 0;
   while (at < a->size() && at < b->size() && (*a)[at] == (*b)[at]) ++at;
-  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1, excerpt(*a, at),
-                     excerpt(*b, at));
+  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1,
+                     text::excerpt(*a, at), text::excerpt(*b, at));
 }
 
 /// "table public.orders", "large object 16385", or "the database".

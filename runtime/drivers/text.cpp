@@ -82,4 +82,16 @@ std::optional<int64_t> parseMilliseconds(std::string_view text) {
   return std::nullopt;
 }
 
+std::string excerpt(std::string_view value, size_t at) {
+  constexpr size_t kBefore = 20;
+  constexpr size_t kLength = 50;
+  size_t begin = at > kBefore ? at - kBefore : 0;
+  std::string part(value.substr(begin, kLength));
+  for (char& c : part) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return fmt::format("'{}{}{}'", begin > 0 ? "..." : "", part,
+                     begin + kLength < value.size() ? "..." : "");
+}
+
 }  // namespace mig::drivers::text

@@ -25,6 +25,10 @@ std::string redact(std::string_view text, std::string_view secret);
 /// "250ms", "5s", "2m", "1h" (how the stdlib passes durations) as
 /// milliseconds; nullopt for anything else.
 std::optional<int64_t> parseMilliseconds(std::string_view text);
+/// Fifty characters of `value` from a little before character `at`,
+/// quoted, on one line, with "..." where it was cut: a long value's
+/// difference in a message.
+std::string excerpt(std::string_view value, size_t at);
 /// "schema public", "schemas a, b", or "" for none.
 std::string namedList(std::string_view singular, const std::vector<std::string>& names);
 
