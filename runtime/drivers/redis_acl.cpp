@@ -106,7 +106,9 @@ namespace mig::drivers {
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("acl-verify", out, err);
-  if (!onlyKnownOptions(args, {"kind", "url"}, reporter)) return 2;
+  // std/acl passes every kind --url-endpoint and --users; Redis needs
+  // neither (its password is REDISCLI_AUTH, and it has no users by address).
+  if (!onlyKnownOptions(args, {"kind", "url", "url-endpoint", "users"}, reporter)) return 2;
   auto url = args.require("url", err);
   if (!url) return 2;
   std::string error;
