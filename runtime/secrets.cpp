@@ -101,6 +101,7 @@ std::string optionFileValue(const std::string& value) {
   for (char c : value) {
     switch (c) {
       case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;

@@ -91,8 +91,10 @@ int removeLeftoverSecretFiles(const std::string& tempDir);
 std::string pgpassField(const std::string& value);
 
 /// A value for a MySQL option file, double-quoted with its backslashes,
-/// newlines, carriage returns and tabs escaped, as the clients read it
-/// (quotes inside need no escape: only the outer pair is removed).
+/// double quotes, newlines, carriage returns and tabs escaped, as the
+/// clients read it. An unescaped `"` inside would end the quoted part for
+/// the command-line clients (mysys), which then take a following ` #` for
+/// the start of a comment and cut the value there.
 std::string optionFileValue(const std::string& value);
 
 /// The names of the secrets a set of commands needs.

@@ -828,8 +828,9 @@ std::string mariaDbQuoted(const std::string& value) {
 std::string optionFileQuoted(const std::string& value) {
   std::string quoted = "\"";
   for (char c : value) {
-    if (c == '\\') {
-      quoted += "\\\\";
+    if (c == '\\' || c == '"') {
+      quoted += '\\';
+      quoted += c;
     } else if (c == '\n') {
       quoted += "\\n";
     } else {
