@@ -173,7 +173,7 @@ TEST_F(MysqlMigrationTest, PlanRunAndRollbackTheExample) {
   EXPECT_EQ(*visits, "981\n");
   EXPECT_NE(readFile(dir_ / "app.url").find(std::to_string(target().port())), std::string::npos);
 
-  CommandResult rollback = mig({"rollback", "shop.mig"});
+  CommandResult rollback = mig({"rollback", "--force", "shop.mig"});
   ASSERT_EQ(rollback.exitCode, 0) << rollback.output;
   EXPECT_EQ(targetSql("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
                       "'shop'"),

@@ -2248,9 +2248,11 @@ TEST(RedisAclVerify, FailsOnAServerWithoutPassword) {
 TEST(RedisAclVerify, PassesOnAServerWithPasswordAndListsTheCidrs) {
   auto secured = TestRedis::start(sourcePassword());
   ASSERT_TRUE(secured);
-  DriverRun run = runDriver({"acl-verify", "--kind", "redis", "--url", secured->url(), "--",
-                             "10.1.0.0/16", "192.168.7.9", "2001:db8::/32"},
-                            {"REDISCLI_AUTH=" + sourcePassword()});
+  // The options std/acl passes every kind (stdlib_commands_test.cpp).
+  DriverRun run =
+      runDriver({"acl-verify", "--kind", "redis", "--url", secured->url(), "--url-endpoint",
+                 "cache", "--users", "", "--", "10.1.0.0/16", "192.168.7.9", "2001:db8::/32"},
+                {"REDISCLI_AUTH=" + sourcePassword()});
   EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
   const std::vector<std::string> expected = {
       "redis 127.0.0.1:" + std::to_string(secured->port()),

@@ -188,7 +188,7 @@ TEST(Sema, RelativeImportsResolveAgainstThePlansDirectory) {
   fs::remove_all(dir);
 }
 
-// acl.verify checks postgres and redis; the ACL of a mongodb target is
+// acl.verify checks postgres, redis and mysql; the ACL of a mongodb target is
 // verified by a module action of effect acl, and the hint says so.
 TEST(Sema, AclOfAKindAclVerifyCannotCheckIsVerifiedByAnAclAction) {
   fs::path dir = fs::temp_directory_path() / "mig-sema-acl-action";
@@ -230,8 +230,9 @@ TEST(Sema, AclOfAKindAclVerifyCannotCheckIsVerifiedByAnAclAction) {
   for (const diag::Diagnostic& d : unverified.diagnostics) {
     if (d.rule != diag::Rule::AclNotVerified) continue;
     ASSERT_TRUE(d.fix);
-    hinted = d.fix->message.find("acl.verify checks postgres and redis targets; for this mongodb "
-                                 "target, add a testing step whose action has `effect acl`") !=
+    hinted = d.fix->message.find(
+                 "acl.verify checks postgres, redis and mysql targets; for this "
+                 "mongodb target, add a testing step whose action has `effect acl`") !=
              std::string::npos;
   }
   EXPECT_TRUE(hinted) << unverified.text;

@@ -61,10 +61,11 @@ std::string endpointName(const Endpoint* endpoint) {
   return endpoint ? endpoint->name : std::string("?");
 }
 
-// The kinds std/acl's `verify(target: postgres|redis)` accepts.
+// The kinds std/acl's `verify(target: postgres|redis|mysql)` accepts.
 bool aclVerifyChecks(const EndpointKind& kind) {
   return (kind.module == "postgres" && kind.name == "postgres") ||
-         (kind.module == "redis" && kind.name == "redis");
+         (kind.module == "redis" && kind.name == "redis") ||
+         (kind.module == "mysql" && kind.name == "mysql");
 }
 
 class Linter {
@@ -219,10 +220,11 @@ class Linter {
       const EndpointKind* kind = acl->target->kind;
       if (kind && !aclVerifyChecks(*kind)) {
         d.fix = diag::FixHint{
-            fmt::format("acl.verify checks postgres and redis targets; for this {} target, add a "
-                        "testing step whose action has `effect acl` and checks what the target "
-                        "enforces (an action of your own module)",
-                        kind->name),
+            fmt::format(
+                "acl.verify checks postgres, redis and mysql targets; for this {} target, add a "
+                "testing step whose action has `effect acl` and checks what the target "
+                "enforces (an action of your own module)",
+                kind->name),
             acl->header, std::nullopt};
         continue;
       }

@@ -96,6 +96,7 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
          if (!kind) return 2;
          if (*kind == "postgres") return postgresAclVerify(parsed, o, e);
          if (*kind == "redis") return redisAclVerify(parsed, o, e);
+         if (*kind == "mysql") return mysqlAclVerify(parsed, o, e);
          e << "mig driver acl-verify: cannot verify ACLs of kind '" << *kind << "'\n";
          return 2;
        }},

@@ -58,6 +58,7 @@ int pgbouncerPause(const DriverArgs& args, std::ostream& out, std::ostream& err)
 int pgbouncerResume(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int pgbouncerPoint(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int mysqlAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err);

@@ -1,16 +1,13 @@
 // acl-verify for PostgreSQL: the addresses a plan declares for a target
 // against the host rules of its pg_hba.conf, read from pg_hba_file_rules.
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdint>
 #include <map>
 #include <set>
 
 #include "runtime/drivers/driver.h"
+#include "runtime/drivers/networks.h"
 #include "runtime/drivers/pg_client.h"
 #include "runtime/drivers/text.h"
 
@@ -26,89 +23,6 @@ std::string linesText(const std::vector<int>& lines) {
 
 // ---------------------------------------------------------------------------
 // acl-verify
-
-/// An IPv4 or IPv6 network, host bits cleared.
-struct Network {
-  int family = AF_INET;
-  std::array<uint8_t, 16> bytes{};
-  int prefix = 0;
-
-  int bits() const { return family == AF_INET ? 32 : 128; }
-  auto operator<=>(const Network&) const = default;
-
-  std::string text() const {
-    std::array<char, INET6_ADDRSTRLEN> buffer{};
-    ::inet_ntop(family, bytes.data(), buffer.data(), buffer.size());
-    return fmt::format("{}/{}", buffer.data(), prefix);
-  }
-
-  /// True when every address of `inner` is in this network.
-  bool contains(const Network& inner) const {
-    if (inner.family != family || inner.prefix < prefix) return false;
-    for (int bit = 0; bit < prefix; ++bit) {
-      uint8_t mask = static_cast<uint8_t>(0x80 >> (bit % 8));
-      if ((bytes[bit / 8] & mask) != (inner.bytes[bit / 8] & mask)) return false;
-    }
-    return true;
-  }
-
-  bool isLoopback() const {
-    if (family == AF_INET) return prefix >= 8 && bytes[0] == 127;
-    Network ipv6Loopback{AF_INET6, {}, 128};
-    ipv6Loopback.bytes[15] = 1;
-    return *this == ipv6Loopback;
-  }
-
-  void clearHostBits() {
-    for (int bit = prefix; bit < bits(); ++bit) {
-      bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-    }
-  }
-};
-
-/// Parses an address; `family` says which kind it was.
-bool parseAddress(const std::string& text, Network& network) {
-  if (::inet_pton(AF_INET, text.c_str(), network.bytes.data()) == 1) {
-    network.family = AF_INET;
-    return true;
-  }
-  if (::inet_pton(AF_INET6, text.c_str(), network.bytes.data()) == 1) {
-    network.family = AF_INET6;
-    return true;
-  }
-  return false;
-}
-
-/// "10.1.0.0/24", "203.0.113.7" (a /32), "2001:db8::/48", "::1" (a /128).
-std::optional<Network> parseNetwork(const std::string& text) {
-  Network network;
-  size_t slash = text.find('/');
-  if (!parseAddress(text.substr(0, slash), network)) return std::nullopt;
-  network.prefix = network.bits();
-  if (slash != std::string::npos) {
-    std::string prefix = text.substr(slash + 1);
-    if (prefix.empty() || prefix.size() > 3 ||
-        !std::all_of(prefix.begin(), prefix.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-    network.prefix = std::stoi(prefix);
-    if (network.prefix > network.bits()) return std::nullopt;
-  }
-  network.clearHostBits();
-  return network;
-}
-
-/// The prefix length of a contiguous netmask ("255.255.255.0" -> 24).
-std::optional<int> prefixOfNetmask(const std::string& text, int family) {
-  Network mask;
-  if (!parseAddress(text, mask) || mask.family != family) return std::nullopt;
-  int prefix = 0;
-  while (prefix < mask.bits() && (mask.bytes[prefix / 8] & (0x80 >> (prefix % 8))) != 0) ++prefix;
-  for (int bit = prefix; bit < mask.bits(); ++bit) {
-    if ((mask.bytes[bit / 8] & (0x80 >> (bit % 8))) != 0) return std::nullopt;
-  }
-  return prefix;
-}
 
 /// What pg_hba allows, sorted out for the comparison.
 struct HbaRules {

@@ -1,45 +1,13 @@
 // acl-verify --kind redis: what a client can learn about who may use a
 // Redis server.
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include <charconv>
-
+#include "runtime/drivers/networks.h"
 #include "runtime/drivers/redis_common.h"
 
 namespace mig::drivers::redis {
 namespace {
-
-/// An address or CIDR as the plan declares it.
-struct DeclaredNetwork {
-  bool valid = false;
-  bool world = false;  ///< prefix length 0: every address
-};
-
-DeclaredNetwork parseNetwork(const std::string& text) {
-  const size_t slash = text.find('/');
-  const std::string address = text.substr(0, slash);
-  unsigned char bytes[sizeof(in6_addr)];
-  int maxPrefix = 0;
-  if (inet_pton(AF_INET, address.c_str(), bytes) == 1) {
-    maxPrefix = 32;
-  } else if (inet_pton(AF_INET6, address.c_str(), bytes) == 1) {
-    maxPrefix = 128;
-  } else {
-    return {};
-  }
-  int prefix = maxPrefix;
-  if (slash != std::string::npos) {
-    std::string_view digits = std::string_view(text).substr(slash + 1);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || prefix < 0 ||
-        prefix > maxPrefix) {
-      return {};
-    }
-  }
-  return {true, prefix == 0};
-}
 
 /// "(all interfaces)", "(loopback only)" or "(listed interfaces)" for the
 /// `bind` setting ("* -::*", "127.0.0.1 -::1", ...).
@@ -138,7 +106,9 @@ namespace mig::drivers {
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("acl-verify", out, err);
-  if (!onlyKnownOptions(args, {"kind", "url"}, reporter)) return 2;
+  // std/acl passes every kind --url-endpoint and --users; Redis needs
+  // neither (its password is REDISCLI_AUTH, and it has no users by address).
+  if (!onlyKnownOptions(args, {"kind", "url", "url-endpoint", "users"}, reporter)) return 2;
   auto url = args.require("url", err);
   if (!url) return 2;
   std::string error;
@@ -189,11 +159,11 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
         "  not verifiable on Redis: enforce them in the network (firewall, security "
         "group):");
     for (const std::string& cidr : args.rest) {
-      const DeclaredNetwork network = parseNetwork(cidr);
-      if (!network.valid) {
+      const std::optional<Network> network = parseNetwork(cidr);
+      if (!network) {
         reporter.say(fmt::format("    {} (not an address or CIDR)", cidr));
         failures.push_back(fmt::format("'{}' is not an address or CIDR", cidr));
-      } else if (network.world) {
+      } else if (network->prefix == 0) {
         reporter.say(fmt::format("    {} (open to the world)", cidr));
         failures.push_back(fmt::format("{} opens the server to every address", cidr));
       } else {

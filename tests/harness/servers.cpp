@@ -853,11 +853,20 @@ std::unique_ptr<MariaDbServer> MariaDbServer::start(const std::string& password,
     return nullptr;
   }
   server->dataDir_ = server->folder_ + "/data";
+  // A temporary folder of its own: servers bootstrapping side by side in
+  // one /tmp have been seen to remove each other's temporary tables.
+  std::string tmpDir = server->folder_ + "/tmp";
+  if (::mkdir(tmpDir.c_str(), 0700) != 0 ||
+      (owner && ::chown(tmpDir.c_str(), owner->first, owner->second) != 0)) {
+    error = fmt::format("cannot create {}: {}", tmpDir, std::strerror(errno));
+    return nullptr;
+  }
 
   SubprocessRequest install;
   install.argv = {findProgram("mariadb-install-db"),
                   "--no-defaults",
                   "--datadir=" + server->dataDir_,
+                  "--tmpdir=" + tmpDir,
                   "--auth-root-authentication-method=normal",
                   "--skip-test-db",
                   "--skip-name-resolve"};
@@ -866,8 +875,9 @@ std::unique_ptr<MariaDbServer> MariaDbServer::start(const std::string& password,
   install.timeout = 120s;
   SubprocessResult installed = runSubprocess(install);
   if (!installed.succeeded()) {
+    // Its reason comes first; the advice after it is always the same.
     error = fmt::format("mariadb-install-db failed ({}): {}", describeFailure(install, installed),
-                        lastLines(installed.err + installed.out, 10));
+                        trimmed(installed.out + installed.err).substr(0, 600));
     return nullptr;
   }
   if (!server->launch(error)) return nullptr;
@@ -918,6 +928,7 @@ bool MariaDbServer::launch(std::string& error) {
     std::vector<std::string> argv = {findProgram("mariadbd"),
                                      "--no-defaults",
                                      "--datadir=" + dataDir_,
+                                     "--tmpdir=" + folder_ + "/tmp",
                                      "--bind-address=127.0.0.1",
                                      fmt::format("--port={}", port_),
                                      "--socket=" + socketPath(),
