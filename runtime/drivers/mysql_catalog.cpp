@@ -388,23 +388,6 @@ class SchemaReader {
 
 }  // namespace
 
-long long Catalog::count(const std::string& kind) const {
-  long long total = 0;
-  for (const auto& [name, properties] : objects) {
-    if (name.first == kind) ++total;
-  }
-  return total;
-}
-
-long long Catalog::rows() const {
-  long long total = 0;
-  for (const auto& [name, properties] : objects) {
-    auto rows = properties.find("rows");
-    if (rows != properties.end() && name.first == "table") total += std::stoll(rows->second);
-  }
-  return total;
-}
-
 std::string Catalog::summary() const {
   std::vector<std::string> parts = {text::counted(count("table"), "table")};
   if (rowsRead) parts.push_back(text::counted(rows(), "row"));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/drivers/mysql_client.h"
+#include "runtime/drivers/object_catalog.h"
 
 /// What `mysql-compare` sees of a MySQL or MariaDB database: every object
 /// the application can tell apart ("table orders", "column orders.total",
@@ -15,8 +16,7 @@
 /// its copy under another name.
 namespace mig::drivers::mysql {
 
-/// "table" and "orders".
-using ObjectName = std::pair<std::string, std::string>;
+using drivers::ObjectName;
 
 /// A column as the row checksum reads it.
 struct ChecksumColumn {
@@ -24,20 +24,13 @@ struct ChecksumColumn {
   bool text = false;  ///< has a character set: read as utf8mb4, whatever it is
 };
 
-struct Catalog {
+struct Catalog : ObjectCatalog {
   std::string database;
-  /// object -> property -> value. Every property is compared but "parent":
-  /// the object that holds this one ("table\x1forders" for a column, an
-  /// index, a trigger), so that a missing table is one difference, not one
-  /// per column.
-  std::map<ObjectName, std::map<std::string, std::string>> objects;
   /// Every table's columns in order, for the row checksums.
   std::map<std::string, std::vector<ChecksumColumn>> columns;
   /// Whether readRows counted the rows.
   bool rowsRead = false;
 
-  long long count(const std::string& kind) const;
-  long long rows() const;
   /// "12 tables, 40,000 rows, 3 views, 2 routines, 1 trigger, 1 event, 2
   /// accounts" (no rows when they were not read).
   std::string summary() const;

@@ -8,6 +8,7 @@
 
 #include "runtime/drivers/mysql_catalog.h"
 #include "runtime/drivers/mysql_sql_text.h"
+#include "runtime/drivers/object_catalog.h"
 #include "runtime/drivers/text.h"
 
 namespace mig::drivers::mysql {
@@ -24,7 +25,6 @@ int kindRank(const std::string& kind) {
   return static_cast<int>(it - order.begin());
 }
 
-constexpr size_t kShortValue = 60;
 
 /// Free text is quoted ("comment 'in euros' in a"); types, states and
 /// names read better bare ("security DEFINER in a, INVOKER in b"). A
@@ -40,21 +40,8 @@ std::string shown(const std::string& property, const std::string& value) {
 std::string describeDifference(const std::string& property, const std::string* a,
                                const std::string* b) {
   std::string prefix = property.empty() ? "" : property + " ";
-  auto isShort = [](const std::string* value) {
-    return !value || (value->size() <= kShortValue && value->find('\n') == std::string::npos);
-  };
-  if (isShort(a) && isShort(b)) {
-    return fmt::format("{}{} in a, {} in b", prefix, a ? shown(property, *a) : "none",
-                       b ? shown(property, *b) : "none");
-  }
-  if (!a || !b) {
-    return fmt::format("{}{} in a, {} in b", prefix, a ? text::excerpt(*a, 0) : "none",
-                       b ? text::excerpt(*b, 0) : "none");
-  }
-  size_t at = 0;
-  while (at < a->size() && at < b->size() && (*a)[at] == (*b)[at]) ++at;
-  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1,
-                     text::excerpt(*a, at), text::excerpt(*b, at));
+  return describeValues(prefix, a, b,
+                        [&property](const std::string& value) { return shown(property, value); });
 }
 
 /// "table orders", "account 'app'@'%'", or "the database".

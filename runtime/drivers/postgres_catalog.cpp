@@ -9,6 +9,7 @@
 #include <array>
 #include <set>
 
+#include "runtime/drivers/object_catalog.h"
 #include "runtime/drivers/text.h"
 
 namespace mig::drivers::pg {
@@ -603,7 +604,6 @@ int kindRank(const std::string& kind) {
   return static_cast<int>(it - order.begin());
 }
 
-constexpr size_t kShortValue = 60;
 
 /// Free text is quoted ("comment 'in euros' in a"); states, names and
 /// privilege lists read better bare ("enabled in a, disabled in b").
@@ -624,21 +624,8 @@ std::string describeDifference(const std::string& property, const std::string* a
   if (property == "checksum") return "same row count, different contents (checksum)";
   bool subject = property.starts_with("privileges of ") || property.starts_with("setting ");
   std::string prefix = property.empty() ? "" : property + (subject ? ": " : " ");
-  auto isShort = [](const std::string* value) {
-    return !value || (value->size() <= kShortValue && value->find('\n') == std::string::npos);
-  };
-  if (isShort(a) && isShort(b)) {
-    return fmt::format("{}{} in a, {} in b", prefix, a ? shown(property, *a) : "none",
-                       b ? shown(property, *b) : "none");
-  }
-  if (!a || !b) {
-    return fmt::format("{}{} in a, {} in b", prefix, a ? text::excerpt(*a, 0) : "none",
-                       b ? text::excerpt(*b, 0) : "none");
-  }
-  size_t at = 0;
-  while (at < a->size() && at < b->size() && (*a)[at] == (*b)[at]) ++at;
-  return fmt::format("{}differs at character {}: {} in a, {} in b", prefix, at + 1,
-                     text::excerpt(*a, at), text::excerpt(*b, at));
+  return describeValues(prefix, a, b,
+                        [&property](const std::string& value) { return shown(property, value); });
 }
 
 /// "table public.orders", "large object 16385", or "the database".
@@ -674,23 +661,6 @@ std::string notInExtension(std::string_view classid, std::string_view objid) {
       "NOT EXISTS (SELECT FROM pg_depend mig_dep WHERE mig_dep.classid = {} AND mig_dep.objid = "
       "{} AND mig_dep.deptype = 'e')",
       classid, objid);
-}
-
-long long Catalog::count(const std::string& kind) const {
-  long long total = 0;
-  for (const auto& [name, properties] : objects) {
-    if (name.first == kind) ++total;
-  }
-  return total;
-}
-
-long long Catalog::rows() const {
-  long long total = 0;
-  for (const auto& [name, properties] : objects) {
-    auto rows = properties.find("rows");
-    if (rows != properties.end() && name.first == "table") total += std::stoll(rows->second);
-  }
-  return total;
 }
 
 size_t Catalog::properties() const {

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/drivers/object_catalog.h"
 #include "runtime/drivers/pg_client.h"
 
 /// What `postgres-compare` sees of a database: every object the
@@ -17,17 +18,9 @@
 namespace mig::drivers::pg {
 
 /// "table" and "public.orders".
-using ObjectName = std::pair<std::string, std::string>;
+using drivers::ObjectName;
 
-struct Catalog {
-  /// object -> property -> value. Every property is compared but
-  /// "parent": the object that holds this one ("table\x1fpublic.orders"
-  /// for a column, an index, a trigger), so that a missing table is one
-  /// difference, not one per column.
-  std::map<ObjectName, std::map<std::string, std::string>> objects;
-
-  long long count(const std::string& kind) const;
-  long long rows() const;
+struct Catalog : ObjectCatalog {
   size_t properties() const;
   /// "3 tables, 1,600 rows, 1 view, 2 sequences, 4 indexes and 12 other objects".
   std::string summary() const;
