@@ -217,6 +217,21 @@ void stopWatchdog(int pid) {
   ::waitpid(pid, &status, 0);
 }
 
+/// Stops our child `pid`: SIGTERM, SIGKILL after `grace`, reaped either way.
+void terminateChild(int pid, std::chrono::milliseconds grace) {
+  ::kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
 }  // namespace
 
 std::string pgpassLine(const PostgresServer& server, const std::string& user,
@@ -605,17 +620,7 @@ void RedisServer::stop() {
   stopWatchdog(watchdog_);
   watchdog_ = 0;
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  terminateChild(pid_, 5s);
   pid_ = 0;
 }
 
@@ -996,17 +1001,7 @@ void MariaDbServer::stop() {
   stopWatchdog(watchdog_);
   watchdog_ = 0;
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  terminateChild(pid_, 10s);
   pid_ = 0;
 }
 
