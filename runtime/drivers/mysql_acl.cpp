@@ -521,20 +521,6 @@ bool readsPrefixLength(const std::string& version) {
 }
 
 /// "shop_app, shop_report" as its names.
-std::vector<std::string> userList(const std::string& text) {
-  std::vector<std::string> users;
-  size_t at = 0;
-  while (at <= text.size()) {
-    size_t comma = std::min(text.find(',', at), text.size());
-    std::string user = text::trimmed(std::string_view(text).substr(at, comma - at));
-    if (!user.empty() && std::find(users.begin(), users.end(), user) == users.end()) {
-      users.push_back(std::move(user));
-    }
-    at = comma + 1;
-  }
-  return users;
-}
-
 }  // namespace
 
 // acl-verify --kind mysql: every account's host pattern against the
@@ -554,9 +540,7 @@ int mysqlAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
       declared.push_back(*network);
     }
   }
-  auto users = args.options.find("users");
-  const std::vector<std::string> named =
-      users == args.options.end() ? std::vector<std::string>{} : userList(users->second);
+  const std::vector<std::string> named = mysql::usersArgument(args);
 
   Result<std::unique_ptr<mysql::Connection>> connection =
       mysql::Connection::open(*endpoint, /*useDatabase=*/false);

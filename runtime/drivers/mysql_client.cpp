@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <mysql.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
 #include "runtime/drivers/driver.h"
+#include "runtime/drivers/text.h"
 
 namespace mig::drivers::mysql {
 namespace {
@@ -207,6 +209,23 @@ std::optional<Endpoint> endpointArgument(const DriverArgs& args, const std::stri
     endpoint.endpoint = it->second;
   }
   return endpoint;
+}
+
+std::vector<std::string> usersArgument(const DriverArgs& args) {
+  std::vector<std::string> users;
+  auto option = args.options.find("users");
+  if (option == args.options.end()) return users;
+  const std::string& text = option->second;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = std::min(text.find(',', at), text.size());
+    std::string user = text::trimmed(std::string_view(text).substr(at, comma - at));
+    if (!user.empty() && std::find(users.begin(), users.end(), user) == users.end()) {
+      users.push_back(std::move(user));
+    }
+    at = comma + 1;
+  }
+  return users;
 }
 
 }  // namespace mig::drivers::mysql

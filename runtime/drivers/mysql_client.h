@@ -121,5 +121,9 @@ namespace mysql {
 std::optional<Endpoint> endpointArgument(const DriverArgs& args, const std::string& name,
                                          const std::string& role, std::ostream& err);
 
+/// The user names of `--users u1,u2`, each once, in order; none for "" or
+/// no option.
+std::vector<std::string> usersArgument(const DriverArgs& args);
+
 }  // namespace mysql
 }  // namespace mig::drivers

@@ -14,22 +14,6 @@
 namespace mig::drivers {
 namespace {
 
-/// The user names of `--users u1,u2` ("" or missing: none).
-std::vector<std::string> userNames(const DriverArgs& args) {
-  std::vector<std::string> names;
-  auto option = args.options.find("users");
-  if (option == args.options.end()) return names;
-  size_t start = 0;
-  const std::string& list = option->second;
-  while (start <= list.size()) {
-    size_t end = std::min(list.find(',', start), list.size());
-    std::string name = text::trimmed(std::string_view(list).substr(start, end - start));
-    if (!name.empty()) names.push_back(std::move(name));
-    start = end + 1;
-  }
-  return names;
-}
-
 /// One side of the comparison: its connection and what was read of it.
 struct Side {
   std::unique_ptr<mysql::Connection> connection;
@@ -69,7 +53,7 @@ int mysqlCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     }
     rows = option->second == "compare";
   }
-  std::vector<std::string> users = userNames(args);
+  std::vector<std::string> users = mysql::usersArgument(args);
 
   // Connected one after the other: the client library's first connection
   // initializes it, which is not safe from two threads at once.

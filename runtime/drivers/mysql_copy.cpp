@@ -60,10 +60,7 @@ int mysqlCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     err << "mysql-copy: --accounts is create or skip, not '" << accountsMode << "'\n";
     return 2;
   }
-  std::vector<std::string> users;
-  if (auto it = args.options.find("users"); it != args.options.end()) {
-    users = mysql::splitList(it->second);
-  }
+  std::vector<std::string> users = mysql::usersArgument(args);
   std::string action = fmt::format("copy {} to {}", from->location.url(), to->location.url());
   const auto refuse = [&](const std::vector<std::string>& problems) {
     return refuseUnchanged(err, "mysql-copy", action, problems);

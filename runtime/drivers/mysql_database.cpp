@@ -112,17 +112,4 @@ std::vector<std::string> loadCommand(const Endpoint& target) {
   return argv;
 }
 
-std::vector<std::string> splitList(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    std::string item = text::trimmed(std::string_view(text).substr(start, comma - start));
-    if (!item.empty()) items.push_back(std::move(item));
-    start = comma + 1;
-  }
-  return items;
-}
-
 }  // namespace mig::drivers::mysql

@@ -58,7 +58,4 @@ std::vector<std::string> dumpCommand(const Endpoint& source);
 /// The mysql client loading into the endpoint's database.
 std::vector<std::string> loadCommand(const Endpoint& target);
 
-/// "a,b" -> {"a", "b"}; "" -> {}.
-std::vector<std::string> splitList(const std::string& text);
-
 }  // namespace mig::drivers::mysql
