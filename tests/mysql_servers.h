@@ -44,7 +44,9 @@ class MysqlServers : public ::testing::Environment {
       startError = error;
       return;
     }
-    folder = source->folder() + "-files";
+    // Inside the source server's folder: whatever ends the test program,
+    // the server's watchdog removes it with the server.
+    folder = source->folder() + "/files";
     std::filesystem::create_directories(folder);
     optionFile = folder + "/passwords.cnf";
     wrongOptionFile = folder + "/wrong.cnf";
@@ -63,7 +65,6 @@ class MysqlServers : public ::testing::Environment {
   void TearDown() override {
     source.reset();
     target.reset();
-    if (!folder.empty()) std::filesystem::remove_all(folder);
   }
 
   std::unique_ptr<MariaDbServer> source;
