@@ -529,17 +529,9 @@ bool readsPrefixLength(const std::string& version) {
 int mysqlAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   std::optional<mysql::Endpoint> endpoint = mysql::endpointArgument(args, "url", "target", err);
   if (!endpoint) return 2;
-  std::vector<Network> declared;
-  for (const std::string& entry : args.rest) {
-    std::optional<Network> network = parseNetwork(entry);
-    if (!network) {
-      err << "acl-verify: '" << entry << "' is not an IP address or CIDR\n";
-      return 2;
-    }
-    if (std::find(declared.begin(), declared.end(), *network) == declared.end()) {
-      declared.push_back(*network);
-    }
-  }
+  std::optional<std::vector<Network>> parsed = declaredNetworks(args.rest, err);
+  if (!parsed) return 2;
+  const std::vector<Network>& declared = *parsed;
   const std::vector<std::string> named = mysql::usersArgument(args);
 
   Result<std::unique_ptr<mysql::Connection>> connection =

@@ -87,4 +87,20 @@ std::optional<int> prefixOfNetmask(const std::string& text, int family) {
   return prefix;
 }
 
+std::optional<std::vector<Network>> declaredNetworks(const std::vector<std::string>& entries,
+                                                     std::ostream& err) {
+  std::vector<Network> declared;
+  for (const std::string& entry : entries) {
+    std::optional<Network> network = parseNetwork(entry);
+    if (!network) {
+      err << "acl-verify: '" << entry << "' is not an IP address or CIDR\n";
+      return std::nullopt;
+    }
+    if (std::find(declared.begin(), declared.end(), *network) == declared.end()) {
+      declared.push_back(*network);
+    }
+  }
+  return declared;
+}
+
 }  // namespace mig::drivers

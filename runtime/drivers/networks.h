@@ -6,7 +6,9 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <vector>
 
 /// IP networks as the acl-verify drivers read them: the CIDRs a plan
 /// declares and the addresses and netmasks of a server's access rules.
@@ -41,6 +43,11 @@ bool parseAddress(const std::string& text, Network& network);
 /// "10.1.0.0/24", "203.0.113.7" (a /32), "2001:db8::/48", "::1" (a /128),
 /// host bits cleared; nullopt for anything else.
 std::optional<Network> parseNetwork(const std::string& text);
+
+/// The networks a plan declares (the words after `--` of acl-verify), each
+/// once; nullopt after telling `err` which entry is no address or CIDR.
+std::optional<std::vector<Network>> declaredNetworks(const std::vector<std::string>& entries,
+                                                     std::ostream& err);
 
 /// The prefix length of a contiguous netmask of `family` ("255.255.255.0"
 /// -> 24); nullopt for a netmask that is not contiguous or not of `family`.

@@ -105,17 +105,9 @@ std::string aclQuery() {
 int postgresAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   auto url = args.require("url", err);
   if (!url) return 2;
-  std::vector<Network> declared;
-  for (const std::string& entry : args.rest) {
-    std::optional<Network> network = parseNetwork(entry);
-    if (!network) {
-      err << "acl-verify: '" << entry << "' is not an IP address or CIDR\n";
-      return 2;
-    }
-    if (std::find(declared.begin(), declared.end(), *network) == declared.end()) {
-      declared.push_back(*network);
-    }
-  }
+  std::optional<std::vector<Network>> parsed = declaredNetworks(args.rest, err);
+  if (!parsed) return 2;
+  const std::vector<Network>& declared = *parsed;
 
   Result<std::unique_ptr<pg::Connection>> connection = pg::Connection::open(*url, "target");
   if (!connection) {
