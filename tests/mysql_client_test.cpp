@@ -2,11 +2,12 @@
 // MariaDB servers: passwords reach libmariadb and the mysql clients through
 // the option file only, whatever characters they hold.
 
+#include "runtime/drivers/mysql_client.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "runtime/drivers/mysql_client.h"
 #include "tests/mysql_servers.h"
 
 namespace {

@@ -103,8 +103,9 @@ class MysqlDriverTest : public ::testing::Test {
         << error;
     ASSERT_TRUE(source().sql("shop", kShopSql, &error)) << error;
     // The target holds an older, different shop: a copy must replace it.
-    ASSERT_TRUE(target().sql("", "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop; "
-                                 "CREATE TABLE shop.stale (id INT); INSERT INTO shop.stale VALUES (7);",
+    ASSERT_TRUE(target().sql("",
+                             "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop; "
+                             "CREATE TABLE shop.stale (id INT); INSERT INTO shop.stale VALUES (7);",
                              &error))
         << error;
   }
@@ -136,14 +137,16 @@ TEST_F(MysqlDriverTest, CopyMakesTheTargetEqualRowByRowWithViewsRoutinesTriggers
       << run.out;
   EXPECT_NE(run.out.find("3 tables, 1 view"), std::string::npos) << run.out;
   EXPECT_EQ(picture(target(), "shop"), picture(source(), "shop"));
-  EXPECT_EQ(query(target(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                            "TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'stale'"),
+  EXPECT_EQ(query(target(),
+                  "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                  "TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'stale'"),
             "0\n");
   EXPECT_FALSE(showsAPassword(run.all())) << run.all();
 
   // The copied routines and trigger work on the target.
-  EXPECT_EQ(query(target(), "CALL shop.add_customer('Émile'); SELECT note FROM shop.customers "
-                            "WHERE name = 'Émile'; SELECT shop.double_it(21);"),
+  EXPECT_EQ(query(target(),
+                  "CALL shop.add_customer('Émile'); SELECT note FROM shop.customers "
+                  "WHERE name = 'Émile'; SELECT shop.double_it(21);"),
             "new\n42\n");
 }
 
@@ -167,10 +170,12 @@ TEST_F(MysqlDriverTest, CopyCarriesTheApplicationsAccountsWithGrantsOnTheNewData
             std::string::npos)
       << run.out;
   // The password hash travelled, never the password.
-  EXPECT_EQ(query(target(), "SELECT authentication_string FROM mysql.user WHERE User = "
-                            "'shop_app' ORDER BY Host"),
-            query(source(), "SELECT authentication_string FROM mysql.user WHERE User = "
-                            "'shop_app' ORDER BY Host"));
+  EXPECT_EQ(query(target(),
+                  "SELECT authentication_string FROM mysql.user WHERE User = "
+                  "'shop_app' ORDER BY Host"),
+            query(source(),
+                  "SELECT authentication_string FROM mysql.user WHERE User = "
+                  "'shop_app' ORDER BY Host"));
   std::string grants = query(target(), "SHOW GRANTS FOR 'shop_app'@'10.0.%'");
   EXPECT_NE(grants.find("GRANT SELECT, INSERT, UPDATE ON `shop_v2`.* TO `shop_app`@`10.0.%`"),
             std::string::npos)
@@ -201,8 +206,9 @@ TEST_F(MysqlDriverTest, CopyCarriesTheApplicationsAccountsWithGrantsOnTheNewData
   EXPECT_NE(run.err.find("nothing was changed"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("user shop_ap has no account on source"), std::string::npos) << run.err;
   query(source(), "DROP USER 'shop_app'@'10.0.%', 'shop_app'@'192.168.1.5'");
-  query(target(), "DROP USER 'shop_app'@'10.0.%', 'shop_app'@'192.168.1.5'; "
-                  "DROP DATABASE shop_v2");
+  query(target(),
+        "DROP USER 'shop_app'@'10.0.%', 'shop_app'@'192.168.1.5'; "
+        "DROP DATABASE shop_v2");
 }
 
 TEST_F(MysqlDriverTest, AWrongPasswordIsAClearErrorAndShowsNoPassword) {
@@ -219,17 +225,18 @@ TEST_F(MysqlDriverTest, AWrongPasswordIsAClearErrorAndShowsNoPassword) {
 
 TEST_F(MysqlDriverTest, ASourceItCannotReadLeavesTheTargetAsItWas) {
   // A user who may read every table but one.
-  query(source(), "CREATE USER 'partial'@'127.0.0.1' IDENTIFIED BY 'partial-pass-9';"
-                  "GRANT SELECT ON shop.customers TO 'partial'@'127.0.0.1';"
-                  "GRANT SELECT ON shop.numbers TO 'partial'@'127.0.0.1';"
-                  "GRANT SHOW VIEW, TRIGGER, EVENT ON shop.* TO 'partial'@'127.0.0.1';");
+  query(source(),
+        "CREATE USER 'partial'@'127.0.0.1' IDENTIFIED BY 'partial-pass-9';"
+        "GRANT SELECT ON shop.customers TO 'partial'@'127.0.0.1';"
+        "GRANT SELECT ON shop.numbers TO 'partial'@'127.0.0.1';"
+        "GRANT SHOW VIEW, TRIGGER, EVENT ON shop.* TO 'partial'@'127.0.0.1';");
   std::string optionFile = servers->folder + "/partial.cnf";
   std::string error;
-  ASSERT_TRUE(writePrivateFile(
-      optionFile,
-      "[client-source]\npassword=partial-pass-9\n[client-target]\npassword=" +
-          mig::runtime::optionFileValue(kTargetRootPassword) + "\n",
-      error))
+  ASSERT_TRUE(
+      writePrivateFile(optionFile,
+                       "[client-source]\npassword=partial-pass-9\n[client-target]\npassword=" +
+                           mig::runtime::optionFileValue(kTargetRootPassword) + "\n",
+                       error))
       << error;
   std::vector<std::string> args = {"mysql-copy"};
   std::string url = "mysql://partial@127.0.0.1:" + std::to_string(source().port()) + "/shop";
@@ -245,15 +252,17 @@ TEST_F(MysqlDriverTest, ASourceItCannotReadLeavesTheTargetAsItWas) {
 
 TEST_F(MysqlDriverTest, ALoadThatFailsHalfWayLeavesTheTargetEmptyNotHalfLoaded) {
   // The target refuses rows bigger than 1 MB; the source has one.
-  query(source(), "INSERT INTO shop.payments (id, customer_id, big) VALUES "
-                  "(3, 3, REPEAT('x', 3000000))");
+  query(source(),
+        "INSERT INTO shop.payments (id, customer_id, big) VALUES "
+        "(3, 3, REPEAT('x', 3000000))");
   query(target(), "SET GLOBAL max_allowed_packet = 1048576");
   DriverRun run = runMigDriver(copyArgs(), servers->optionFile);
   query(target(), "SET GLOBAL max_allowed_packet = 16777216");
   EXPECT_EQ(run.status, 1) << run.all();
   EXPECT_NE(run.err.find("the target database was emptied again"), std::string::npos) << run.err;
-  EXPECT_EQ(query(target(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                            "TABLE_SCHEMA = 'shop'"),
+  EXPECT_EQ(query(target(),
+                  "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                  "TABLE_SCHEMA = 'shop'"),
             "0\n");
 }
 
@@ -292,8 +301,9 @@ TEST_F(MysqlDriverTest, DumpThenRestoreGivesTheSameDatabase) {
   EXPECT_EQ(refused.status, 1) << refused.all();
   EXPECT_NE(refused.err.find("all.sql:3 switches to a database of its own"), std::string::npos)
       << refused.err;
-  EXPECT_EQ(query(target(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                            "TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'marker'"),
+  EXPECT_EQ(query(target(),
+                  "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                  "TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'marker'"),
             "1\n");
 
   // A dump that fails leaves no file.
@@ -313,11 +323,13 @@ TEST_F(MysqlDriverTest, WipeEmptiesTheDatabaseAndKeepsItsCollation) {
   for (auto& word : endpointArgs("db", target().url("shop"), "target")) wipe.push_back(word);
   DriverRun run = runMigDriver(wipe, servers->optionFile);
   ASSERT_EQ(run.status, 0) << run.all();
-  EXPECT_EQ(query(target(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                            "TABLE_SCHEMA = 'shop'"),
+  EXPECT_EQ(query(target(),
+                  "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                  "TABLE_SCHEMA = 'shop'"),
             "0\n");
-  EXPECT_EQ(query(target(), "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
-                            "WHERE SCHEMA_NAME = 'shop'"),
+  EXPECT_EQ(query(target(),
+                  "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                  "WHERE SCHEMA_NAME = 'shop'"),
             "latin1_swedish_ci\n");
   // Twice is fine; the server's own databases are never wiped.
   EXPECT_EQ(runMigDriver(wipe, servers->optionFile).status, 0);
@@ -341,14 +353,15 @@ TEST_F(MysqlDriverTest, InventoryAndAnalyzeReportTheDatabase) {
   EXPECT_NE(run.out.find("\n  EVENT\tnightly\n"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("\n  root\t127.0.0.1\tmysql_native_password\n"), std::string::npos)
       << run.out;
-  EXPECT_NE(run.out.find("\n  shop\tlatin1\tlatin1_swedish_ci\t4\t"), std::string::npos)
-      << run.out;
+  EXPECT_NE(run.out.find("\n  shop\tlatin1\tlatin1_swedish_ci\t4\t"), std::string::npos) << run.out;
 
   std::vector<std::string> analyze = {"mysql-analyze"};
   for (auto& word : endpointArgs("db", source().url("shop"), "source")) analyze.push_back(word);
   run = runMigDriver(analyze, servers->optionFile);
   ASSERT_EQ(run.status, 0) << run.all();
-  EXPECT_NE(run.out.find("analyzed 3 tables of database mysql://root@127.0.0.1:"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("analyzed 3 tables of database mysql://root@127.0.0.1:"),
+            std::string::npos)
+      << run.out;
 }
 
 }  // namespace

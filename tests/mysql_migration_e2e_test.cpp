@@ -11,8 +11,8 @@
 #include <regex>
 
 #include "runtime/drivers/subprocess.h"
-#include "tests/mysql_servers.h"
 #include "test_support.h"
+#include "tests/mysql_servers.h"
 
 namespace mig {
 namespace {
@@ -59,8 +59,9 @@ class MysqlMigrationTest : public ::testing::Test {
     )sql",
                              &error))
         << error;
-    ASSERT_TRUE(target().sql("", "DROP DATABASE IF EXISTS shop; "
-                                 "DROP USER IF EXISTS 'shop_app'@'10.20.0.%', 'shop_app'@'%';",
+    ASSERT_TRUE(target().sql("",
+                             "DROP DATABASE IF EXISTS shop; "
+                             "DROP USER IF EXISTS 'shop_app'@'10.20.0.%', 'shop_app'@'%';",
                              &error))
         << error;
 
@@ -151,8 +152,7 @@ TEST_F(MysqlMigrationTest, PlanRunAndRollbackTheExample) {
   writePlan();
   CommandResult plan = mig({"plan", "shop.mig"});
   ASSERT_EQ(plan.exitCode, 0) << plan.output;
-  EXPECT_NE(plan.output.find("driver mysql-copy --from mysql://root@127.0.0.1:"),
-            std::string::npos)
+  EXPECT_NE(plan.output.find("driver mysql-copy --from mysql://root@127.0.0.1:"), std::string::npos)
       << plan.output;
   EXPECT_NE(plan.output.find("MIG_OPTION_FILE group [client-shop_new] password=***"),
             std::string::npos)
@@ -163,8 +163,9 @@ TEST_F(MysqlMigrationTest, PlanRunAndRollbackTheExample) {
   EXPECT_EQ(targetSql("SELECT COUNT(*), SUM(amount) FROM shop.orders"),
             *source().sql("", "SELECT COUNT(*), SUM(amount) FROM shop.orders"));
   EXPECT_EQ(targetSql("SELECT id, HEX(name), HEX(photo), since FROM shop.customers ORDER BY id"),
-            *source().sql("", "SELECT id, HEX(name), HEX(photo), since FROM shop.customers "
-                              "ORDER BY id"));
+            *source().sql("",
+                          "SELECT id, HEX(name), HEX(photo), since FROM shop.customers "
+                          "ORDER BY id"));
   EXPECT_NE(targetSql("SHOW GRANTS FOR 'shop_app'@'10.20.0.%'")
                 .find("GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.*"),
             std::string::npos);

@@ -50,17 +50,16 @@ class MysqlServers : public ::testing::Environment {
     std::filesystem::create_directories(folder);
     optionFile = folder + "/passwords.cnf";
     wrongOptionFile = folder + "/wrong.cnf";
-    writePrivateFile(optionFile,
-                     "[client-source]\npassword=" +
-                         runtime::optionFileValue(kSourceRootPassword) +
-                         "\n[client-target]\npassword=" +
-                         runtime::optionFileValue(kTargetRootPassword) + "\n",
-                     error);
-    writePrivateFile(wrongOptionFile,
-                     "[client-source]\npassword=" + runtime::optionFileValue(kWrongRootPassword) +
-                         "\n[client-target]\npassword=" +
-                         runtime::optionFileValue(kWrongRootPassword) + "\n",
-                     error);
+    writePrivateFile(
+        optionFile,
+        "[client-source]\npassword=" + runtime::optionFileValue(kSourceRootPassword) +
+            "\n[client-target]\npassword=" + runtime::optionFileValue(kTargetRootPassword) + "\n",
+        error);
+    writePrivateFile(
+        wrongOptionFile,
+        "[client-source]\npassword=" + runtime::optionFileValue(kWrongRootPassword) +
+            "\n[client-target]\npassword=" + runtime::optionFileValue(kWrongRootPassword) + "\n",
+        error);
   }
   void TearDown() override {
     source.reset();
@@ -85,8 +84,7 @@ struct DriverRun {
 
 /// Runs `mig driver` with `args` and MIG_OPTION_FILE set to `optionFile`
 /// (none when empty).
-inline DriverRun runMigDriver(const std::vector<std::string>& args,
-                              const std::string& optionFile) {
+inline DriverRun runMigDriver(const std::vector<std::string>& args, const std::string& optionFile) {
   drivers::SubprocessRequest request;
   request.argv = {MIG_BINARY, "driver"};
   request.argv.insert(request.argv.end(), args.begin(), args.end());

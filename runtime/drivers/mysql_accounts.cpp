@@ -44,13 +44,14 @@ Result<AccountPlan> planAccounts(Connection& source, Connection& target,
   for (const std::string& user : users) {
     Result<Rows> hosts = source.query(fmt::format(
         "SELECT Host FROM mysql.user WHERE User = {} ORDER BY Host", source.literal(user)));
-    if (!hosts) return Error{fmt::format("cannot read the accounts of {}: {}", user, hosts.error())};
+    if (!hosts)
+      return Error{fmt::format("cannot read the accounts of {}: {}", user, hosts.error())};
     if (hosts->empty()) unknown.push_back(user);
     for (size_t row = 0; row < hosts->size(); ++row) {
       AccountPlan::Account account{user, hosts->text(row, 0), false, {}};
-      Result<Rows> present = target.query(
-          fmt::format("SELECT 1 FROM mysql.user WHERE User = {} AND Host = {}",
-                      target.literal(user), target.literal(account.host)));
+      Result<Rows> present =
+          target.query(fmt::format("SELECT 1 FROM mysql.user WHERE User = {} AND Host = {}",
+                                   target.literal(user), target.literal(account.host)));
       if (!present) return Error{present.error()};
       account.existsOnTarget = !present->empty();
       if (account.existsOnTarget) {
@@ -58,8 +59,8 @@ Result<AccountPlan> planAccounts(Connection& source, Connection& target,
         continue;
       }
       std::string literal = accountLiteral(source, user, account.host);
-      Result<Rows> create = source.query("SHOW CREATE USER " + literal,
-                                         "reading account " + account.name());
+      Result<Rows> create =
+          source.query("SHOW CREATE USER " + literal, "reading account " + account.name());
       if (!create) return Error{create.error()};
       if (!create->empty()) account.statements.push_back(create->text(0, 0));
       Result<Rows> grants =

@@ -111,7 +111,8 @@ int mysqlCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     out << "accounts created: " << text::joined(*created, ", ") << '\n';
   }
   for (const mysql::AccountPlan::Account& account : accounts.accounts) {
-    if (account.existsOnTarget) out << "account kept as it was on the target: " << account.name() << '\n';
+    if (account.existsOnTarget)
+      out << "account kept as it was on the target: " << account.name() << '\n';
   }
   for (const std::string& grant : accounts.notCarried) out << "not carried: " << grant << '\n';
   return 0;
@@ -170,9 +171,10 @@ std::string dumpFileProblem(const std::string& path) {
     ++number;
   }
   if (!line.starts_with("-- MySQL dump") && !line.starts_with("-- MariaDB dump")) {
-    return fmt::format("{} does not start like a mysqldump file (\"-- MariaDB dump\" or "
-                       "\"-- MySQL dump\")",
-                       path);
+    return fmt::format(
+        "{} does not start like a mysqldump file (\"-- MariaDB dump\" or "
+        "\"-- MySQL dump\")",
+        path);
   }
   while (std::getline(in, line)) {
     ++number;

@@ -22,8 +22,8 @@ Result<std::optional<DatabaseDefaults>> databaseDefaults(Connection& server,
 }
 
 bool isSystemDatabase(const std::string& name) {
-  static constexpr std::array<std::string_view, 4> kSystem = {
-      "mysql", "sys", "information_schema", "performance_schema"};
+  static constexpr std::array<std::string_view, 4> kSystem = {"mysql", "sys", "information_schema",
+                                                              "performance_schema"};
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -36,8 +36,8 @@ Status recreateDatabase(Connection& server, const std::string& name,
   if (!dropped) return dropped;
   std::string create = "CREATE DATABASE " + identifier(name);
   if (defaults) {
-    create += fmt::format(" CHARACTER SET {} COLLATE {}", defaults->characterSet,
-                          defaults->collation);
+    create +=
+        fmt::format(" CHARACTER SET {} COLLATE {}", defaults->characterSet, defaults->collation);
   }
   return server.execute(create);
 }
@@ -107,8 +107,8 @@ std::vector<std::string> dumpCommand(const Endpoint& source) {
 
 std::vector<std::string> loadCommand(const Endpoint& target) {
   std::vector<std::string> argv = target.clientCommand("mysql");
-  argv.insert(argv.end(), {"--batch", "--default-character-set=utf8mb4",
-                           "--max-allowed-packet=1G", "--database=" + target.location.database});
+  argv.insert(argv.end(), {"--batch", "--default-character-set=utf8mb4", "--max-allowed-packet=1G",
+                           "--database=" + target.location.database});
   return argv;
 }
 
