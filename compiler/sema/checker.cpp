@@ -112,6 +112,9 @@ class PlanChecker : public Scope {
     plan_ = std::make_unique<Plan>();
     plan_->file = file.file;
     checkPlan(*planBlock);
+    result.complete =
+        !importFailed_ && std::all_of(plan_->endpoints.begin(), plan_->endpoints.end(),
+                                      [](const auto& e) { return e->kind; });
     result.plan = std::move(plan_);
     result.usage = std::move(usage_);
     return result;
@@ -215,8 +218,11 @@ class PlanChecker : public Scope {
     if (path.size() == 1) {
       ref.to = Ref::To::Endpoint;
       ref.name = endpoint.name;
+      // An endpoint whose kind is unknown (reported at its header) fits
+      // nowhere and everywhere: its uses are not reported again.
+      if (endpoint.kind == nullptr) return Resolved{ref, Type::of(Tag::Invalid)};
       Type type = Type::of(Tag::Endpoint);
-      if (endpoint.kind) type.kinds.push_back(endpoint.kind);
+      type.kinds.push_back(endpoint.kind);
       return Resolved{ref, type};
     }
     ref.to = Ref::To::EndpointField;
@@ -245,8 +251,8 @@ class PlanChecker : public Scope {
       }
     }
     diags_.report(Rule::UndefinedReference, pathRange(path),
-                  fmt::format("'{}' names nothing: '{}.{}' is a {}", pathText(path), endpoint.name,
-                              path[1].text, type->name()));
+                  fmt::format("'{}' names nothing: '{}.{}' is {}", pathText(path), endpoint.name,
+                              path[1].text, type->nameWithArticle()));
     return std::nullopt;
   }
 
@@ -945,10 +951,14 @@ class PlanChecker : public Scope {
     if (auto it = given.find("timezone"); it != given.end()) {
       if (auto zone = plainString(*it->second)) {
         if (!window::isKnownTimezone(*zone)) {
-          diags_.report(Rule::InvalidValue, it->second->range,
-                        fmt::format("unknown time zone '{}': use an IANA name like "
-                                    "\"Europe/Berlin\" or \"UTC\"",
-                                    *zone));
+          auto& d = diags_.report(Rule::InvalidValue, it->second->range,
+                                  fmt::format("unknown time zone '{}': use an IANA name like "
+                                              "\"Europe/Berlin\" or \"UTC\"",
+                                              *zone));
+          if (auto near = closestName(*zone, window::timezoneNames())) {
+            d.fix = diag::FixHint{fmt::format("did you mean \"{}\"?", *near), it->second->range,
+                                  fmt::format("\"{}\"", *near)};
+          }
         } else {
           window->timezone = *zone;
         }

@@ -20,6 +20,11 @@ struct Usage {
 struct CheckedPlan {
   std::unique_ptr<Plan> plan;
   Usage usage;
+  /// False when an import or an endpoint's kind could not be found: the
+  /// steps that use them were not checked, so what the plan does is not
+  /// known well enough to lint it (the lint rules would report follow-on
+  /// noise such as unused declarations).
+  bool complete = true;
 };
 
 /// Gives a plan file's AST its meaning: resolves every name, checks every

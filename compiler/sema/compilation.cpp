@@ -39,14 +39,25 @@ std::optional<std::string> readWholeFile(const std::string& path, std::string& e
 }
 
 const CompiledFile* Compilation::addFile(const std::string& path, std::string& error) {
+  if (const Module* module = modules_.loadedFile(path)) return alreadyLoaded(path, *module);
   auto text = readWholeFile(path, error);
   if (!text) return nullptr;
   return check(path, sources_.addFile(path, std::move(*text)));
 }
 
 const CompiledFile* Compilation::addText(std::string name, std::string text) {
+  if (const Module* module = modules_.loadedFile(name)) return alreadyLoaded(name, *module);
   std::string path = name;
   return check(std::move(path), sources_.addFile(std::move(name), std::move(text)));
+}
+
+const CompiledFile* Compilation::alreadyLoaded(const std::string& path, const Module& module) {
+  auto compiled = std::make_unique<CompiledFile>();
+  compiled->path = path;
+  compiled->file = module.file;
+  compiled->module = &module;
+  files_.push_back(std::move(compiled));
+  return files_.back().get();
 }
 
 const CompiledFile* Compilation::check(std::string path, source::FileId file) {
@@ -70,7 +81,9 @@ const CompiledFile* Compilation::check(std::string path, source::FileId file) {
     std::string directory = std::filesystem::path(compiled->path).parent_path().string();
     FileScope scope = modules_.importsOf(*tree, directory);
     compiled->checked = checkPlanFile(*tree, scope, diags_);
-    if (compiled->checked.plan) lintPlan(*compiled->checked.plan, compiled->checked.usage, diags_);
+    if (compiled->checked.plan && compiled->checked.complete) {
+      lintPlan(*compiled->checked.plan, compiled->checked.usage, diags_);
+    }
     compiled->ast = std::move(tree);
   }
   files_.push_back(std::move(compiled));

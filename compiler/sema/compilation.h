@@ -42,6 +42,7 @@ class Compilation {
 
  private:
   const CompiledFile* check(std::string path, source::FileId file);
+  const CompiledFile* alreadyLoaded(const std::string& path, const Module& module);
 
   source::SourceManager sources_;
   diag::DiagnosticEngine diags_;

@@ -36,6 +36,12 @@ std::string Type::name() const {
   return "invalid";
 }
 
+std::string Type::nameWithArticle() const {
+  std::string written = name();
+  bool vowel = std::string_view("aeiou").find(written.front()) != std::string_view::npos;
+  return (vowel ? "an " : "a ") + written;
+}
+
 bool Type::acceptsKind(const EndpointKind* kind) const {
   if (tag != Tag::Endpoint) return false;
   return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();

@@ -55,6 +55,8 @@ struct Type {
 
   /// How the type is written: `string`, `[string]`, `one_of(a, b)`, `postgres|redis`.
   std::string name() const;
+  /// The name after "a" or "an": `a string`, `an int`, `a [string]`.
+  std::string nameWithArticle() const;
   bool acceptsKind(const EndpointKind* kind) const;
 };
 

@@ -56,9 +56,10 @@ class KindScope : public Scope {
         return Resolved{ref, *type};
       }
     }
+    if (field->type.tag == Tag::Invalid) return std::nullopt;  // its type was reported
     diags_.report(diag::Rule::UndefinedReference, pathRange(path),
-                  fmt::format("'{}' names nothing: field '{}' is a {}", pathText(path), field->name,
-                              field->type.name()));
+                  fmt::format("'{}' names nothing: field '{}' is {}", pathText(path), field->name,
+                              field->type.nameWithArticle()));
     return std::nullopt;
   }
 
@@ -100,9 +101,10 @@ class ActionScope : public Scope {
         return std::nullopt;
       }
     }
+    if (param->type.tag == Tag::Invalid) return std::nullopt;  // its type was reported
     diags_.report(diag::Rule::UndefinedReference, pathRange(path),
-                  fmt::format("'{}' names nothing: parameter '{}' is a {}", pathText(path),
-                              param->name, param->type.name()));
+                  fmt::format("'{}' names nothing: parameter '{}' is {}", pathText(path),
+                              param->name, param->type.nameWithArticle()));
     return std::nullopt;
   }
 
@@ -693,8 +695,17 @@ const Module* ModuleSet::addModuleFile(std::unique_ptr<ast::File> file, const st
   module->ast = std::move(file);
   checkModule(*module, fs::path(path).parent_path().string());
   const Module* result = module.get();
+  std::error_code error;
+  if (fs::is_regular_file(path, error)) byKey_[fs::weakly_canonical(path, error).string()] = result;
   modules_.push_back(std::move(module));
   return result;
+}
+
+const Module* ModuleSet::loadedFile(const std::string& path) const {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return nullptr;
+  auto it = byKey_.find(fs::weakly_canonical(path, error).string());
+  return it == byKey_.end() ? nullptr : it->second;
 }
 
 void ModuleSet::checkModule(Module& module, const std::string& directory) {

@@ -55,6 +55,9 @@ class ModuleSet {
   /// Checks a parsed file that holds a `module` line as a module of its own
   /// (for `mig lint` on library files).
   const Module* addModuleFile(std::unique_ptr<ast::File> file, const std::string& path);
+  /// The module file at `path` if it was loaded already, by an import or
+  /// given on its own, so that `mig lint plan.mig mod.mig` checks it once.
+  const Module* loadedFile(const std::string& path) const;
 
   const std::vector<std::unique_ptr<Module>>& modules() const { return modules_; }
 

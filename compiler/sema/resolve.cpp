@@ -248,6 +248,10 @@ Value ValueChecker::check(const ast::Expr& expr, const Type& type, Scope& scope)
   if (expr.kind == ast::ExprKind::Reference && type.tag != Tag::OneOf) {
     auto resolved = scope.resolve(expr.path);
     if (!resolved) return Value{};
+    if (resolved->type.tag == Tag::Invalid) {  // what it names was reported where declared
+      scope.noteUse(resolved->ref);
+      return Value{};
+    }
     if (!assignable(type, resolved->type)) {
       if (type.tag == Tag::Endpoint && resolved->type.tag == Tag::Endpoint) {
         diags_.report(diag::Rule::TypeMismatch, expr.range,

@@ -346,6 +346,18 @@ bool isKnownTimezone(std::string_view name) {
   return loadZone(name, nullptr) != nullptr;
 }
 
+std::vector<std::string> timezoneNames() {
+  std::vector<std::string> names;
+  try {
+    const date::tzdb& database = date::get_tzdb();
+    for (const date::time_zone& zone : database.zones) names.emplace_back(zone.name());
+  } catch (const std::exception&) {
+    return {};  // no tz database: nothing to suggest
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 std::optional<Instant> parseInstant(std::string_view text) {
   // YYYY-MM-DDTHH:MM[:SS] then Z or +HH:MM / -HH:MM.
   auto digits = [&](size_t at, size_t count) -> std::optional<int> {

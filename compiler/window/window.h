@@ -155,6 +155,10 @@ std::optional<int> parseWeekday(std::string_view text);
 /// True when the IANA zone (or link) exists in the tz database; names are case-sensitive.
 bool isKnownTimezone(std::string_view name);
 
+/// Every zone and link name in the tz database, sorted ("Africa/Abidjan" ... "Zulu"):
+/// for did-you-mean and completion.
+std::vector<std::string> timezoneNames();
+
 /// Parses an ISO 8601 instant with its offset: "2026-12-01T10:00Z",
 /// "2026-12-01T10:00:30Z", "2026-12-01T04:00-06:00". Nullopt when malformed.
 std::optional<Instant> parseInstant(std::string_view text);
