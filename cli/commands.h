@@ -29,8 +29,10 @@ struct LintOptions {
 int lintCommand(const LintOptions& options);
 
 struct ExplainOptions {
-  std::string rule;
+  /// A rule name, or `kind NAME`, or `action MODULE.ACTION`.
+  std::vector<std::string> topic;
   bool list = false;
+  bool markdown = false;  ///< `kinds`: docs/kinds.md
 };
 int explainCommand(const ExplainOptions& options);
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "cli/color.h"
 #include "cli/commands.h"
 #include "compiler/diag/printers.h"
 #include "compiler/sema/compilation.h"
@@ -43,7 +44,7 @@ int lintCommand(const LintOptions& options) {
   } else if (options.format == "github") {
     diag::printGithub(std::cout, compilation.sources(), all);
   } else {
-    bool color = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+    bool color = useColor(STDOUT_FILENO);
     diag::printText(std::cout, compilation.sources(), all, {color});
     std::cout << diag::summaryLine(diags.errorCount(), diags.warningCount()) << '\n';
   }

@@ -4,8 +4,10 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
+#include "cli/color.h"
 #include "cli/commands.h"
 #include "compiler/diag/printers.h"
 #include "compiler/graph/json.h"
@@ -14,9 +16,17 @@
 
 namespace mig::cli {
 
-std::optional<LoadedPlan> loadPlan(const std::string& path, int& exitCode) {
+std::optional<LoadedPlan> loadPlan(const std::string& given, int& exitCode) {
   std::string error;
-  auto text = sema::readWholeFile(path, error);
+  std::optional<std::string> text;
+  // Standard input is a plan in the current folder: its relative imports
+  // are read from there.
+  std::string path = given == "-" ? "<stdin>" : given;
+  if (given == "-") {
+    text = std::string(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    text = sema::readWholeFile(given, error);
+  }
   if (!text) {
     printError(error);
     exitCode = kUsage;
@@ -37,7 +47,7 @@ std::optional<LoadedPlan> loadPlan(const std::string& path, int& exitCode) {
   const sema::CompiledFile* file = compilation.addText(path, std::move(*text));
   diag::DiagnosticEngine& diags = compilation.diags();
   diags.sort(compilation.sources());
-  bool color = isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  bool color = useColor(STDERR_FILENO);
   if (diags.hasErrors()) {
     diag::printText(std::cerr, compilation.sources(), diags.diagnostics(), {color});
     std::cerr << diag::summaryLine(diags.errorCount(), diags.warningCount()) << '\n';

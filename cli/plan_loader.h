@@ -19,7 +19,8 @@ struct LoadedPlan {
   size_t warningCount = 0;
 };
 
-/// Compiles a .mig file, or reads a compiled plan (.json). Errors (lint
+/// Compiles a .mig file, or reads a compiled plan (.json); `-` reads
+/// either from standard input. Errors (lint
 /// errors, an unreadable file, a malformed compiled plan) are printed to
 /// stderr; `exitCode` is then set (1 for plan errors, 2 for usage).
 std::optional<LoadedPlan> loadPlan(const std::string& path, int& exitCode);

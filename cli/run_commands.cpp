@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "cli/color.h"
 #include "cli/commands.h"
 #include "cli/plan_loader.h"
 #include "compiler/graph/json.h"
@@ -91,7 +92,7 @@ std::unique_ptr<runtime::StateStore> openJournal(const std::string& path, bool d
 std::unique_ptr<runtime::EventSink> sinkFor(const RunOptions& options) {
   if (options.json) return runtime::makeJsonSink(std::cout);
   if (isatty(STDOUT_FILENO)) {
-    return runtime::makeTerminalSink(std::cout, std::getenv("NO_COLOR") == nullptr);
+    return runtime::makeTerminalSink(std::cout, useColor(STDOUT_FILENO));
   }
   return runtime::makeLineSink(std::cout);
 }
@@ -396,7 +397,10 @@ int runCommand(const RunOptions& options) {
   std::string statePath = statePathFor(options);
   auto journal = openJournal(statePath, options.durable, exitCode);
   if (!journal) return exitCode;
-  std::string planFile = fs::absolute(options.file).lexically_normal().string();
+  // A plan read from stdin has no file to come back to: resume and
+  // rollback use the graph kept in the journal.
+  std::string planFile =
+      options.file == "-" ? "" : fs::absolute(options.file).lexically_normal().string();
   return withSession(*journal, statePath, options,
                      [&](runtime::RunSession& session) { return session.start(g, planFile); });
 }
