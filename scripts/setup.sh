@@ -15,6 +15,8 @@ packages=(
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client
   python3 python3-jsonschema graphviz procps iproute2 util-linux patch
+  # packaging: the .deb (dpkg-shlibdeps), its man pages and completions
+  dpkg-dev man-db groff-base bsdextrautils zsh
   # benchmarks
   hyperfine bc
 )
