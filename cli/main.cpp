@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
   logCmd->add_option("file", log.file, "Plan file");
   logCmd->add_option("--state", log.statePath, "The journal (default: .mig/state.db)");
 
+  auto* lspCmd = app.add_subcommand("lsp", "Language server for editors (LSP over stdin/stdout)");
+
   auto* driverCmd = app.add_subcommand("driver", "Built-in drivers called by the stdlib's commands");
   driverCmd->prefix_command();
   driverCmd->group("");
@@ -148,6 +150,7 @@ int main(int argc, char** argv) {
   if (rollbackCmd->parsed()) return rollbackCommand(rollback);
   if (statusCmd->parsed()) return statusCommand(status);
   if (logCmd->parsed()) return logCommand(log);
+  if (lspCmd->parsed()) return lspCommand();
   if (driverCmd->parsed()) {
     return driverCommand(driverCmd->remaining());
   }
