@@ -15,6 +15,8 @@ packages=(
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client
   python3 python3-jsonschema graphviz procps iproute2 util-linux patch
+  # the editor test: Neovim's built-in LSP client against `mig lsp`
+  neovim
   # benchmarks
   hyperfine bc
 )
