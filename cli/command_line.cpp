@@ -59,6 +59,10 @@ constexpr std::array kCommandDocs = {
                "Shows the plan's last run: each step's state, when it ran, how long it took, "
                "and what `resume` or `rollback` would do next."},
     CommandDoc{"log", "Prints the output a step wrote in the plan's last run."},
+    CommandDoc{"lsp",
+               "Runs a language server (LSP 3.17) on standard input and output for editors: "
+               "diagnostics as you type (the same as lint), hover, completion, go to definition, "
+               "document symbols and formatting. docs/editors.md sets up VS Code and Neovim."},
     CommandDoc{"help", "Shows the commands, or a command's options and description."},
     CommandDoc{"version", "Prints mig's version and the commit it was built from."},
     CommandDoc{"completion",
@@ -226,6 +230,8 @@ CommandLine::CommandLine()
 
   addCommand("version", "Print mig's version and commit");
 
+  addCommand("lsp", "Language server for editors (LSP over stdin/stdout)");
+
   auto* completion = addCommand("completion", "Print a shell completion script");
   completion->add_option("shell", completionShell_, "bash or zsh")
       ->required()
@@ -386,6 +392,7 @@ int CommandLine::dispatch() {
   if (parsed("rollback")) return rollbackCommand(rollback_);
   if (parsed("status")) return statusCommand(status_);
   if (parsed("log")) return logCommand(log_);
+  if (parsed("lsp")) return lspCommand();
   if (parsed("version")) {
     std::cout << versionLine() << '\n';
     return kSuccess;

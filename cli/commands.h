@@ -91,6 +91,9 @@ struct LogOptions {
 };
 int logCommand(const LogOptions& options);
 
+/// `mig lsp`: a language server for editors, over stdin and stdout.
+int lspCommand();
+
 /// `mig driver NAME ARGS...`: the built-in drivers the stdlib's commands call.
 int driverCommand(const std::vector<std::string>& args);
 

@@ -16,5 +16,8 @@ if(NOT commit)
     endif()
   endif()
 endif()
-file(CONFIGURE OUTPUT "${OUTPUT}" CONTENT
-  "#pragma once\n#define MIG_VERSION \"@VERSION@\"\n#define MIG_COMMIT \"@commit@\"\n" @ONLY)
+file(CONFIGURE OUTPUT "${OUTPUT}" @ONLY CONTENT [=[
+#pragma once
+#define MIG_VERSION "@VERSION@"
+#define MIG_COMMIT "@commit@"
+]=])

@@ -17,6 +17,8 @@ packages=(
   python3 python3-jsonschema graphviz procps iproute2 util-linux patch
   # packaging: the .deb (dpkg-shlibdeps), its man pages and completions
   dpkg-dev man-db groff-base bsdextrautils zsh
+  # the editor test: Neovim's built-in LSP client against `mig lsp`
+  neovim
   # benchmarks
   hyperfine bc
 )

@@ -38,6 +38,9 @@ class Compilation {
 
   source::SourceManager& sources() { return sources_; }
   diag::DiagnosticEngine& diags() { return diags_; }
+  /// The modules loaded so far; also loads more (the language server's
+  /// completion in a file whose syntax errors stopped the compiler).
+  ModuleSet& modules() { return modules_; }
   const std::vector<std::unique_ptr<CompiledFile>>& files() const { return files_; }
 
  private:

@@ -18,29 +18,6 @@ std::string_view trimmed(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-/// The block of `#` lines right above `line` (no blank line between), with
-/// the `#` and one space taken off each, joined by spaces: the comment that
-/// documents the declaration on `line`.
-std::string commentAbove(const source::SourceManager& sources, source::FileId file, uint32_t line) {
-  std::vector<std::string_view> lines;
-  for (uint32_t above = line; above > 1; --above) {
-    std::string_view text = trimmed(sources.lineText(file, above - 1));
-    if (!text.starts_with('#')) break;
-    text.remove_prefix(1);
-    lines.push_back(trimmed(text));
-  }
-  std::string doc;
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    if (it->empty()) {
-      doc += "\n\n";
-    } else {
-      if (!doc.empty() && !doc.ends_with('\n')) doc += ' ';
-      doc += *it;
-    }
-  }
-  return doc;
-}
-
 /// The comment at the top of a module file, above its `module` line.
 std::string moduleComment(const source::SourceManager& sources, const Module& module) {
   for (const ast::Item& item : module.ast->items) {
@@ -150,6 +127,26 @@ std::string qualified(const ActionReference& action) {
 }
 
 }  // namespace
+
+std::string commentAbove(const source::SourceManager& sources, source::FileId file, uint32_t line) {
+  std::vector<std::string_view> lines;
+  for (uint32_t above = line; above > 1; --above) {
+    std::string_view text = trimmed(sources.lineText(file, above - 1));
+    if (!text.starts_with('#')) break;
+    text.remove_prefix(1);
+    lines.push_back(trimmed(text));
+  }
+  std::string doc;
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->empty()) {
+      doc += "\n\n";
+    } else {
+      if (!doc.empty() && !doc.ends_with('\n')) doc += ' ';
+      doc += *it;
+    }
+  }
+  return doc;
+}
 
 std::string ActionReference::signature() const {
   std::vector<std::string> written;

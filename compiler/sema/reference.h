@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "compiler/source/source_manager.h"
+
 /// The stdlib's kinds and actions as a user reads them: names, types,
 /// defaults and the comments written above each declaration. Read from the
 /// modules embedded in the binary, so `mig explain kind`, docs/kinds.md and
@@ -56,6 +58,12 @@ struct StdlibReference {
   const ActionReference* action(std::string_view qualifiedName) const;
   std::vector<const ActionReference*> actionsOf(std::string_view module) const;
 };
+
+/// The block of `#` lines right above `line` (no blank line between), with
+/// the `#` and the space after it taken off: the comment that documents the
+/// declaration on `line`. Lines are joined by spaces; an empty `#` line
+/// starts a new paragraph ("\n\n").
+std::string commentAbove(const source::SourceManager& sources, source::FileId file, uint32_t line);
 
 /// Every module of the stdlib, loaded once.
 const StdlibReference& stdlibReference();
