@@ -1,13 +1,12 @@
-#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <set>
 
 #include "cli/lsp/cursor.h"
 #include "cli/lsp/features.h"
 #include "cli/lsp/lookup.h"
 #include "cli/lsp/reference_docs.h"
+#include "compiler/window/window.h"
 #include "stdlib/embedded.h"
 
 namespace mig::cli::lsp {
@@ -280,17 +279,7 @@ class Completer {
   }
 
   static const std::vector<std::string>& timeZones() {
-    static const std::vector<std::string> names = [] {
-      std::set<std::string> all;
-      try {
-        const date::tzdb& db = date::get_tzdb();
-        // With the OS database (Debian), links such as US/Central are zones too.
-        for (const date::time_zone& zone : db.zones) all.insert(std::string(zone.name()));
-      } catch (const std::exception&) {
-        // No time zone database: no time zone completion.
-      }
-      return std::vector<std::string>(all.begin(), all.end());
-    }();
+    static const std::vector<std::string> names = window::timezoneNames();
     return names;
   }
 
