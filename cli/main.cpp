@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "compiler/diag/rules_markdown.h"
 
 namespace {
 
@@ -37,6 +38,14 @@ int main(int argc, char** argv) {
   lintCmd->add_option("--format", lint.format, "Output format")
       ->check(CLI::IsMember({"text", "json", "sarif", "github"}));
   lintCmd->add_flag("--werror", lint.werror, "Treat warnings as errors");
+  lintCmd
+      ->add_option("--max-errors", lint.maxErrors,
+                   "Diagnostics shown per file, then a count of the rest (0: all; default 20 "
+                   "for text, all for json, sarif and github)")
+      ->check(CLI::NonNegativeNumber);
+  lintCmd->add_option("--sarif-root", lint.sarifRoot,
+                      "Directory SARIF file URIs are relative to, as %SRCROOT% (default: the git "
+                      "top-level of the working directory, else the working directory)");
 
   FmtOptions fmtOptions;
   auto* fmtCmd = app.add_subcommand("fmt", "Rewrite files in the canonical layout");
@@ -48,6 +57,13 @@ int main(int argc, char** argv) {
   auto* explainCmd = app.add_subcommand("explain", "Explain a lint rule");
   explainCmd->add_option("rule", explain.rule, "Rule name, like acl-too-open");
   explainCmd->add_flag("--list", explain.list, "List every rule");
+  explainCmd->add_flag_callback(
+      "--markdown",
+      [] {
+        std::cout << mig::diag::rulesMarkdown();
+        throw CLI::Success();
+      },
+      "Print every rule's explanation as Markdown (docs/rules.md)");
 
   CompileOptions compile;
   auto* compileCmd = app.add_subcommand("compile", "Compile a plan into its step graph (JSON)");
