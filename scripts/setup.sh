@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev tzdata
   libgtest-dev googletest
   libpq-dev libhiredis-dev libmariadb-dev
+  # the fuzz target (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
+  clang libclang-rt-14-dev
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client

@@ -8,3 +8,5 @@ scripts/setup.sh
 scripts/build.sh
 cd build
 ctest --output-on-failure -j2 --timeout 900
+# A bounded fuzzing run of the front end (its own clang build in build-fuzz).
+../scripts/fuzz.sh 60
