@@ -16,7 +16,7 @@ packages=(
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client
-  python3 python3-jsonschema graphviz procps iproute2 util-linux patch
+  python3 python3-jsonschema python3-yaml graphviz procps iproute2 util-linux patch
   # benchmarks
   hyperfine bc
 )
