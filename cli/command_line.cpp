@@ -150,6 +150,13 @@ CommandLine::CommandLine()
   lint->add_option("--format", lint_.format, "Output format")
       ->check(CLI::IsMember({"text", "json", "sarif", "github"}));
   lint->add_flag("--werror", lint_.werror, "Treat warnings as errors");
+  lint->add_option("--max-errors", lint_.maxErrors,
+                   "Diagnostics shown per file, then a count of the rest (0: all; default 20 "
+                   "for text, all for json, sarif and github)")
+      ->check(CLI::NonNegativeNumber);
+  lint->add_option("--sarif-root", lint_.sarifRoot,
+                   "Directory SARIF file URIs are relative to, as %SRCROOT% (default: the git "
+                   "top-level of the working directory, else the working directory)");
 
   auto* fmt = addCommand("fmt", "Rewrite files in the canonical layout");
   fmt->add_option("files", fmt_.files, "Files to format ('-': stdin to stdout)")->required();
@@ -163,7 +170,8 @@ CommandLine::CommandLine()
       ->expected(0, 2);
   explain->add_flag("--list", explain_.list, "List every rule");
   explain->add_flag("--markdown", explain_.markdown,
-                    "With `kinds`: the reference of every kind and action in Markdown");
+                    "Every rule's explanation in Markdown (docs/rules.md); with `kinds`, every "
+                    "kind and action (docs/kinds.md)");
 
   auto* compile = addCommand("compile", "Compile a plan into its step graph (JSON)");
   compile->add_option("file", compile_.file, "Plan file ('-' reads stdin)")->required();

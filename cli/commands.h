@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,12 @@ struct LintOptions {
   std::vector<std::string> files;
   std::string format = "text";
   bool werror = false;
+  /// --max-errors: diagnostics shown per file (0: all). Unset: 20 for
+  /// text, all for json, sarif and github (CI wants every result).
+  std::optional<size_t> maxErrors;
+  /// --sarif-root: what SARIF URIs are relative to; "" for the git
+  /// top-level of the working directory, or the working directory.
+  std::string sarifRoot;
 };
 int lintCommand(const LintOptions& options);
 
@@ -32,7 +39,7 @@ struct ExplainOptions {
   /// A rule name, or `kind NAME`, or `action MODULE.ACTION`.
   std::vector<std::string> topic;
   bool list = false;
-  bool markdown = false;  ///< `kinds`: docs/kinds.md
+  bool markdown = false;  ///< docs/rules.md; with `kinds`, docs/kinds.md
 };
 int explainCommand(const ExplainOptions& options);
 

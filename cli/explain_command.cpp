@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "compiler/diag/rules.h"
+#include "compiler/diag/rules_markdown.h"
 #include "compiler/sema/reference.h"
 #include "compiler/sema/resolve.h"
 
@@ -84,6 +85,10 @@ int explainRule(const std::string& name) {
 
 int explainCommand(const ExplainOptions& options) {
   const std::vector<std::string>& topic = options.topic;
+  if (options.markdown && topic.empty()) {
+    std::cout << diag::rulesMarkdown();
+    return kSuccess;
+  }
   if (options.list || topic.empty()) {
     for (const diag::RuleInfo& info : diag::allRules()) {
       std::cout << fmt::format("{:<27} {:<8} {}\n", info.name, diag::severityName(info.severity),

@@ -11,10 +11,12 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev tzdata
   libgtest-dev googletest
   libpq-dev libhiredis-dev libmariadb-dev
+  # the fuzz target (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
+  clang libclang-rt-14-dev
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client
-  python3 python3-jsonschema graphviz procps iproute2 util-linux patch
+  python3 python3-jsonschema python3-yaml graphviz procps iproute2 util-linux patch
   # packaging: the .deb (dpkg-shlibdeps), its man pages and completions
   dpkg-dev man-db groff-base bsdextrautils zsh
   # the editor test: Neovim's built-in LSP client against `mig lsp`

@@ -1,6 +1,7 @@
 // What lint says after a mistake that hides part of the plan (an unknown
 // import, kind or type): the mistake once, with what was meant, and no
 // errors or warnings that only follow from it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "compiler/diag/rules.h"
@@ -102,6 +103,27 @@ TEST(FollowOn, ModuleGivenAlongsideThePlanThatImportsItIsCheckedOnce) {
     EXPECT_EQ(unknownType, 1u) << order[0];
   }
   fs::remove_all(dir);
+}
+
+// Suggestions stop after 50 per file (as clang's spell-checking limit):
+// each compares a name with every declared one.
+TEST(FollowOn, DidYouMeanStopsAfterFiftyUndefinedNames) {
+  std::string steps;
+  for (int i = 0; i < 60; ++i) {
+    steps +=
+        fmt::format("    step s{} {{\n      do    sh(\"true\")\n      after s{}x\n    }}\n", i, i);
+  }
+  auto result =
+      lintText("many.mig", "plan p {\n  retain 1d\n  phase verification {\n" + steps + "  }\n}\n");
+  size_t undefinedCount = 0;
+  size_t suggested = 0;
+  for (const auto& d : result.diagnostics) {
+    if (d.rule != Rule::UndefinedReference) continue;
+    ++undefinedCount;
+    if (d.fix && d.fix->message.starts_with("did you mean")) ++suggested;
+  }
+  EXPECT_EQ(undefinedCount, 60u) << result.text;
+  EXPECT_EQ(suggested, 50u) << result.text;
 }
 
 }  // namespace

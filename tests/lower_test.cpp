@@ -76,7 +76,7 @@ TEST(Lower, ExpandsActionsWithQuotedInterpolations) {
             "postgresql://postgres@pg.example:6432/app --owners keep --owner '' --roles create "
             "--passwords false");
   EXPECT_EQ(copy.run.origin, "p.mig:22");
-  EXPECT_EQ(copy.run.definedAt, "<stdlib>/std/postgres.mig:67");
+  EXPECT_EQ(copy.run.definedAt, "<stdlib>/std/postgres.mig:74");
   EXPECT_EQ(copy.origin, "p.mig:21");
   ASSERT_TRUE(copy.undo);
   EXPECT_EQ(copy.undo->action, "postgres.wipe");

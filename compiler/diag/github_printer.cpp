@@ -44,8 +44,10 @@ std::string_view command(Severity severity) {
 }  // namespace
 
 void printGithub(std::ostream& out, const source::SourceManager& sources,
-                 std::span<const Diagnostic> diagnostics) {
+                 std::span<const Diagnostic> diagnostics, size_t maxPerFile) {
+  DiagnosticLimit limit(diagnostics, maxPerFile);
   for (const Diagnostic& d : diagnostics) {
+    if (!limit.shows(d)) continue;
     std::string_view rule = ruleInfo(d.rule).name;
     std::string message = d.message;
     for (const Note& note : d.notes) {
@@ -69,6 +71,13 @@ void printGithub(std::ostream& out, const source::SourceManager& sources,
       out << ',';
     }
     out << "title=" << escapeProperty(rule) << "::" << escapeData(message) << '\n';
+    if (auto left = limit.omittedAfter(d)) {
+      out << "::notice ";
+      if (left->file != source::kNoFile) {
+        out << "file=" << escapeProperty(sources.name(left->file)) << ',';
+      }
+      out << "title=max-errors::" << escapeData(omittedMessage(*left)) << '\n';
+    }
   }
 }
 

@@ -1,9 +1,10 @@
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
+
 #include "compiler/diag/printers.h"
+#include "compiler/diag/secret_mask.h"
 
 namespace mig::diag {
 namespace {
@@ -15,16 +16,19 @@ constexpr std::string_view kMagenta = "\033[1;35m";
 constexpr std::string_view kCyan = "\033[1;36m";
 constexpr std::string_view kGreen = "\033[1;32m";
 
+// A source line wider than this many code points is cut around the range,
+// as clang does, with "..." where text was left out.
+constexpr uint32_t kMaxSnippetColumns = 120;
+
+bool isContinuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
 class TextPrinter {
  public:
   TextPrinter(std::ostream& out, const source::SourceManager& sources, TextStyle style,
               std::span<const Diagnostic> all)
-      : out_(out), sources_(sources), style_(style) {
-    // A secret written as a literal is reported, but never shown again.
-    for (const Diagnostic& d : all) {
-      if (d.rule == Rule::SecretLiteral) secrets_.push_back(d.range);
-    }
-  }
+      : out_(out), sources_(sources), style_(style), secrets_(all) {}
 
   void print(const Diagnostic& d) {
     header(d.range, d.severity, d.message, ruleInfo(d.rule).name);
@@ -36,6 +40,14 @@ class TextPrinter {
     if (d.fix) {
       out_ << paint(kCyan, "help") << ": " << d.fix->message << '\n';
     }
+  }
+
+  // The line that says what --max-errors left out of a file.
+  void omitted(const Omitted& left) {
+    std::string location;
+    if (left.file != source::kNoFile) location = fmt::format("{}: ", sources_.name(left.file));
+    out_ << paint(kBold, location) << paint(kCyan, "note") << ": "
+         << paint(kBold, omittedMessage(left)) << '\n';
   }
 
  private:
@@ -61,72 +73,112 @@ class TextPrinter {
   }
 
   // The source line, then a caret under the first character of the range
-  // and tildes under the rest of it (on that line).
+  // and tildes under the rest of it (on that line). A long line is cut to
+  // a window of kMaxSnippetColumns code points around the range. Every
+  // step costs the window's width, never the line's, so that thousands
+  // of diagnostics on one huge line print quickly.
   void snippet(source::Range range) {
     if (!range.valid()) return;
     source::LineColumn from = sources_.begin(range);
     source::LineColumn to = sources_.end(range);
-    std::string line = printable(masked(range.file, from.line));
-    std::string gutter = fmt::format("{:>5} | ", from.line);
-    out_ << gutter << line << '\n';
+    std::string_view text = sources_.text(range.file);
+    std::string_view line = sources_.lineText(range.file, from.line);
+    auto lineBegin = static_cast<uint32_t>(line.data() - text.data());
+    auto lineEnd = lineBegin + static_cast<uint32_t>(line.size());
+    uint32_t caret = std::clamp(range.begin, lineBegin, lineEnd);
+    while (caret > lineBegin && isContinuation(text[caret])) --caret;
 
-    // Pad with the line's own tabs so the caret lines up in any tab width.
-    std::string pad;
-    uint32_t column = 1;
-    size_t i = 0;
-    for (; i < line.size() && column < from.column; ++i) {
-      unsigned char c = line[i];
-      if ((c & 0xC0) == 0x80) continue;
-      pad += c == '\t' ? '\t' : ' ';
-      ++column;
-    }
+    // How many code points the marker spans: to the range's end on this
+    // line, or to the end of the line (at least one).
     uint32_t width = 1;
     if (to.line == from.line && to.column > from.column) width = to.column - from.column;
     if (to.line != from.line) {
-      uint32_t lineColumns = source::countCodePoints(line) + 1;
-      width = std::max<uint32_t>(1, lineColumns - from.column);
+      uint32_t end = walkForward(text, caret, lineEnd, kMaxSnippetColumns + 1);
+      width = std::max<uint32_t>(1, countCells(text, caret, end));
     }
-    std::string marker = "^" + std::string(width - 1, '~');
+
+    // The window: the whole line when it fits, else the range centred in
+    // kMaxSnippetColumns code points (its start kept when it is wider).
+    uint32_t first = lineBegin;
+    uint32_t last = lineEnd;
+    if (line.size() > kMaxSnippetColumns) {
+      uint32_t shown = std::min(width, kMaxSnippetColumns - kMaxSnippetColumns / 4);
+      first = walkBackward(text, caret, lineBegin, (kMaxSnippetColumns - shown) / 2);
+      last = walkForward(text, first, lineEnd, kMaxSnippetColumns);
+      if (last == lineEnd) first = walkBackward(text, lineEnd, lineBegin, kMaxSnippetColumns);
+    }
+    bool cutBefore = first > lineBegin;
+    bool cutAfter = last < lineEnd;
+
+    std::string gutter = fmt::format("{:>5} | ", from.line);
+    out_ << gutter << (cutBefore ? "..." : "") << display(range.file, text, first, last)
+         << (cutAfter ? "..." : "") << '\n';
+
+    // Pad with the line's own tabs so the caret lines up in any tab width.
+    std::string pad = cutBefore ? "   " : "";
+    for (uint32_t i = first; i < caret; ++i) {
+      if (!isContinuation(text[i])) pad += text[i] == '\t' ? '\t' : ' ';
+    }
+    uint32_t visible = std::max<uint32_t>(1, countCells(text, caret, last));
+    // Built by append: GCC 12 at -O3 warns (-Wrestrict, a false positive)
+    // about "^" + std::string(...).
+    std::string marker(1, '^');
+    marker.append(std::min(width, visible) - 1, '~');
     out_ << std::string(gutter.size() - 2, ' ') << "| " << pad << paint(kGreen, marker) << '\n';
   }
 
-  // The line with every byte that is not valid UTF-8 (or a control
-  // character) shown as '?', so a bad file cannot garble the terminal.
-  static std::string printable(std::string_view line) {
-    std::string out;
-    while (!line.empty()) {
-      size_t bad = source::findInvalidUtf8(line);
-      std::string_view good = line.substr(0, bad);
-      for (char c : good) out += (static_cast<unsigned char>(c) < 0x20 && c != '\t') ? '?' : c;
-      if (bad == std::string_view::npos) break;
-      out += '?';
-      line.remove_prefix(bad + 1);
+  // The offset `cells` code points after `at`, or `limit` when nearer.
+  static uint32_t walkForward(std::string_view text, uint32_t at, uint32_t limit, uint32_t cells) {
+    for (uint32_t n = 0; at < limit && n < cells; ++n) {
+      ++at;
+      while (at < limit && isContinuation(text[at])) ++at;
     }
-    return out;
+    return at;
   }
 
-  // The line with every secret literal on it replaced by asterisks (its
-  // quotes kept), so that reporting a password does not print it.
-  std::string masked(source::FileId file, uint32_t lineNumber) const {
-    std::string_view text = sources_.lineText(file, lineNumber);
-    std::string line(text);
-    auto lineBegin = static_cast<uint32_t>(text.data() - sources_.text(file).data());
-    auto lineEnd = lineBegin + static_cast<uint32_t>(text.size());
-    for (const source::Range& secret : secrets_) {
-      if (secret.file != file || secret.end <= lineBegin || secret.begin >= lineEnd) continue;
-      size_t begin = std::max(secret.begin, lineBegin) - lineBegin;
-      size_t end = std::min(secret.end, lineEnd) - lineBegin;
-      for (size_t i = begin; i < end; ++i) {
-        if (line[i] != '"') line[i] = '*';
-      }
+  // The offset `cells` code points before `at`, or `limit` when nearer.
+  static uint32_t walkBackward(std::string_view text, uint32_t at, uint32_t limit, uint32_t cells) {
+    for (uint32_t n = 0; at > limit && n < cells; ++n) {
+      --at;
+      while (at > limit && isContinuation(text[at])) --at;
     }
-    return line;
+    return at;
+  }
+
+  static uint32_t countCells(std::string_view text, uint32_t from, uint32_t to) {
+    return source::countCodePoints(text.substr(from, to - from));
+  }
+
+  // Bytes [first, last) of a line as printed: one character per code
+  // point, so the caret lines up. A secret literal shows as '*' (its
+  // quotes kept); a code point that is not valid UTF-8, or a control
+  // character, as '?', so a bad file cannot garble the terminal.
+  std::string display(source::FileId file, std::string_view text, uint32_t first,
+                      uint32_t last) const {
+    std::string out;
+    uint32_t i = first;
+    while (i < last) {
+      uint32_t next = walkForward(text, i, last, 1);
+      std::string_view cell = text.substr(i, next - i);
+      if (cell != "\"" && secrets_.covers(file, i)) {
+        out += '*';
+      } else if (cell.size() == 1 && static_cast<unsigned char>(cell[0]) < 0x20 &&
+                 cell[0] != '\t') {
+        out += '?';
+      } else if (source::findInvalidUtf8(cell) != std::string_view::npos) {
+        out += '?';
+      } else {
+        out += cell;
+      }
+      i = next;
+    }
+    return out;
   }
 
   std::ostream& out_;
   const source::SourceManager& sources_;
   TextStyle style_;
-  std::vector<source::Range> secrets_;
+  SecretMask secrets_;
 };
 
 }  // namespace
@@ -143,7 +195,12 @@ std::string_view severityName(Severity severity) {
 void printText(std::ostream& out, const source::SourceManager& sources,
                std::span<const Diagnostic> diagnostics, TextStyle style) {
   TextPrinter printer(out, sources, style, diagnostics);
-  for (const Diagnostic& d : diagnostics) printer.print(d);
+  DiagnosticLimit limit(diagnostics, style.maxPerFile);
+  for (const Diagnostic& d : diagnostics) {
+    if (!limit.shows(d)) continue;
+    printer.print(d);
+    if (auto left = limit.omittedAfter(d)) printer.omitted(*left);
+  }
 }
 
 std::string summaryLine(size_t errors, size_t warnings) {

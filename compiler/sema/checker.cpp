@@ -191,12 +191,18 @@ class PlanChecker : public Scope {
   // ---------------------------------------------------------------- resolution
 
   void undefined(const ast::Identifier& name, std::string_view what) {
-    std::vector<std::string> candidates;
-    for (const auto& [declared, decl] : names_) candidates.push_back(declared);
     std::string message =
         what.empty() ? fmt::format("'{}' is not declared", name.text)
                      : fmt::format("{} '{}' is not declared", what, name.text);
     auto& d = diags_.report(Rule::UndefinedReference, name.range, message);
+    // Each suggestion compares the name with every declared one: past the
+    // first kSuggestionLimit (clang's -fspell-checking-limit), a file with
+    // thousands of undefined names would take minutes, and nobody reads
+    // that far.
+    if (suggestions_ == kSuggestionLimit) return;
+    ++suggestions_;
+    std::vector<std::string> candidates;
+    for (const auto& [declared, decl] : names_) candidates.push_back(declared);
     if (auto near = closestName(name.text, candidates)) {
       d.fix = diag::FixHint{fmt::format("did you mean '{}'?", *near), name.range, *near};
     } else if (scope_.modules.count(name.text) || knownModule(name.text)) {
@@ -1413,6 +1419,8 @@ class PlanChecker : public Scope {
   Step* currentStep_ = nullptr;
   bool usingFromStep_ = false;
   bool importFailed_ = false;
+  static constexpr int kSuggestionLimit = 50;
+  int suggestions_ = 0;
 };
 
 }  // namespace

@@ -351,26 +351,36 @@ Value ValueChecker::check(const ast::Expr& expr, const Type& type, Scope& scope)
 std::optional<std::string> closestName(std::string_view name,
                                        const std::vector<std::string>& candidates) {
   // Optimal string alignment: edits, and swaps of neighbours ("form" for
-  // "from") count one each.
-  auto distance = [](std::string_view a, std::string_view b) {
-    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  // "from") count one each. Three rows of the table, reused: this runs
+  // once per undefined name against every declared one.
+  std::vector<size_t> twoBack, back, row;
+  auto distance = [&](std::string_view a, std::string_view b) {
+    twoBack.assign(b.size() + 1, 0);
+    back.resize(b.size() + 1);
+    row.resize(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) back[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
+      row[0] = i;
       for (size_t j = 1; j <= b.size(); ++j) {
         size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+        row[j] = std::min({back[j] + 1, row[j - 1] + 1, back[j - 1] + cost});
         if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+          row[j] = std::min(row[j], twoBack[j - 2] + 1);
         }
       }
+      std::swap(twoBack, back);
+      std::swap(back, row);
     }
-    return d[a.size()][b.size()];
+    return back[b.size()];
   };
   size_t limit = std::max<size_t>(1, name.size() / 3);
   std::optional<std::string> best;
   size_t bestDistance = limit + 1;
   for (const std::string& candidate : candidates) {
+    // The distance is at least the difference in length.
+    size_t gap = name.size() > candidate.size() ? name.size() - candidate.size()
+                                                : candidate.size() - name.size();
+    if (gap >= bestDistance) continue;
     size_t d = distance(name, candidate);
     if (d < bestDistance) {
       bestDistance = d;

@@ -10,8 +10,12 @@ FileId SourceManager::addFile(std::string name, std::string text) {
   entry->name = std::move(name);
   entry->text = std::move(text);
   entry->lineStarts.push_back(0);
+  uint32_t codePoints = 0;
   for (uint32_t i = 0; i < entry->text.size(); ++i) {
-    if (entry->text[i] == '\n') entry->lineStarts.push_back(i + 1);
+    if (i % kBlock == 0) entry->codePointsBefore.push_back(codePoints);
+    unsigned char c = entry->text[i];
+    if ((c & 0xC0) != 0x80) ++codePoints;
+    if (c == '\n') entry->lineStarts.push_back(i + 1);
   }
   files_.push_back(std::move(entry));
   return static_cast<FileId>(files_.size());
@@ -35,8 +39,16 @@ LineColumn SourceManager::lineColumn(FileId id, uint32_t offset) const {
   auto next = std::upper_bound(f.lineStarts.begin(), f.lineStarts.end(), offset);
   uint32_t line = static_cast<uint32_t>(next - f.lineStarts.begin());
   uint32_t lineStart = f.lineStarts[line - 1];
-  std::string_view before(f.text.data() + lineStart, offset - lineStart);
-  return {line, countCodePoints(before) + 1};
+  return {line, codePointsUpTo(f, offset) - codePointsUpTo(f, lineStart) + 1};
+}
+
+uint32_t SourceManager::codePointsUpTo(const File& f, uint32_t offset) {
+  if (offset == 0) return 0;
+  // The block holding the byte before `offset`, then the rest of the way.
+  uint32_t block = (offset - 1) / kBlock;
+  uint32_t from = block * kBlock;
+  std::string_view rest(f.text.data() + from, offset - from);
+  return f.codePointsBefore[block] + countCodePoints(rest);
 }
 
 std::string_view SourceManager::lineText(FileId id, uint32_t line) const {

@@ -53,7 +53,13 @@ class SourceManager {
     std::string name;
     std::string text;
     std::vector<uint32_t> lineStarts;  // byte offset of each line's start
+    /// Code points before each kBlock-byte block of the text, so that a
+    /// column on a long line costs at most one block's scan, not the line's.
+    std::vector<uint32_t> codePointsBefore;
   };
+  static constexpr uint32_t kBlock = 1024;
+  /// Code points in the first `offset` bytes of `f`'s text.
+  static uint32_t codePointsUpTo(const File& f, uint32_t offset);
   const File& file(FileId id) const;
 
   std::vector<std::unique_ptr<File>> files_;
