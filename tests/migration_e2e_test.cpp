@@ -354,6 +354,13 @@ TEST_F(MigrationTest, PasswordFilesOfAKilledRunnerAreRemovedByResume) {
   for (int i = 0; i < 1500 && !slowStarted(); ++i) std::this_thread::sleep_for(20ms);
   ASSERT_TRUE(slowStarted()) << "step slow never started";
   EXPECT_EQ(fs::status(secretFolder).permissions() & fs::perms::all, fs::perms::owner_all);
+  // The password file is written before psql starts: kill the runner only
+  // once psql's query runs, so that there is a process left to stop.
+  const std::string sleeping =
+      "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+      "AND pid <> pg_backend_pid()";
+  for (int i = 0; i < 300 && oldSql(sleeping) != "1\n"; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(oldSql(sleeping), "1\n") << "step slow's query never started";
   kill(runner, SIGKILL);
   waitpid(runner, nullptr, 0);
   ASSERT_FALSE(passwordFiles().empty());
@@ -365,9 +372,6 @@ TEST_F(MigrationTest, PasswordFilesOfAKilledRunnerAreRemovedByResume) {
       << resumed.output;
   EXPECT_EQ(passwordFiles(), std::vector<std::string>{});
   // The killed psql's backend ends within the check interval.
-  const std::string sleeping =
-      "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
-      "AND pid <> pg_backend_pid()";
   for (int i = 0; i < 100 && oldSql(sleeping) != "0\n"; ++i) std::this_thread::sleep_for(100ms);
   EXPECT_EQ(oldSql(sleeping), "0\n");
   expectNoPasswordAnywhere();
