@@ -96,9 +96,12 @@ void addRunOptions(CLI::App* cmd, RunOptions& options, bool fileRequired) {
   cmd->add_flag("--json", options.json, "Print events as NDJSON");
 }
 
-void addLogLimit(CLI::App* cmd, RunOptions& options) {
+void addLogOptions(CLI::App* cmd, RunOptions& options) {
   cmd->add_option("--log-limit", options.logLimit,
                   "Output a step's log keeps: its first and last halves (default 64MiB; 0: all)");
+  cmd->add_option("--log-level", options.logLevel,
+                  "What mig's own log (.mig/logs/PLAN/run-N/mig.log) keeps: trace, debug, info, "
+                  "warn, error or off (default: $MIG_LOG, else info)");
 }
 
 std::vector<const CLI::App*> visibleCommands(const CLI::App& app) {
@@ -200,7 +203,7 @@ CommandLine::CommandLine()
   run->add_flag("--no-rollback", run_.noRollback, "On failure, undo nothing");
   run->add_flag("--durable", run_.durable, "fsync the journal at every commit");
   run->add_flag("--restart", run_.restart, "Abandon an unfinished run of the plan and start over");
-  addLogLimit(run, run_);
+  addLogOptions(run, run_);
 
   auto* resume = addCommand("resume", "Continue an interrupted or paused run");
   addRunOptions(resume, resume_, false);
@@ -208,7 +211,7 @@ CommandLine::CommandLine()
   resume->add_flag("--no-wait", resume_.noWait, "Do not wait for a closed window: pause (exit 5)");
   resume->add_flag("--no-rollback", resume_.noRollback, "On failure, undo nothing");
   resume->add_flag("--durable", resume_.durable, "fsync the journal at every commit");
-  addLogLimit(resume, resume_);
+  addLogOptions(resume, resume_);
   addRepeatedOption(resume, "--rerun", resume_.rerun,
                     "Run this interrupted step again (repeat the option for several)");
   addRepeatedOption(resume, "--mark-done", resume_.markDone,
@@ -216,7 +219,7 @@ CommandLine::CommandLine()
 
   auto* rollback = addCommand("rollback", "Undo the last run's steps");
   addRunOptions(rollback, rollback_, false);
-  addLogLimit(rollback, rollback_);
+  addLogOptions(rollback, rollback_);
   rollback->add_flag("--force", rollback_.force,
                      "Roll back after switchover, or after the retention period");
   addRepeatedOption(rollback, "--rerun", rollback_.rerun, "Run this step's undo, cut short, again");

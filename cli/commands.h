@@ -81,6 +81,7 @@ struct RunOptions {
   bool restart = false;  ///< run: abandon an unfinished run and start over
   bool force = false;    ///< rollback: after switchover, or past retention
   std::string logLimit;  ///< --log-limit: a size (64MiB), or 0 for no limit; "" for the default
+  std::string logLevel;  ///< --log-level of mig's own log; "" for $MIG_LOG, else info
   /// resume: interrupted steps to run again; rollback: undos cut short to run again
   std::vector<std::string> rerun;
   /// resume: interrupted steps that did finish; rollback: undos cut short that did finish

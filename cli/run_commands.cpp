@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/color.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/plan_loader.h"
 #include "compiler/graph/json.h"
@@ -25,6 +26,7 @@
 #include "runtime/preflight.h"
 #include "runtime/process_runner.h"
 #include "runtime/progress.h"
+#include "runtime/run_log.h"
 #include "runtime/run_session.h"
 #include "runtime/scheduler.h"
 #include "runtime/secrets.h"
@@ -37,8 +39,13 @@ namespace fs = std::filesystem;
 using runtime::RunResult;
 
 std::atomic<bool> interrupted{false};
+std::atomic<int> interruptSignal{0};  ///< the first signal that interrupted the run
 
-void onInterrupt(int) { interrupted = true; }
+void onInterrupt(int signal) {
+  int none = 0;
+  interruptSignal.compare_exchange_strong(none, signal);
+  interrupted = true;
+}
 
 // Ctrl-C, SIGTERM and SIGHUP (a closed terminal or ssh session) stop the
 // run cleanly (running steps are stopped and journaled as interrupted, the
@@ -235,8 +242,8 @@ int jobsFor(const RunOptions& options) {
 /// the terminal.
 class CliServices : public runtime::SessionServices {
  public:
-  CliServices(std::string statePath, std::string planFile, bool json)
-      : statePath_(std::move(statePath)), planFile_(std::move(planFile)), json_(json) {}
+  CliServices(std::string statePath, std::string planFile, bool json, runtime::RunLog& log)
+      : statePath_(std::move(statePath)), planFile_(std::move(planFile)), json_(json), log_(log) {}
 
   std::unique_ptr<runtime::PlanLock> lock(const std::string& plan,
                                           runtime::PlanLock::Status& status,
@@ -251,16 +258,26 @@ class CliServices : public runtime::SessionServices {
     runtime::PreflightScope scope = runtime::scopeOf(g, toRun, toUndo);
     std::vector<std::string> problems;
     secrets_ = runtime::SecretValues::resolve(g, runtime::secretsOf(scope.commands), problems);
+    log_.addSecrets(secrets_.all());
+    log_.debug(fmt::format("preflight: {} command{} to run, {} to undo", scope.commands.size(),
+                           scope.commands.size() == 1 ? "" : "s", toUndo.size()));
     std::vector<std::string> more = runtime::preflight(g, scope, runtime::SystemClock().now());
     problems.insert(problems.end(), more.begin(), more.end());
+    for (const std::string& problem : problems) log_.error("preflight: " + problem);
     return problems;
   }
 
   std::unique_ptr<runtime::CommandPreparer> preparer(const graph::Graph& g,
                                                      const runtime::RunRecord& run) override {
     std::string planFile = planFile_.empty() ? run.planFile : planFile_;
-    return std::make_unique<runtime::SecretCommandPreparer>(
-        g, secrets_, pathsFor(statePath_, g, run.id, planFile));
+    runtime::RunPaths paths = pathsFor(statePath_, g, run.id, planFile);
+    std::string error;
+    std::string logPath = (fs::path(paths.logDir) / "mig.log").string();
+    if (!log_.open(logPath, error)) warn(fmt::format("cannot write {}: {}", logPath, error));
+    log_.info(fmt::format("run {} of plan {} is journaled as id {}: plan hash {}, plan file {}",
+                          run.number, run.plan, run.id, run.planHash,
+                          planFile.empty() ? "none (the journal's copy)" : planFile));
+    return std::make_unique<runtime::SecretCommandPreparer>(g, secrets_, paths);
   }
 
   int stopLeftovers(const std::string& plan) override {
@@ -271,10 +288,12 @@ class CliServices : public runtime::SessionServices {
   }
 
   void warn(const std::string& message) override {
+    log_.warn(message);
     std::cerr << "mig: warning: " << message << '\n';
   }
 
   void announce(const std::string& message) override {
+    log_.info(message);
     if (!json_) std::cout << message << '\n';
   }
 
@@ -282,6 +301,7 @@ class CliServices : public runtime::SessionServices {
   std::string statePath_;
   std::string planFile_;  ///< as given on the command line; "" for the run's own
   bool json_;
+  runtime::RunLog& log_;
   runtime::SecretValues secrets_;
 };
 
@@ -347,6 +367,43 @@ runtime::SessionOptions sessionOptionsFor(const RunOptions& options) {
   return session;
 }
 
+/// Records how a session command ended in mig's own log.
+void logOutcome(runtime::RunLog& log, const runtime::SessionReport& report) {
+  const int exitCode = exitCodeFor(report.result);
+  const runtime::LogLevel level = exitCode == kSuccess  ? runtime::LogLevel::Info
+                                  : exitCode == kPaused ? runtime::LogLevel::Warn
+                                                        : runtime::LogLevel::Error;
+  std::string message = report.run ? report.run->message : report.message;
+  log.log(level, fmt::format("finished with exit code {}: {}", exitCode, message));
+  for (const std::string& detail : report.details) log.log(level, "  " + detail);
+  if (report.run) {
+    if (!report.run->undone.empty()) {
+      log.info(fmt::format("undone, in order: {}", fmt::join(report.run->undone, ", ")));
+    }
+    if (!report.run->notUndone.empty()) {
+      log.warn(fmt::format("changed something but have no undo: {}",
+                           fmt::join(report.run->notUndone, ", ")));
+    }
+    for (const std::string& step : report.run->undecided) log.warn("undecided: " + step);
+  }
+}
+
+/// The level of mig's own log: --log-level, else $MIG_LOG, else info;
+/// nullopt, said, when it names no level.
+std::optional<runtime::LogLevel> logLevelOf(const RunOptions& options) {
+  const char* fromEnvironment = std::getenv("MIG_LOG");
+  std::string name = !options.logLevel.empty()                     ? options.logLevel
+                     : fromEnvironment && *fromEnvironment != '\0' ? fromEnvironment
+                                                                   : "info";
+  std::optional<runtime::LogLevel> level = runtime::parseLogLevel(name);
+  if (!level) {
+    printError(fmt::format("{} {}: the log level is one of {}",
+                           options.logLevel.empty() ? "MIG_LOG" : "--log-level", name,
+                           runtime::logLevelNames()));
+  }
+  return level;
+}
+
 /// --log-limit in bytes (0: no limit); nullopt, said, when it is not a size.
 std::optional<uint64_t> logLimitOf(const RunOptions& options) {
   if (options.logLimit.empty()) return runtime::kDefaultLogLimitBytes;
@@ -364,9 +421,20 @@ std::optional<uint64_t> logLimitOf(const RunOptions& options) {
 /// Runs `command` on a session over the real runner, clock and terminal.
 template <typename Command>
 int withSession(runtime::StateStore& journal, const std::string& statePath,
-                const RunOptions& options, Command command) {
+                const std::string& planName, const char* what, const RunOptions& options,
+                Command command) {
   std::optional<uint64_t> logLimit = logLimitOf(options);
   if (!logLimit) return kUsage;
+  std::optional<runtime::LogLevel> logLevel = logLevelOf(options);
+  if (!logLevel) return kUsage;
+  // Until the run is known its records wait in memory; a command that
+  // never reaches a run (locked, refused) leaves them in the plan's log.
+  runtime::RunLog log(*logLevel);
+  fs::path stateDir = fs::path(statePath).parent_path();
+  log.setFallbackPath(
+      ((stateDir.empty() ? fs::path(".") : stateDir) / "logs" / planName / "mig.log").string());
+  log.info(fmt::format("{}: {} of plan {} on {} (pid {}), journal {}", versionLine(), what,
+                       planName, hostName(), getpid(), statePath));
   installInterruptHandlers();
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
@@ -374,11 +442,13 @@ int withSession(runtime::StateStore& journal, const std::string& statePath,
   if (const char* cgroups = std::getenv("MIG_STEP_CGROUPS"); cgroups && std::string(cgroups) == "off") {
     runner.setUseCgroups(false);
   }
-  auto sink = sinkFor(options);
-  CliServices services(statePath, options.file, options.json);
+  auto sink = runtime::makeLoggingSink(log, sinkFor(options), &interruptSignal);
+  CliServices services(statePath, options.file, options.json, log);
   runtime::RunSession session(journal, clock, runner, *sink, services, {hostName(), getpid()},
                               sessionOptionsFor(options));
-  return finish(command(session), options);
+  runtime::SessionReport report = command(session);
+  logOutcome(log, report);
+  return finish(report, options);
 }
 
 }  // namespace
@@ -401,7 +471,7 @@ int runCommand(const RunOptions& options) {
   // rollback use the graph kept in the journal.
   std::string planFile =
       options.file == "-" ? "" : fs::absolute(options.file).lexically_normal().string();
-  return withSession(*journal, statePath, options,
+  return withSession(*journal, statePath, g.plan, "run", options,
                      [&](runtime::RunSession& session) { return session.start(g, planFile); });
 }
 
@@ -422,7 +492,7 @@ int resumeCommand(const RunOptions& options) {
   std::optional<graph::Graph> current;
   if (target->plan) current = target->plan->graph;
   return withSession(
-      *target->journal, target->statePath, options,
+      *target->journal, target->statePath, target->planName, "resume", options,
       [&](runtime::RunSession& session) { return session.resume(target->planName, current); });
 }
 
@@ -431,7 +501,7 @@ int rollbackCommand(const RunOptions& options) {
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
   return withSession(
-      *target->journal, target->statePath, options,
+      *target->journal, target->statePath, target->planName, "rollback", options,
       [&](runtime::RunSession& session) { return session.rollback(target->planName); });
 }
 

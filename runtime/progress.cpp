@@ -31,8 +31,9 @@ std::string kindName(Event::Kind kind) {
 
 std::string seconds(Milliseconds d) { return units::formatDuration(d.count() / 1000 * 1000); }
 
-// "step final_copy started: postgres.copy(...)" and so on.
-std::string describe(const Event& e) {
+}  // namespace
+
+std::string describeEvent(const Event& e) {
   std::string who = e.step.empty() ? "" : "step " + e.step + " ";
   switch (e.kind) {
     case Event::Kind::StepStarted:
@@ -54,6 +55,8 @@ std::string describe(const Event& e) {
   }
 }
 
+namespace {
+
 // The UTC time of day of `at` as HH:MM, by arithmetic: a run of short steps writes two lines a
 // step, and a calendar conversion for each cost more than the rest of the line.
 std::string timeOfDayUtc(Instant at) {
@@ -66,8 +69,8 @@ class LineSink : public EventSink {
  public:
   explicit LineSink(std::ostream& out) : out_(out) {}
   void emit(const Event& event, const Progress& progress) override {
-    out_ << fmt::format("{} [{}/{}] {}\n", timeOfDayUtc(event.at), progress.done,
-                        progress.total, describe(event));
+    out_ << fmt::format("{} [{}/{}] {}\n", timeOfDayUtc(event.at), progress.done, progress.total,
+                        describeEvent(event));
   }
   // Lines are written out whenever the run waits: at once for a reader,
   // without a write per event.
@@ -109,7 +112,7 @@ class TerminalSink : public EventSink {
 
   void emit(const Event& event, const Progress& progress) override {
     clearLine();
-    std::string text = describe(event);
+    std::string text = describeEvent(event);
     const char* paint = nullptr;
     if (event.kind == Event::Kind::StepFailed || event.kind == Event::Kind::UndoFailed) {
       paint = "\033[1;31m";

@@ -2,10 +2,15 @@
 
 #include <memory>
 #include <ostream>
+#include <string>
 
 #include "runtime/events.h"
 
 namespace mig::runtime {
+
+/// One line for an event, as the sinks print it ("step final_copy started:
+/// postgres.copy(...)", "step load FAILED: ...").
+std::string describeEvent(const Event& event);
 
 /// A live progress line on a terminal (done/total, running, elapsed, ETA,
 /// what the run waits for), with events printed above it.

@@ -422,10 +422,12 @@ TEST_F(RunTest, SecretsReachStepsButNoFileOrOutput) {
                 "    step use = sh(\"echo got:$REDISCLI_AUTH; env | grep -c MIG_E2E_SECRET || true; "
                 "echo ${cache.host}\")\n"
                 "  }\n}\n");
-  auto result = mig("run plan.mig --json", "MIG_E2E_SECRET=" + secret);
+  // At trace, mig's own log keeps the most it ever keeps.
+  auto result = mig("run plan.mig --json", "MIG_LOG=trace MIG_E2E_SECRET=" + secret);
   close(listener);
   EXPECT_EQ(result.exitCode, 0) << result.output;
   EXPECT_EQ(result.output.find(secret), std::string::npos) << result.output;
+  EXPECT_TRUE(fs::exists(dir_ / ".mig/logs/e2e/run-1/mig.log"));
   auto log = mig("log use plan.mig");
   EXPECT_NE(log.output.find("got:***\n0\n127.0.0.1\n"), std::string::npos)
       << "the secret was not delivered, or its source variable leaked into the step: " << log.output;
@@ -603,6 +605,96 @@ TEST_F(RunTest, AnEmptiedJournalIsReportedDamagedNotEmpty) {
   auto run = mig("run plan.mig");
   EXPECT_EQ(run.exitCode, 9) << run.output;
   EXPECT_EQ(lines("out.txt").size(), 1u);
+}
+
+// mig's own log: .mig/logs/PLAN/run-N/mig.log.
+std::string runnerLog(const fs::path& dir, const std::string& name = "run-1/mig.log") {
+  return readFile(dir / ".mig" / "logs" / "e2e" / name);
+}
+
+TEST_F(RunTest, TheRunnersOwnLogRecordsWhatItDecided) {
+  plan(
+      "  phase migration {\n"
+      "    step a {\n      do   sh(\"true\")\n      undo sh(\"true\")\n    }\n"
+      "    step b {\n      do    sh(\"exit 7\")\n      retry 1\n      after a\n    }\n"
+      "  }\n");
+  auto result = mig("run plan.mig");
+  ASSERT_EQ(result.exitCode, 3) << result.output;
+  std::string log = runnerLog(dir_);
+  for (const char* expected :
+       {" info    mig 0.1.0", "run of plan e2e on ", "run 1 of plan e2e is journaled as id 1",
+        " warning [1/2] step b attempt 1 it failed (exit code 7); retrying",
+        " error   [1/2] step b FAILED: it failed (exit code 7)", "step a undone",
+        " error   finished with exit code 3: step b failed; rolled back"}) {
+    EXPECT_NE(log.find(expected), std::string::npos) << expected << " in:\n" << log;
+  }
+  // Timestamps: the date and time of each record, in UTC.
+  EXPECT_EQ(log.substr(10, 1), "T") << log;
+}
+
+TEST_F(RunTest, TheRunnersLogLevelComesFromTheOptionOrMigLog) {
+  plan("  phase migration {\n    step a = sh(\"true\")\n  }\n");
+  auto loud = mig("run plan.mig --log-level loud");
+  EXPECT_EQ(loud.exitCode, 2) << loud.output;
+  EXPECT_NE(loud.output.find("--log-level loud: the log level is one of trace, debug, info, warn, "
+                             "error or off"),
+            std::string::npos)
+      << loud.output;
+  auto bogus = mig("run plan.mig", "MIG_LOG=bogus");
+  EXPECT_EQ(bogus.exitCode, 2) << bogus.output;
+  EXPECT_NE(bogus.output.find("MIG_LOG bogus"), std::string::npos) << bogus.output;
+  EXPECT_FALSE(fs::exists(dir_ / "out.txt"));
+  ASSERT_EQ(mig("run plan.mig", "MIG_LOG=warn").exitCode, 0);
+  EXPECT_EQ(runnerLog(dir_).find(" info "), std::string::npos) << runnerLog(dir_);
+  // The option wins over the variable.
+  ASSERT_EQ(mig("run plan.mig --log-level debug", "MIG_LOG=off").exitCode, 0);
+  EXPECT_NE(runnerLog(dir_, "run-2/mig.log").find(" debug   preflight: "), std::string::npos)
+      << runnerLog(dir_, "run-2/mig.log");
+}
+
+TEST_F(RunTest, TheRunnersLogTellsASignalAndALockTakenOver) {
+  plan(
+      "  phase migration {\n"
+      "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
+  pid_t runner = startMig(dir_, {"run", "plan.mig"});
+  ASSERT_TRUE(waitForLine("started.txt"));
+  kill(runner, SIGTERM);
+  EXPECT_EQ(exitStatusOf(runner), 5);
+  std::string log = runnerLog(dir_);
+  EXPECT_NE(log.find(" warning received SIGTERM: stopping the running steps"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("finished with exit code 5"), std::string::npos) << log;
+
+  fs::remove(dir_ / "started.txt");
+  runner = startMig(dir_, {"resume", "plan.mig", "--rerun", "slow"});
+  ASSERT_TRUE(waitForLine("started.txt"));
+  kill(runner, SIGKILL);
+  waitpid(runner, nullptr, 0);
+  ASSERT_EQ(mig("resume plan.mig --mark-done slow").exitCode, 0);
+  // Both resumes write to the run's log, after the first runner's records.
+  log = runnerLog(dir_);
+  size_t signal = log.find("received SIGTERM");
+  size_t takeover = log.find(fmt::format("took over the lock of a runner that is gone"));
+  ASSERT_NE(takeover, std::string::npos) << log;
+  EXPECT_LT(signal, takeover);
+  EXPECT_NE(log.find(fmt::format("pid {}", runner), takeover), std::string::npos) << log;
+  EXPECT_NE(log.find("finished with exit code 0", takeover), std::string::npos) << log;
+}
+
+TEST_F(RunTest, ARunnerThatFindsThePlanLockedLogsItInThePlansLog) {
+  plan(
+      "  phase migration {\n"
+      "    step slow = sh(\"echo started >> started.txt; sleep 30\")\n  }\n");
+  pid_t first = startMig(dir_, {"run", "plan.mig"});
+  ASSERT_TRUE(waitForLine("started.txt"));
+  auto second = mig("run plan.mig");
+  kill(first, SIGTERM);
+  exitStatusOf(first);
+  EXPECT_EQ(second.exitCode, 6) << second.output;
+  // No run of its own: the records go to the plan's log.
+  std::string log = runnerLog(dir_, "mig.log");
+  EXPECT_NE(log.find("plan e2e is being run by another mig"), std::string::npos) << log;
+  EXPECT_NE(log.find("finished with exit code 6"), std::string::npos) << log;
 }
 
 }  // namespace
