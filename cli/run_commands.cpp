@@ -263,7 +263,6 @@ class CliServices : public runtime::SessionServices {
                            scope.commands.size() == 1 ? "" : "s", toUndo.size()));
     std::vector<std::string> more = runtime::preflight(g, scope, runtime::SystemClock().now());
     problems.insert(problems.end(), more.begin(), more.end());
-    for (const std::string& problem : problems) log_.error("preflight: " + problem);
     return problems;
   }
 
@@ -397,8 +396,8 @@ std::optional<runtime::LogLevel> logLevelOf(const RunOptions& options) {
                                                                    : "info";
   std::optional<runtime::LogLevel> level = runtime::parseLogLevel(name);
   if (!level) {
-    printError(fmt::format("{} {}: the log level is one of {}",
-                           options.logLevel.empty() ? "MIG_LOG" : "--log-level", name,
+    printError(fmt::format("{}{}: the log level is one of {}",
+                           options.logLevel.empty() ? "MIG_LOG=" : "--log-level ", name,
                            runtime::logLevelNames()));
   }
   return level;
