@@ -128,7 +128,7 @@ void printReport(const runtime::RunReport& report, const RunOptions& options, in
     summary["notUndone"] = report.notUndone;
     if (!report.failedStep.empty()) summary["failedStep"] = report.failedStep;
     if (!report.undecided.empty()) summary["undecided"] = report.undecided;
-    std::cout << summary.dump() << '\n';
+    std::cout << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return;
   }
   std::cout << "\n" << report.message << "\n";
@@ -620,7 +620,7 @@ int statusCommand(const RunOptions& options) {
       list.push_back(std::move(s));
     }
     out["steps"] = std::move(list);
-    std::cout << out.dump(2) << '\n';
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return kSuccess;
   }
   std::cout << fmt::format("plan {}, run {}: {}\n", last->plan, last->number,

@@ -97,7 +97,7 @@ class JsonSink : public EventSink {
     line["done"] = progress.done;
     line["total"] = progress.total;
     line["running"] = progress.running;
-    out_ << line.dump() << '\n';
+    out_ << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   }
   void tick(const Progress&) override { out_.flush(); }
   void close() override { out_.flush(); }

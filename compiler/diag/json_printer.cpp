@@ -47,7 +47,7 @@ void printJson(std::ostream& out, const source::SourceManager& sources,
     }
     all.push_back(std::move(item));
   }
-  out << all.dump(2) << '\n';
+  out << all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace mig::diag

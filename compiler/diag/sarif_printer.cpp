@@ -250,7 +250,7 @@ void printSarif(std::ostream& out, const source::SourceManager& sources,
   log["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   log["version"] = "2.1.0";
   log["runs"] = Json::array({std::move(run)});
-  out << log.dump(2) << '\n';
+  out << log.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace mig::diag

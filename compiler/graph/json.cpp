@@ -312,10 +312,10 @@ std::optional<Command> readOptionalCommand(Reader& r, const Json& object, const 
 
 }  // namespace
 
-std::string toJson(const Graph& graph) { return graphJson(graph, Purpose::Document).dump(2) + "\n"; }
+std::string toJson(const Graph& graph) { return graphJson(graph, Purpose::Document).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
 
 std::string computePlanHash(const Graph& graph) {
-  return "sha256:" + sha256Hex(graphJson(graph, Purpose::Hash).dump());
+  return "sha256:" + sha256Hex(graphJson(graph, Purpose::Hash).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::optional<Graph> fromJson(std::string_view text, std::string& error) {
