@@ -92,6 +92,7 @@ void printCommand(std::ostream& out, const graph::Command& command, std::string_
 
 std::string stepAttributes(const graph::Node& node) {
   std::vector<std::string> parts;
+  if (!node.host.empty()) parts.push_back("on host " + node.host);
   if (node.timeoutMs) parts.push_back("timeout " + units::formatDuration(*node.timeoutMs));
   if (node.retry) parts.push_back(fmt::format("retry {}", node.retry));
   if (node.delayMs) parts.push_back("delay " + units::formatDuration(node.delayMs));
@@ -150,6 +151,19 @@ void printPlan(std::ostream& out, const LoadedPlan& loaded, window::Instant now,
   }
 
   printWindows(out, g, now);
+
+  if (!g.hosts.empty()) {
+    out << "\nHosts (steps run there over OpenSSH, host keys checked strictly)\n";
+    for (const graph::Host& host : g.hosts) {
+      std::string key = !host.hostKey.empty()      ? "key pinned in the plan"
+                        : !host.knownHosts.empty() ? "key in " + host.knownHosts
+                                                   : "key in ~/.ssh/known_hosts";
+      out << fmt::format("  {:<14} {}{}:{}, {}{}{}\n", host.name,
+                         host.user.empty() ? "" : host.user + "@", host.address, host.port, key,
+                         host.identity.empty() ? "" : ", identity " + host.identity,
+                         host.jump.empty() ? "" : ", through " + host.jump);
+    }
+  }
 
   if (!g.secrets.empty()) {
     out << "\nSecrets (read when a step runs; values are never shown)\n";

@@ -26,6 +26,7 @@
 #include "runtime/preflight.h"
 #include "runtime/process_runner.h"
 #include "runtime/progress.h"
+#include "runtime/remote_hosts.h"
 #include "runtime/run_log.h"
 #include "runtime/run_session.h"
 #include "runtime/scheduler.h"
@@ -263,6 +264,18 @@ class CliServices : public runtime::SessionServices {
                            scope.commands.size() == 1 ? "" : "s", toUndo.size()));
     std::vector<std::string> more = runtime::preflight(g, scope, runtime::SystemClock().now());
     problems.insert(problems.end(), more.begin(), more.end());
+    if (!scope.hosts.empty()) {
+      std::string privateDir = secretFolder(statePath_, g.plan);
+      std::error_code ec;
+      fs::create_directories(privateDir, ec);
+      ::chmod(privateDir.c_str(), 0700);
+      remote_ = std::make_unique<runtime::RemoteHosts>(g.hosts, privateDir);
+      for (const auto& [host, commands] : scope.hosts) {
+        log_.debug(fmt::format("preflight: connecting to host {}", host));
+      }
+      std::vector<std::string> remote = remote_->open(scope.hosts);
+      problems.insert(problems.end(), remote.begin(), remote.end());
+    }
     return problems;
   }
 
@@ -276,7 +289,7 @@ class CliServices : public runtime::SessionServices {
     log_.info(fmt::format("run {} of plan {} is journaled as id {}: plan hash {}, plan file {}",
                           run.number, run.plan, run.id, run.planHash,
                           planFile.empty() ? "none (the journal's copy)" : planFile));
-    return std::make_unique<runtime::SecretCommandPreparer>(g, secrets_, paths);
+    return std::make_unique<runtime::SecretCommandPreparer>(g, secrets_, paths, remote_.get());
   }
 
   int stopLeftovers(const std::string& plan) override {
@@ -302,6 +315,7 @@ class CliServices : public runtime::SessionServices {
   bool json_;
   runtime::RunLog& log_;
   runtime::SecretValues secrets_;
+  std::unique_ptr<runtime::RemoteHosts> remote_;  ///< the run's hosts, connected by preflight
 };
 
 int exitCodeFor(runtime::SessionResult result) {

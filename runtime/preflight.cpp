@@ -108,15 +108,21 @@ PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& t
                        const std::set<std::string>& toUndo) {
   PreflightScope scope;
   scope.doneSteps = toUndo.size();
+  auto add = [&](const graph::Node& node, const graph::Command& command) {
+    scope.commands.push_back(&command);
+    if (node.host.empty()) return;
+    scope.remoteCommands.insert(&command);
+    scope.hosts[node.host].insert(command.requiredCommands.begin(), command.requiredCommands.end());
+  };
   for (const graph::Node& node : graph.nodes) {
     if (node.isBarrier()) continue;
     if (toRun.count(node.id)) {
       scope.steps.push_back(&node);
-      scope.commands.push_back(&node.run);
-      if (node.check) scope.commands.push_back(&*node.check);
-      if (node.undo) scope.commands.push_back(&*node.undo);
+      add(node, node.run);
+      if (node.check) add(node, *node.check);
+      if (node.undo) add(node, *node.undo);
     } else if (toUndo.count(node.id) && node.undo) {
-      scope.commands.push_back(&*node.undo);
+      add(node, *node.undo);
     }
   }
   return scope;
@@ -175,6 +181,7 @@ std::vector<std::string> preflight(const graph::Graph& graph, const PreflightSco
   std::map<std::string, std::string> missing;  // command -> a step that needs it
   std::set<std::string> endpoints;
   for (const graph::Command* command : scope.commands) {
+    if (scope.remoteCommands.count(command)) continue;
     for (const std::string& program : command->requiredCommands) {
       if (findOnPath(program).empty() && !missing.count(program)) {
         missing[program] = command->origin;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ struct PreflightScope {
   std::vector<const graph::Command*> commands;
   std::vector<const graph::Node*> steps;  ///< steps whose `do` may run (for window checks)
   size_t doneSteps = 0;  ///< steps a run being resumed has done (the `toUndo` of scopeOf)
+  /// Commands of steps `on` a host: checked there (RemoteHosts::open), not here.
+  std::set<const graph::Command*> remoteCommands;
+  /// Each host some command runs on, with the programs those commands require.
+  std::map<std::string, std::set<std::string>> hosts;
 };
 
 /// The commands that may run: do, check and undo of the steps `toRun`, and
@@ -23,7 +28,7 @@ PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& t
                        const std::set<std::string>& toUndo);
 
 /// Checks, before anything runs, that every external command the scope
-/// needs is on PATH, every endpoint it talks to accepts a TCP connection
+/// needs here is on PATH, every endpoint it talks to from here accepts a TCP connection
 /// (all at once, `connectTimeout` each), and every windowed step can ever
 /// fit in its window (steps that can never start for the same reason are
 /// one problem). Returns every problem found, one line each. Secrets are

@@ -106,8 +106,8 @@ std::vector<std::string> secretsOf(const std::vector<const graph::Command*>& com
 }
 
 SecretCommandPreparer::SecretCommandPreparer(const graph::Graph& graph, const SecretValues& secrets,
-                                             RunPaths paths)
-    : graph_(graph), secrets_(secrets), paths_(std::move(paths)) {
+                                             RunPaths paths, const RemoteHosts* remote)
+    : graph_(graph), secrets_(secrets), paths_(std::move(paths)), remote_(remote) {
   for (const graph::Secret& secret : graph_.secrets) {
     if (secret.from == "env") unset_.push_back(secret.location);
   }
@@ -156,6 +156,15 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
                           pgpassField(delivery.database), pgpassField(delivery.user),
                           pgpassField(*value));
   }
+  if (!node.host.empty()) {
+    std::vector<RemoteFile> files;
+    if (!pgpass.empty()) files.push_back({std::string(kPgpassFile.variable), "pgpass", pgpass});
+    if (!optionFile.empty()) {
+      files.push_back({std::string(kOptionFile.variable), "options.cnf", optionFile});
+    }
+    if (!makeRemote(node, kind, attempt, std::move(files), request, error)) return std::nullopt;
+    return request;
+  }
   if (!pgpass.empty()) {
     std::optional<std::string> path =
         writePasswordFile(node, kind, attempt, kPgpassFile, pgpass, error);
@@ -169,6 +178,35 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
     request.env.emplace_back(kOptionFile.variable, *path);
   }
   return request;
+}
+
+// Everything the command would get here goes into the payload instead,
+// but for what names this machine's files (MIG, MIG_JOURNAL).
+bool SecretCommandPreparer::makeRemote(const graph::Node& node, const std::string& kind,
+                                       int attempt, std::vector<RemoteFile> files,
+                                       ProcessRequest& request, std::string& error) {
+  if (remote_ == nullptr) {
+    error = fmt::format("step {} runs on host {}, and this run has no connection to it", node.id,
+                        node.host);
+    return false;
+  }
+  std::vector<std::pair<std::string, std::string>> env;
+  for (auto& [name, value] : request.env) {
+    if (name != "MIG" && name != "MIG_JOURNAL") env.emplace_back(name, value);
+  }
+  std::string payload;
+  if (!remotePayload(env, files, request.script, payload, error)) return false;
+  std::string script = remote_->stepScript(node.host, payload.size(), error);
+  if (script.empty()) return false;
+  std::optional<std::string> path =
+      writePasswordFile(node, kind, attempt, kRemotePayloadFile, payload, error);
+  if (!path) return false;
+  request.script = std::move(script);
+  request.nothingChangedMarker.clear();
+  request.env = {{"MIG_PLAN", graph_.plan},
+                 {"MIG_STEP", node.id},
+                 {std::string(kRemotePayloadVariable), *path}};
+  return true;
 }
 
 // Only this user may open the folder and the file; a file already there
@@ -208,7 +246,10 @@ std::optional<std::string> SecretCommandPreparer::writePasswordFile(const graph:
 
 void SecretCommandPreparer::finished(const ProcessRequest& request) {
   for (const auto& [name, value] : request.env) {
-    if (name == kPgpassFile.variable || name == kOptionFile.variable) ::unlink(value.c_str());
+    if (name == kPgpassFile.variable || name == kOptionFile.variable ||
+        name == kRemotePayloadFile.variable) {
+      ::unlink(value.c_str());
+    }
   }
 }
 
@@ -218,7 +259,8 @@ int removeLeftoverSecretFiles(const std::string& tempDir) {
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(tempDir, ec)) {
     std::string extension = entry.path().extension().string();
-    bool secretFile = extension == kPgpassFile.suffix || extension == kOptionFile.suffix;
+    bool secretFile = extension == kPgpassFile.suffix || extension == kOptionFile.suffix ||
+                      extension == kRemotePayloadFile.suffix;
     if (secretFile && fs::remove(entry.path(), ec)) ++removed;
   }
   return removed;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "compiler/graph/graph.h"
+#include "runtime/remote_hosts.h"
 #include "runtime/scheduler.h"
 
 namespace mig::runtime {
@@ -47,6 +48,8 @@ inline constexpr PasswordFileType kPgpassFile{"PGPASSFILE", ".pgpass"};
 /// A MySQL option file: a group [client-ENDPOINT] per endpoint, read by
 /// the clients with --defaults-extra-file and --defaults-group-suffix.
 inline constexpr PasswordFileType kOptionFile{"MIG_OPTION_FILE", ".cnf"};
+/// What a remote step's ssh carries to its host (see RemoteHosts).
+inline constexpr PasswordFileType kRemotePayloadFile{kRemotePayloadVariable, kRemotePayloadSuffix};
 
 /// Where a run keeps its files.
 struct RunPaths {
@@ -61,15 +64,24 @@ struct RunPaths {
 /// its secrets (env variables, or a 0600 PGPASSFILE or option file written
 /// for the process and removed when it ends), the plan's secret sources removed
 /// from the inherited environment, and a log file per process.
+///
+/// A step `on` a host runs through `remote` (RemoteHosts::stepScript): its
+/// variables, secrets and password files go into a payload, a 0600 file
+/// of the plan's private folder that ssh's stdin carries to the host and
+/// that is removed when the process ends. MIG, MIG_JOURNAL and the
+/// nothing-changed marker are this machine's, so they are not given there.
 class SecretCommandPreparer : public CommandPreparer {
  public:
-  SecretCommandPreparer(const graph::Graph& graph, const SecretValues& secrets, RunPaths paths);
+  SecretCommandPreparer(const graph::Graph& graph, const SecretValues& secrets, RunPaths paths,
+                        const RemoteHosts* remote = nullptr);
   std::optional<ProcessRequest> prepare(const graph::Node& node, const graph::Command& command,
                                         const std::string& kind, int attempt,
                                         std::string& error) override;
   void finished(const ProcessRequest& request) override;
 
  private:
+  bool makeRemote(const graph::Node& node, const std::string& kind, int attempt,
+                  std::vector<RemoteFile> files, ProcessRequest& request, std::string& error);
   std::optional<std::string> writePasswordFile(const graph::Node& node, const std::string& kind,
                                                int attempt, const PasswordFileType& type,
                                                const std::string& content, std::string& error);
@@ -77,6 +89,7 @@ class SecretCommandPreparer : public CommandPreparer {
   const graph::Graph& graph_;
   const SecretValues& secrets_;
   RunPaths paths_;
+  const RemoteHosts* remote_;
   std::vector<std::string> unset_;
   uint64_t files_ = 0;
 };

@@ -16,6 +16,8 @@ packages=(
   # tests and demo: real servers, and the tools the stdlib runs
   postgresql postgresql-contrib redis-server redis-tools pgbouncer
   mariadb-server mariadb-client
+  # remote steps: the ssh client mig runs, and sshd for the tests
+  openssh-client openssh-server
   python3 python3-jsonschema python3-yaml graphviz procps iproute2 util-linux patch
   # packaging: the .deb (dpkg-shlibdeps), its man pages and completions
   dpkg-dev man-db groff-base bsdextrautils zsh
@@ -38,6 +40,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The Debian packages start their own PostgreSQL and Redis services where
+# The Debian packages start their own PostgreSQL, Redis and ssh services where
 # an init system runs; mig's tests and demo start private servers on their
-# own ports and need none of them.
+# own loopback ports and need none of them.

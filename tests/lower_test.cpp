@@ -333,5 +333,47 @@ TEST(PlanHash, ChangesWithEveryPartOfTheMeaning) {
   EXPECT_NE(hashOf(replaced(text, "      after counts\n", "      after final_copy\n")), base);
 }
 
+TEST(Lower, HostsAndTheHostOfEachStepReachTheGraphAndSurviveJson) {
+  graph::Graph g = compile(
+      plan("  host bastion {\n    address \"bastion.example\"\n"
+           "    host_key \"ssh-ed25519 "
+           "AAAAC3NzaC1lZDI1NTE5AAAAIMupWECc6ISH3hznLBB7nKKr0ZfJ55QWns5rJ8XWLHV7\"\n"
+           "  }\n"
+           "  host app1 {\n    address \"10.0.0.7\"\n    port 2222\n    user \"deploy\"\n"
+           "    identity \"/k/deploy\"\n    known_hosts \"/k/known\"\n    jump bastion\n  }\n",
+           "  phase switchover {\n    on app1\n    step stop = sh(\"systemctl stop shop\")\n"
+           "    step here {\n      do sh(\"true\")\n    }\n  }\n"));
+  ASSERT_EQ(g.hosts.size(), 2u);
+  const graph::Host& app1 = g.hosts[1];
+  EXPECT_EQ(app1.address, "10.0.0.7");
+  EXPECT_EQ(app1.port, 2222);
+  EXPECT_EQ(app1.user, "deploy");
+  EXPECT_EQ(app1.identity, "/k/deploy");
+  EXPECT_EQ(app1.knownHosts, "/k/known");
+  EXPECT_EQ(app1.jump, "bastion");
+  EXPECT_EQ(node(g, "stop").host, "app1");
+  // A phase's `on` is every step's in it: `here` says nothing of its own.
+  EXPECT_EQ(node(g, "here").host, "app1");
+  // The script is the command alone: how it reaches the host is the runtime's.
+  EXPECT_EQ(node(g, "stop").run.script, "systemctl stop shop");
+
+  std::string json = graph::toJson(g);
+  std::string error;
+  auto read = graph::fromJson(json, error);
+  ASSERT_TRUE(read) << error;
+  EXPECT_EQ(graph::toJson(*read), json);
+  // The host is part of the plan's meaning: moving a step changes the hash.
+  graph::Graph moved = g;
+  for (graph::Node& n : moved.nodes) {
+    if (n.id == "here") n.host = "";
+  }
+  EXPECT_NE(graph::computePlanHash(moved), g.planHash);
+  // A compiled plan naming a host it does not declare is refused.
+  std::string broken = json;
+  broken.replace(broken.find("\"host\": \"app1\""), 14, "\"host\": \"app9\"");
+  EXPECT_FALSE(graph::fromJson(broken, error));
+  EXPECT_NE(error.find("host 'app9' is not declared"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace mig

@@ -341,9 +341,10 @@ TEST_F(LspSession, HoverOnARuleNameInACommentExplainsTheRule) {
 TEST_F(LspSession, CompletesTheAttributesOfAStep) {
   json completion =
       client_->request("textDocument/completion", atPlan("      after rehearsal", 1, 6));
-  EXPECT_EQ(labels(completion), (std::set<std::string>{"do", "undo", "check", "after", "timeout",
-                                                       "retry", "delay", "estimate", "idempotent",
-                                                       "window", "on_window_end", "description"}));
+  EXPECT_EQ(labels(completion),
+            (std::set<std::string>{"do", "undo", "check", "after", "timeout", "retry", "delay",
+                                   "estimate", "idempotent", "window", "on_window_end", "on",
+                                   "description"}));
 }
 
 TEST_F(LspSession, CompletesTheActionsOfAModule) {

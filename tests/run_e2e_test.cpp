@@ -26,9 +26,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::exitStatusOf;
 using testing::mig;
 using testing::readFile;
 using testing::runCommand;
+using testing::startMig;
 using testing::writeFile;
 
 // A folder of its own for each test, holding the plan and its .mig/.
@@ -493,33 +495,6 @@ TEST_F(RunTest, HostileValuesNeverExecute) {
   EXPECT_EQ(result.exitCode, 0) << result.output;
   EXPECT_FALSE(fs::exists(marker));
   EXPECT_EQ(readFile(dir_ / "values.txt"), "<" + hostile + ">\n<" + substitution + "; rm -rf />\n");
-}
-
-// Starts `mig ARGS...` in the test's folder without waiting; its output
-// goes to `output` (a file in the folder), or to /dev/null.
-pid_t startMig(const fs::path& dir, std::vector<std::string> args,
-               const std::string& output = "/dev/null") {
-  pid_t pid = fork();
-  if (pid == 0) {
-    fs::current_path(dir);
-    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, 1);
-    dup2(out, 2);
-    std::vector<char*> argv;
-    std::string name = "mig";
-    argv.push_back(name.data());
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(MIG_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int exitStatusOf(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TEST_F(RunTest, ALogKeepsItsHeadAndTailWithinTheLimitAndSaysSo) {

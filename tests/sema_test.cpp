@@ -868,5 +868,109 @@ TEST(Sema, CopiesBeforeTheSwitchoverOrOfOtherTargetsAreNotCopiesAfterSync) {
   EXPECT_FALSE(lintText("p.mig", other).has(diag::Rule::CopyAfterSync));
 }
 
+// ---------------------------------------------------------------- hosts
+
+const char* kHost =
+    "  host app1 {\n"
+    "    address     \"10.0.0.7\"\n"
+    "    user        \"deploy\"\n"
+    "    known_hosts \"/etc/mig/known_hosts\"\n"
+    "  }\n";
+
+TEST(Sema, AStepRunsOnItsOwnHostOrItsPhases) {
+  sema::Compilation compilation(std::vector<std::string>{});
+  const auto* file = compilation.addText(
+      "p.mig",
+      planWith(std::string(kHost) +
+                   "  host app2 {\n    address \"10.0.0.8\"\n    port 2222\n"
+                   "    host_key \"ssh-ed25519 "
+                   "AAAAC3NzaC1lZDI1NTE5AAAAIMupWECc6ISH3hznLBB7nKKr0ZfJ55QWns5rJ8XWLHV7\"\n"
+                   "    jump app1\n  }\n",
+               "  phase recovery {\n    on app1\n"
+               "    step stop = sh(\"systemctl stop shop\")\n"
+               "    step flip {\n      on app2\n      do sh(\"flip\")\n    }\n  }\n"));
+  ASSERT_TRUE(file->checked.plan);
+  EXPECT_FALSE(compilation.diags().hasErrors());
+  const sema::Plan& plan = *file->checked.plan;
+  ASSERT_EQ(plan.hosts.size(), 2u);
+  EXPECT_EQ(plan.hosts[1]->port, 2222);
+  EXPECT_EQ(plan.hosts[1]->jump, plan.hosts[0].get());
+  EXPECT_EQ(plan.step("stop")->effectiveHost(), plan.hosts[0].get());
+  EXPECT_EQ(plan.step("flip")->effectiveHost(), plan.hosts[1].get());
+  EXPECT_EQ(plan.step("health")->effectiveHost(), nullptr);
+}
+
+TEST(Sema, BadHostsAreReportedWithTheirPosition) {
+  auto result = lintText(
+      "p.mig", planWith("  host h1 {\n"
+                        "    address  \"deploy@10.0.0.7\"\n"
+                        "    port     70000\n"
+                        "    user     \"-oProxyCommand=x\"\n"
+                        "    host_key \"ssh-ed25519 not base64!\"\n"
+                        "    jump     h1\n"
+                        "  }\n"
+                        "  host h2 {\n"
+                        "    known_hosts \"/k\"\n"
+                        "    host_key    \"ssh-ed25519 "
+                        "AAAAC3NzaC1lZDI1NTE5AAAAIMupWECc6ISH3hznLBB7nKKr0ZfJ55QWns5rJ8XWLHV7\"\n"
+                        "    colour      \"blue\"\n"
+                        "  }\n",
+                        "  phase recovery {\n    on a\n"
+                        "    step stop {\n      on h3\n      do sh(\"x ${h1}\")\n    }\n  }\n"));
+  const std::string& text = result.text;
+  EXPECT_NE(text.find("p.mig:17:14: error: an address is a host name or an IP address"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:18:14: error: a port is a number from 1 to 65535"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:19:14: error: 'user' cannot start with '-'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:20:14: error: a host key is written `TYPE BASE64`"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:21:14: error: host 'h1' is reached through itself: h1 -> h1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:23:3: error: host 'h2' is missing 'address'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:25:5: error: host 'h2' pins its key with known_hosts or host_key, "
+                      "not both"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:26:5: error: host 'h2' has no attribute 'colour'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:35:8: error: 'a' is not a host: `on` names a `host` block "
+                      "[unknown-host]"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.mig:37:10: error: host 'h3' is not declared [unknown-host]"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("help: did you mean 'h1'?"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          "p.mig:38:18: error: 'h1' is a host: run a step there with `on h1`, it is not a value"),
+      std::string::npos)
+      << text;
+}
+
+TEST(Sema, RemoteByHandFindsSshAndScpAsCommandsOnly) {
+  auto lint = [](std::string_view command) {
+    return lintText("p.mig", planWith(std::string(kHost),
+                                      "  phase recovery {\n    on app1\n"
+                                      "    step s = sh(\"" +
+                                          std::string(command) + "\")\n  }\n"));
+  };
+  for (std::string_view command :
+       {"ssh app1 uptime", "cd /x && scp a b:", "sudo -u deploy ssh x", "echo $(ssh x y)",
+        "FOO=1 /usr/bin/ssh x", "true; sftp x", "if true; then ssh x y; fi"}) {
+    EXPECT_TRUE(lint(command).has(diag::Rule::RemoteByHand)) << command;
+  }
+  for (std::string_view command :
+       {"systemctl restart ssh", "echo ssh", "apt-get install -y openssh-client sshpass",
+        "grep scp /etc/services", "ls ${b.host}"}) {
+    EXPECT_FALSE(lint(command).has(diag::Rule::RemoteByHand)) << command;
+  }
+}
+
 }  // namespace
 }  // namespace mig

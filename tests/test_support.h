@@ -1,6 +1,8 @@
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "compiler/diag/printers.h"
 #include "compiler/sema/compilation.h"
@@ -82,5 +85,33 @@ inline CommandResult runCommand(const std::string& command) {
 
 /// The mig binary, quoted for a shell.
 inline std::string mig() { return std::string("'") + MIG_BINARY + "'"; }
+
+/// Starts `mig ARGS...` in `dir` without waiting; its output goes to
+/// `output` (a path, or one relative to `dir`), or to /dev/null.
+inline pid_t startMig(const std::filesystem::path& dir, std::vector<std::string> args,
+                      const std::string& output = "/dev/null") {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::filesystem::current_path(dir);
+    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(out, 2);
+    std::vector<char*> argv;
+    std::string name = "mig";
+    argv.push_back(name.data());
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(MIG_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+/// Waits for `pid`: its exit code, or 128 + the signal that killed it.
+inline int exitStatusOf(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace mig::testing

@@ -37,17 +37,18 @@ const std::vector<BlockAttributes>& blockAttributes() {
       {"", {"import", "module", "plan", "kind", "action"}},
       {"plan",
        {"title", "owner", "description", "retain", "facts", "secret", "source", "target",
-        "endpoint", "acl", "window", "phase"}},
+        "endpoint", "acl", "window", "host", "phase"}},
       {"facts",
        {"location", "languages", "frameworks", "drivers", "connections", "model", "access_patterns",
         "size", "growth", "pains", "downtime", "schedule", "notes"}},
       {"secret", {"from"}},
       {"acl", {"allow"}},
       {"window", {"days", "start", "length", "timezone", "at"}},
-      {"phase", {"window", "on_window_end", "step"}},
+      {"host", {"address", "port", "user", "identity", "known_hosts", "host_key", "jump"}},
+      {"phase", {"window", "on_window_end", "on", "step"}},
       {"step",
        {"do", "undo", "check", "after", "timeout", "retry", "delay", "estimate", "idempotent",
-        "window", "on_window_end", "description"}},
+        "window", "on_window_end", "on", "description"}},
       {"action", {"requires", "effect", "run", "env", "undone_with"}},
   };
   return table;
@@ -136,8 +137,10 @@ class Completer {
       if (name == "after") return steps();
       if (name == "window") return declared(Declaration::Kind::Window, kEvent);
       if (name == "on_window_end") return symbols({"pause", "rollback"});
+      if (name == "on") return declared(Declaration::Kind::Host, kVariable);
       if (name == "idempotent") return symbols({"true", "false"});
     }
+    if (block == "host" && name == "jump") return declared(Declaration::Kind::Host, kVariable);
     if (block == "window") {
       if (name == "days") return symbols({"sun", "mon", "tue", "wed", "thu", "fri", "sat"});
       if (name == "timezone") {

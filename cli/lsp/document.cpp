@@ -103,6 +103,7 @@ void Document::collectDeclarations(const ast::Block& plan) {
     const std::string& keyword = block.keyword.text;
     if (keyword == "secret") add(Kind::Secret, block.labels[0]);
     if (keyword == "window") add(Kind::Window, block.labels[0]);
+    if (keyword == "host") add(Kind::Host, block.labels[0]);
     if (keyword == "source" || keyword == "target" || keyword == "endpoint") {
       add(Kind::Endpoint, block.labels[0], block.labels.size() > 1 ? block.labels[1].text : "");
     }

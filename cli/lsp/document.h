@@ -14,7 +14,7 @@ namespace mig::cli::lsp {
 /// A name a plan declares, found in its syntax tree (so also in a plan with
 /// errors): where `after`, references and interpolations point.
 struct Declaration {
-  enum class Kind { Secret, Endpoint, Window, Step };
+  enum class Kind { Secret, Endpoint, Window, Host, Step };
   Kind kind = Kind::Step;
   std::string name;
   std::string detail;  ///< endpoints: their kind's name

@@ -16,6 +16,8 @@ std::string_view declarationKindName(Declaration::Kind kind) {
       return "endpoint";
     case Declaration::Kind::Window:
       return "window";
+    case Declaration::Kind::Host:
+      return "host";
     case Declaration::Kind::Step:
       return "step";
   }

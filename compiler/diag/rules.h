@@ -42,6 +42,9 @@ enum class Rule {
   SyncWithoutCutover,
   CutoverOutsideWindow,
   CopyAfterSync,
+  UnknownHost,
+  HostKeyUnpinned,
+  RemoteByHand,
   WalLevel,
   SyncNeedsReplicaIdentity,
 };

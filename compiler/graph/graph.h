@@ -66,6 +66,7 @@ struct Node {
   std::string undoneBy;
   std::string window;  ///< the window bounding the step (its own or its phase's), or ""
   std::string onWindowEnd = "pause";
+  std::string host;  ///< the host its commands run on (its own `on` or its phase's), or "" for here
   std::string description;
   std::string origin;  ///< file:line of the step
 
@@ -81,6 +82,18 @@ struct Window {
   std::string timezone;
 
   bool isOneOff() const { return !at.empty(); }
+};
+
+/// A machine steps run on, over OpenSSH (docs/runtime.md, "Remote hosts").
+struct Host {
+  std::string name;
+  std::string address;
+  int port = 22;
+  std::string user;        ///< "" for ssh's default
+  std::string identity;    ///< a private key file, or ""
+  std::string knownHosts;  ///< a known_hosts file, or ""
+  std::string hostKey;     ///< the pinned key, "TYPE BASE64", or ""
+  std::string jump;        ///< the host it is reached through, or ""
 };
 
 struct Secret {
@@ -125,6 +138,7 @@ struct Graph {
   std::vector<Endpoint> endpoints;
   std::vector<Acl> acls;
   std::vector<Window> windows;
+  std::vector<Host> hosts;
   std::vector<Phase> phases;  ///< in runbook order
   std::vector<Node> nodes;    ///< every node after the nodes it waits for
 
@@ -132,6 +146,7 @@ struct Graph {
   const Window* window(std::string_view name) const;
   const Endpoint* endpoint(std::string_view name) const;
   const Secret* secret(std::string_view name) const;
+  const Host* host(std::string_view name) const;
 };
 
 }  // namespace mig::graph

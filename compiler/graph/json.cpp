@@ -113,6 +113,24 @@ Json graphJson(const Graph& graph, Purpose purpose) {
   }
   out["windows"] = std::move(windows);
 
+  // Only where there are hosts: plans without remote steps keep their hash.
+  if (!graph.hosts.empty()) {
+    Json hosts = Json::array();
+    for (const Host& h : graph.hosts) {
+      Json entry;
+      entry["name"] = h.name;
+      entry["address"] = h.address;
+      entry["port"] = h.port;
+      entry["user"] = h.user.empty() ? Json(nullptr) : Json(h.user);
+      entry["identity"] = h.identity.empty() ? Json(nullptr) : Json(h.identity);
+      entry["knownHosts"] = h.knownHosts.empty() ? Json(nullptr) : Json(h.knownHosts);
+      entry["hostKey"] = h.hostKey.empty() ? Json(nullptr) : Json(h.hostKey);
+      entry["jump"] = h.jump.empty() ? Json(nullptr) : Json(h.jump);
+      hosts.push_back(std::move(entry));
+    }
+    out["hosts"] = std::move(hosts);
+  }
+
   Json phases = Json::array();
   for (const Phase& p : graph.phases) {
     phases.push_back({{"name", p.name},
@@ -142,6 +160,7 @@ Json graphJson(const Graph& graph, Purpose purpose) {
       if (!n.undoneBy.empty()) entry["undoneBy"] = n.undoneBy;
       entry["window"] = n.window.empty() ? Json(nullptr) : Json(n.window);
       entry["onWindowEnd"] = n.onWindowEnd;
+      if (!n.host.empty()) entry["host"] = n.host;
       if (purpose == Purpose::Document) {
         entry["description"] = n.description;
         entry["origin"] = n.origin;
@@ -399,6 +418,24 @@ std::optional<Graph> fromJson(std::string_view text, std::string& error) {
       g.windows.push_back(std::move(window));
     }
   }
+  if (json.contains("hosts")) {
+    if (const Json* hosts = r.array(json, "$", "hosts")) {
+      for (size_t i = 0; i < hosts->size(); ++i) {
+        std::string at = fmt::format("$.hosts[{}]", i);
+        const Json& h = (*hosts)[i];
+        Host host;
+        host.name = r.string(h, at, "name");
+        host.address = r.string(h, at, "address");
+        host.port = static_cast<int>(r.integer(h, at, "port"));
+        host.user = r.nullableString(h, at, "user");
+        host.identity = r.nullableString(h, at, "identity");
+        host.knownHosts = r.nullableString(h, at, "knownHosts");
+        host.hostKey = r.nullableString(h, at, "hostKey");
+        host.jump = r.nullableString(h, at, "jump");
+        g.hosts.push_back(std::move(host));
+      }
+    }
+  }
   if (const Json* phases = r.array(json, "$", "phases")) {
     for (size_t i = 0; i < phases->size(); ++i) {
       std::string at = fmt::format("$.phases[{}]", i);
@@ -433,6 +470,7 @@ std::optional<Graph> fromJson(std::string_view text, std::string& error) {
         if (n.contains("undoneBy")) node.undoneBy = r.string(n, at, "undoneBy");
         node.window = r.nullableString(n, at, "window");
         node.onWindowEnd = r.string(n, at, "onWindowEnd");
+        if (n.contains("host")) node.host = r.string(n, at, "host");
         node.description = r.string(n, at, "description");
         node.origin = r.string(n, at, "origin");
       } else if (!r.failed()) {
@@ -463,6 +501,17 @@ std::optional<Graph> fromJson(std::string_view text, std::string& error) {
       error = fmt::format("$.nodes[{}]: window '{}' is not declared", i, n.window);
       return std::nullopt;
     }
+    if (!n.host.empty() && g.host(n.host) == nullptr) {
+      error = fmt::format("$.nodes[{}]: host '{}' is not declared", i, n.host);
+      return std::nullopt;
+    }
+  }
+  for (size_t i = 0; i < g.hosts.size(); ++i) {
+    const Host& h = g.hosts[i];
+    if (!h.jump.empty() && g.host(h.jump) == nullptr) {
+      error = fmt::format("$.hosts[{}]: jump host '{}' is not declared", i, h.jump);
+      return std::nullopt;
+    }
   }
   if (computePlanHash(g) != g.planHash) {
     error = "the plan hash does not match the plan: the file was edited after compiling; compile "
@@ -489,6 +538,13 @@ const Window* Graph::window(std::string_view windowName) const {
 const Endpoint* Graph::endpoint(std::string_view endpointName) const {
   for (const Endpoint& e : endpoints) {
     if (e.name == endpointName) return &e;
+  }
+  return nullptr;
+}
+
+const Host* Graph::host(std::string_view hostName) const {
+  for (const Host& h : hosts) {
+    if (h.name == hostName) return &h;
   }
   return nullptr;
 }

@@ -77,6 +77,10 @@ class Lowerer {
       w.timezone = window->timezone;
       g.windows.push_back(std::move(w));
     }
+    for (const auto& host : plan_.hosts) {
+      g.hosts.push_back({host->name, host->address, host->port, host->user, host->identity,
+                         host->knownHosts, host->hostKey, host->jump ? host->jump->name : ""});
+    }
     lowerPhases(g);
     g.planHash = graph::computePlanHash(g);
     return g;
@@ -143,6 +147,7 @@ class Lowerer {
     }
     if (const sema::Window* window = step.effectiveWindow()) node.window = window->name;
     node.onWindowEnd = step.effectiveOnWindowEnd() == sema::OnWindowEnd::Rollback ? "rollback" : "pause";
+    if (const sema::Host* host = step.effectiveHost()) node.host = host->name;
     node.description = step.description;
     node.origin = origin(step.nameRange);
     return node;

@@ -150,6 +150,12 @@ class PlanChecker : public Scope {
                                 name, name));
       return std::nullopt;
     }
+    if (decl.host) {
+      diags_.report(Rule::TypeMismatch, pathRange(path),
+                    fmt::format("'{}' is a host: run a step there with `on {}`, it is not a value",
+                                name, name));
+      return std::nullopt;
+    }
     if (decl.step) {
       if (path.size() != 2) {
         diags_.report(Rule::TypeMismatch, pathRange(path),
@@ -185,6 +191,7 @@ class PlanChecker : public Scope {
     Endpoint* endpoint = nullptr;
     Window* window = nullptr;
     Step* step = nullptr;
+    Host* host = nullptr;
     Range range;
   };
 
@@ -395,7 +402,11 @@ class PlanChecker : public Scope {
         declareEndpoint(*item.block);
       }
       else if (keyword == "window") declareWindow(*item.block);
+      else if (keyword == "host")
+        declareHost(*item.block);
     }
+    for (auto& [host, jump] : hostJumps_) host->jump = resolveHost(*jump, "jump");
+    for (auto& [host, jump] : hostJumps_) checkJumpChain(*host, jump->range);
     declarePhasesAndSteps(block);
     for (auto& endpoint : plan_->endpoints) checkEndpoint(*endpoint);
     for (auto& endpoint : plan_->endpoints) renderEndpoint(*endpoint);
@@ -419,10 +430,11 @@ class PlanChecker : public Scope {
       } else if (keyword == "acl") {
         checkAcl(child);
       } else if (keyword != "secret" && keyword != "source" && keyword != "target" &&
-                 keyword != "endpoint" && keyword != "window" && keyword != "phase") {
+                 keyword != "endpoint" && keyword != "window" && keyword != "host" &&
+                 keyword != "phase") {
         diags_.report(Rule::UnknownAttribute, child.keyword.range,
                       fmt::format("a plan holds facts, secret, source, target, endpoint, acl, "
-                                  "window and phase blocks, not '{}'",
+                                  "window, host and phase blocks, not '{}'",
                                   keyword));
       }
     }
@@ -1013,6 +1025,176 @@ class PlanChecker : public Scope {
     return value.symbol == "rollback" ? OnWindowEnd::Rollback : OnWindowEnd::Pause;
   }
 
+  // ---------------------------------------------------------------- hosts
+
+  void declareHost(const ast::Block& block) {
+    if (block.labels.size() != 1 || block.params) {
+      diags_.report(Rule::MissingAttribute, block.header,
+                    "a host is declared as `host NAME { address \"...\" }`");
+      if (block.labels.empty()) return;
+    }
+    auto host = std::make_unique<Host>();
+    host->name = block.labels[0].text;
+    host->nameRange = block.labels[0].range;
+    host->header = block.header;
+    host->range = block.range;
+    if (!declare(host->name, host->nameRange, {.host = host.get()})) return;
+
+    static const std::vector<std::string> known = {"address",     "port",     "user", "identity",
+                                                   "known_hosts", "host_key", "jump"};
+    std::map<std::string, Range> seen;
+    for (const ast::Item& item : block.items) {
+      if (item.block) {
+        unknownBlock(*item.block, fmt::format("host '{}'", host->name));
+        continue;
+      }
+      const ast::Attribute& attr = *item.attribute;
+      const std::string& name = attr.name.text;
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        unknownAttribute(attr.name, fmt::format("host '{}'", host->name), known);
+        continue;
+      }
+      if (!firstOf(seen, attr.name)) continue;
+      const ast::Expr* value = single(attr);
+      if (!value) continue;
+      if (name == "jump") {
+        hostJumps_.emplace_back(host.get(), value);
+      } else if (name == "port") {
+        Value port = values_.check(*value, Type::of(Tag::Int), *this);
+        if (port.tag != Value::Tag::Int) continue;
+        if (port.number < 1 || port.number > 65535) {
+          diags_.report(Rule::InvalidValue, value->range, "a port is a number from 1 to 65535");
+          continue;
+        }
+        host->port = static_cast<int>(port.number);
+      } else if (auto text = plainString(*value)) {
+        checkHostText(*host, name, *text, value->range);
+      }
+    }
+    if (!seen.count("address")) {
+      diags_.report(Rule::MissingAttribute, block.header,
+                    fmt::format("host '{}' is missing 'address'", host->name));
+    }
+    if (seen.count("known_hosts") && seen.count("host_key")) {
+      diags_.report(
+          Rule::InvalidValue, seen["host_key"],
+          fmt::format("host '{}' pins its key with known_hosts or host_key, not both", host->name));
+    }
+    plan_->hosts.push_back(std::move(host));
+  }
+
+  // Every text of a host ends up as one argument of ssh: nothing in it may
+  // look like an option, and nothing may be empty.
+  void checkHostText(Host& host, const std::string& attribute, const std::string& text,
+                     Range range) {
+    if (text.empty()) {
+      diags_.report(Rule::InvalidValue, range, fmt::format("'{}' is empty", attribute));
+      return;
+    }
+    if (text.find_first_of("\n\r") != std::string::npos || text.front() == '-') {
+      diags_.report(Rule::InvalidValue, range,
+                    fmt::format("'{}' cannot start with '-' or hold a line break", attribute));
+      return;
+    }
+    if (attribute == "address") {
+      if (text.find_first_of(" \t@/") != std::string::npos) {
+        diags_.report(Rule::InvalidValue, range,
+                      "an address is a host name or an IP address, without a user, port or path "
+                      "(those are `user` and `port`)");
+        return;
+      }
+      host.address = text;
+    } else if (attribute == "user") {
+      if (text.find_first_of(" \t@:/") != std::string::npos) {
+        diags_.report(Rule::InvalidValue, range, fmt::format("'{}' is not a user name", text));
+        return;
+      }
+      host.user = text;
+    } else if (attribute == "identity") {
+      host.identity = text;
+    } else if (attribute == "known_hosts") {
+      host.knownHosts = text;
+    } else if (attribute == "host_key") {
+      if (!isPublicKeyText(text)) {
+        auto& d = diags_.report(Rule::InvalidValue, range,
+                                "a host key is written `TYPE BASE64`, as ssh-keyscan prints it "
+                                "after the host's name");
+        d.fix =
+            diag::FixHint{"like \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...\"", range, std::nullopt};
+        return;
+      }
+      host.hostKey = text;
+    }
+  }
+
+  // `ssh-ed25519 AAAA...`: a key type, one space, the key in base64 (no comment).
+  static bool isPublicKeyText(const std::string& text) {
+    size_t space = text.find(' ');
+    if (space == std::string::npos || space == 0) return false;
+    std::string type = text.substr(0, space);
+    std::string key = text.substr(space + 1);
+    static const std::vector<std::string> types = {"ssh-ed25519",
+                                                   "ssh-rsa",
+                                                   "ecdsa-sha2-nistp256",
+                                                   "ecdsa-sha2-nistp384",
+                                                   "ecdsa-sha2-nistp521",
+                                                   "sk-ssh-ed25519@openssh.com",
+                                                   "sk-ecdsa-sha2-nistp256@openssh.com"};
+    if (std::find(types.begin(), types.end(), type) == types.end()) return false;
+    if (key.size() < 16 || key.size() % 4 != 0) return false;
+    return std::all_of(key.begin(), key.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+    });
+  }
+
+  // A host reached through itself, directly or through other jumps, is
+  // never reached: its first jump is cut.
+  void checkJumpChain(Host& host, Range jumpRange) {
+    std::vector<std::string> chain = {host.name};
+    for (const Host* hop = host.jump; hop; hop = hop->jump) {
+      chain.push_back(hop->name);
+      if (hop == &host) {
+        diags_.report(Rule::InvalidValue, jumpRange,
+                      fmt::format("host '{}' is reached through itself: {}", host.name,
+                                  fmt::join(chain, " -> ")));
+        host.jump = nullptr;
+        return;
+      }
+      if (chain.size() > plan_->hosts.size() + 1) return;  // a cycle that does not include `host`
+    }
+  }
+
+  // `on app1`, `jump bastion`: the name of a host block.
+  const Host* resolveHost(const ast::Expr& expr, std::string_view attribute) {
+    if (!expr.isSymbol()) {
+      diags_.report(
+          Rule::TypeMismatch, expr.range,
+          fmt::format("`{}` names a host, found {}", attribute, ValueChecker::describe(expr)));
+      return nullptr;
+    }
+    const ast::Identifier& name = expr.path[0];
+    auto it = names_.find(name.text);
+    if (it == names_.end() || it->second.host == nullptr) {
+      std::string message =
+          it == names_.end()
+              ? fmt::format("host '{}' is not declared", name.text)
+              : fmt::format("'{}' is not a host: `{}` names a `host` block", name.text, attribute);
+      auto& d = diags_.report(Rule::UnknownHost, name.range, message);
+      if (it != names_.end()) d.notes.push_back({it->second.range, "declared here"});
+      std::vector<std::string> hosts;
+      for (const auto& host : plan_->hosts) hosts.push_back(host->name);
+      if (auto near = closestName(name.text, hosts)) {
+        d.fix = diag::FixHint{fmt::format("did you mean '{}'?", *near), name.range, *near};
+      } else if (hosts.empty()) {
+        d.fix = diag::FixHint{fmt::format("declare it: `host {} {{ address \"...\" }}`", name.text),
+                              name.range, std::nullopt};
+      }
+      return nullptr;
+    }
+    usage_.hosts.insert(it->second.host);
+    return it->second.host;
+  }
+
   // ---------------------------------------------------------------- phases
 
   void declarePhasesAndSteps(const ast::Block& planBlock) {
@@ -1131,7 +1313,7 @@ class PlanChecker : public Scope {
   }
 
   void checkPhaseItem(const ast::Item& item, Phase& phase, std::map<std::string, Range>& seen) {
-    static const std::vector<std::string> known = {"window", "on_window_end", "step"};
+    static const std::vector<std::string> known = {"window", "on_window_end", "on", "step"};
     std::string where = fmt::format("phase '{}'", phaseName(phase.kind));
     if (item.block) {
       diags_.report(Rule::UnknownAttribute, item.block->keyword.range,
@@ -1139,14 +1321,17 @@ class PlanChecker : public Scope {
       return;
     }
     const ast::Attribute& attr = *item.attribute;
-    if (attr.name.text != "window" && attr.name.text != "on_window_end") {
+    if (attr.name.text != "window" && attr.name.text != "on_window_end" && attr.name.text != "on") {
       unknownAttribute(attr.name, where, known);
       return;
     }
     if (!firstOf(seen, attr.name)) return;
     const ast::Expr* value = single(attr);
     if (!value) return;
-    if (attr.name.text == "window") {
+    if (attr.name.text == "on") {
+      phase.host = resolveHost(*value, "on");
+      phase.hostRange = value->range;
+    } else if (attr.name.text == "window") {
       phase.window = resolveWindow(*value);
       phase.windowRange = value->range;
     } else {
@@ -1307,8 +1492,8 @@ class PlanChecker : public Scope {
       return;
     }
     static const std::vector<std::string> known = {
-        "do", "undo", "check", "after", "timeout", "retry", "delay", "estimate", "idempotent",
-        "window", "on_window_end", "description"};
+        "do",       "undo",       "check",  "after",         "timeout", "retry",      "delay",
+        "estimate", "idempotent", "window", "on_window_end", "on",      "description"};
     std::map<std::string, Range> seen;
     bool hasDo = false;
     for (const ast::Item& item : source.block->items) {
@@ -1360,6 +1545,9 @@ class PlanChecker : public Scope {
         step.windowRange = value->range;
       } else if (name == "on_window_end") {
         step.onWindowEnd = checkOnWindowEnd(*value);
+      } else if (name == "on") {
+        step.host = resolveHost(*value, "on");
+        step.hostRange = value->range;
       } else if (name == "description") {
         Value text = values_.check(*value, Type::of(Tag::String), *this);
         if (text.tag == Value::Tag::String) step.description = renderPlain(text.text);
@@ -1416,6 +1604,8 @@ class PlanChecker : public Scope {
   std::map<std::string, Declaration> names_;
   std::map<const Endpoint*, const ast::Block*> endpointBlocks_;
   std::vector<std::pair<Step*, StepSource>> stepBlocks_;
+  std::vector<std::pair<Host*, const ast::Expr*>>
+      hostJumps_;  ///< resolved once all hosts are declared
   Step* currentStep_ = nullptr;
   bool usingFromStep_ = false;
   bool importFailed_ = false;

@@ -15,6 +15,7 @@ struct Usage {
   std::set<const Secret*> secrets;
   std::set<const Endpoint*> endpoints;
   std::set<const Window*> windows;
+  std::set<const Host*> hosts;
 };
 
 struct CheckedPlan {

@@ -68,6 +68,62 @@ bool aclVerifyChecks(const EndpointKind& kind) {
          (kind.module == "mysql" && kind.name == "mysql");
 }
 
+bool isWordBreak(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' ||
+         c == ')' || c == '`' || c == '{' || c == '}';
+}
+
+// Where `text` runs ssh or scp as a command (`ssh host cmd`, `x && scp a b:`,
+// `sudo -u deploy ssh ...`, `$(ssh ...)`): the offset and length of that
+// word, or nullopt. An `ssh` that is an argument (`systemctl restart ssh`)
+// is not one.
+std::optional<std::pair<size_t, size_t>> remoteCommandWord(std::string_view text) {
+  bool commandPosition = true;
+  bool optionArgument = false;  // the word after `sudo -u`: still before the command
+  size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (isWordBreak(c)) {
+      commandPosition = c != ')' && c != '}';
+      optionArgument = false;
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    while (i < text.size() && !isWordBreak(text[i])) ++i;
+    std::string_view word = text.substr(start, i - start);
+    if (!commandPosition) continue;
+    if (optionArgument) {
+      optionArgument = false;
+      continue;
+    }
+    std::string_view program =
+        word.substr(word.rfind('/') == std::string_view::npos ? 0 : word.rfind('/') + 1);
+    if (program == "ssh" || program == "scp" || program == "sftp") {
+      return std::pair{start, word.size()};
+    }
+    // Words after which the next word is still a command.
+    static constexpr std::string_view kPrefixes[] = {"sudo",  "exec",  "env", "command", "time",
+                                                     "nohup", "then",  "do",  "else",    "if",
+                                                     "while", "until", "!"};
+    bool prefix =
+        std::find(std::begin(kPrefixes), std::end(kPrefixes), word) != std::end(kPrefixes);
+    bool assignment = word.find('=') != std::string_view::npos && word.front() != '=';
+    bool option = word.front() == '-';
+    // sudo's options that take a value: -u USER, -g GROUP, -C N, -D DIR ...
+    static constexpr std::string_view kOptionsWithValue[] = {"-u", "-g", "-C", "-D", "-h",
+                                                             "-p", "-r", "-t", "-T", "-U"};
+    optionArgument = std::find(std::begin(kOptionsWithValue), std::end(kOptionsWithValue), word) !=
+                     std::end(kOptionsWithValue);
+    commandPosition = prefix || assignment || option;
+  }
+  return std::nullopt;
+}
+
 class Linter {
  public:
   Linter(const Plan& plan, const Usage& usage, diag::DiagnosticEngine& diags)
@@ -87,6 +143,8 @@ class Linter {
     checkWindowLengths();
     checkUnused();
     checkSameSourceTarget();
+    checkHostKeys();
+    checkRemoteByHand();
   }
 
  private:
@@ -555,6 +613,77 @@ class Linter {
       d.fix = diag::FixHint{fmt::format("bind it with `window {}` in a phase or step", window->name),
                             window->nameRange, std::nullopt};
     }
+    for (const auto& host : plan_.hosts) {
+      if (usage_.hosts.count(host.get())) continue;
+      auto& d = diags_.report(Rule::UnusedDeclaration, host->nameRange,
+                              fmt::format("host '{}' is never used", host->name));
+      d.fix =
+          diag::FixHint{fmt::format("run steps there with `on {}` in a phase or step", host->name),
+                        host->nameRange, std::nullopt};
+    }
+  }
+
+  void checkHostKeys() {
+    for (const auto& host : plan_.hosts) {
+      if (host->keyPinned()) continue;
+      auto& d = diags_.report(
+          Rule::HostKeyUnpinned, host->header,
+          fmt::format("host '{}' has no known_hosts or host_key: its key is checked against the "
+                      "runner's own ~/.ssh/known_hosts, which differs from machine to machine",
+                      host->name));
+      d.fix = diag::FixHint{"add `known_hosts \"PATH\"` or `host_key \"ssh-ed25519 AAAA...\"`",
+                            host->header, std::nullopt};
+    }
+  }
+
+  void checkRemoteByHand() {
+    for (const auto& step : plan_.steps) {
+      for (const Call* call : {&step->run, step->undo ? &*step->undo : nullptr,
+                               step->check ? &*step->check : nullptr}) {
+        if (call == nullptr || call->action == nullptr) continue;
+        for (const auto& [name, value] : call->args) {
+          if (value.tag == Value::Tag::String && value.text.command) checkRemoteByHand(value.text);
+        }
+      }
+    }
+  }
+
+  // Interpolations count as one plain word each: `${host}` cannot be ssh.
+  void checkRemoteByHand(const Template& command) {
+    std::string text;
+    std::vector<std::pair<size_t, const Template::Part*>> starts;
+    for (const Template::Part& part : command.parts) {
+      starts.emplace_back(text.size(), &part);
+      text += part.ref ? std::string("value") : part.text;
+    }
+    auto found = remoteCommandWord(text);
+    if (!found) return;
+    const Template::Part* part = nullptr;
+    size_t partStart = 0;
+    for (const auto& [offset, candidate] : starts) {
+      if (offset > found->first) break;
+      part = candidate;
+      partStart = offset;
+    }
+    if (part == nullptr) return;
+    std::string word = text.substr(found->first, found->second);
+    // The literal run's range covers its text one to one unless it held
+    // escapes; then the whole run is shown.
+    Range range = part->range;
+    if (!part->ref && range.end - range.begin == part->text.size()) {
+      range.begin += static_cast<uint32_t>(found->first - partStart);
+      range.end = range.begin + static_cast<uint32_t>(word.size());
+    }
+    auto& d = diags_.report(
+        Rule::RemoteByHand, range,
+        fmt::format("this command runs {} itself: the remote shell parses the command again, so "
+                    "interpolated values are no longer one word there, and secrets, timeouts "
+                    "and host keys escape mig",
+                    word));
+    d.fix = diag::FixHint{
+        "declare the machine as a `host` and give the step `on HOST` with the "
+        "command alone",
+        range, std::nullopt};
   }
 
   // Host, port and database (or the URL when there is no host) identify a

@@ -98,6 +98,11 @@ const Window* Step::effectiveWindow() const {
   return phase ? phase->window : nullptr;
 }
 
+const Host* Step::effectiveHost() const {
+  if (host) return host;
+  return phase ? phase->host : nullptr;
+}
+
 OnWindowEnd Step::effectiveOnWindowEnd() const {
   if (onWindowEnd) return *onWindowEnd;
   if (phase && phase->onWindowEnd) return *phase->onWindowEnd;

@@ -28,6 +28,7 @@ struct Parameter;
 struct Window;
 struct Phase;
 struct Module;
+struct Host;
 
 // ---------------------------------------------------------------- types
 
@@ -255,6 +256,23 @@ struct Window {
 
 enum class OnWindowEnd { Pause, Rollback };
 
+/// `host app1 { address ... }`: a machine whose steps run over OpenSSH.
+struct Host {
+  std::string name;
+  std::string address;
+  int port = 22;
+  std::string user;            ///< "": ssh's default, the runner's own user
+  std::string identity;        ///< a private key file, or "" for ssh's defaults and agent
+  std::string knownHosts;      ///< a known_hosts file to check its key against, or ""
+  std::string hostKey;         ///< its pinned public key, "TYPE BASE64", or ""
+  const Host* jump = nullptr;  ///< reached through this host (ssh -J)
+  Range nameRange;
+  Range header;
+  Range range;
+
+  bool keyPinned() const { return !knownHosts.empty() || !hostKey.empty(); }
+};
+
 struct Call {
   const Action* action = nullptr;
   std::map<std::string, Value> args;  ///< every parameter with a value
@@ -297,6 +315,8 @@ struct Step {
   const Window* window = nullptr;  ///< the step's own `window`
   Range windowRange;
   std::optional<OnWindowEnd> onWindowEnd;
+  const Host* host = nullptr;  ///< the step's own `on`
+  Range hostRange;
   std::string description;
   Range nameRange;
   Range range;
@@ -304,6 +324,8 @@ struct Step {
   Effect effect() const { return run.action ? run.action->effect : Effect::Write; }
   /// The step's window, or its phase's.
   const Window* effectiveWindow() const;
+  /// Where its commands run: its own `on`, its phase's, or null for this machine.
+  const Host* effectiveHost() const;
   OnWindowEnd effectiveOnWindowEnd() const;
 };
 
@@ -312,6 +334,8 @@ struct Phase {
   const Window* window = nullptr;
   Range windowRange;
   std::optional<OnWindowEnd> onWindowEnd;
+  const Host* host = nullptr;  ///< `on HOST`: where its steps run unless they say otherwise
+  Range hostRange;
   std::vector<Step*> steps;
   Range nameRange;
   Range header;
@@ -336,6 +360,7 @@ struct Plan {
   std::vector<std::unique_ptr<Endpoint>> endpoints;
   std::vector<std::unique_ptr<Acl>> acls;
   std::vector<std::unique_ptr<Window>> windows;
+  std::vector<std::unique_ptr<Host>> hosts;
   std::vector<std::unique_ptr<Phase>> phases;  ///< in runbook order
   std::vector<std::unique_ptr<Step>> steps;    ///< in source order
 

@@ -1033,4 +1033,134 @@ std::optional<std::string> MariaDbServer::sql(const std::string& database,
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------- sshd
+
+namespace {
+
+// A fresh ed25519 key pair at `path` (and `path`.pub); its public half as
+// `ssh-ed25519 BASE64`, or "" with `error` set.
+std::string makeKeyPair(const std::string& path, std::string& error) {
+  std::string command = fmt::format(
+      "ssh-keygen -q -t ed25519 -N '' -C mig-test -f {} "
+      "</dev/null >/dev/null 2>&1",
+      shellQuoted(path));
+  if (std::system(command.c_str()) != 0) {
+    error = fmt::format("ssh-keygen could not make {}", path);
+    return "";
+  }
+  std::string pub = trimmed(readText(path + ".pub"));
+  size_t comment = pub.rfind(' ');
+  return comment == std::string::npos ? pub : pub.substr(0, comment);
+}
+
+}  // namespace
+
+std::unique_ptr<SshServer> SshServer::start(std::string& error) {
+  if (!fs::exists("/usr/sbin/sshd") || findProgram("ssh").empty() ||
+      findProgram("ssh-keygen").empty()) {
+    error =
+        "openssh-server is not installed (/usr/sbin/sshd, ssh and ssh-keygen are needed): "
+        "run scripts/setup.sh";
+    return nullptr;
+  }
+  std::unique_ptr<SshServer> server(new SshServer());
+  const passwd* account = ::getpwuid(::getuid());
+  if (account == nullptr) {
+    error = "this process's user has no name to log in as";
+    return nullptr;
+  }
+  server->user_ = account->pw_name;
+  server->folder_ = makeTempFolder("mig-sshd", error);
+  if (server->folder_.empty()) return nullptr;
+  const std::string& folder = server->folder_;
+  server->hostKey_ = makeKeyPair(folder + "/host_key", error);
+  if (server->hostKey_.empty()) return nullptr;
+  server->otherHostKey_ = makeKeyPair(folder + "/other_host_key", error);
+  if (server->otherHostKey_.empty()) return nullptr;
+  std::string userKey = makeKeyPair(server->identityPath(), error);
+  if (userKey.empty()) return nullptr;
+  if (!writePrivateFile(folder + "/authorized_keys", userKey + "\n", std::nullopt, error)) {
+    return nullptr;
+  }
+  // As root, sshd wants its privilege separation folder.
+  if (::getuid() == 0) {
+    std::error_code ec;
+    fs::create_directories("/run/sshd", ec);
+  }
+  if (!server->launch(error)) return nullptr;
+  return server;
+}
+
+bool SshServer::launch(std::string& error) {
+  std::string logPath = folder_ + "/sshd.log";
+  for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
+    port_ = freeLoopbackPort();
+    if (port_ == 0) {
+      error = fmt::format("cannot find a free loopback port: {}", std::strerror(errno));
+      return false;
+    }
+    std::string config = fmt::format(
+        "ListenAddress 127.0.0.1\nPort {}\nHostKey {}/host_key\n"
+        "AuthorizedKeysFile {}/authorized_keys\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        "StrictModes no\nUsePAM no\nPidFile none\nAllowUsers {}\n",
+        port_, folder_, folder_, user_);
+    if (!writePrivateFile(folder_ + "/sshd_config", config, std::nullopt, error)) return false;
+    std::string knownHosts = fmt::format("[127.0.0.1]:{} {}\n", port_, hostKey_);
+    if (!writePrivateFile(knownHostsPath(), knownHosts, std::nullopt, error)) return false;
+
+    size_t logBefore = readText(logPath).size();
+    pid_ = spawnInBackground({"/usr/sbin/sshd", "-D", "-e", "-f", folder_ + "/sshd_config"},
+                             logPath, Session::Ours, error);
+    if (pid_ == 0) return false;
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    bool exited = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited = true;
+        break;
+      }
+      std::string log = readText(logPath);
+      if (log.find("Server listening on 127.0.0.1", logBefore) != std::string::npos) {
+        watchdog_ = startWatchdog(fmt::format(
+            "kill -TERM {0} 2>/dev/null; sleep 2; kill -KILL {0} 2>/dev/null; rm -rf {1}", pid_,
+            shellQuoted(folder_)));
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    std::string log = readText(logPath);
+    std::string news = log.size() > logBefore ? log.substr(logBefore) : log;
+    if (!exited) {
+      stop();
+      error =
+          fmt::format("sshd on port {} did not listen within 15 s: {}", port_, lastLines(news, 10));
+      return false;
+    }
+    pid_ = 0;
+    if (news.find("Address already in use") == std::string::npos) {
+      error = fmt::format("sshd did not start: {}", lastLines(news, 10));
+      return false;
+    }
+  }
+  error = fmt::format("sshd found no free port in {} attempts", kStartAttempts);
+  return false;
+}
+
+SshServer::~SshServer() {
+  stop();
+  if (!folder_.empty()) {
+    std::error_code ec;
+    fs::remove_all(folder_, ec);
+  }
+}
+
+void SshServer::stop() {
+  if (pid_ > 0) terminateChild(pid_, 5s);
+  pid_ = 0;
+  stopWatchdog(watchdog_);
+  watchdog_ = 0;
+}
+
 }  // namespace mig::testing

@@ -168,6 +168,50 @@ class MariaDbServer {
   int watchdog_ = 0;
 };
 
+/// OpenSSH's sshd on a free loopback port, out of a temporary folder, with
+/// a throwaway host key and one throwaway user key: it accepts that key
+/// (and nothing else: no passwords) for the user running the test, root in
+/// CI. Not a daemon: it runs in our process group, stopped by its
+/// destructor or the watchdog.
+class SshServer {
+ public:
+  /// nullptr with `error` set on failure ("openssh-server is not installed:
+  /// run scripts/setup.sh", or what sshd logged).
+  static std::unique_ptr<SshServer> start(std::string& error);
+
+  /// Stops sshd (SIGTERM, SIGKILL after 5 s) and removes its folder.
+  ~SshServer();
+  SshServer(const SshServer&) = delete;
+  SshServer& operator=(const SshServer&) = delete;
+
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  const std::string& folder() const { return folder_; }
+  /// The user the key logs in as: this process's.
+  const std::string& user() const { return user_; }
+  /// The user key's private half, 0600.
+  std::string identityPath() const { return folder_ + "/user_key"; }
+  /// A known_hosts file holding this server's key as `[127.0.0.1]:PORT`.
+  std::string knownHostsPath() const { return folder_ + "/known_hosts"; }
+  /// The server's public key, `ssh-ed25519 BASE64`.
+  const std::string& hostKey() const { return hostKey_; }
+  /// Another key of the same type: what a man in the middle would show.
+  const std::string& otherHostKey() const { return otherHostKey_; }
+
+ private:
+  SshServer() = default;
+  bool launch(std::string& error);
+  void stop();
+
+  std::string folder_;
+  std::string user_;
+  std::string hostKey_;
+  std::string otherHostKey_;
+  int port_ = 0;
+  int pid_ = 0;
+  int watchdog_ = 0;
+};
+
 /// PgBouncer on a free loopback port, out of a temporary folder, in
 /// transaction pooling, in front of one database of a PostgresServer: the
 /// pool `database` (its entry in pgbouncer.ini's [databases] section) goes
