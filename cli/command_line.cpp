@@ -57,8 +57,15 @@ constexpr std::array kCommandDocs = {
                "it needs --force."},
     CommandDoc{"status",
                "Shows the plan's last run: each step's state, when it ran, how long it took, "
-               "and what `resume` or `rollback` would do next."},
+               "and what `resume` or `rollback` would do next. With --all, one line for every "
+               "plan in the journal: the team's view of the migrations in flight."},
     CommandDoc{"log", "Prints the output a step wrote in the plan's last run."},
+    CommandDoc{"state",
+               "Moves a journal's history: `mig state export > runs.json` writes every run of "
+               "every plan (or of --plan NAME) with its steps and processes as JSON; `mig state "
+               "import runs.json --state postgresql://...` replays them into another journal, "
+               "which must hold no run of those plans. Logs stay where they were written; a "
+               "PostgreSQL journal copies those it can read."},
     CommandDoc{"lsp",
                "Runs a language server (LSP 3.17) on standard input and output for editors: "
                "diagnostics as you type (the same as lint), hover, completion, go to definition, "
@@ -92,7 +99,8 @@ void addRunOptions(CLI::App* cmd, RunOptions& options, bool fileRequired) {
       cmd->add_option("file", options.file, "Plan file (.mig or compiled .json; '-' reads stdin)");
   if (fileRequired) file->required();
   cmd->add_option("--state", options.statePath,
-                  "The journal (default: .mig/state.db beside the plan)");
+                  "The journal: a file, or postgresql://... shared by a team (default: $MIG_STATE, "
+                  "else .mig/state.db beside the plan)");
   cmd->add_flag("--json", options.json, "Print events as NDJSON");
 }
 
@@ -228,11 +236,26 @@ CommandLine::CommandLine()
 
   auto* status = addCommand("status", "Show the last run of a plan");
   addRunOptions(status, status_, false);
+  status->add_flag("--all", status_.all,
+                   "Every plan in the journal: its last run's state, next window and retention");
 
   auto* log = addCommand("log", "Show a step's output in the last run");
   log->add_option("step", log_.step, "Step name")->required();
   log->add_option("file", log_.file, "Plan file");
-  log->add_option("--state", log_.statePath, "The journal (default: .mig/state.db)");
+  log->add_option("--state", log_.statePath,
+                  "The journal: a file or postgresql://... (default: $MIG_STATE, else "
+                  ".mig/state.db)");
+
+  auto* state = addCommand("state", "Export or import a journal's history");
+  state->add_option("action", state_.action, "export or import")
+      ->required()
+      ->check(CLI::IsMember({"export", "import"}));
+  state->add_option("file", state_.file, "import: the exported file ('-': stdin)");
+  addRepeatedOption(state, "--plan", state_.plans, "export: only this plan");
+  state->add_option("-o,--output", state_.output, "export: write here (default: stdout)");
+  state->add_option("--state", state_.statePath,
+                    "The journal: a file or postgresql://... (default: $MIG_STATE, else "
+                    ".mig/state.db)");
 
   // Parsed by run() before CLI11 sees it; defined here for the help text,
   // the man page and the completions.
@@ -403,6 +426,7 @@ int CommandLine::dispatch() {
   if (parsed("rollback")) return rollbackCommand(rollback_);
   if (parsed("status")) return statusCommand(status_);
   if (parsed("log")) return logCommand(log_);
+  if (parsed("state")) return stateCommand(state_);
   if (parsed("lsp")) return lspCommand();
   if (parsed("version")) {
     std::cout << versionLine() << '\n';

@@ -56,6 +56,7 @@ class CommandLine {
   PlanOptions plan_;
   RunOptions run_, resume_, rollback_, status_;
   LogOptions log_;
+  StateOptions state_;
   std::vector<std::string> helpTopic_;
   std::string completionShell_;
   std::string completionOutput_;

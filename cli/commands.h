@@ -79,6 +79,7 @@ struct RunOptions {
   bool durable = false;
   bool json = false;
   bool restart = false;  ///< run: abandon an unfinished run and start over
+  bool all = false;      ///< status: every plan of the journal
   bool force = false;    ///< rollback: after switchover, or past retention
   std::string logLimit;  ///< --log-limit: a size (64MiB), or 0 for no limit; "" for the default
   std::string logLevel;  ///< --log-level of mig's own log; "" for $MIG_LOG, else info
@@ -98,6 +99,23 @@ struct LogOptions {
   std::string statePath;
 };
 int logCommand(const LogOptions& options);
+
+/// `mig state export|import`: a journal's history as JSON, to move plans
+/// between journals (docs/runtime.md, "Moving a plan's history").
+struct StateOptions {
+  std::string action;              ///< export or import
+  std::string file;                ///< import: the exported document ('-': stdin)
+  std::vector<std::string> plans;  ///< export: only these plans; empty: every plan
+  std::string output;              ///< export: where to write; "" or '-': stdout
+  std::string statePath;           ///< --state
+};
+int stateCommand(const StateOptions& options);
+
+/// The journal commands use: `stateOption` (--state), else $MIG_STATE,
+/// else .mig/state.db beside `planFile` (or in the current folder).
+std::string journalLocationFor(const std::string& stateOption, const std::string& planFile);
+/// How messages name a journal: its path, or its URL with any password as ***.
+std::string journalName(const std::string& location);
 
 /// `mig lsp`: a language server for editors, over stdin and stdout.
 int lspCommand();

@@ -21,8 +21,10 @@
 #include "cli/plan_loader.h"
 #include "compiler/graph/json.h"
 #include "compiler/units/units.h"
+#include "runtime/drivers/pg_client.h"
 #include "runtime/leftovers.h"
 #include "runtime/lock.h"
+#include "runtime/pg_state_store.h"
 #include "runtime/preflight.h"
 #include "runtime/process_runner.h"
 #include "runtime/progress.h"
@@ -32,6 +34,7 @@
 #include "runtime/scheduler.h"
 #include "runtime/secrets.h"
 #include "runtime/state_store.h"
+#include "runtime/windows.h"
 
 namespace mig::cli {
 namespace {
@@ -77,13 +80,25 @@ std::string formatTime(int64_t ms) {
   return window::Window::formatUtc(runtime::fromEpochMs(ms));
 }
 
-// Where the journal of a plan lives: --state, or .mig/state.db beside the
-// plan (the current folder when there is no plan file).
-std::string statePathFor(const RunOptions& options) {
-  if (!options.statePath.empty()) return options.statePath;
-  fs::path dir = options.file.empty() ? fs::path(".") : fs::path(options.file).parent_path();
+// .mig/state.db beside the plan (the current folder when there is no plan
+// file, or the plan comes from stdin).
+std::string defaultStatePath(const std::string& planFile) {
+  fs::path dir =
+      planFile.empty() || planFile == "-" ? fs::path(".") : fs::path(planFile).parent_path();
   if (dir.empty()) dir = ".";
   return (dir / ".mig" / "state.db").string();
+}
+
+std::string journalLocationFor(const RunOptions& options) {
+  return cli::journalLocationFor(options.statePath, options.file);
+}
+
+// The journal file, or, for a journal in PostgreSQL, the default file's
+// place: its folder holds this machine's files of the plan (logs, password
+// files, the local lock's record).
+std::string statePathFor(const RunOptions& options) {
+  std::string location = journalLocationFor(options);
+  return runtime::StateStore::isPostgresUrl(location) ? defaultStatePath(options.file) : location;
 }
 
 std::unique_ptr<runtime::StateStore> openJournal(const std::string& path, bool durable,
@@ -160,7 +175,8 @@ bool readFailed(const runtime::StateStore& journal) {
 struct Target {
   std::optional<LoadedPlan> plan;  ///< compiled now, when a plan file was given or found
   std::string planName;
-  std::string statePath;
+  std::string journalLocation;  ///< the journal: a file, or a PostgreSQL URL
+  std::string statePath;        ///< see statePathFor()
   std::unique_ptr<runtime::StateStore> journal;
 };
 
@@ -169,6 +185,7 @@ struct Target {
 // are several).
 std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool compile) {
   Target target;
+  target.journalLocation = journalLocationFor(options);
   target.statePath = statePathFor(options);
   if (!options.file.empty()) {
     auto plan = loadPlan(options.file, exitCode);
@@ -176,14 +193,15 @@ std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool 
     target.planName = plan->graph.plan;
     if (compile) target.plan = std::move(plan);
   }
-  if (!fs::exists(target.statePath)) {
+  bool shared = runtime::StateStore::isPostgresUrl(target.journalLocation);
+  if (!shared && !fs::exists(target.statePath)) {
     printError(fmt::format("no journal at {}: nothing has run here yet{}", target.statePath,
                            options.file.empty() ? " (give the plan file, or run in its folder)"
                                                 : ""));
     exitCode = kUsage;
     return std::nullopt;
   }
-  target.journal = openJournal(target.statePath, options.durable, exitCode);
+  target.journal = openJournal(target.journalLocation, options.durable, exitCode);
   if (!target.journal) return std::nullopt;
   if (target.planName.empty()) {
     std::vector<std::string> plans = target.journal->plans();
@@ -192,13 +210,13 @@ std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool 
       return std::nullopt;
     }
     if (plans.empty()) {
-      printError(fmt::format("the journal {} records no run", target.statePath));
+      printError(fmt::format("the journal {} records no run", journalName(target.journalLocation)));
       exitCode = kUsage;
       return std::nullopt;
     }
     if (plans.size() > 1) {
       printError(fmt::format("the journal {} records several plans ({}); name the plan file",
-                             target.statePath, fmt::join(plans, ", ")));
+                             journalName(target.journalLocation), fmt::join(plans, ", ")));
       exitCode = kUsage;
       return std::nullopt;
     }
@@ -243,12 +261,20 @@ int jobsFor(const RunOptions& options) {
 /// the terminal.
 class CliServices : public runtime::SessionServices {
  public:
-  CliServices(std::string statePath, std::string planFile, bool json, runtime::RunLog& log)
-      : statePath_(std::move(statePath)), planFile_(std::move(planFile)), json_(json), log_(log) {}
+  CliServices(std::string journalLocation, std::string statePath, std::string planFile, bool json,
+              runtime::RunLog& log)
+      : journalLocation_(std::move(journalLocation)),
+        statePath_(std::move(statePath)),
+        planFile_(std::move(planFile)),
+        json_(json),
+        log_(log) {}
 
   std::unique_ptr<runtime::PlanLock> lock(const std::string& plan,
                                           runtime::PlanLock::Status& status,
                                           std::string& message) override {
+    if (runtime::StateStore::isPostgresUrl(journalLocation_)) {
+      return runtime::acquireAdvisoryPlanLock(journalLocation_, plan, status, message);
+    }
     fs::path stateDir = fs::path(statePath_).parent_path();
     return runtime::PlanLock::acquire(stateDir.empty() ? "." : stateDir.string(), plan, status,
                                       message);
@@ -310,6 +336,7 @@ class CliServices : public runtime::SessionServices {
   }
 
  private:
+  std::string journalLocation_;
   std::string statePath_;
   std::string planFile_;  ///< as given on the command line; "" for the run's own
   bool json_;
@@ -433,9 +460,9 @@ std::optional<uint64_t> logLimitOf(const RunOptions& options) {
 
 /// Runs `command` on a session over the real runner, clock and terminal.
 template <typename Command>
-int withSession(runtime::StateStore& journal, const std::string& statePath,
-                const std::string& planName, const char* what, const RunOptions& options,
-                Command command) {
+int withSession(runtime::StateStore& journal, const std::string& journalLocation,
+                const std::string& statePath, const std::string& planName, const char* what,
+                const RunOptions& options, Command command) {
   std::optional<uint64_t> logLimit = logLimitOf(options);
   if (!logLimit) return kUsage;
   std::optional<runtime::LogLevel> logLevel = logLevelOf(options);
@@ -447,7 +474,7 @@ int withSession(runtime::StateStore& journal, const std::string& statePath,
   log.setFallbackPath(
       ((stateDir.empty() ? fs::path(".") : stateDir) / "logs" / planName / "mig.log").string());
   log.info(fmt::format("{}: {} of plan {} on {} (pid {}), journal {}", versionLine(), what,
-                       planName, hostName(), getpid(), statePath));
+                       planName, hostName(), getpid(), journalName(journalLocation)));
   installInterruptHandlers();
   runtime::SystemClock clock;
   runtime::ProcessRunner runner(clock);
@@ -456,7 +483,7 @@ int withSession(runtime::StateStore& journal, const std::string& statePath,
     runner.setUseCgroups(false);
   }
   auto sink = runtime::makeLoggingSink(log, sinkFor(options), &interruptSignal);
-  CliServices services(statePath, options.file, options.json, log);
+  CliServices services(journalLocation, statePath, options.file, options.json, log);
   runtime::RunSession session(journal, clock, runner, *sink, services, {hostName(), getpid()},
                               sessionOptionsFor(options));
   runtime::SessionReport report = command(session);
@@ -477,14 +504,15 @@ int runCommand(const RunOptions& options) {
     std::cout << "\n--dry-run: nothing was run\n";
     return kSuccess;
   }
+  std::string journalLocation = journalLocationFor(options);
   std::string statePath = statePathFor(options);
-  auto journal = openJournal(statePath, options.durable, exitCode);
+  auto journal = openJournal(journalLocation, options.durable, exitCode);
   if (!journal) return exitCode;
   // A plan read from stdin has no file to come back to: resume and
   // rollback use the graph kept in the journal.
   std::string planFile =
       options.file == "-" ? "" : fs::absolute(options.file).lexically_normal().string();
-  return withSession(*journal, statePath, g.plan, "run", options,
+  return withSession(*journal, journalLocation, statePath, g.plan, "run", options,
                      [&](runtime::RunSession& session) { return session.start(g, planFile); });
 }
 
@@ -504,9 +532,10 @@ int resumeCommand(const RunOptions& options) {
   }
   std::optional<graph::Graph> current;
   if (target->plan) current = target->plan->graph;
-  return withSession(
-      *target->journal, target->statePath, target->planName, "resume", options,
-      [&](runtime::RunSession& session) { return session.resume(target->planName, current); });
+  return withSession(*target->journal, target->journalLocation, target->statePath, target->planName,
+                     "resume", options, [&](runtime::RunSession& session) {
+                       return session.resume(target->planName, current);
+                     });
 }
 
 int rollbackCommand(const RunOptions& options) {
@@ -514,8 +543,8 @@ int rollbackCommand(const RunOptions& options) {
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
   return withSession(
-      *target->journal, target->statePath, target->planName, "rollback", options,
-      [&](runtime::RunSession& session) { return session.rollback(target->planName); });
+      *target->journal, target->journalLocation, target->statePath, target->planName, "rollback",
+      options, [&](runtime::RunSession& session) { return session.rollback(target->planName); });
 }
 
 namespace {
@@ -597,7 +626,109 @@ void printReplicationLag(const graph::Graph& executed,
 
 }  // namespace
 
+namespace {
+
+// When the plan's run may next go on in a window: the soonest opening (now,
+// if one is open) of the windows bound to its steps that are not done.
+std::string nextWindowOf(const runtime::RunRecord& run,
+                         const std::vector<runtime::StepRecord>& steps) {
+  std::string unreadable;
+  auto executed = graph::fromJson(run.compiled, unreadable);
+  if (!executed) return "";
+  std::set<std::string> done;
+  for (const runtime::StepRecord& step : steps) {
+    if (step.state == runtime::StepState::Done) done.insert(step.step);
+  }
+  const window::Instant now = runtime::SystemClock().now();
+  std::optional<std::pair<window::Instant, std::string>> soonest;
+  std::set<std::string> asked;
+  for (const graph::Node& node : executed->nodes) {
+    if (node.isBarrier() || node.window.empty() || done.count(node.id)) continue;
+    if (!asked.insert(node.window).second) continue;
+    const graph::Window* spec = executed->window(node.window);
+    std::string error;
+    auto w = spec ? runtime::toWindow(*spec, error) : std::nullopt;
+    auto opening = w ? w->currentOrNext(now) : std::nullopt;
+    if (opening && (!soonest || opening->begin < soonest->first)) {
+      soonest = {opening->begin, node.window};
+    }
+  }
+  if (!soonest) return "";
+  if (soonest->first <= now) return fmt::format("{} (open now)", soonest->second);
+  return fmt::format("{} {}", soonest->second, window::Window::formatUtc(soonest->first));
+}
+
+// `mig status --all`: one line for every plan in the journal.
+int statusOfEveryPlan(const RunOptions& options) {
+  int exitCode = kSuccess;
+  std::string location = journalLocationFor(options);
+  if (!runtime::StateStore::isPostgresUrl(location) && !fs::exists(location)) {
+    printError(fmt::format("no journal at {}: nothing has run here yet", location));
+    return kUsage;
+  }
+  auto journal = openJournal(location, options.durable, exitCode);
+  if (!journal) return exitCode;
+  std::vector<std::string> plans = journal->plans();
+  if (readFailed(*journal)) return kJournalFailed;
+  auto list = nlohmann::ordered_json::array();
+  struct Line {
+    std::string plan, run, state, started, window, retention;
+  };
+  std::vector<Line> lines;
+  for (const std::string& plan : plans) {
+    auto last = journal->lastRun(plan);
+    if (readFailed(*journal) || !last) return kJournalFailed;
+    std::vector<runtime::StepRecord> steps = journal->steps(last->id);
+    if (readFailed(*journal)) return kJournalFailed;
+    bool finished = last->state == runtime::RunState::Succeeded ||
+                    last->state == runtime::RunState::RolledBack ||
+                    last->state == runtime::RunState::Abandoned;
+    std::string window = finished ? "" : nextWindowOf(*last, steps);
+    if (options.json) {
+      nlohmann::ordered_json entry;
+      entry["plan"] = plan;
+      entry["run"] = last->number;
+      entry["state"] = runtime::nameOf(last->state);
+      entry["startedAt"] = last->startedAt;
+      entry["host"] = last->host;
+      entry["pid"] = last->pid;
+      entry["nextWindow"] =
+          window.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(window);
+      entry["rollbackPromisedUntil"] =
+          last->retainUntil ? nlohmann::ordered_json(*last->retainUntil) : nullptr;
+      list.push_back(std::move(entry));
+      continue;
+    }
+    lines.push_back({plan, std::to_string(last->number), std::string(runtime::nameOf(last->state)),
+                     fmt::format("{} on {}", formatTime(last->startedAt), last->host),
+                     window.empty() ? "-" : window,
+                     last->retainUntil    ? formatTime(*last->retainUntil)
+                     : last->switchoverAt ? "none declared"
+                                          : "-"});
+  }
+  if (options.json) {
+    std::cout << list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    return kSuccess;
+  }
+  if (lines.empty()) {
+    std::cout << fmt::format("the journal {} records no run\n", journalName(location));
+    return kSuccess;
+  }
+  size_t width = 4;
+  for (const Line& line : lines) width = std::max(width, line.plan.size());
+  std::cout << fmt::format("{:<{}}  {:>3}  {:<19}  {:<30}  {:<34}  {}\n", "PLAN", width, "RUN",
+                           "STATE", "STARTED", "NEXT WINDOW", "ROLLBACK PROMISED UNTIL");
+  for (const Line& line : lines) {
+    std::cout << fmt::format("{:<{}}  {:>3}  {:<19}  {:<30}  {:<34}  {}\n", line.plan, width,
+                             line.run, line.state, line.started, line.window, line.retention);
+  }
+  return kSuccess;
+}
+
+}  // namespace
+
 int statusCommand(const RunOptions& options) {
+  if (options.all) return statusOfEveryPlan(options);
   int exitCode = kSuccess;
   auto target = findTarget(options, exitCode, false);
   if (!target) return exitCode;
@@ -712,11 +843,16 @@ int logCommand(const LogOptions& options) {
                              runtime::nameOf(attempt.kind), attempt.attempt,
                              formatTime(attempt.startedAt), outcome);
     std::ifstream in(attempt.logPath, std::ios::binary);
-    if (!in) {
+    if (in) {
+      std::cout << in.rdbuf();
+    } else if (std::optional<std::string> stored = target->journal->storedLog(
+                   last->id, options.step, attempt.kind, attempt.attempt);
+               stored && !stored->empty()) {
+      // Run on another machine: the journal's copy.
+      std::cout << *stored;
+    } else {
       // Logs are created at a process's first output.
       std::cout << "(no output)\n";
-    } else {
-      std::cout << in.rdbuf();
     }
     if (!attempt.logNote.empty()) {
       std::cout << fmt::format("(mig: this log is incomplete: {})\n", attempt.logNote);
@@ -724,6 +860,21 @@ int logCommand(const LogOptions& options) {
     std::cout.flush();
   }
   return kSuccess;
+}
+
+std::string journalLocationFor(const std::string& stateOption, const std::string& planFile) {
+  if (!stateOption.empty()) return stateOption;
+  if (const char* state = std::getenv("MIG_STATE"); state && *state) return state;
+  return defaultStatePath(planFile);
+}
+
+std::string journalName(const std::string& location) {
+  if (!runtime::StateStore::isPostgresUrl(location)) return location;
+  std::string password = drivers::pg::passwordIn(location);
+  if (password.empty()) return location;
+  std::string shown = location;
+  shown.replace(shown.find(password), password.size(), "***");
+  return shown;
 }
 
 }  // namespace mig::cli

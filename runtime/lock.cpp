@@ -33,8 +33,7 @@ std::string describeHolder(const std::string& content) {
   long long pid = 0;
   long long since = 0;
   if (std::sscanf(content.c_str(), "%255s %lld %lld", host, &pid, &since) != 3) return content;
-  auto at = window::Instant(std::chrono::milliseconds(since));
-  return fmt::format("host {}, pid {}, since {}", host, pid, window::Window::formatUtc(at));
+  return describeLockHolder(host, pid, since);
 }
 
 // The lock directory, made if missing, and checked to be ours: a lock file
@@ -85,7 +84,30 @@ bool writeRecord(int fd, const std::string& content) {
          pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size());
 }
 
+class FilePlanLock final : public PlanLock {
+ public:
+  FilePlanLock(int fd, std::string path, int outsideFd, std::string outsidePath)
+      : fd_(fd),
+        path_(std::move(path)),
+        outsideFd_(outsideFd),
+        outsidePath_(std::move(outsidePath)) {}
+  ~FilePlanLock() override;
+  std::string claim(std::string& error) override;
+
+ private:
+  int fd_;
+  std::string path_;
+  int outsideFd_;
+  std::string outsidePath_;
+  bool claimed_ = false;
+};
+
 }  // namespace
+
+std::string describeLockHolder(const std::string& host, long long pid, long long sinceMs) {
+  auto at = window::Instant(std::chrono::milliseconds(sinceMs));
+  return fmt::format("host {}, pid {}, since {}", host, pid, window::Window::formatUtc(at));
+}
 
 std::string lockDirectory() {
   if (const char* dir = std::getenv("MIG_LOCK_DIR"); dir != nullptr && *dir != '\0') return dir;
@@ -117,10 +139,10 @@ std::unique_ptr<PlanLock> PlanLock::acquire(const std::string& stateDir, const s
   }
   status = Status::Acquired;
   message.clear();
-  return std::unique_ptr<PlanLock>(new PlanLock(fd, path, outsideFd, outsidePath));
+  return std::make_unique<FilePlanLock>(fd, path, outsideFd, outsidePath);
 }
 
-std::string PlanLock::claim(std::string& error) {
+std::string FilePlanLock::claim(std::string& error) {
   std::string previous = readAll(fd_);
   if (previous.empty()) previous = readAll(outsideFd_);
   char host[256] = {};
@@ -139,7 +161,7 @@ std::string PlanLock::claim(std::string& error) {
                                         describeHolder(previous));
 }
 
-PlanLock::~PlanLock() {
+FilePlanLock::~FilePlanLock() {
   // Emptied before they are released: a lock file with content was left by
   // a runner that died. Should emptying fail, the next runner merely
   // reports a takeover it need not. A holder that never claimed leaves the

@@ -5,7 +5,11 @@
 
 namespace mig::runtime {
 
-/// One runner per plan: exclusive locks on two files, which hold who has
+/// One runner per plan. The journal's kind decides how: for a PostgreSQL
+/// journal an advisory lock (acquireAdvisoryPlanLock, pg_state_store.h);
+/// for the SQLite file, acquire() below.
+///
+/// acquire(): exclusive locks on two files, which hold who has
 /// them (host, pid, since). One is `.mig/PLAN.lock` beside the journal,
 /// where an operator looks; the other lives outside that folder (see
 /// lockDirectory()), keyed by the folder's path, so that a runner still
@@ -21,10 +25,12 @@ class PlanLock {
  public:
   enum class Status { Acquired, Held, Error };
 
-  /// Tries once, never waits. Held: `message` names the holder.
+  /// The file lock of the journal folder `stateDir`. Tries once, never
+  /// waits. Held: `message` names the holder.
   static std::unique_ptr<PlanLock> acquire(const std::string& stateDir, const std::string& plan,
                                            Status& status, std::string& message);
-  ~PlanLock();
+  /// Releases the lock.
+  virtual ~PlanLock() = default;
   PlanLock(const PlanLock&) = delete;
   PlanLock& operator=(const PlanLock&) = delete;
 
@@ -32,20 +38,14 @@ class PlanLock {
   /// ("took over the lock of a runner that is gone (host h, pid p, since
   /// t)"), or "" when the lock was free; sets `error` if the record cannot
   /// be written.
-  std::string claim(std::string& error);
+  virtual std::string claim(std::string& error) = 0;
 
- private:
-  PlanLock(int fd, std::string path, int outsideFd, std::string outsidePath)
-      : fd_(fd),
-        path_(std::move(path)),
-        outsideFd_(outsideFd),
-        outsidePath_(std::move(outsidePath)) {}
-  int fd_;
-  std::string path_;
-  int outsideFd_;
-  std::string outsidePath_;
-  bool claimed_ = false;
+ protected:
+  PlanLock() = default;
 };
+
+/// "host web1, pid 4242, since 2026-11-25 20:01 UTC": who holds a lock.
+std::string describeLockHolder(const std::string& host, long long pid, long long sinceMs);
 
 /// Where the locks kept outside the journal's folder live: $MIG_LOCK_DIR,
 /// else /tmp/mig-locks-UID (made 0700; refused if it is a symbolic link or

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "runtime/journal_seal.h"
+#include "runtime/pg_state_store.h"
 
 namespace mig::runtime {
 namespace {
@@ -350,9 +351,23 @@ std::string stepLabel(int64_t runId, const std::string& step) {
 
 }  // namespace
 
-std::unique_ptr<StateStore> StateStore::open(const std::string& path, bool durable,
+bool StateStore::isPostgresUrl(const std::string& location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::unique_ptr<StateStore> StateStore::open(const std::string& location, bool durable,
                                              std::string& error) {
-  std::unique_ptr<StateStore> store(new StateStore());
+  if (isPostgresUrl(location)) return PostgresStateStore::open(location, error);
+  return SqliteStateStore::open(location, durable, error);
+}
+
+std::optional<std::string> StateStore::storedLog(int64_t, const std::string&, ProcessKind, int) {
+  return std::nullopt;
+}
+
+std::unique_ptr<SqliteStateStore> SqliteStateStore::open(const std::string& path, bool durable,
+                                                         std::string& error) {
+  std::unique_ptr<SqliteStateStore> store(new SqliteStateStore());
   store->path_ = path;
   if (!store->connect(durable)) {
     error = store->error_;
@@ -361,12 +376,12 @@ std::unique_ptr<StateStore> StateStore::open(const std::string& path, bool durab
   return store;
 }
 
-StateStore::~StateStore() {
+SqliteStateStore::~SqliteStateStore() {
   StatementCache::release(db_);
   sqlite3_close_v2(db_);
 }
 
-bool StateStore::failEmptyButSealed(const std::string& sealPath, int64_t commits) {
+bool SqliteStateStore::failEmptyButSealed(const std::string& sealPath, int64_t commits) {
   error_ = fmt::format(
       "'{}' is damaged: it is empty, but its seal '{}' records {} committed transactions: the "
       "journal lost everything it had (emptied, or replaced by a new file). Nothing was read "
@@ -376,7 +391,7 @@ bool StateStore::failEmptyButSealed(const std::string& sealPath, int64_t commits
   return false;
 }
 
-bool StateStore::connect(bool durable) {
+bool SqliteStateStore::connect(bool durable) {
   // SQLite would take an emptied file for a new database and write to it:
   // look at the seal before SQLite touches the file.
   std::error_code sizeError;
@@ -453,7 +468,7 @@ bool StateStore::connect(bool durable) {
   return checkOrCreateSchema();
 }
 
-bool StateStore::checkOrCreateSchema() {
+bool SqliteStateStore::checkOrCreateSchema() {
   // Under the write lock: no other writer is between a commit and its seal.
   WriteTransaction transaction(db_, nullptr);
   if (!transaction.begun()) return fail("check the schema");
@@ -568,7 +583,7 @@ bool StateStore::checkOrCreateSchema() {
   return true;
 }
 
-bool StateStore::upgradeFromVersion1() {
+bool SqliteStateStore::upgradeFromVersion1() {
   if (!exec(upgradeFromVersion1Sql().c_str())) return fail("upgrade the journal from version 1");
   Statement meta(db_,
                  "INSERT INTO mig_meta (key, value) VALUES ('journal_id', "
@@ -579,7 +594,7 @@ bool StateStore::upgradeFromVersion1() {
   return true;
 }
 
-bool StateStore::failToReadSchema() {
+bool SqliteStateStore::failToReadSchema() {
   const int code = sqlite3_errcode(db_) & 0xff;
   if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
     error_ = fmt::format("'{}' is damaged: {}", path_, sqliteReason());
@@ -588,7 +603,7 @@ bool StateStore::failToReadSchema() {
   return fail("read the schema");
 }
 
-bool StateStore::stillInPlace() {
+bool SqliteStateStore::stillInPlace() {
   struct stat info {};
   if (::stat(path_.c_str(), &info) == 0 && info.st_dev == device_ && info.st_ino == inode_) {
     return true;
@@ -600,12 +615,12 @@ bool StateStore::stillInPlace() {
   return false;
 }
 
-void StateStore::setBusyTimeout(std::chrono::milliseconds timeout) {
+void SqliteStateStore::setBusyTimeout(std::chrono::milliseconds timeout) {
   busyTimeout_ = timeout;
   sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
 }
 
-std::optional<StoreSettings> StateStore::settings() {
+std::optional<StoreSettings> SqliteStateStore::settings() {
   error_.clear();
   StoreSettings settings;
   Statement journalMode(db_, "PRAGMA journal_mode");
@@ -623,8 +638,8 @@ std::optional<StoreSettings> StateStore::settings() {
   return settings;
 }
 
-std::optional<int64_t> StateStore::createRun(const RunRecord& run,
-                                             const std::vector<std::string>& steps) {
+std::optional<int64_t> SqliteStateStore::createRun(const RunRecord& run,
+                                                   const std::vector<std::string>& steps) {
   error_.clear();
   const std::string action = fmt::format("create a run of plan '{}'", run.plan);
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
@@ -673,7 +688,7 @@ std::optional<int64_t> StateStore::createRun(const RunRecord& run,
   return runId;
 }
 
-std::optional<RunRecord> StateStore::run(int64_t runId) {
+std::optional<RunRecord> SqliteStateStore::run(int64_t runId) {
   error_.clear();
   Statement select(db_, fmt::format("SELECT {} FROM {} WHERE r.id = ?1", kRunColumns, kRunTables));
   select.bind(1, runId);
@@ -686,7 +701,7 @@ std::optional<RunRecord> StateStore::run(int64_t runId) {
   return std::nullopt;
 }
 
-std::optional<RunRecord> StateStore::lastRun(const std::string& plan) {
+std::optional<RunRecord> SqliteStateStore::lastRun(const std::string& plan) {
   error_.clear();
   Statement select(db_, fmt::format("SELECT {} FROM {} WHERE r.plan = ?1 ORDER BY r.id DESC LIMIT 1",
                                     kRunColumns, kRunTables));
@@ -696,7 +711,7 @@ std::optional<RunRecord> StateStore::lastRun(const std::string& plan) {
   return std::nullopt;
 }
 
-std::vector<std::string> StateStore::plans() {
+std::vector<std::string> SqliteStateStore::plans() {
   error_.clear();
   std::vector<std::string> names;
   Statement select(db_, "SELECT DISTINCT plan FROM runs ORDER BY plan");
@@ -708,8 +723,22 @@ std::vector<std::string> StateStore::plans() {
   return names;
 }
 
-bool StateStore::setRunState(int64_t runId, RunState state, const std::string& message,
-                             int64_t finishedAt) {
+std::vector<RunRecord> SqliteStateStore::runs(const std::string& plan) {
+  error_.clear();
+  std::vector<RunRecord> records;
+  Statement select(db_, fmt::format("SELECT {} FROM {} WHERE r.plan = ?1 ORDER BY r.id",
+                                    kRunColumns, kRunTables));
+  select.bind(1, plan);
+  while (select.next()) records.push_back(readRun(select));
+  if (!select.ok()) {
+    fail(fmt::format("read the runs of plan '{}'", plan));
+    return {};
+  }
+  return records;
+}
+
+bool SqliteStateStore::setRunState(int64_t runId, RunState state, const std::string& message,
+                                   int64_t finishedAt) {
   error_.clear();
   const std::string action = fmt::format("set the state of run {} to '{}'", runId, nameOf(state));
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
@@ -721,7 +750,7 @@ bool StateStore::setRunState(int64_t runId, RunState state, const std::string& m
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) {
+bool SqliteStateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) {
   error_.clear();
   const std::string action = fmt::format("record the runner of run {}", runId);
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
@@ -733,7 +762,8 @@ bool StateStore::setRunner(int64_t runId, const std::string& host, int64_t pid) 
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) {
+bool SqliteStateStore::setSwitchover(int64_t runId, int64_t at,
+                                     std::optional<int64_t> retainUntil) {
   error_.clear();
   const std::string action = fmt::format("record the switchover of run {}", runId);
   WriteTransaction transaction(db_, seal_.get(), batch_, &batchOpen_);
@@ -745,7 +775,7 @@ bool StateStore::setSwitchover(int64_t runId, int64_t at, std::optional<int64_t>
   return transaction.commit() || fail(action);
 }
 
-std::vector<StepRecord> StateStore::steps(int64_t runId) {
+std::vector<StepRecord> SqliteStateStore::steps(int64_t runId) {
   error_.clear();
   std::vector<StepRecord> records;
   Statement select(db_,
@@ -770,7 +800,7 @@ std::vector<StepRecord> StateStore::steps(int64_t runId) {
   return records;
 }
 
-std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string& step) {
+std::vector<AttemptRecord> SqliteStateStore::attempts(int64_t runId, const std::string& step) {
   error_.clear();
   std::vector<AttemptRecord> records;
   Statement select(
@@ -797,9 +827,9 @@ std::vector<AttemptRecord> StateStore::attempts(int64_t runId, const std::string
   return records;
 }
 
-bool StateStore::processStarted(int64_t runId, const std::string& step, ProcessKind kind,
-                                int attempt, int64_t at, const std::string& logPath,
-                                StepState stepState) {
+bool SqliteStateStore::processStarted(int64_t runId, const std::string& step, ProcessKind kind,
+                                      int attempt, int64_t at, const std::string& logPath,
+                                      StepState stepState) {
   error_.clear();
   const std::string action =
       fmt::format("record the start of {} {} of {}", nameOf(kind), attempt, stepLabel(runId, step));
@@ -837,10 +867,10 @@ bool StateStore::processStarted(int64_t runId, const std::string& step, ProcessK
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::processFinished(int64_t runId, const std::string& step, ProcessKind kind,
-                                 int attempt, int64_t at, ProcessOutcome outcome,
-                                 std::optional<int> exitCode, StepState stepState,
-                                 const std::string& message, const std::string& logNote) {
+bool SqliteStateStore::processFinished(int64_t runId, const std::string& step, ProcessKind kind,
+                                       int attempt, int64_t at, ProcessOutcome outcome,
+                                       std::optional<int> exitCode, StepState stepState,
+                                       const std::string& message, const std::string& logNote) {
   error_.clear();
   const std::string action =
       fmt::format("record the end of {} {} of {}", nameOf(kind), attempt, stepLabel(runId, step));
@@ -904,8 +934,8 @@ bool StateStore::processFinished(int64_t runId, const std::string& step, Process
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::setStepState(int64_t runId, const std::string& step, StepState state,
-                              const std::string& message) {
+bool SqliteStateStore::setStepState(int64_t runId, const std::string& step, StepState state,
+                                    const std::string& message) {
   error_.clear();
   const std::string action =
       fmt::format("set the state of {} to '{}'", stepLabel(runId, step), nameOf(state));
@@ -933,13 +963,13 @@ bool StateStore::setStepState(int64_t runId, const std::string& step, StepState 
   return transaction.commit() || fail(action);
 }
 
-bool StateStore::beginBatch() {
+bool SqliteStateStore::beginBatch() {
   error_.clear();
   batch_ = true;
   return true;
 }
 
-bool StateStore::commitBatch() {
+bool SqliteStateStore::commitBatch() {
   error_.clear();
   if (!batch_) return true;
   batch_ = false;
@@ -951,7 +981,7 @@ bool StateStore::commitBatch() {
   return false;
 }
 
-std::optional<int64_t> StateStore::nextCompletionOrder(int64_t runId) {
+std::optional<int64_t> SqliteStateStore::nextCompletionOrder(int64_t runId) {
   auto it = nextOrder_.find(runId);
   if (it == nextOrder_.end()) {
     Statement highest(db_, "SELECT coalesce(max(completion_order), 0) FROM steps WHERE run_id = ?1");
@@ -962,12 +992,12 @@ std::optional<int64_t> StateStore::nextCompletionOrder(int64_t runId) {
   return ++it->second;
 }
 
-std::string StateStore::attemptKey(int64_t runId, const std::string& step, ProcessKind kind,
-                                   int attempt) {
+std::string SqliteStateStore::attemptKey(int64_t runId, const std::string& step, ProcessKind kind,
+                                         int attempt) {
   return fmt::format("{}\n{}\n{}\n{}", runId, step, nameOf(kind), attempt);
 }
 
-void StateStore::abortBatch() {
+void SqliteStateStore::abortBatch() {
   if (!batch_) return;
   batch_ = false;
   if (!batchOpen_) return;
@@ -975,20 +1005,20 @@ void StateStore::abortBatch() {
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-bool StateStore::exec(const char* sql) {
+bool SqliteStateStore::exec(const char* sql) {
   return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
 }
 
-bool StateStore::fail(const std::string& what) {
+bool SqliteStateStore::fail(const std::string& what) {
   return failBecause(what, sqliteReason());
 }
 
-bool StateStore::failBecause(const std::string& what, const std::string& why) {
+bool SqliteStateStore::failBecause(const std::string& what, const std::string& why) {
   error_ = fmt::format("cannot {} in '{}': {}", what, path_, why);
   return false;
 }
 
-std::string StateStore::sqliteReason() const {
+std::string SqliteStateStore::sqliteReason() const {
   std::string reason = sqlite3_errmsg(db_);
   const int code = sqlite3_extended_errcode(db_) & 0xff;
   if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {

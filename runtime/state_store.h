@@ -69,94 +69,157 @@ struct StoreSettings {
   bool foreignKeys = false;
 };
 
-/// The journal: an SQLite database (WAL; synchronous=NORMAL, or FULL when
-/// durable) shared by every plan of a folder, rows keyed by plan name,
-/// with a seal beside it (journal_seal.h) that lets open() tell a journal
-/// that lost commits from one where less happened.
-/// Every method is one transaction, committed before it returns; a method
-/// that fails returns false (or nullopt) and lastError() says why.
-/// Every call clears lastError() first, so a method returning a list returns
-/// an empty one on failure with lastError() set. Several objects, in one
-/// process or many, may share a file; one object belongs to one thread.
+/// The journal of runs: every method is one transaction, committed before
+/// it returns; a method that fails returns false (or nullopt) and
+/// lastError() says why. Every call clears lastError() first, so a method
+/// returning a list returns an empty one on failure with lastError() set.
+/// Several objects, in one process or many, may share a journal; one object
+/// belongs to one thread.
+///
+/// Two journals keep the same records with the same promises: an SQLite
+/// file (SqliteStateStore, the default, one machine) and a PostgreSQL
+/// database (PostgresStateStore, `--state postgresql://...`, shared by a
+/// team's machines).
 class StateStore {
  public:
   /// How long a write waits for another process's transaction by default.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
 
-  /// Opens or creates the database at `path` (creating its folder),
-  /// upgrading a journal of an older layout. Returns nullptr with `error`
-  /// set when it cannot, when the file is not a mig state database, or when
-  /// it is damaged: emptied, or short of commits its seal records.
-  static std::unique_ptr<StateStore> open(const std::string& path, bool durable,
+  /// Opens the journal at `location`: a PostgreSQL URL (postgresql:// or
+  /// postgres://) or the path of an SQLite file. nullptr with `error` set
+  /// when it cannot.
+  static std::unique_ptr<StateStore> open(const std::string& location, bool durable,
                                           std::string& error);
-  ~StateStore();
+  /// Whether `location` names a PostgreSQL journal.
+  static bool isPostgresUrl(const std::string& location);
+
+  virtual ~StateStore() = default;
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
   const std::string& lastError() const { return error_; }
 
-  /// Whether the file opened is still the one at its path: false (with
-  /// lastError() set) once it was removed or replaced (`rm -rf .mig`), when
-  /// what is written goes to a file nobody will read.
-  bool stillInPlace();
+  /// Whether the journal opened is still the one at its location: false
+  /// (with lastError() set) once its file was removed or replaced (`rm -rf
+  /// .mig`), when what is written goes to a file nobody will read.
+  virtual bool stillInPlace() = 0;
 
   /// How long a write waits for another writer before failing as locked.
-  void setBusyTimeout(std::chrono::milliseconds timeout);
-  std::optional<StoreSettings> settings();
+  virtual void setBusyTimeout(std::chrono::milliseconds timeout) = 0;
+  /// The SQLite connection's settings; nullopt for other journals.
+  virtual std::optional<StoreSettings> settings() = 0;
 
   /// A new run in state `running`, with a `pending` row for each step (in
   /// the order given, which steps() keeps). Of `run`, the id, state,
   /// finishedAt and switchover fields are not used.
-  std::optional<int64_t> createRun(const RunRecord& run, const std::vector<std::string>& steps);
+  virtual std::optional<int64_t> createRun(const RunRecord& run,
+                                           const std::vector<std::string>& steps) = 0;
   /// nullopt with lastError() set when there is no such run.
-  std::optional<RunRecord> run(int64_t runId);
+  virtual std::optional<RunRecord> run(int64_t runId) = 0;
   /// The plan's latest run (highest id); nullopt with an empty lastError()
   /// when the plan has none.
-  std::optional<RunRecord> lastRun(const std::string& plan);
+  virtual std::optional<RunRecord> lastRun(const std::string& plan) = 0;
   /// Plans with at least one run, sorted by name.
-  std::vector<std::string> plans();
+  virtual std::vector<std::string> plans() = 0;
+  /// Every run of the plan, oldest first.
+  virtual std::vector<RunRecord> runs(const std::string& plan) = 0;
 
-  bool setRunState(int64_t runId, RunState state, const std::string& message, int64_t finishedAt);
+  virtual bool setRunState(int64_t runId, RunState state, const std::string& message,
+                           int64_t finishedAt) = 0;
   /// Records who runs it now (a resume by another process).
-  bool setRunner(int64_t runId, const std::string& host, int64_t pid);
-  bool setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil);
+  virtual bool setRunner(int64_t runId, const std::string& host, int64_t pid) = 0;
+  virtual bool setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) = 0;
 
   /// In the order the step names were given to createRun().
-  std::vector<StepRecord> steps(int64_t runId);
+  virtual std::vector<StepRecord> steps(int64_t runId) = 0;
   /// Ordered by start.
-  std::vector<AttemptRecord> attempts(int64_t runId, const std::string& step);
+  virtual std::vector<AttemptRecord> attempts(int64_t runId, const std::string& step) = 0;
 
   /// Journals the start of a process: an attempt row, and the step moved to
   /// `stepState` (`running` for run and check, `undoing` for undo), with
   /// its attempt count set for `run` (and its start time on the first one).
-  bool processStarted(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
-                      int64_t at, const std::string& logPath, StepState stepState);
+  virtual bool processStarted(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
+                              int64_t at, const std::string& logPath, StepState stepState) = 0;
   /// Journals the end of a process (the latest attempt row of that kind and
   /// number, which processStarted() must have written) and the step's new
   /// state, message, exit code and finish time (not for an undo). Reaching
   /// `done` gives the step the next completion order. `logNote`: what the
   /// process's log is missing, if anything.
-  bool processFinished(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
-                       int64_t at, ProcessOutcome outcome, std::optional<int> exitCode,
-                       StepState stepState, const std::string& message,
-                       const std::string& logNote = "");
+  virtual bool processFinished(int64_t runId, const std::string& step, ProcessKind kind,
+                               int attempt, int64_t at, ProcessOutcome outcome,
+                               std::optional<int> exitCode, StepState stepState,
+                               const std::string& message, const std::string& logNote = "") = 0;
   /// Sets a step's state and message without a process (resume decisions,
   /// skips). A step that becomes `done` takes the next completion order.
-  bool setStepState(int64_t runId, const std::string& step, StepState state,
-                    const std::string& message);
+  virtual bool setStepState(int64_t runId, const std::string& step, StepState state,
+                            const std::string& message) = 0;
+
+  /// The output of a process as the journal keeps it, for journals that
+  /// keep logs themselves (PostgreSQL: read from its log file when it ends);
+  /// nullopt when the journal keeps only the log's path.
+  virtual std::optional<std::string> storedLog(int64_t runId, const std::string& step,
+                                               ProcessKind kind, int attempt);
 
   /// Groups the writes that follow into one transaction, committed by
   /// commitBatch(): a run commits the end of one step and the starts of the
   /// steps it lets begin at once. Until then nothing of the batch is
   /// durable, so the caller starts no process before commitBatch() returns.
-  bool beginBatch();
-  bool commitBatch();
+  virtual bool beginBatch() = 0;
+  virtual bool commitBatch() = 0;
   /// Drops the batch's writes (after a write in it failed half-way).
-  void abortBatch();
+  virtual void abortBatch() = 0;
   bool inBatch() const { return batch_; }
 
- private:
+ protected:
   StateStore() = default;
+
+  bool batch_ = false;  ///< a batch was begun
+  std::string error_;
+};
+
+/// The journal as an SQLite database (WAL; synchronous=NORMAL, or FULL when
+/// durable) shared by every plan of a folder, rows keyed by plan name,
+/// with a seal beside it (journal_seal.h) that lets open() tell a journal
+/// that lost commits from one where less happened.
+class SqliteStateStore final : public StateStore {
+ public:
+  /// Opens or creates the database at `path` (creating its folder),
+  /// upgrading a journal of an older layout. Returns nullptr with `error`
+  /// set when it cannot, when the file is not a mig state database, or when
+  /// it is damaged: emptied, or short of commits its seal records.
+  static std::unique_ptr<SqliteStateStore> open(const std::string& path, bool durable,
+                                                std::string& error);
+  ~SqliteStateStore() override;
+
+  bool stillInPlace() override;
+  void setBusyTimeout(std::chrono::milliseconds timeout) override;
+  std::optional<StoreSettings> settings() override;
+  std::optional<int64_t> createRun(const RunRecord& run,
+                                   const std::vector<std::string>& steps) override;
+  std::optional<RunRecord> run(int64_t runId) override;
+  std::optional<RunRecord> lastRun(const std::string& plan) override;
+  std::vector<std::string> plans() override;
+  std::vector<RunRecord> runs(const std::string& plan) override;
+  bool setRunState(int64_t runId, RunState state, const std::string& message,
+                   int64_t finishedAt) override;
+  bool setRunner(int64_t runId, const std::string& host, int64_t pid) override;
+  bool setSwitchover(int64_t runId, int64_t at, std::optional<int64_t> retainUntil) override;
+  std::vector<StepRecord> steps(int64_t runId) override;
+  std::vector<AttemptRecord> attempts(int64_t runId, const std::string& step) override;
+  bool processStarted(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
+                      int64_t at, const std::string& logPath, StepState stepState) override;
+  bool processFinished(int64_t runId, const std::string& step, ProcessKind kind, int attempt,
+                       int64_t at, ProcessOutcome outcome, std::optional<int> exitCode,
+                       StepState stepState, const std::string& message,
+                       const std::string& logNote = "") override;
+  bool setStepState(int64_t runId, const std::string& step, StepState state,
+                    const std::string& message) override;
+  bool beginBatch() override;
+  bool commitBatch() override;
+  void abortBatch() override;
+
+ private:
+  SqliteStateStore() = default;
   /// Opens the connection, sets the pragmas and checks or creates the schema.
   bool connect(bool durable);
   bool checkOrCreateSchema();
@@ -184,13 +247,11 @@ class StateStore {
   std::unique_ptr<JournalSeal> seal_;  ///< set once the schema is checked
   uint64_t device_ = 0;                ///< of the file opened, for stillInPlace()
   uint64_t inode_ = 0;
-  bool batch_ = false;      ///< a batch was begun
   bool batchOpen_ = false;  ///< and its transaction, by a first write
   std::map<int64_t, int64_t> nextOrder_;            ///< run -> last completion order given
   std::map<std::string, int64_t> openAttempts_;     ///< attempts started here -> row id
   std::string path_;
   std::chrono::milliseconds busyTimeout_ = kDefaultBusyTimeout;
-  std::string error_;
 };
 
 }  // namespace mig::runtime
