@@ -22,6 +22,7 @@
 #include "compiler/graph/json.h"
 #include "compiler/units/units.h"
 #include "runtime/drivers/pg_client.h"
+#include "runtime/drivers/text.h"
 #include "runtime/leftovers.h"
 #include "runtime/lock.h"
 #include "runtime/pg_state_store.h"
@@ -309,6 +310,12 @@ class CliServices : public runtime::SessionServices {
                                                      const runtime::RunRecord& run) override {
     std::string planFile = planFile_.empty() ? run.planFile : planFile_;
     runtime::RunPaths paths = pathsFor(statePath_, g, run.id, planFile);
+    // The journal's location and a shared journal's password are the
+    // runner's, not the steps': their clients get their passwords from mig.
+    paths.hiddenVariables = {"MIG_STATE"};
+    if (runtime::StateStore::isPostgresUrl(journalLocation_)) {
+      paths.hiddenVariables.push_back("PGPASSWORD");
+    }
     std::string error;
     std::string logPath = (fs::path(paths.logDir) / "mig.log").string();
     if (!log_.open(logPath, error)) warn(fmt::format("cannot write {}: {}", logPath, error));
@@ -870,11 +877,7 @@ std::string journalLocationFor(const std::string& stateOption, const std::string
 
 std::string journalName(const std::string& location) {
   if (!runtime::StateStore::isPostgresUrl(location)) return location;
-  std::string password = drivers::pg::passwordIn(location);
-  if (password.empty()) return location;
-  std::string shown = location;
-  shown.replace(shown.find(password), password.size(), "***");
-  return shown;
+  return drivers::text::redact(location, drivers::pg::passwordIn(location));
 }
 
 }  // namespace mig::cli

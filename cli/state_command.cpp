@@ -134,7 +134,7 @@ std::optional<Enum> stateAt(const Json& object, const char* key, const std::stri
   return value;
 }
 
-// Replays one exported run into `journal`, in one transaction.
+// Replays one exported run into `journal`, inside the caller's batch.
 bool importRun(runtime::StateStore& journal, const Json& run, const std::string& where,
                std::string& error) {
   try {
@@ -153,10 +153,8 @@ bool importRun(runtime::StateStore& journal, const Json& run, const std::string&
     std::vector<std::string> names;
     for (const Json& step : run.at("steps")) names.push_back(step.at("step").get<std::string>());
 
-    journal.beginBatch();
     auto fail = [&](const std::string& why) {
       error = why;
-      journal.abortBatch();
       return false;
     };
     std::optional<int64_t> id = journal.createRun(record, names);
@@ -222,13 +220,8 @@ bool importRun(runtime::StateStore& journal, const Json& run, const std::string&
         return fail(journal.lastError());
       }
     }
-    if (!journal.commitBatch()) {
-      error = journal.lastError();
-      return false;
-    }
     return true;
   } catch (const nlohmann::json::exception& e) {
-    journal.abortBatch();
     error = fmt::format("{}: {}", where, e.what());
     return false;
   }
@@ -288,14 +281,21 @@ int importJournal(const StateOptions& options, runtime::StateStore& journal,
       return kUsage;
     }
   }
+  // One transaction: a document imports whole, or not at all.
+  journal.beginBatch();
   size_t index = 0;
   for (const Json& run : document["runs"]) {
     std::string error;
     std::string where = fmt::format("{}: runs[{}]", options.file, index++);
     if (!importRun(journal, run, where, error)) {
-      printError(fmt::format("{} (runs before it were imported)", error));
+      journal.abortBatch();
+      printError(fmt::format("{}: nothing was imported", error));
       return kJournalFailed;
     }
+  }
+  if (!journal.commitBatch()) {
+    printError(fmt::format("{}: nothing was imported", journal.lastError()));
+    return kJournalFailed;
   }
   for (const auto& [plan, count] : runsOf) {
     std::cout << fmt::format("imported {} run{} of plan {} into {}\n", count, count == 1 ? "" : "s",

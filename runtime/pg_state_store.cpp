@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <iterator>
 
 #include "runtime/drivers/pg_client.h"
 
@@ -147,26 +146,35 @@ std::string byteaHex(const std::string& bytes) {
   return out;
 }
 
-// A bytea value in hex output format back to its bytes.
-std::string fromByteaHex(const std::string& text) {
+// encode(bytes, 'hex') back to the bytes.
+std::string fromHex(const std::string& text) {
   auto digit = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::string out;
-  for (size_t i = 2; i + 1 < text.size(); i += 2) {
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
     out += static_cast<char>(digit(text[i]) << 4 | digit(text[i + 1]));
   }
   return out;
 }
 
-// What the journal keeps of a log file: all of it, or its head and tail.
+// What the journal keeps of a log file: all of it, or its head and tail
+// (only those are read).
 std::string logToStore(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const size_t size = static_cast<size_t>(in.tellg());
   const size_t limit = PostgresStateStore::kStoredLogLimit;
-  if (text.size() <= limit) return text;
+  auto read = [&](size_t from, size_t length) {
+    std::string part(length, '\0');
+    in.seekg(static_cast<std::streamoff>(from));
+    in.read(part.data(), static_cast<std::streamsize>(length));
+    part.resize(static_cast<size_t>(in.gcount()));
+    return part;
+  };
+  if (size <= limit) return read(0, size);
   return fmt::format(
       "{}\n[mig: {} bytes left out of the journal's copy; the whole log is {} on "
       "the machine that ran it]\n{}",
-      text.substr(0, limit / 2), text.size() - limit, path, text.substr(text.size() - limit / 2));
+      read(0, limit / 2), size - limit, path, read(size - limit / 2, limit / 2));
 }
 
 }  // namespace
@@ -185,18 +193,28 @@ std::unique_ptr<PostgresStateStore> PostgresStateStore::open(const std::string& 
     error = store->error_;
     return nullptr;
   }
+  store->setBusyTimeout(kDefaultBusyTimeout);
+  if (store->db_->serverVersion() >= 140000) {
+    (void)store->db_->execute("SET idle_session_timeout = 0");
+  }
   return store;
 }
 
 PostgresStateStore::~PostgresStateStore() = default;
 
+// The schema is made by the first runner only: the others need no CREATE
+// privilege, only to read and write its tables.
 bool PostgresStateStore::createSchema() {
   const std::string action = "prepare the journal's tables";
-  auto status = db_->execute(fmt::format("BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
-                                         kSchemaLockKey, schemaSql()));
-  if (!status) {
-    (void)db_->execute("ROLLBACK");
-    return failBecause(action, status.error());
+  auto present = db_->query("SELECT to_regclass('mig.locks') IS NOT NULL");
+  if (!present) return failBecause(action, present.error());
+  if (!present->boolean(0, 0)) {
+    auto status = db_->execute(fmt::format("BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
+                                           kSchemaLockKey, schemaSql()));
+    if (!status) {
+      (void)db_->execute("ROLLBACK");
+      return failBecause(action, status.error());
+    }
   }
   auto version = db_->query("SELECT value FROM mig.meta WHERE key = 'schema_version'");
   if (!version) return failBecause(action, version.error());
@@ -548,15 +566,15 @@ std::optional<std::string> PostgresStateStore::storedLog(int64_t runId, const st
                                                          ProcessKind kind, int attempt) {
   error_.clear();
   auto rows = db_->query(
-      "SELECT log FROM mig.attempts WHERE run_id = $1 AND step = $2 AND kind = $3 AND "
-      "attempt = $4 AND log IS NOT NULL ORDER BY id DESC LIMIT 1",
+      "SELECT encode(log, 'hex') FROM mig.attempts WHERE run_id = $1 AND step = $2 AND "
+      "kind = $3 AND attempt = $4 AND log IS NOT NULL ORDER BY id DESC LIMIT 1",
       {number(runId), step, std::string(nameOf(kind)), std::to_string(attempt)});
   if (!rows) {
     failBecause(fmt::format("read the log of {}", stepLabel(runId, step)), rows.error());
     return std::nullopt;
   }
   if (rows->empty()) return std::nullopt;
-  return fromByteaHex(rows->text(0, 0));
+  return fromHex(rows->text(0, 0));
 }
 
 std::optional<int64_t> PostgresStateStore::nextCompletionOrder(int64_t runId,

@@ -19,24 +19,32 @@ namespace mig::runtime {
 namespace {
 
 // Run on the host by `bash -c`: reads the payload's size, then the payload,
-// into a fresh 0700 folder; runs it in a process group of its own; stops
-// that group when stdin closes (the local ssh is gone) or when it is
-// signalled; removes the folder. Written without single quotes, so that it
-// travels inside one pair of them through any POSIX login shell.
+// into a fresh 0700 folder (a payload cut short runs nothing); runs it in a
+// process group of its own; sends that group SIGTERM when stdin closes (the
+// local ssh is gone) or when the bootstrap is signalled; once the step's
+// main process has exited, stops what is left of its group (SIGTERM, then
+// SIGKILL after 5 s), as a local step's leftovers are; removes the folder.
+// Written without single quotes, so that it travels inside one pair of
+// them through any POSIX login shell.
 constexpr std::string_view kBootstrap = R"sh(umask 077
 d=$(mktemp -d "${TMPDIR:-/tmp}/mig-step.XXXXXXXX") || exit 255
 trap "rm -rf -- \"\$d\"" EXIT
 IFS= read -r size || exit 255
 head -c "$size" > "$d/step" || exit 255
+[ "$(wc -c < "$d/step")" -eq "$size" ] || exit 255
 set -m
 MIG_REMOTE_DIR="$d" bash --noprofile --norc -e -o pipefail "$d/step" < /dev/null &
 step=$!
 trap "kill -TERM -- -\$step 2>/dev/null; exit 143" TERM HUP INT
-{ while read -r _; do :; done; kill -TERM -- -$step; sleep 5; kill -KILL -- -$step; } > /dev/null 2>&1 &
+{ while read -r _; do :; done; kill -TERM -- -$step; } > /dev/null 2>&1 &
 watcher=$!
 set +m
 wait $step
 status=$?
+kill -TERM -- -$step 2>/dev/null
+i=0
+while kill -0 -- -$step 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -KILL -- -$step 2>/dev/null
 kill $watcher 2>/dev/null
 exit $status)sh";
 

@@ -107,6 +107,20 @@ void RunSession::stopLeftovers(const std::string& plan) {
   }
 }
 
+// Only this machine's leftovers can be stopped: a run last driven from
+// another machine (a shared journal) may still have processes there.
+void RunSession::stopLeftovers(const std::string& plan, const RunRecord& run) {
+  stopLeftovers(plan);
+  bool unfinished = run.state == RunState::Running || run.state == RunState::RollingBack;
+  if (unfinished && run.host != identity_.host) {
+    services_.warn(
+        fmt::format("run {} was last driven from host {} (pid {}): processes its "
+                    "runner left running there cannot be stopped from here; make sure "
+                    "they are gone",
+                    run.number, run.host, run.pid));
+  }
+}
+
 std::optional<graph::Graph> RunSession::executedPlan(const RunRecord& run, SessionReport& failure) {
   std::string error;
   std::optional<graph::Graph> executed = graph::fromJson(run.compiled, error);
@@ -229,7 +243,7 @@ SessionReport RunSession::resume(const std::string& planName,
   }
   if (auto unknown = unknownChoice(*executed, *last)) return *unknown;
   if (auto failed = claimLock()) return *failed;
-  stopLeftovers(last->plan);
+  stopLeftovers(last->plan, *last);
 
   // What may run now: the steps not done, and the undos of the done ones
   // should one of them fail.
@@ -297,7 +311,7 @@ SessionReport RunSession::rollbackLocked(const RunRecord& last) {
   }
   if (auto unknown = unknownChoice(*executed, last)) return *unknown;
   if (auto failed = claimLock()) return *failed;
-  stopLeftovers(last.plan);
+  stopLeftovers(last.plan, last);
 
   std::set<std::string> started;
   for (const StepRecord& step : journal_.steps(last.id)) {

@@ -108,6 +108,7 @@ class RunSession {
   std::optional<SessionReport> takeLock(const std::string& plan);
   std::optional<SessionReport> claimLock();
   void stopLeftovers(const std::string& plan);
+  void stopLeftovers(const std::string& plan, const RunRecord& run);
   SessionReport rollbackLocked(const RunRecord& last);
   SessionReport execute(const graph::Graph& graph, const RunRecord& run, bool resuming);
   /// The journal's copy of the plan a run executes.

@@ -111,6 +111,7 @@ SecretCommandPreparer::SecretCommandPreparer(const graph::Graph& graph, const Se
   for (const graph::Secret& secret : graph_.secrets) {
     if (secret.from == "env") unset_.push_back(secret.location);
   }
+  unset_.insert(unset_.end(), paths_.hiddenVariables.begin(), paths_.hiddenVariables.end());
 }
 
 std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& node,
@@ -203,8 +204,11 @@ bool SecretCommandPreparer::makeRemote(const graph::Node& node, const std::strin
   if (!path) return false;
   request.script = std::move(script);
   request.nothingChangedMarker.clear();
+  // MIG_PLAN and MIG_JOURNAL mark the local ssh as this plan's, so that the
+  // next runner stops it (and so the remote step) after a kill -9 of this one.
   request.env = {{"MIG_PLAN", graph_.plan},
                  {"MIG_STEP", node.id},
+                 {"MIG_JOURNAL", paths_.journal},
                  {std::string(kRemotePayloadVariable), *path}};
   return true;
 }

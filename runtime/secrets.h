@@ -58,6 +58,9 @@ struct RunPaths {
   std::string tempDir;  ///< .mig/tmp/PLAN, 0700: the plan's password files
   std::string migBinary;  ///< exported as MIG for the stdlib's drivers
   std::string journal;    ///< the journal's absolute path, exported as MIG_JOURNAL
+  /// Variables of the runner's environment steps never see (the journal's
+  /// credentials), besides the plan's secret sources.
+  std::vector<std::string> hiddenVariables;
 };
 
 /// The real preparer: environment with MIG, the command's own variables and

@@ -236,6 +236,24 @@ TEST_F(RemoteTest, ATimeoutStopsTheRemoteProcess) {
   EXPECT_FALSE(fs::exists(dir_ / "finished"));
 }
 
+// What a remote step leaves running is stopped when its main process
+// exits, as a local step's is: it neither outlives the step nor, holding
+// the step's output open, keeps the step from ending.
+TEST_F(RemoteTest, WhatARemoteStepLeavesRunningIsStopped) {
+  plan(hostBlock("app1", knownHosts()) +
+       "  phase preparation {\n"
+       "    step leave {\n"
+       "      on      app1\n"
+       "      do      sh(\"sleep 301 & echo left it running\")\n"
+       "      timeout 60s\n"
+       "    }\n  }\n");
+  auto began = std::chrono::steady_clock::now();
+  auto result = mig("run plan.mig");
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 30s);
+  EXPECT_EQ(runCommand("pgrep -fx 'sleep 301' | wc -l").output, "0\n");
+}
+
 TEST_F(RemoteTest, AWrongHostKeyStopsPreflight) {
   plan(hostBlock("app1", fmt::format("host_key \"{}\"", sshd_->otherHostKey())) +
        "  phase preparation {\n"

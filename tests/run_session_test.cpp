@@ -80,10 +80,14 @@ class RunSessionTest : public ::testing::Test {
   }
 
   /// A run of `plan` as a runner killed with kill -9 leaves it: `done`
-  /// finished, `cutShort` started (their `do`, or their undo when `undoing`).
+  /// finished, `cutShort` started (their `do`, or their undo when `undoing`),
+  /// by a runner on `host` (the session's own by default).
   int64_t killedRun(const graph::Graph& plan, const std::vector<std::string>& done,
-                    const std::vector<std::string>& cutShort, bool undoing = false) {
+                    const std::vector<std::string>& cutShort, bool undoing = false,
+                    const std::string& host = "test") {
     RunRecord record;
+    record.host = host;
+    record.pid = 999;
     record.plan = plan.plan;
     record.planHash = plan.planHash;
     record.compiled = graph::toJson(plan);
@@ -201,6 +205,19 @@ TEST_F(RunSessionTest, TheLockHoldsWhenTheJournalFolderIsRemoved) {
   auto third = PlanLock::acquire((dir_ / ".mig").string(), "p", status, message);
   EXPECT_NE(third, nullptr);
   EXPECT_EQ(status, PlanLock::Status::Acquired) << message;
+}
+
+// A shared journal: the killed runner was on another machine, whose
+// leftover processes this one cannot stop. The operator is told so.
+TEST_F(RunSessionTest, ResumingARunOfAnotherHostWarnsThatItsLeftoversMayRun) {
+  graph::Graph plan = compilePlan(kTwoSteps);
+  killedRun(plan, {"a"}, {}, false, "ops-elsewhere");
+  SessionReport resumed = resume("p", plan);
+  EXPECT_EQ(resumed.result, SessionResult::Succeeded) << resumed.message;
+  ASSERT_EQ(services_.warnings.size(), 1u);
+  EXPECT_EQ(services_.warnings[0],
+            "run 1 was last driven from host ops-elsewhere (pid 999): processes its runner left "
+            "running there cannot be stopped from here; make sure they are gone");
 }
 
 TEST_F(RunSessionTest, ATakeoverIsAnnouncedByTheCommandThatGoesOn) {

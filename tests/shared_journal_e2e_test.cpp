@@ -86,15 +86,16 @@ bool waitForFile(const fs::path& file) {
 }
 
 TEST_F(SharedJournal, OneRunnerAtATimeAndTheOtherTakesOverAfterKillNine) {
-  plan(
-      fmt::format("  phase preparation {{\n"
-                  "    step hello = sh(\"echo hello from $PWD\")\n"
-                  "    step slow {{\n"
-                  "      do         \"touch {0}; test -e {1} || sleep 61\"\n"
-                  "      idempotent true\n"
-                  "      after      hello\n"
-                  "    }}\n  }}\n",
-                  (dir_ / "started").string(), (dir_ / "go").string()));
+  plan(fmt::format(
+      "  phase preparation {{\n"
+      "    step hello = sh(\"echo hello from $PWD; echo pw=$(printenv PGPASSWORD || echo none) "
+      "state=$(printenv MIG_STATE || echo none)\")\n"
+      "    step slow {{\n"
+      "      do         \"touch {0}; test -e {1} || sleep 61\"\n"
+      "      idempotent true\n"
+      "      after      hello\n"
+      "    }}\n  }}\n",
+      (dir_ / "started").string(), (dir_ / "go").string()));
   setenv("MIG_STATE", url_.c_str(), 1);
   pid_t first = startMig(dir_ / "a", {"run", "plan.mig"}, (dir_ / "a.out").string());
   unsetenv("MIG_STATE");
@@ -113,9 +114,13 @@ TEST_F(SharedJournal, OneRunnerAtATimeAndTheOtherTakesOverAfterKillNine) {
   EXPECT_EQ(all.exitCode, 0) << all.output;
   EXPECT_NE(all.output.find("shared    1  running"), std::string::npos) << all.output;
 
-  // kill -9: its session ends, and with it the lock.
+  // kill -9: its session ends, and with it the lock. As if it ran on
+  // another machine, whose leftovers this one cannot stop:
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   exitStatusOf(first);
+  std::string error;
+  ASSERT_TRUE(server_->sql("journal", "UPDATE mig.runs SET host = 'ops-elsewhere';", &error))
+      << error;
   writeFile(dir_ / "go", "");
   auto began = std::chrono::steady_clock::now();
   testing::CommandResult resumed;
@@ -134,6 +139,12 @@ TEST_F(SharedJournal, OneRunnerAtATimeAndTheOtherTakesOverAfterKillNine) {
   EXPECT_NE(resumed.output.find("step slow was interrupted; it is idempotent, so it runs again"),
             std::string::npos)
       << resumed.output;
+  EXPECT_NE(resumed.output.find("run 1 was last driven from host ops-elsewhere (pid " +
+                                std::to_string(first) +
+                                "): processes its runner left running "
+                                "there cannot be stopped from here"),
+            std::string::npos)
+      << resumed.output;
 
   // Either machine sees the same run; the first one's log is in the
   // journal even once its folder is gone.
@@ -142,7 +153,9 @@ TEST_F(SharedJournal, OneRunnerAtATimeAndTheOtherTakesOverAfterKillNine) {
       << status.output;
   fs::remove_all(dir_ / "a" / ".mig");
   auto log = mig("b", "log hello plan.mig");
-  EXPECT_NE(log.output.find("hello from " + (dir_ / "a").string() + "\n"), std::string::npos)
+  // ... and the journal's credentials never reached the step.
+  EXPECT_NE(log.output.find("hello from " + (dir_ / "a").string() + "\npw=none state=none\n"),
+            std::string::npos)
       << log.output;
 }
 
@@ -205,6 +218,25 @@ TEST_F(SharedJournal, AJournalThatCannotBeReachedIsAClearErrorAndNothingRuns) {
                              (dir_ / "a").string(), testing::mig()));
   EXPECT_EQ(result.exitCode, 9) << result.output;
   EXPECT_EQ(result.output.find("Url-secret-2291"), std::string::npos) << result.output;
+  // Nor where its text is also part of the URL's other parts: a role whose
+  // password is "postgres", in a postgresql:// URL.
+  std::string error;
+  ASSERT_TRUE(server_->sql("journal",
+                           "CREATE ROLE mig LOGIN PASSWORD 'postgres'; "
+                           "GRANT ALL ON DATABASE journal TO mig;",
+                           &error))
+      << error;
+  unsetenv("PGPASSWORD");
+  result = runCommand(
+      fmt::format("cd {} && {} status --all --state postgresql://mig:postgres@127.0.0.1:{}/journal "
+                  "2>&1",
+                  (dir_ / "a").string(), testing::mig(), server_->port()));
+  EXPECT_EQ(result.exitCode, 0) << result.output;
+  EXPECT_EQ(result.output.find(":postgres@"), std::string::npos) << result.output;
+  EXPECT_NE(
+      result.output.find(fmt::format(":***@127.0.0.1:{}/journal records no run", server_->port())),
+      std::string::npos)
+      << result.output;
 }
 
 }  // namespace
