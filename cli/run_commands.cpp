@@ -90,15 +90,11 @@ std::string defaultStatePath(const std::string& planFile) {
   return (dir / ".mig" / "state.db").string();
 }
 
-std::string journalLocationFor(const RunOptions& options) {
-  return cli::journalLocationFor(options.statePath, options.file);
-}
-
 // The journal file, or, for a journal in PostgreSQL, the default file's
 // place: its folder holds this machine's files of the plan (logs, password
 // files, the local lock's record).
 std::string statePathFor(const RunOptions& options) {
-  std::string location = journalLocationFor(options);
+  std::string location = journalLocationFor(options.statePath, options.file);
   return runtime::StateStore::isPostgresUrl(location) ? defaultStatePath(options.file) : location;
 }
 
@@ -186,7 +182,7 @@ struct Target {
 // are several).
 std::optional<Target> findTarget(const RunOptions& options, int& exitCode, bool compile) {
   Target target;
-  target.journalLocation = journalLocationFor(options);
+  target.journalLocation = journalLocationFor(options.statePath, options.file);
   target.statePath = statePathFor(options);
   if (!options.file.empty()) {
     auto plan = loadPlan(options.file, exitCode);
@@ -511,7 +507,7 @@ int runCommand(const RunOptions& options) {
     std::cout << "\n--dry-run: nothing was run\n";
     return kSuccess;
   }
-  std::string journalLocation = journalLocationFor(options);
+  std::string journalLocation = journalLocationFor(options.statePath, options.file);
   std::string statePath = statePathFor(options);
   auto journal = openJournal(journalLocation, options.durable, exitCode);
   if (!journal) return exitCode;
@@ -668,7 +664,7 @@ std::string nextWindowOf(const runtime::RunRecord& run,
 // `mig status --all`: one line for every plan in the journal.
 int statusOfEveryPlan(const RunOptions& options) {
   int exitCode = kSuccess;
-  std::string location = journalLocationFor(options);
+  std::string location = journalLocationFor(options.statePath, options.file);
   if (!runtime::StateStore::isPostgresUrl(location) && !fs::exists(location)) {
     printError(fmt::format("no journal at {}: nothing has run here yet", location));
     return kUsage;

@@ -60,11 +60,7 @@ class OnlineMigration : public ::testing::Test {
         << error;
     pool_ = PgBouncerServer::start(*oldPg_, "shop", kPgPassword, kPoolPassword, error);
     ASSERT_TRUE(pool_) << error;
-    dir_ = fs::temp_directory_path() /
-           ("mig-online-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::freshTestFolder("mig-online");
   }
 
   void TearDown() override { fs::remove_all(dir_); }

@@ -27,6 +27,7 @@ using testing::readFile;
 using testing::runCommand;
 using testing::SshServer;
 using testing::startMig;
+using testing::waitForFile;
 using testing::writeFile;
 
 class RemoteTest : public ::testing::Test {
@@ -35,11 +36,7 @@ class RemoteTest : public ::testing::Test {
     std::string error;
     sshd_ = SshServer::start(error);
     ASSERT_TRUE(sshd_) << error;
-    dir_ = fs::temp_directory_path() /
-           ("mig-remote-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::freshTestFolder("mig-remote");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -64,6 +61,12 @@ class RemoteTest : public ::testing::Test {
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
+  /// A phase on app1 whose one step creates the file `ran`: whether anything ran.
+  std::string touchRanOnApp1() const {
+    return "  phase preparation {\n    on app1\n    step touch = sh(\"touch " + path("ran") +
+           "\")\n  }\n";
+  }
+
   std::unique_ptr<SshServer> sshd_;
   fs::path dir_;
 };
@@ -81,14 +84,6 @@ std::vector<std::string> everyCommandLine() {
     if (!line.empty()) lines.push_back(line);
   }
   return lines;
-}
-
-bool waitForFile(const fs::path& file, std::chrono::milliseconds limit = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!fs::exists(file) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
-  return fs::exists(file);
 }
 
 TEST_F(RemoteTest, StepsRunOnTheHostAndTheirOutputIsLogged) {
@@ -255,11 +250,7 @@ TEST_F(RemoteTest, WhatARemoteStepLeavesRunningIsStopped) {
 }
 
 TEST_F(RemoteTest, AWrongHostKeyStopsPreflight) {
-  plan(hostBlock("app1", fmt::format("host_key \"{}\"", sshd_->otherHostKey())) +
-       "  phase preparation {\n"
-       "    on app1\n"
-       "    step touch = sh(\"touch " +
-       path("ran") + "\")\n  }\n");
+  plan(hostBlock("app1", fmt::format("host_key \"{}\"", sshd_->otherHostKey())) + touchRanOnApp1());
   auto result = mig("run plan.mig");
   EXPECT_EQ(result.exitCode, 8) << result.output;
   EXPECT_NE(result.output.find(fmt::format(
@@ -271,11 +262,7 @@ TEST_F(RemoteTest, AWrongHostKeyStopsPreflight) {
   EXPECT_FALSE(fs::exists(dir_ / "ran"));
 
   // The right key, pinned in the plan, lets it through.
-  plan(hostBlock("app1", fmt::format("host_key \"{}\"", sshd_->hostKey())) +
-       "  phase preparation {\n"
-       "    on app1\n"
-       "    step touch = sh(\"touch " +
-       path("ran") + "\")\n  }\n");
+  plan(hostBlock("app1", fmt::format("host_key \"{}\"", sshd_->hostKey())) + touchRanOnApp1());
   result = mig("run plan.mig");
   EXPECT_EQ(result.exitCode, 0) << result.output;
   EXPECT_TRUE(fs::exists(dir_ / "ran"));
@@ -284,10 +271,7 @@ TEST_F(RemoteTest, AWrongHostKeyStopsPreflight) {
 TEST_F(RemoteTest, AHostThatDoesNotAnswerFailsPreflightNamingIt) {
   plan(fmt::format("  host app1 {{\n    address \"127.0.0.1\"\n    port 1\n    {}\n  }}\n",
                    knownHosts()) +
-       "  phase preparation {\n"
-       "    on app1\n"
-       "    step touch = sh(\"touch " +
-       path("ran") + "\")\n  }\n");
+       touchRanOnApp1());
   auto result = mig("run plan.mig");
   EXPECT_EQ(result.exitCode, 8) << result.output;
   EXPECT_NE(result.output.find("  - host app1 (127.0.0.1:1): ssh: connect to host 127.0.0.1 port "

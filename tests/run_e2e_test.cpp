@@ -36,13 +36,7 @@ using testing::writeFile;
 // A folder of its own for each test, holding the plan and its .mig/.
 class RunTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mig-run-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::freshTestFolder("mig-run"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string plan(const std::string& phases, const std::string& extra = "") {

@@ -26,6 +26,7 @@ using testing::PostgresServer;
 using testing::readFile;
 using testing::runCommand;
 using testing::startMig;
+using testing::waitForFile;
 using testing::writeFile;
 
 const char* kPassword = "Journal-pass-6613";
@@ -38,10 +39,7 @@ class SharedJournal : public ::testing::Test {
     ASSERT_TRUE(server_) << error;
     ASSERT_TRUE(server_->createDatabase("journal", &error)) << error;
     url_ = server_->url("journal");
-    dir_ = fs::temp_directory_path() /
-           ("mig-shared-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = testing::freshTestFolder("mig-shared");
     fs::create_directories(dir_ / "a");
     fs::create_directories(dir_ / "b");
     // Both "machines" reach the journal with the password from the
@@ -78,11 +76,6 @@ std::string hostName() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   return name;
-}
-
-bool waitForFile(const fs::path& file) {
-  for (int i = 0; i < 1000 && !fs::exists(file); ++i) std::this_thread::sleep_for(20ms);
-  return fs::exists(file);
 }
 
 TEST_F(SharedJournal, OneRunnerAtATimeAndTheOtherTakesOverAfterKillNine) {
