@@ -38,17 +38,32 @@ std::set<pid_t> planProcesses(const std::string& plan, const std::string& journa
 
 }  // namespace
 
-int stopLeftoverProcesses(const std::string& plan, const std::string& journalPath) {
-  std::set<pid_t> found = planProcesses(plan, journalPath);
-  for (pid_t pid : found) {
-    std::optional<ProcStat> stat = readProcStat(pid);
-    if (stat && stat->group > 1 && stat->group != getpgrp()) kill(-stat->group, SIGKILL);
-    kill(pid, SIGKILL);
-  }
-  // Wait (briefly) until they are gone, so nothing they do comes later.
-  for (int i = 0; i < 100 && !found.empty() && !planProcesses(plan, journalPath).empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+int stopLeftoverProcesses(const std::string& plan, const std::string& journalPath,
+                          std::chrono::milliseconds gracePeriod) {
+  const std::set<pid_t> found = planProcesses(plan, journalPath);
+  const auto signalAll = [&](int signal) {
+    for (pid_t pid : planProcesses(plan, journalPath)) {
+      std::optional<ProcStat> stat = readProcStat(pid);
+      if (stat && stat->group > 1 && stat->group != getpgrp()) kill(-stat->group, signal);
+      kill(pid, signal);
+    }
+  };
+  // Wait until they are gone, so nothing they do comes later.
+  const auto waitUntilGone = [&](std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!planProcesses(plan, journalPath).empty() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  if (found.empty()) return 0;
+  // As a step's timeout does: SIGTERM first, for a step that puts back
+  // what it changed when stopped (redis-copy with the target replicating),
+  // then SIGKILL for whatever outlives the grace period.
+  signalAll(SIGTERM);
+  waitUntilGone(gracePeriod);
+  signalAll(SIGKILL);
+  waitUntilGone(std::chrono::seconds(2));
   return static_cast<int>(found.size());
 }
 

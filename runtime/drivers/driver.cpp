@@ -1,15 +1,15 @@
 #include "runtime/drivers/driver.h"
 
-#include <fmt/format.h>
-
-#include "runtime/nothing_changed.h"
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <functional>
+
+#include "runtime/nothing_changed.h"
 
 namespace mig::drivers {
 
@@ -83,6 +83,8 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"redis-sync", redisSync},
       {"redis-unsync", redisUnsync},
       {"redis-cutover", redisCutover},
+      {"redis-wipe", redisWipe},
+      {"redis-inventory", redisInventory},
       {"mysql-inventory", mysqlInventory},
       {"mysql-copy", mysqlCopy},
       {"mysql-dump", mysqlDump},
@@ -118,6 +120,12 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "mig driver " << args[0] << ": " << error << '\n';
     return 2;
   }
+  // A driver outlives the reader of its output (a runner killed with
+  // kill -9): its writes fail instead of killing it with SIGPIPE, so that
+  // it finishes, or puts back what it changed when it is stopped, rather
+  // than dying halfway (redis-copy with the target replicating). Programs
+  // it starts get SIGPIPE back (subprocess.cpp, pipeline.cpp).
+  std::signal(SIGPIPE, SIG_IGN);
   // No exception leaves a driver: allocation or a thread that cannot start
   // is a message and exit code 1, like any other failure.
   try {
