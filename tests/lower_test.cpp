@@ -148,7 +148,7 @@ TEST(Lower, RedisGetsRediscliAuthForOneEndpointAndNamedVariablesForTwo) {
   EXPECT_EQ(wipe.secrets[0].via, graph::SecretDelivery::Via::Env);
   EXPECT_EQ(wipe.secrets[0].variable, "REDISCLI_AUTH");
   EXPECT_EQ(wipe.secrets[0].secret, "b_pw");
-  EXPECT_EQ(wipe.script, "redis-cli -h redis.example -p 6379 -n 3 --no-auth-warning FLUSHDB");
+  EXPECT_EQ(wipe.script, "\"$MIG\" driver redis-wipe --db redis://redis.example:6379/3");
 
   const graph::Command& copy = node(g, "copy").run;
   std::map<std::string, std::string> variables;

@@ -162,6 +162,14 @@ class TestRedis {
 
   int port() const { return port_; }
   const std::string& password() const { return password_; }
+
+  /// Kills the server at once (SIGKILL), as a crash or a lost machine would.
+  void crash() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
   std::string url(int db = 0) const {
     return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
   }
@@ -305,6 +313,12 @@ DriverRun runDriver(const std::vector<std::string>& args,
   argv.insert(argv.end(), args.begin(), args.end());
   auto environment = basicEnvironment();
   environment.insert(environment.end(), variables.begin(), variables.end());
+  // The copy's record goes beside the journal: the run's own folder,
+  // unless the test keeps one across runs.
+  if (std::none_of(variables.begin(), variables.end(),
+                   [](const std::string& v) { return v.starts_with("MIG_JOURNAL="); })) {
+    environment.push_back(std::string("MIG_JOURNAL=") + folder + "/state.db");
+  }
   DriverRun run;
   const std::string out = std::string(folder) + "/out";
   const std::string err = std::string(folder) + "/err";
@@ -521,6 +535,10 @@ std::vector<std::string> copyEnvironment(const TestRedis& from, const TestRedis&
   return {"MIG_FROM_PASSWORD=" + from.password(), "MIG_TO_PASSWORD=" + to.password()};
 }
 
+std::string address(const TestRedis& server) {
+  return "127.0.0.1:" + std::to_string(server.port());
+}
+
 DriverRun copy(const TestRedis& from, const TestRedis& to, int db = 0,
                std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"redis-copy", "--from", from.url(db), "--to", to.url(db)};
@@ -581,6 +599,11 @@ std::string get(const TestRedis& server, std::string_view key, int db = 0) {
 }
 
 using Commands = std::vector<std::vector<std::string>>;
+
+/// How redis-compare says it counts keys, in its summary of differences.
+const std::string kScanCounted =
+    " (as SCAN finds them: keys whose TTL ran out are not counted, though DBSIZE may still count "
+    "them)";
 
 const std::string kLibrary =
     "#!lua name=mylib\nredis.register_function('hello', function() return 'hi' end)";
@@ -820,6 +843,9 @@ TEST(RedisCopy, CopiesEveryTypeBinarySafeWithTtlsAndLeavesTargetEqual) {
   EXPECT_TRUE(std::regex_match(
       run.out, std::regex("method auto: dump \\(db 3 also holds keys, which replication would "
                           "replace\\)\n"
+                          "warning: the source also holds db 3 \\(1 key\\), which this copy of "
+                          "db 0 leaves behind: copy each with a step of its own, or the whole "
+                          "server by replication\n"
                           R"(copied 3,010 keys in [0-9.]+s \([0-9,]+ keys/s\)\n)")))
       << run.out;
   EXPECT_EQ(run.err, "");
@@ -1300,16 +1326,15 @@ TEST(RedisCopy, CarriesStreamGroupsNegativeZeroScoresAndFunctions) {
 
 TEST(RedisCopy, FailsWhenTheTargetEndsWithFewerKeysThanItWrote) {
   auto source = TestRedis::start(sourcePassword());
-  auto target = TestRedis::start(targetPassword());
+  // Hashes take about twice the memory here (a hash table each, not a
+  // listpack): the target fills up though the source's data fits its
+  // maxmemory, which is all the check before the copy can know.
+  auto target = TestRedis::start(targetPassword(), "hash-max-listpack-entries 0\n");
   ASSERT_TRUE(source && target);
-  auto c = source->connect();
-  ASSERT_TRUE(c);
-  const std::string value(200, 'v');
-  for (int i = 0; i < 20'000; ++i) c->append({"SET", "k:" + std::to_string(i), value});
-  ASSERT_TRUE(c->flush());
-  for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(c->read());
-  // The target evicts keys to stay under 3 MB: some of the 20,000 are lost.
-  target->run({"CONFIG", "SET", "maxmemory", "3mb"});
+  fillMany(*source, 50'000, Many::kHashes);
+  const int64_t used =
+      std::stoll(redis::infoField(source->run({"INFO", "memory"}).text, "used_memory"));
+  target->run({"CONFIG", "SET", "maxmemory", std::to_string(used + 2'000'000)});
   target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
 
   DriverRun run = copy(*source, *target, 0, {"--method", "dump"});
@@ -1317,7 +1342,7 @@ TEST(RedisCopy, FailsWhenTheTargetEndsWithFewerKeysThanItWrote) {
   EXPECT_TRUE(std::regex_match(
       run.err,
       std::regex("mig driver redis-copy: 127.0.0.1:" + std::to_string(target->port()) +
-                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 20,000 written \\(0 "
+                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 50,000 written \\(0 "
                  "of which had a TTL that ran out since\\): keys were lost on the target "
                  "\\(evicted under maxmemory, or deleted by another client\\)\n")))
       << run.err;
@@ -1332,18 +1357,34 @@ TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   source->run({"FUNCTION", "LOAD", kLibrary});
   target->run({"SET", "stale", "old"}, 4);
 
-  DriverRun run = copy(*source, *target, 0, {"--method", "replication", "--timeout", "60"});
+  // A database the URLs do not name is replaced only when the plan says so.
+  DriverRun refused = copy(*source, *target, 0, {"--method", "replication", "--timeout", "60"});
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_EQ(refused.err,
+            "mig driver redis-copy: the target also holds db 4 (1 key), which replication would "
+            "replace (it copies every database of the source): empty them, copy by dump, or let "
+            "the plan replace them (replace_other_databases: true)\n"
+            "mig driver redis-copy: nothing was copied: 1 problem found before any change to " +
+                address(*target) + "/0\n");
+  EXPECT_EQ(get(*target, "stale", 4), "old");
+
+  DriverRun run =
+      copy(*source, *target, 0,
+           {"--method", "replication", "--timeout", "60", "--replace-other-databases", "true"});
   ASSERT_EQ(run.exitCode, 0) << run.err;
   const std::vector<std::string> out = lines(run.out);
-  ASSERT_EQ(out.size(), 2u) << run.out;
-  EXPECT_EQ(out[0], "replicating 127.0.0.1:" + std::to_string(source->port()) +
+  ASSERT_EQ(out.size(), 3u) << run.out;
+  EXPECT_EQ(out[0],
+            "replication copies every database of the source: db 0 (3,010 keys), db 2 "
+            "(1 key)");
+  EXPECT_EQ(out[1], "replicating 127.0.0.1:" + std::to_string(source->port()) +
                         " into 127.0.0.1:" + std::to_string(target->port()) +
                         ": every database of the target is replaced by the source's");
   EXPECT_TRUE(std::regex_match(
-      out[1],
+      out[2],
       std::regex(
           R"(copied 3,011 keys in [0-9.]+s \([0-9,]+ keys/s\) by replication \(every database\))")))
-      << out[1];
+      << out[2];
 
   EXPECT_EQ(compare(*source, *target).exitCode, 0);
   EXPECT_EQ(get(*target, "in-db-2", 2), "two");
@@ -1354,10 +1395,6 @@ TEST(RedisCopy, ReplicationMethodCopiesEveryDatabaseAndForgetsThePassword) {
   EXPECT_NE(target->log().find(" to disk"), std::string::npos) << target->log();
   EXPECT_NE(target->cli({"INFO", "replication"}).find("role:master"), std::string::npos);
   target->run({"SET", "writable", "yes"});  // no longer a read-only replica
-}
-
-std::string address(const TestRedis& server) {
-  return "127.0.0.1:" + std::to_string(server.port());
 }
 
 /// What a target put back after replication shows: a master with the
@@ -1582,42 +1619,57 @@ TEST(RedisCopy, RefusesClusterModeBeforeAnyChange) {
   EXPECT_EQ(get(*target, "kept"), "1");
 }
 
-TEST(RedisCopy, AutoCopiesByDumpWhereTheTargetMaxmemoryIsBelowTheSourceData) {
+/// The capacity problem redis-copy and redis-sync report for a target of
+/// `maxmemory` (as the message gives it) under `policy`.
+std::string capacityProblem(const std::string& maxmemory, const std::string& policy,
+                            const std::string& consequence, const std::string& inDb = "") {
+  return "the target cannot hold the source's data: the copy needs about [0-9.]+ MiB "
+         "\\([0-9,]+ bytes\\) \\([0-9.]+ MiB of the source's data" +
+         inDb + ", and what an empty server uses\\), and the target's maxmemory is " + maxmemory +
+         " \\(maxmemory-policy " + policy + "\\): less than 10% of it would be left, and " +
+         consequence + "; raise maxmemory on the target";
+}
+
+TEST(RedisCopy, ATargetTooSmallIsRefusedBeforeAnyChangeNamingBothFigures) {
   auto source = TestRedis::start(sourcePassword());
   auto target = TestRedis::start(targetPassword());
   ASSERT_TRUE(source && target);
-  fillMany(*source, 50'000, Many::kStrings);
-  target->run({"CONFIG", "SET", "maxmemory", "3mb"});
-  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"});
+  source->run({"DEBUG", "POPULATE", "20000", "key", "2048"});  // about 45 MB
+  target->run({"CONFIG", "SET", "maxmemory", "32mb"});
   target->run({"SET", "kept", "1"});
-  const std::string obstacle =
-      "the target's maxmemory, 3,145,728 bytes, is below the [0-9,]+ bytes the source uses: "
-      "replication would load every key, then the target would evict keys to get under it";
+  const std::string nothingCopied =
+      "mig driver redis-copy: nothing was copied: 1 problem found "
+      "before any change to " +
+      address(*target) + "/0\n";
 
-  DriverRun replication = copy(*source, *target, 0, {"--method", "replication"});
-  EXPECT_EQ(replication.exitCode, 1);
-  EXPECT_TRUE(std::regex_match(
-      replication.err, std::regex("mig driver redis-copy: " + obstacle +
-                                  "\nmig driver redis-copy: nothing was copied: 1 problem found "
-                                  "before any change to " +
-                                  address(*target) + "/0\n")))
-      << replication.err;
+  for (const std::string method : {"replication", "dump", "auto"}) {
+    SCOPED_TRACE(method);
+    DriverRun run = copy(*source, *target, 0, {"--method", method});
+    EXPECT_EQ(run.exitCode, 1);
+    const std::string inDb = method == "replication" ? "" : " in db 0";
+    EXPECT_TRUE(std::regex_match(
+        run.err, std::regex("mig driver redis-copy: " +
+                            capacityProblem("32.0 MiB \\(33,554,432 bytes\\)", "noeviction",
+                                            "the application's writes would fail with OOM", inDb) +
+                            "\n" + nothingCopied)))
+        << run.err;
+  }
+  // Under an eviction policy, keys would be lost instead.
+  target->run({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
+  DriverRun evicting = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(evicting.exitCode, 1);
+  EXPECT_NE(evicting.err.find("(maxmemory-policy allkeys-lru): less than 10% of it would be left, "
+                              "and the target would evict keys (allkeys-lru) to stay under it"),
+            std::string::npos)
+      << evicting.err;
   EXPECT_EQ(get(*target, "kept"), "1");
+  EXPECT_EQ(target->cli({"DBSIZE"}), "1\n");
 
-  // Dump cannot fit the keys either, and says so.
-  DriverRun automatic = copy(*source, *target);
-  EXPECT_EQ(automatic.exitCode, 1);
-  EXPECT_TRUE(std::regex_match(automatic.out,
-                               std::regex("method auto: dump \\(" + obstacle + "\\)\nflushed " +
-                                          address(*target) + "/0 \\(1 key\\)\n")))
-      << automatic.out;
-  EXPECT_TRUE(std::regex_match(
-      automatic.err,
-      std::regex("mig driver redis-copy: " + address(*target) +
-                 "/0 holds [0-9,]+ keys after the copy, [0-9,]+ fewer than the 50,000 written "
-                 "\\(0 of which had a TTL that ran out since\\): keys were lost on the target "
-                 "\\(evicted under maxmemory, or deleted by another client\\)\n")))
-      << automatic.err;
+  // Room enough: the same copy runs.
+  target->run({"CONFIG", "SET", "maxmemory", "128mb"});
+  DriverRun fits = copy(*source, *target, 0, {"--method", "dump"});
+  EXPECT_EQ(fits.exitCode, 0) << fits.err;
+  EXPECT_EQ(target->cli({"DBSIZE"}), "20000\n");
 }
 
 TEST(RedisCopy, ReplicationFailsWhenTheTargetEvictsKeysOnceAMasterAgain) {
@@ -1783,6 +1835,313 @@ TEST(RedisCopy, DumpCopiesLargeValuesInBatchesOfBoundedSize) {
 // ---------------------------------------------------------------------------
 // redis-compare
 
+// ---------------------------------------------------------------------------
+// What a copy leaves for its undo, redis-wipe, and copies cut short
+
+/// A folder that stands for the journal's, kept across driver runs: the
+/// copy's record lives beside the journal.
+class JournalFolder {
+ public:
+  JournalFolder() {
+    char folder[] = "/tmp/mig-redis-journal-XXXXXX";
+    EXPECT_NE(mkdtemp(folder), nullptr);
+    path_ = folder;
+  }
+  ~JournalFolder() { fs::remove_all(path_); }
+  std::string variable() const { return "MIG_JOURNAL=" + path_ + "/state.db"; }
+  std::string copyRecord(const TestRedis& target) const {
+    return path_ + "/redis-copy-127.0.0.1-" + std::to_string(target.port()) + ".state";
+  }
+
+ private:
+  std::string path_;
+};
+
+std::vector<std::string> withJournal(std::vector<std::string> variables,
+                                     const JournalFolder& journal) {
+  variables.push_back(journal.variable());
+  return variables;
+}
+
+DriverRun wipe(const TestRedis& target, const JournalFolder& journal, const std::string& password) {
+  return runDriver({"redis-wipe", "--db", target.url()},
+                   withJournal({"MIG_DB_PASSWORD=" + password}, journal));
+}
+
+/// Keys in every database of `server`, from INFO keyspace ("db0:keys=3,...").
+std::string keyspaceOf(const TestRedis& server) {
+  std::string text = server.run({"INFO", "keyspace"}).text;
+  std::erase(text, '\r');
+  return text;
+}
+
+// Runner and driver killed (kill -9) while the target loads the source's
+// snapshot: nothing put it back, but the copy's record says it replicates.
+// redis-wipe puts it back first and says so, then empties every database
+// the replication wrote and removes the function library it brought.
+TEST(RedisWipe, PutsBackAReplicationCopyKilledHalfwayThenEmptiesWhatItWrote) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);
+  source->run({"SET", "in-db-3", "three"}, 3);
+  source->run({"FUNCTION", "LOAD", kLibrary});
+  target->run({"CONFIG", "SET", "masterauth", wrongPassword()});  // the target's own
+  JournalFolder journal;
+
+  DriverRun killed = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "replication"},
+      withJournal(copyEnvironment(*source, *target), journal), onceLoading(*target, SIGKILL));
+  EXPECT_EQ(killed.exitCode, 128 + SIGKILL);
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:slave"), std::string::npos);
+  const std::string record = readFile(journal.copyRecord(*target));
+  EXPECT_NE(record.find("\nmethod replication\n"), std::string::npos) << record;
+  EXPECT_NE(record.find("\nreplicating yes\n"), std::string::npos) << record;
+  EXPECT_EQ(fs::status(journal.copyRecord(*target)).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+
+  DriverRun wiped = wipe(*target, journal, targetPassword());
+  ASSERT_EQ(wiped.exitCode, 0) << wiped.err;
+  // The replica went on loading after the kill: how far it got varies.
+  EXPECT_TRUE(std::regex_match(
+      wiped.out,
+      std::regex("a copy by replication from " + address(*source) + " into " + address(*target) +
+                 " was cut short before it put the target back \\(its record: " +
+                 journal.copyRecord(*target) + "\\): putting it back now\n" + address(*target) +
+                 " is a master again, with its masterauth, masteruser and repl-diskless-load as "
+                 "before\nemptied every database of " +
+                 address(*target) + " \\([0-9,]+ keys?\\): the copy by replication from " +
+                 address(*source) +
+                 " wrote them all\n(function libraries the copy brought removed: the target had "
+                 "none|function libraries as before the copy)\n")))
+      << wiped.out;
+  expectPutBack(*target, wrongPassword());
+  EXPECT_EQ(keyspaceOf(*target), "# Keyspace\n");
+  EXPECT_TRUE(target->run({"FUNCTION", "LIST"}).elements.empty());
+  EXPECT_FALSE(fs::exists(journal.copyRecord(*target)));
+}
+
+// A copy run again after one cut short puts the target back first, then
+// copies as asked (where it used to refuse: "already a replica").
+TEST(RedisCopy, RunAgainAfterAKilledReplicationCopyPutsTheTargetBackFirst) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);
+  JournalFolder journal;
+  DriverRun killed = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "replication"},
+      withJournal(copyEnvironment(*source, *target), journal), onceLoading(*target, SIGKILL));
+  EXPECT_EQ(killed.exitCode, 128 + SIGKILL);
+  source->run({"CONFIG", "SET", "rdb-key-save-delay", "0"});
+
+  DriverRun again =
+      runDriver({"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "dump"},
+                withJournal(copyEnvironment(*source, *target), journal));
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  const std::vector<std::string> out = lines(again.out);
+  ASSERT_GE(out.size(), 2u) << again.out;
+  EXPECT_TRUE(out[0].starts_with("a copy by replication from " + address(*source) + " into " +
+                                 address(*target) + " was cut short"))
+      << again.out;
+  EXPECT_EQ(out[1], address(*target) +
+                        " is a master again, with its masterauth, masteruser and "
+                        "repl-diskless-load as before");
+  expectPutBack(*target);
+  EXPECT_EQ(target->cli({"DBSIZE"}), "3000\n");
+  // What the interrupted replication may have written stays the record's
+  // concern: the undo still empties every database.
+  EXPECT_NE(readFile(journal.copyRecord(*target)).find("\nmethod replication\n"),
+            std::string::npos);
+}
+
+// The undo of a copy by dump: its database emptied, and the function
+// libraries the copy replaced back as they were.
+TEST(RedisWipe, AfterADumpCopyEmptiesItsDatabaseAndPutsTheFunctionsBack) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillWithEveryType(*source);
+  source->run({"FUNCTION", "LOAD", kLibrary});
+  target->run({"FUNCTION", "LOAD",
+               "#!lua name=targetlib\nredis.register_function('own', function() return 1 end)"});
+  target->run({"SET", "elsewhere", "kept"}, 5);
+  JournalFolder journal;
+
+  DriverRun copied =
+      runDriver({"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "dump"},
+                withJournal(copyEnvironment(*source, *target), journal));
+  ASSERT_EQ(copied.exitCode, 0) << copied.err;
+  EXPECT_NE(target->cli({"FUNCTION", "LIST"}).find("mylib"), std::string::npos);
+
+  DriverRun wiped = wipe(*target, journal, targetPassword());
+  ASSERT_EQ(wiped.exitCode, 0) << wiped.err;
+  EXPECT_EQ(wiped.out, "emptied " + address(*target) +
+                           "/0 (3,010 keys)\nfunction libraries put back as they were before "
+                           "the copy\n");
+  EXPECT_EQ(target->cli({"DBSIZE"}), "0\n");
+  EXPECT_EQ(get(*target, "elsewhere", 5), "kept");
+  const std::string functions = target->cli({"FUNCTION", "LIST"});
+  EXPECT_NE(functions.find("targetlib"), std::string::npos) << functions;
+  EXPECT_EQ(functions.find("mylib"), std::string::npos) << functions;
+  EXPECT_FALSE(fs::exists(journal.copyRecord(*target)));
+
+  // Without a record (nothing mig copied), it empties its database only.
+  target->run({"SET", "again", "1"});
+  DriverRun plain = wipe(*target, journal, targetPassword());
+  ASSERT_EQ(plain.exitCode, 0) << plain.err;
+  EXPECT_EQ(plain.out, "emptied " + address(*target) + "/0 (1 key)\n");
+  EXPECT_EQ(get(*target, "elsewhere", 5), "kept");
+}
+
+// What redis-cli reported as success (exit 0) is a failure that changed
+// nothing: a wrong password, a server that wants one, a read-only replica.
+TEST(RedisWipe, FailsOnTheServersRefusalsAndChangesNothing) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  target->run({"SET", "k", "v"});
+  JournalFolder journal;
+
+  DriverRun wrong = wipe(*target, journal, wrongPassword());
+  EXPECT_EQ(wrong.exitCode, 1);
+  EXPECT_EQ(wrong.err, "mig driver redis-wipe: redis " + address(*target) +
+                           ": authentication failed: WRONGPASS invalid username-password pair or "
+                           "user is disabled.; nothing was changed\n");
+  DriverRun none = runDriver({"redis-wipe", "--db", target->url()}, {journal.variable()});
+  EXPECT_EQ(none.exitCode, 1);
+  EXPECT_EQ(none.err, "mig driver redis-wipe: redis " + address(*target) +
+                          " requires a password: set MIG_DB_PASSWORD or REDISCLI_AUTH; nothing "
+                          "was changed\n");
+
+  target->run({"CONFIG", "SET", "masterauth", sourcePassword()});
+  target->run({"REPLICAOF", "127.0.0.1", std::to_string(source->port())});
+  DriverRun replica = wipe(*target, journal, targetPassword());
+  EXPECT_EQ(replica.exitCode, 1);
+  EXPECT_EQ(replica.err, "mig driver redis-wipe: " + address(*target) + " is a replica of " +
+                             address(*source) +
+                             ", not made so by mig: run REPLICAOF NO ONE on it first if it "
+                             "should be a master: a replica refuses writes (READONLY); nothing "
+                             "was changed\n");
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:slave"), std::string::npos);
+}
+
+// A source that dies while the target syncs: the copy gives up after 10
+// seconds without an answer, rather than waiting out its timeout (an hour
+// by default), and puts the target back.
+TEST(RedisCopy, ReplicationGivesUpOnASourceThatStoppedAnswering) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);
+  std::shared_ptr<Connection> watcher = target->connect();
+  TestRedis* crashing = source.get();
+  // Never stops the driver: crashes the source once the target loads.
+  Stop crashTheSource{
+      [watcher, crashing] {
+        auto persistence = watcher->command({"INFO", "persistence"});
+        if (persistence && persistence->text.find("loading:1") != std::string::npos) {
+          crashing->crash();
+        }
+        return false;
+      },
+      SIGTERM};
+  const auto started = std::chrono::steady_clock::now();
+  DriverRun run = runDriver(
+      {"redis-copy", "--from", source->url(), "--to", target->url(), "--method", "replication"},
+      copyEnvironment(*source, *target), crashTheSource);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_TRUE(std::regex_match(
+      run.err,
+      std::regex("(redis-copy: waiting for .*\n)*"
+                 "mig driver redis-copy: the source " +
+                 address(*source) + " has not answered for 10s \\(.*\\) while " + address(*target) +
+                 " synced from it \\(link down[a-z0-9, ]*\\): giving up; replication "
+                 "stopped\n")))
+      << run.err;
+  EXPECT_LT(took, 30s);
+  expectPutBack(*target);
+}
+
+TEST(RedisInventory, NamesEveryDatabaseTheFunctionsAndTheKeysByType) {
+  auto server = TestRedis::start(sourcePassword());
+  ASSERT_TRUE(server);
+  fillWithEveryType(*server);
+  server->run({"SET", "a", "1"}, 3);
+  server->run({"SET", "x", "1", "EX", "3600"}, 15);
+  server->run({"FUNCTION", "LOAD", kLibrary});
+
+  DriverRun run = runDriver({"redis-inventory", "--db", server->url()},
+                            {"MIG_DB_PASSWORD=" + sourcePassword()});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  const std::vector<std::string> out = lines(run.out);
+  ASSERT_EQ(out.size(), 8u) << run.out;
+  EXPECT_TRUE(
+      std::regex_match(out[0], std::regex("redis [0-9.]+ at " + address(*server) + ", a master")))
+      << out[0];
+  EXPECT_TRUE(std::regex_match(
+      out[1], std::regex("memory: [0-9.]+ MiB used, maxmemory none \\(no limit\\), "
+                         "maxmemory-policy noeviction")))
+      << out[1];
+  EXPECT_TRUE(std::regex_match(out[2], std::regex("db 0: 3,010 keys, [0-9,]+ with a TTL \\(the "
+                                                  "URL's database\\)")))
+      << out[2];
+  EXPECT_EQ(out[3], "db 3: 1 key, 0 with a TTL");
+  EXPECT_EQ(out[4], "db 15: 1 key, 1 with a TTL");
+  EXPECT_EQ(out[5], "functions: 1 function library (mylib) with 1 function");
+  EXPECT_TRUE(std::regex_match(out[6], std::regex("db 0 by type \\(3,010 keys as SCAN finds "
+                                                  "them\\): hash [0-9,]+, list [0-9,]+, set "
+                                                  "[0-9,]+, stream [0-9,]+, string [0-9,]+, zset "
+                                                  "[0-9,]+")))
+      << out[6];
+  EXPECT_EQ(out[7],
+            "warning: the server also holds db 3 (1 key), db 15 (1 key): a copy of db 0 "
+            "leaves them behind (redis.copy with method replication copies every "
+            "database)");
+
+  DriverRun refused =
+      runDriver({"redis-inventory", "--db", server->url()}, {"MIG_DB_PASSWORD=" + wrongPassword()});
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_NE(refused.err.find("WRONGPASS"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out, "");
+}
+
+// Millisecond TTLs by the thousand, expired but not reclaimed (active
+// expiry off): DBSIZE counts them on the source; a good copy by either
+// method compares equal, the comparison counting what SCAN finds.
+TEST(RedisCompare, TtlHeavyDataComparesEqualAfterAGoodCopy) {
+  for (const std::string method : {"dump", "replication"}) {
+    SCOPED_TRACE(method);
+    auto source = TestRedis::start(sourcePassword());
+    auto target = TestRedis::start(targetPassword());
+    ASSERT_TRUE(source && target);
+    for (const TestRedis* server : {source.get(), target.get()}) {
+      server->run({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
+    }
+    auto c = source->connect();
+    ASSERT_TRUE(c);
+    for (int i = 0; i < 20'000; ++i) {
+      c->append({"SET", "short:" + std::to_string(i), "v", "PX", std::to_string(1 + i % 40)});
+    }
+    for (int i = 0; i < 1'000; ++i) c->append({"SET", "long:" + std::to_string(i), "v"});
+    ASSERT_TRUE(c->flush());
+    for (int i = 0; i < 21'000; ++i) ASSERT_TRUE(c->read());
+
+    DriverRun copied = copy(*source, *target, 0, {"--method", method});
+    ASSERT_EQ(copied.exitCode, 0) << copied.err;
+    std::this_thread::sleep_for(100ms);  // every short TTL has run out
+    EXPECT_GT(std::stoi(source->cli({"DBSIZE"})), 1'000) << "expired keys not yet reclaimed";
+
+    DriverRun parity = compare(*source, *target);
+    EXPECT_EQ(parity.exitCode, 0) << parity.out << parity.err;
+    EXPECT_TRUE(std::regex_match(
+        parity.out, std::regex("equal: 1,000 keys in .*; [0-9,]+ keys? expired while compared, "
+                               "not counted \\([0-9.]+s\\)\n")))
+        << parity.out;
+  }
+}
+
 TEST(RedisCompare, ReportsParityInOneLine) {
   auto a = TestRedis::start(sourcePassword());
   auto b = TestRedis::start(targetPassword());
@@ -1850,8 +2209,8 @@ TEST(RedisCompare, NamesMissingChangedAndTtlDifferencesWithCounts) {
                              "key scores: different values (member ada: score 1.5 in a, 1.25 in b)",
                              "key extra only in b",
                          }));
-  EXPECT_EQ(out[8],
-            "a has 3,011 keys, b has 3,009 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[8], "a has 3,011 keys, b has 3,009 keys" + kScanCounted +
+                        "; 0 keys expired while compared, not counted");
   EXPECT_EQ(out[9], "8 differences between 127.0.0.1:" + std::to_string(a->port()) +
                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
@@ -1868,7 +2227,8 @@ TEST(RedisCompare, ListsTheFirstTwentyDifferencesThenCounts) {
   std::vector<std::string> out = lines(run.out);
   ASSERT_EQ(out.size(), 23u) << run.out;
   EXPECT_EQ(out[20], "... and 11 more differences");
-  EXPECT_EQ(out[21], "a has 31 keys, b has 0 keys; 0 keys expired while compared, not counted");
+  EXPECT_EQ(out[21], "a has 31 keys, b has 0 keys" + kScanCounted +
+                         "; 0 keys expired while compared, not counted");
   EXPECT_EQ(out[22], "31 differences between 127.0.0.1:" + std::to_string(a->port()) +
                          "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 }
@@ -2040,9 +2400,11 @@ TEST(RedisDrivers, MaskAPasswordInServerTextAndUrlsButNotInTheirOwnNumbers) {
   };
   EXPECT_EQ(compared.out,
             "key key-*** only in a\n"
-            "a has 1,000 keys, b has 999 keys; 0 keys expired while compared, not "
-            "counted\n"
-            "1 difference between " +
+            "a has 1,000 keys, b has 999 keys" +
+                kScanCounted +
+                "; 0 keys expired while compared, not "
+                "counted\n"
+                "1 difference between " +
                 masked(*a) + "/0 (a) and " + masked(*b) + "/0 (b)\n");
 }
 
@@ -2106,8 +2468,8 @@ TEST_P(RedisCompareTamper, FailsNamingTheChangeThenPassesOnceReverted) {
   ASSERT_EQ(out.size(), 3u) << changed.out;
   EXPECT_TRUE(std::regex_match(out[0], std::regex(tamper.difference))) << out[0];
   EXPECT_EQ(out[1], "a has " + std::to_string(tamper.keysInA) + " keys, b has " +
-                        std::to_string(tamper.keysInB) +
-                        " keys; 0 keys expired while compared, not counted");
+                        std::to_string(tamper.keysInB) + " keys" + kScanCounted +
+                        "; 0 keys expired while compared, not counted");
   EXPECT_EQ(out[2], "1 difference between 127.0.0.1:" + std::to_string(a->port()) +
                         "/0 (a) and 127.0.0.1:" + std::to_string(b->port()) + "/0 (b)");
 

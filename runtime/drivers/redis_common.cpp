@@ -12,6 +12,10 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::string mebibytes(int64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
 std::string duration(double seconds) {
   return seconds < 1 ? fmt::format("{:.3f}s", seconds) : fmt::format("{:.1f}s", seconds);
 }
@@ -209,11 +213,29 @@ std::optional<ServerFacts> serverFacts(Connection& connection, std::string& erro
   auto server = info(connection, "server", error);
   auto cluster = server ? info(connection, "cluster", error) : std::nullopt;
   auto memory = cluster ? info(connection, "memory", error) : std::nullopt;
-  if (!memory) return std::nullopt;
-  return ServerFacts{infoField(*server, "run_id"), infoField(*server, "redis_version"),
+  auto keys = memory ? info(connection, "keyspace", error) : std::nullopt;
+  if (!keys) return std::nullopt;
+  const auto number = [&](std::string_view field) {
+    return std::atoll(infoField(*memory, field).c_str());
+  };
+  return ServerFacts{infoField(*server, "run_id"),
+                     infoField(*server, "redis_version"),
                      infoField(*cluster, "cluster_enabled") == "1",
-                     std::atoll(infoField(*memory, "used_memory").c_str()),
-                     std::atoll(infoField(*memory, "maxmemory").c_str())};
+                     number("used_memory"),
+                     number("used_memory_startup"),
+                     number("maxmemory"),
+                     infoField(*memory, "maxmemory_policy"),
+                     keyspace(*keys)};
+}
+
+std::string databaseList(const std::map<int, DatabaseKeys>& databases, std::optional<int> except) {
+  std::string list;
+  for (const auto& [db, keys] : databases) {
+    if (db == except) continue;
+    if (!list.empty()) list += ", ";
+    list += fmt::format("db {} ({})", db, counted(static_cast<uint64_t>(keys.keys), "key", "keys"));
+  }
+  return list;
 }
 
 std::string sameDatabase(const Endpoint& a, const ServerFacts& aFacts, const Endpoint& b,

@@ -45,6 +45,8 @@ using text::withThousands;  // "1,234,567"
 double secondsSince(Clock::time_point start);
 /// "3.2s", or "0.042s" under a second.
 std::string duration(double seconds);
+/// "32.0 MiB".
+std::string mebibytes(int64_t bytes);
 
 /// `text` from a server, marked for the Reporter to mask passwords in (and
 /// escaped where it holds the marks themselves).
@@ -142,14 +144,22 @@ std::optional<int64_t> replicaCount(Connection& source, std::string& error);
 /// persistence.
 std::string syncState(std::string_view replication, std::string_view persistence);
 
-/// What a server says about itself (INFO server, cluster and memory).
+/// What a server says about itself (INFO server, cluster, memory and
+/// keyspace).
 struct ServerFacts {
   std::string runId;
   std::string version;
-  bool clusterMode = false;  ///< cluster_enabled:1
-  int64_t usedMemory = 0;    ///< bytes
-  int64_t maxmemory = 0;     ///< bytes; 0: no limit
+  bool clusterMode = false;               ///< cluster_enabled:1
+  int64_t usedMemory = 0;                 ///< bytes
+  int64_t startupMemory = 0;              ///< bytes an empty server uses (used_memory_startup)
+  int64_t maxmemory = 0;                  ///< bytes; 0: no limit
+  std::string evictionPolicy;             ///< maxmemory_policy: "noeviction", "allkeys-lru", ...
+  std::map<int, DatabaseKeys> databases;  ///< every non-empty database
 };
+
+/// "db 3 (1,200 keys), db 15 (3 keys)": the databases of `databases` but `except`.
+std::string databaseList(const std::map<int, DatabaseKeys>& databases,
+                         std::optional<int> except = std::nullopt);
 
 std::optional<ServerFacts> serverFacts(Connection& connection, std::string& error);
 

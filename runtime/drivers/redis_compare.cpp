@@ -488,8 +488,11 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     reporter.say(fmt::format("... and {} more differences",
                              withThousands(differences - kListedDifferences)));
   }
-  reporter.say(fmt::format("a has {}, b has {}; {}", counted(comparison.keysInA(), "key", "keys"),
-                           counted(comparison.keysInB(), "key", "keys"), expired));
+  reporter.say(
+      fmt::format("a has {}, b has {} (as SCAN finds them: keys whose TTL ran out are "
+                  "not counted, though DBSIZE may still count them); {}",
+                  counted(comparison.keysInA(), "key", "keys"),
+                  counted(comparison.keysInB(), "key", "keys"), expired));
   reporter.say(fmt::format("{} {} between {}", withThousands(differences),
                            differences == 1 ? "difference" : "differences", names));
   return 1;

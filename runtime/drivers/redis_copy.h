@@ -13,6 +13,8 @@
 
 namespace mig::drivers::redis {
 
+struct SyncRecord;  // redis_sync.h
+
 /// How redis-copy moves the keys (`--method`).
 enum class CopyMethod { kDump, kReplication, kAuto };
 
@@ -47,6 +49,11 @@ int copyByDump(Connection& scanner, Connection& source, Connection& target,
 
 struct ReplicationOptions {
   int64_t timeoutSeconds = 3600;
+  /// The copy's record (see redis_sync.h), written with the target's
+  /// settings and `replicating yes` before the first change, and with
+  /// `replicating no` once the target is put back.
+  SyncRecord* record = nullptr;
+  std::string recordPath;
   /// Give up (and put the target back) unless the source lists the target
   /// as a new replica within this time (or --timeout, if shorter): then
   /// the copy fails, or, under auto, copies by dump instead.
@@ -79,9 +86,19 @@ ReplicationResult copyByReplication(Connection& source, Connection& target,
 void checkServers(const Endpoint& from, const ServerFacts& sourceFacts, const Endpoint& to,
                   const ServerFacts& targetFacts, Problems& problems);
 
+/// Adds a problem when the target's maxmemory cannot hold what the copy
+/// brings with room to spare (a tenth of it): the source's data (only the
+/// share the keys of the source's database take, when `databases` names
+/// the one copied (source's, target's); every database when nullopt) and
+/// what the target keeps in its other databases. Both figures and the
+/// target's maxmemory-policy are in the message: under noeviction the
+/// application's writes would fail, otherwise keys would be evicted.
+void checkCapacity(const ServerFacts& sourceFacts, const ServerFacts& targetFacts,
+                   std::optional<std::pair<int, int>> databases, Problems& problems);
+
 /// Adds what keeps replication from copying the source into the target,
 /// whatever the databases: a target older than the source, a replica, a
-/// maxmemory below the source's data, a refused CONFIG SET or REPLICAOF.
+/// refused CONFIG SET or REPLICAOF.
 /// False when a connection failed (the last problem says how).
 bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
                       const ServerFacts& targetFacts, Problems& problems);

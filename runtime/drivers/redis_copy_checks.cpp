@@ -20,6 +20,15 @@ constexpr int64_t kAutoReplicationMinimumKeys = 50'000;
 constexpr int64_t kDefaultBulkLimit = 512LL * 1024 * 1024;
 /// Keys too large for the target listed one by one before only counting.
 constexpr size_t kListedLargeKeys = 10;
+/// The share of a target's maxmemory a copy may fill: the rest is the
+/// application's room to write (and Redis's own buffers).
+constexpr double kLargestShareOfMaxmemory = 0.9;
+
+/// "32.0 MiB (33,554,432 bytes)".
+std::string bytesText(int64_t bytes) {
+  return fmt::format("{} ({} bytes)", mebibytes(bytes),
+                     withThousands(static_cast<uint64_t>(bytes)));
+}
 
 /// The first words of error replies that mean a command may not run at
 /// all: no permission, no password, a read-only replica, no memory, a
@@ -284,6 +293,47 @@ void checkServers(const Endpoint& from, const ServerFacts& sourceFacts, const En
   }
 }
 
+void checkCapacity(const ServerFacts& sourceFacts, const ServerFacts& targetFacts,
+                   std::optional<std::pair<int, int>> databases, Problems& problems) {
+  if (targetFacts.maxmemory <= 0) return;
+  // The share of a server's data that `db`'s keys take (all of it when
+  // the copy replaces every database), or the rest of it.
+  const auto share = [&](const ServerFacts& facts, std::optional<int> db, bool ofDb) {
+    const double data =
+        static_cast<double>(std::max<int64_t>(facts.usedMemory - facts.startupMemory, 0));
+    if (!db) return ofDb ? data : 0.0;
+    int64_t all = 0;
+    for (const auto& [number, keys] : facts.databases) all += keys.keys;
+    if (all == 0) return 0.0;
+    const auto it = facts.databases.find(*db);
+    const int64_t inDb = it == facts.databases.end() ? 0 : it->second.keys;
+    return data * static_cast<double>(ofDb ? inDb : all - inDb) / static_cast<double>(all);
+  };
+  std::optional<int> sourceDb;
+  std::optional<int> targetDb;
+  if (databases) std::tie(sourceDb, targetDb) = *databases;
+  const auto copied = static_cast<int64_t>(share(sourceFacts, sourceDb, true));
+  const auto kept = static_cast<int64_t>(share(targetFacts, targetDb, false));
+  const int64_t needed = targetFacts.startupMemory + kept + copied;
+  const auto limit =
+      static_cast<int64_t>(static_cast<double>(targetFacts.maxmemory) * kLargestShareOfMaxmemory);
+  if (needed <= limit) return;
+  const std::string& policy = targetFacts.evictionPolicy;
+  const std::string consequence =
+      policy == "noeviction" || policy.empty()
+          ? "the application's writes would fail with OOM"
+          : fmt::format("the target would evict keys ({}) to stay under it", foreign(policy));
+  problems.push_back(fmt::format(
+      "the target cannot hold the source's data: the copy needs about {} ({} of the source's "
+      "data{}{}, and what an empty server uses), and the target's maxmemory is {} "
+      "(maxmemory-policy {}): less than {:.0f}% of it would be left, and {}; raise maxmemory on "
+      "the target",
+      bytesText(needed), mebibytes(copied), sourceDb ? fmt::format(" in db {}", *sourceDb) : "",
+      kept > 0 ? fmt::format(", {} the target keeps in its other databases", mebibytes(kept)) : "",
+      bytesText(targetFacts.maxmemory), policy.empty() ? "?" : foreign(policy),
+      (1 - kLargestShareOfMaxmemory) * 100, consequence));
+}
+
 bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
                       const ServerFacts& targetFacts, Problems& problems) {
   if (versionNumbers(targetFacts.version) < versionNumbers(sourceFacts.version)) {
@@ -302,15 +352,6 @@ bool checkReplication(Connection& target, const ServerFacts& sourceFacts,
     problems.push_back(fmt::format(
         "{} is already a replica of {}:{}; refusing to re-point it", target.endpoint().address(),
         foreign(infoField(*role, "master_host")), foreign(infoField(*role, "master_port"))));
-  }
-  if (targetFacts.maxmemory > 0 && targetFacts.maxmemory < sourceFacts.usedMemory) {
-    // A replica loads everything, ignoring maxmemory; a master again, it
-    // evicts (or refuses writes) at once.
-    problems.push_back(fmt::format(
-        "the target's maxmemory, {} bytes, is below the {} bytes the source uses: replication "
-        "would load every key, then the target would evict keys to get under it",
-        withThousands(static_cast<uint64_t>(targetFacts.maxmemory)),
-        withThousands(static_cast<uint64_t>(sourceFacts.usedMemory))));
   }
   return probe(target, "target", replicationWriteProbes(), refusedWrite, problems);
 }

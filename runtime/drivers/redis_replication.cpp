@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "runtime/drivers/redis_copy.h"
+#include "runtime/drivers/redis_sync.h"
 
 namespace mig::drivers::redis {
 namespace {
@@ -28,6 +28,11 @@ constexpr std::string_view kDisklessLoad = "on-empty-db";
 constexpr auto kPutBackWithin = std::chrono::milliseconds(4000);
 /// Between two REPLICAOF NO ONE while the target loads the snapshot.
 constexpr auto kPutBackRetry = std::chrono::milliseconds(20);
+/// While the target's link is down, the source is asked (PING) this often;
+/// when it has not answered for kSourceGoneAfter the copy gives up, rather
+/// than waiting out the step's timeout for a source that is gone.
+constexpr auto kSourceCheckInterval = std::chrono::milliseconds(1000);
+constexpr auto kSourceGoneAfter = std::chrono::seconds(10);
 
 // ---------------------------------------------------------------------------
 // Stop signals
@@ -300,7 +305,7 @@ std::optional<int64_t> evictedKeys(Connection& connection, std::string& error) {
   return std::atoll(infoField(*stats, "evicted_keys").c_str());
 }
 
-enum class Waited { kSynced, kStopped, kTimedOut, kNotStarted, kFailed };
+enum class Waited { kSynced, kStopped, kTimedOut, kNotStarted, kSourceGone, kFailed };
 
 /// One copy by replication, from the first look at the target to the
 /// report.
@@ -325,6 +330,7 @@ class ReplicationCopy {
     start_ = Clock::now();
     // From the first change to the target on, a stop signal puts it back.
     StopSignals stopSignals;
+    if (!recordReplicating()) return notRepointed();
     if (!repoint()) return notRepointed();
     switch (waitForSync()) {
       case Waited::kSynced:
@@ -339,6 +345,11 @@ class ReplicationCopy {
         return putBackAndFail(fmt::format("{} did not finish syncing from {} within {}s ({})",
                                           to().address(), from().address(), options_.timeoutSeconds,
                                           state_));
+      case Waited::kSourceGone:
+        return putBackAndFail(fmt::format(
+            "the source {} has not answered for {}s ({}) while {} synced from it ({}): giving up",
+            from().address(), std::chrono::seconds(kSourceGoneAfter).count(), sourceSilence_,
+            to().address(), state_));
       case Waited::kFailed:
         break;
     }
@@ -423,14 +434,16 @@ class ReplicationCopy {
         return Waited::kFailed;
       }
       // An error reply: e.g. LOADING from servers older than Redis 4.
+      bool linkUp = false;
       if (!replication->isError() && !persistence->isError()) {
         state_ = syncState(replication->text, persistence->text);
-        if (infoField(replication->text, "master_link_status") == "up" &&
-            infoField(replication->text, "master_sync_in_progress") == "0") {
+        linkUp = infoField(replication->text, "master_link_status") == "up";
+        if (linkUp && infoField(replication->text, "master_sync_in_progress") == "0") {
           return Waited::kSynced;
         }
       }
       if (stopSignal != 0) return Waited::kStopped;
+      if (started && !linkUp && sourceGone()) return Waited::kSourceGone;
       if (!started) {
         // The source lists the target once it has connected, authenticated
         // and asked for a sync; until then the target's data is untouched.
@@ -451,10 +464,49 @@ class ReplicationCopy {
     }
   }
 
-  /// "" when the target is back as it was; otherwise what is not.
+  /// Whether the source has not answered a PING (asked at most every
+  /// kSourceCheckInterval, through a new connection when the old one
+  /// broke) for kSourceGoneAfter.
+  bool sourceGone() {
+    if (Clock::now() - lastSourceCheck_ < kSourceCheckInterval) return false;
+    lastSourceCheck_ = Clock::now();
+    std::string failure;
+    auto pong =
+        reconnectingSource_.command({"PING"}, lastSourceCheck_ + kSourceCheckInterval, failure);
+    if (pong && !pong->isError()) {
+      sourceSilentSince_.reset();
+      return false;
+    }
+    sourceSilence_ =
+        pong ? commandFailed("PING", reconnectingSource_.connection(), *pong) : failure;
+    if (!sourceSilentSince_) sourceSilentSince_ = lastSourceCheck_;
+    return Clock::now() - *sourceSilentSince_ >= kSourceGoneAfter;
+  }
+
+  /// The copy's record says, before the first change, that the target
+  /// replicates and what to put back: a copy cut short by kill -9 is put
+  /// back by the next redis-copy or redis-wipe. False with error_ set.
+  bool recordReplicating() {
+    if (options_.record == nullptr) return true;
+    options_.record->settings = {{"masterauth", saved_.masterauth},
+                                 {"masteruser", saved_.masteruser},
+                                 {"repl-diskless-load", saved_.disklessLoad}};
+    options_.record->replicating = true;
+    error_ = writeSyncRecord(options_.recordPath, *options_.record);
+    return error_.empty();
+  }
+
+  /// "" when the target is back as it was (and its record says so);
+  /// otherwise what is not.
   std::string putBack() {
     PutBack putBack(reconnectingTarget_, reconnectingSource_, sourceClientId_, clientIdRefusal_);
-    return putBack.run(saved_, changes_);
+    std::string notBack = putBack.run(saved_, changes_);
+    if (!notBack.empty() || options_.record == nullptr || !options_.record->replicating) {
+      return notBack;
+    }
+    options_.record->replicating = false;
+    options_.record->settings.clear();
+    return writeSyncRecord(options_.recordPath, *options_.record);
   }
 
   ReplicationResult putBackAndFail(const std::string& cause) {
@@ -529,6 +581,9 @@ class ReplicationCopy {
   Clock::time_point start_;
   std::string state_ = "link down";
   std::string error_;
+  Clock::time_point lastSourceCheck_;
+  std::optional<Clock::time_point> sourceSilentSince_;
+  std::string sourceSilence_;  ///< why the source's last PING failed
 };
 
 }  // namespace

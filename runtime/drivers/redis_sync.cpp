@@ -142,7 +142,10 @@ class Sync {
     // A sync run again (a resumed run) finds the target replicating the
     // source already: it changes nothing and waits.
     already_ = replicatesFrom(*replication, from());
-    if (!already_) checkReplication(*target_, *sourceFacts, *targetFacts, problems);
+    if (!already_) {
+      checkReplication(*target_, *sourceFacts, *targetFacts, problems);
+      checkCapacity(*sourceFacts, *targetFacts, std::nullopt, problems);
+    }
     recordPath_ = syncRecordPath(to());
     std::string recordError;
     std::optional<SyncRecord> earlier = readSyncRecord(recordPath_, recordError);

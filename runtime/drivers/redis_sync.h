@@ -92,10 +92,22 @@ struct SavedSetting {
 };
 
 /// What the target had before it became a replica of the source.
+/// redis-copy keeps one of its own (copyRecordPath) with what the copy
+/// wrote, for redis-wipe to empty it all and put back what it replaced.
 struct SyncRecord {
   std::string target;                  ///< the target's "host:port"
   std::string source;                  ///< the source's "host:port"
   std::vector<SavedSetting> settings;  ///< in the order sync changed them
+
+  // redis-copy's record only.
+  std::string
+      method;  ///< "replication" (every database written) or "dump" (db only); "" for a sync
+  int db = 0;  ///< the database of the target's URL
+  /// The target replicates (or may replicate) the source: the copy was
+  /// cut short before it put the target back.
+  bool replicating = false;
+  bool functions = false;       ///< the copy replaced the target's function libraries
+  std::string functionsBefore;  ///< their FUNCTION DUMP before mig's first copy ("" for none)
 
   /// The saved value of `name`; nullptr when sync did not change it.
   const SavedSetting* find(std::string_view name) const;
@@ -108,6 +120,8 @@ void maskRecordedPassword(const SyncRecord& record, Reporter& reporter);
 
 /// Where the record of a sync into `target` is kept.
 std::string syncRecordPath(const Endpoint& target);
+/// Where the record of a copy into `target` is kept.
+std::string copyRecordPath(const Endpoint& target);
 
 /// The record at `path`; nullopt when there is none or, with `error` set,
 /// when it cannot be read.
@@ -119,6 +133,27 @@ std::string writeSyncRecord(const std::string& path, const SyncRecord& record);
 
 /// Removes the record; "" or why not (none there is fine).
 std::string removeSyncRecord(const std::string& path);
+
+// ---------------------------------------------------------------------------
+// The record of a copy (redis_wipe.cpp)
+
+/// The function libraries of `server` as one FUNCTION DUMP payload; "" when
+/// it has none (or no functions at all: before Redis 7). nullopt with
+/// `error` set when it would not say.
+std::optional<std::string> functionLibraries(Connection& server, std::string& error);
+
+/// The record of the last copy into `target` (copyRecordPath), its
+/// recorded password masked by the reporter; nullopt when there is none,
+/// or with `error` set when it cannot be read.
+std::optional<SyncRecord> readCopyRecord(const Endpoint& target, Reporter& reporter,
+                                         std::string& error);
+
+/// A copy by replication cut short (the runner and the driver killed
+/// before it put the target back: `record` says it replicates): the target
+/// a master again with its settings back, said through the reporter, and
+/// the record kept with `replicating no`. "" when nothing was cut short or
+/// all is back; otherwise what is not, and what to run by hand.
+std::string repairCutShortCopy(Connection& target, SyncRecord& record, Reporter& reporter);
 
 // ---------------------------------------------------------------------------
 // Standing down

@@ -10,12 +10,17 @@
 //   source 127.0.0.1:6379
 //   setting masterauth old%20secret
 //   setting replica-read-only no
+//
+// redis-copy's record (redis-copy-HOST-PORT.state) adds `method`, `db`,
+// `replicating yes|no` and `functions PAYLOAD` (the target's FUNCTION DUMP
+// before mig's first copy into it).
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -29,9 +34,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kHeader =
+constexpr std::string_view kSyncHeader =
     "# mig redis-sync: the target's settings before it became a replica; redis-unsync and "
     "redis-cutover put them back, then remove this file";
+constexpr std::string_view kCopyHeader =
+    "# mig redis-copy: what the copy wrote into the target and what it replaced; redis-wipe "
+    "empties it, puts it back, then removes this file";
 
 std::string escaped(std::string_view value) {
   std::string out;
@@ -72,6 +80,15 @@ fs::path recordFolder() {
   return fs::absolute(".mig");
 }
 
+/// The record of `prefix` (redis-sync-, redis-copy-) for `target`.
+std::string recordPath(std::string_view prefix, const Endpoint& target) {
+  std::string name(prefix);
+  for (char c : target.host)
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' ? c : '_';
+  name += fmt::format("-{}.state", target.port);
+  return (recordFolder() / name).string();
+}
+
 std::string systemError(std::string_view what, const std::string& path) {
   return fmt::format("cannot {} {}: {}", what, path, std::strerror(errno));
 }
@@ -92,11 +109,11 @@ void maskRecordedPassword(const SyncRecord& record, Reporter& reporter) {
 }
 
 std::string syncRecordPath(const Endpoint& target) {
-  std::string name = "redis-sync-";
-  for (char c : target.host)
-    name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' ? c : '_';
-  name += fmt::format("-{}.state", target.port);
-  return (recordFolder() / name).string();
+  return recordPath("redis-sync-", target);
+}
+
+std::string copyRecordPath(const Endpoint& target) {
+  return recordPath("redis-copy-", target);
 }
 
 std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& error) {
@@ -131,11 +148,26 @@ std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& e
         record.settings.push_back({std::string(rest.substr(0, split)), std::move(*value)});
         continue;
       }
-    } else if ((name == "target" || name == "source") && (value = unescaped(rest))) {
-      (name == "target" ? record.target : record.source) = std::move(*value);
+    } else if ((name == "target" || name == "source" || name == "method") &&
+               (value = unescaped(rest))) {
+      (name == "target"   ? record.target
+       : name == "source" ? record.source
+                          : record.method) = std::move(*value);
+      continue;
+    } else if (name == "db" && !rest.empty() &&
+               std::all_of(rest.begin(), rest.end(), [](char c) { return std::isdigit(c); })) {
+      record.db = std::atoi(std::string(rest).c_str());
+      continue;
+    } else if (name == "replicating" && (rest == "yes" || rest == "no")) {
+      record.replicating = rest == "yes";
+      continue;
+    } else if (name == "functions" && (value = unescaped(rest))) {
+      record.functions = true;
+      record.functionsBefore = std::move(*value);
       continue;
     }
-    error = fmt::format("{} is not a record of redis-sync (line '{}')", path, foreign(line));
+    error =
+        fmt::format("{} is not a record of mig's Redis drivers (line '{}')", path, foreign(line));
     return std::nullopt;
   }
   return record;
@@ -146,8 +178,13 @@ std::string writeSyncRecord(const std::string& path, const SyncRecord& record) {
   if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
     return systemError("create the folder", folder.string());
   }
-  std::string text = std::string(kHeader) + "\n";
+  std::string text = std::string(record.method.empty() ? kSyncHeader : kCopyHeader) + "\n";
   text += fmt::format("target {}\nsource {}\n", escaped(record.target), escaped(record.source));
+  if (!record.method.empty()) {
+    text += fmt::format("method {}\ndb {}\nreplicating {}\n", escaped(record.method), record.db,
+                        record.replicating ? "yes" : "no");
+    if (record.functions) text += fmt::format("functions {}\n", escaped(record.functionsBefore));
+  }
   for (const SavedSetting& setting : record.settings) {
     text += fmt::format("setting {} {}\n", setting.name, escaped(setting.value));
   }
