@@ -28,6 +28,9 @@ std::optional<JournalSeal::Contents> JournalSeal::read(std::string& error) const
     return std::nullopt;
   }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Empty: another process has just created it and not yet written it
+  // (write() creates, then writes): no seal yet, as when it is missing.
+  if (text.empty()) return std::nullopt;
   // "mig journal seal 1\n<journal id> <commits>\n", the count padded to a
   // fixed width so that a rewrite in place never leaves a longer old tail.
   Contents contents;

@@ -1025,5 +1025,20 @@ TEST_F(StateStoreTest, ASealOfAnotherJournalIsRefused) {
   EXPECT_NE(error.find("belongs to another journal"), std::string::npos) << error;
 }
 
+// Another process creates the seal, then writes it: one opening the
+// journal in between finds it empty, which is no damage (it was a race of
+// two runners of different plans starting at once).
+TEST_F(StateStoreTest, AnEmptySealIsOneBeingWrittenNotADamagedOne) {
+  open()->createRun(sampleRun("alpha"), {"copy"});
+  const std::string seal = path_ + "-seal";
+  std::ofstream(seal, std::ios::trunc).close();
+  ASSERT_EQ(fs::file_size(seal), 0u);
+  EXPECT_NE(open(), nullptr);
+  EXPECT_GT(fs::file_size(seal), 0u) << "written again by the opening";
+  // A seal with other text is still refused.
+  std::ofstream(seal, std::ios::trunc) << "not a seal\n";
+  EXPECT_NE(openError().find("is not a journal seal written by mig"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mig::runtime
