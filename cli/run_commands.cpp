@@ -240,6 +240,7 @@ runtime::RunPaths pathsFor(const std::string& statePath, const graph::Graph& g, 
   paths.tempDir = secretFolder(statePath, g.plan);
   paths.migBinary = ownBinary();
   paths.journal = fs::absolute(statePath).lexically_normal().string();
+  paths.run = std::to_string(runId);
   std::error_code ec;
   fs::create_directories(paths.logDir, ec);
   fs::create_directories(paths.tempDir, ec);
@@ -322,9 +323,12 @@ class CliServices : public runtime::SessionServices {
   }
 
   int stopLeftovers(const std::string& plan) override {
-    int stopped =
-        runtime::stopLeftoverProcesses(plan, fs::absolute(statePath_).lexically_normal().string());
+    const std::string journal = fs::absolute(statePath_).lexically_normal().string();
+    int stopped = runtime::stopLeftoverProcesses(plan, journal);
     runtime::removeLeftoverSecretFiles(secretFolder(statePath_, plan));
+    // What they said once their runner was gone (a driver putting back what
+    // it changed), which no step log holds.
+    for (const std::string& output : runtime::takeOrphanedOutput(journal, plan)) warn(output);
     return stopped;
   }
 

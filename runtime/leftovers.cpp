@@ -1,11 +1,15 @@
 #include "runtime/leftovers.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -41,12 +45,18 @@ std::set<pid_t> planProcesses(const std::string& plan, const std::string& journa
 int stopLeftoverProcesses(const std::string& plan, const std::string& journalPath,
                           std::chrono::milliseconds gracePeriod) {
   const std::set<pid_t> found = planProcesses(plan, journalPath);
+  if (found.empty()) return 0;
+  // The groups are remembered from the first look: a member without the
+  // plan's variables (under sudo or env -i) still gets SIGKILL when its
+  // leader is gone.
+  std::set<pid_t> groups;
+  for (pid_t pid : found) {
+    std::optional<ProcStat> stat = readProcStat(pid);
+    if (stat && stat->group > 1 && stat->group != getpgrp()) groups.insert(stat->group);
+  }
   const auto signalAll = [&](int signal) {
-    for (pid_t pid : planProcesses(plan, journalPath)) {
-      std::optional<ProcStat> stat = readProcStat(pid);
-      if (stat && stat->group > 1 && stat->group != getpgrp()) kill(-stat->group, signal);
-      kill(pid, signal);
-    }
+    for (pid_t group : groups) kill(-group, signal);
+    for (pid_t pid : planProcesses(plan, journalPath)) kill(pid, signal);
   };
   // Wait until they are gone, so nothing they do comes later.
   const auto waitUntilGone = [&](std::chrono::milliseconds limit) {
@@ -56,7 +66,6 @@ int stopLeftoverProcesses(const std::string& plan, const std::string& journalPat
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   };
-  if (found.empty()) return 0;
   // As a step's timeout does: SIGTERM first, for a step that puts back
   // what it changed when stopped (redis-copy with the target replicating),
   // then SIGKILL for whatever outlives the grace period.
@@ -65,6 +74,40 @@ int stopLeftoverProcesses(const std::string& plan, const std::string& journalPat
   signalAll(SIGKILL);
   waitUntilGone(std::chrono::seconds(2));
   return static_cast<int>(found.size());
+}
+
+std::string orphanedOutputFolder(const std::string& journalPath, const std::string& plan) {
+  return (std::filesystem::absolute(journalPath).parent_path() / "orphaned" / plan).string();
+}
+
+std::vector<std::string> takeOrphanedOutput(const std::string& journalPath,
+                                            const std::string& plan) {
+  namespace fs = std::filesystem;
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(orphanedOutputFolder(journalPath, plan), error)) {
+    if (entry.is_regular_file(error) && entry.path().extension() == ".out") {
+      files.emplace_back(entry.last_write_time(error), entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> outputs;
+  for (const auto& [time, path] : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    // STEP-PID: the step's name may hold '-', the pid never does.
+    const std::string name = path.stem().string();
+    const size_t dash = name.rfind('-');
+    std::string said = text.str();
+    while (!said.empty() && said.back() == '\n') said.pop_back();
+    if (!said.empty()) {
+      outputs.push_back(fmt::format("step {} (pid {}), after its runner was gone:\n{}",
+                                    name.substr(0, dash), name.substr(dash + 1), said));
+    }
+    fs::remove(path, error);
+  }
+  return outputs;
 }
 
 }  // namespace mig::runtime

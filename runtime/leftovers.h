@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace mig::runtime {
 
@@ -16,5 +17,18 @@ namespace mig::runtime {
 /// anything about interrupted steps.
 int stopLeftoverProcesses(const std::string& plan, const std::string& journalPath,
                           std::chrono::milliseconds gracePeriod = std::chrono::seconds(5));
+
+/// Where a step's process writes what it prints once the reader of its
+/// output is gone (its runner killed): `orphaned/PLAN/` beside the journal
+/// at `journalPath`, a file per process, STEP-PID.out. mig's drivers do
+/// (cli/driver_command.cpp), so that what they did after the runner died,
+/// such as putting a Redis target back when stopped, is not lost.
+std::string orphanedOutputFolder(const std::string& journalPath, const std::string& plan);
+
+/// What processes of a killed runner of `plan` printed after it was gone, one entry
+/// per process ("step copy (pid 4242), after its runner was gone:" and the
+/// lines), oldest first; the files are removed once read.
+std::vector<std::string> takeOrphanedOutput(const std::string& journalPath,
+                                            const std::string& plan);
 
 }  // namespace mig::runtime

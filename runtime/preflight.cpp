@@ -120,6 +120,7 @@ PreflightScope scopeOf(const graph::Graph& graph, const std::set<std::string>& t
       scope.steps.push_back(&node);
       add(node, node.run);
       if (node.check) add(node, *node.check);
+      if (node.recover) add(node, *node.recover);
       if (node.undo) add(node, *node.undo);
     } else if (toUndo.count(node.id) && node.undo) {
       add(node, *node.undo);

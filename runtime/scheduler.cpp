@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 #include <utility>
 
@@ -12,6 +14,19 @@
 namespace mig::runtime {
 
 namespace {
+
+/// The last 4 KB of a process's log (redacted as it was written): what a
+/// recovery said, which is no attempt of its step and so not in its log.
+std::string readLogTail(const std::string& path) {
+  constexpr std::streamoff kTail = 4096;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  in.seekg(std::max<std::streamoff>(0, size - kTail));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
 
 std::string describe(const ProcessResult& result) {
   switch (result.outcome) {
@@ -378,11 +393,15 @@ ProcessResult Scheduler::runAlone(NodeState& step, ProcessKind process) {
     result.detail = error;
     return result;
   }
-  uint64_t token = nextToken_++;
-  request->token = token;
-  if (node.timeoutMs) request->deadline = clock_.now() + Milliseconds(*node.timeoutMs);
   emit(Event::Kind::StepStarted, &step, command.call);
-  runner_.start(*request);
+  return runToEnd(node, *request);
+}
+
+ProcessResult Scheduler::runToEnd(const graph::Node& node, ProcessRequest& request) {
+  uint64_t token = nextToken_++;
+  request.token = token;
+  if (node.timeoutMs) request.deadline = clock_.now() + Milliseconds(*node.timeoutMs);
+  runner_.start(request);
 
   bool cancelled = false;
   std::optional<ProcessResult> finished;
@@ -400,13 +419,33 @@ ProcessResult Scheduler::runAlone(NodeState& step, ProcessKind process) {
       }
     }
   }
-  preparer_.finished(*request);
+  preparer_.finished(request);
   if (!finished) {
-    result.detail = "the process was lost: the runner no longer knows it";
-    result.finished = clock_.now();
-    return result;
+    ProcessResult lost;
+    lost.outcome = ProcessResult::Outcome::SpawnFailed;
+    lost.started = lost.finished = clock_.now();
+    lost.detail = "the process was lost: the runner no longer knows it";
+    return lost;
   }
   return *finished;
+}
+
+std::string Scheduler::recover(NodeState& step) {
+  const graph::Node& node = *step.node;
+  emit(Event::Kind::Warning, &step, "was interrupted: recovering first: " + node.recover->call);
+  std::string error;
+  std::optional<ProcessRequest> request =
+      preparer_.prepare(node, *node.recover, "recover", std::max(step.attempts, 1), error);
+  if (!request) return error;
+  const std::string logPath = request->logPath;
+  ProcessResult result = runToEnd(node, *request);
+  // Not an attempt of the step: its output is shown here, and stays in
+  // its own log file.
+  std::string said = readLogTail(logPath);
+  if (!said.empty()) emit(Event::Kind::Warning, &step, "recovery said:\n" + said);
+  if (interrupted()) return "interrupted (SIGINT or SIGTERM) while it ran";
+  if (!result.succeeded()) return fmt::format("{} (its log: {})", describe(result), logPath);
+  return "";
 }
 
 // Commits the journal's open batch, then starts the processes it journaled:
@@ -713,6 +752,15 @@ RunReport Scheduler::finishRun(RunResult result, std::string message) {
 
 // ---------------------------------------------------------------- resume
 
+RunReport Scheduler::pausedByInterrupt(std::string_view doing) {
+  RunReport report;
+  report.result = RunResult::Paused;
+  report.message = fmt::format(
+      "interrupted (SIGINT or SIGTERM) while {}; `mig resume` starts over from there", doing);
+  journalOk(journal_.setRunState(runId_, RunState::Paused, report.message, 0));
+  return report;
+}
+
 RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>& choices) {
   RunReport report;
   if (!loadJournal()) {
@@ -726,6 +774,17 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
         (step.state != StepState::Running && step.state != StepState::Interrupted))
       continue;
     const graph::Node& node = *step.node;
+    // Whatever is decided, a state left inconsistent by the cut is put
+    // right first (a Redis target left replicating by a copy).
+    if (node.recover) {
+      std::string failure = recover(step);
+      if (interrupted()) return pausedByInterrupt("recovering interrupted steps");
+      if (!failure.empty()) {
+        report.undecided.push_back(fmt::format("{} ({}: its recovery failed: {}; fix that first)",
+                                               step.id(), node.origin, failure));
+        continue;
+      }
+    }
     if (auto choice = choices.find(step.id()); choice != choices.end()) {
       bool done = choice->second == ResumeChoice::MarkDone;
       journalOk(journal_.setStepState(
@@ -742,11 +801,7 @@ RunReport Scheduler::decideInterrupted(const std::map<std::string, ResumeChoice>
       if (interrupted()) {
         journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,
                              StepState::Interrupted, "its check was stopped by an interrupt"));
-        report.result = RunResult::Paused;
-        report.message = "interrupted (SIGINT or SIGTERM) while checking interrupted steps; "
-                         "`mig resume` starts over from there";
-        journalOk(journal_.setRunState(runId_, RunState::Paused, report.message, 0));
-        return report;
+        return pausedByInterrupt("checking interrupted steps");
       }
       if (result.succeeded()) {
         journalOk(journalEnd(step, ProcessKind::Check, step.attempts, result.finished, result,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compiler/graph/graph.h"
@@ -121,6 +122,16 @@ class Scheduler {
   void stopRunning();
   void flushBatch();
   ProcessResult runAlone(NodeState& step, ProcessKind process);
+  /// Starts `request` of `node` and waits for its end, handling the ends
+  /// of other processes meanwhile; cancels it on an interrupt.
+  ProcessResult runToEnd(const graph::Node& node, ProcessRequest& request);
+  /// Runs the interrupted step's `recover` command (not an attempt: it is
+  /// not journaled, and what it says is shown as a warning). "" or why it
+  /// failed.
+  std::string recover(NodeState& step);
+  /// The run paused by an interrupt (SIGINT, SIGTERM) while `doing`
+  /// ("checking interrupted steps"), journaled.
+  RunReport pausedByInterrupt(std::string_view doing);
   bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
   std::optional<Instant> nextWake() const;
   Progress progress() const;

@@ -131,6 +131,7 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
   request.env.emplace_back("MIG_PLAN", graph_.plan);
   request.env.emplace_back("MIG_STEP", node.id);
   request.env.emplace_back("MIG_JOURNAL", paths_.journal);
+  if (!paths_.run.empty()) request.env.emplace_back("MIG_RUN", paths_.run);
   for (const auto& [name, value] : command.env) request.env.emplace_back(name, value);
 
   std::string pgpass;

@@ -61,6 +61,9 @@ struct RunPaths {
   /// Variables of the runner's environment steps never see (the journal's
   /// credentials), besides the plan's secret sources.
   std::vector<std::string> hiddenVariables;
+  /// The run's id in the journal, exported as MIG_RUN: what a step's
+  /// process (a driver's record of what it changed) tells runs apart by.
+  std::string run;
 };
 
 /// The real preparer: environment with MIG, the command's own variables and

@@ -156,6 +156,17 @@ TEST(Lower, RedisGetsRediscliAuthForOneEndpointAndNamedVariablesForTwo) {
   EXPECT_EQ(variables, (std::map<std::string, std::string>{{"MIG_FROM_PASSWORD", "a_pw"},
                                                             {"MIG_TO_PASSWORD", "b_pw"}}));
   EXPECT_EQ(copy.endpoints, (std::vector<std::string>{"cache_a", "cache_b"}));
+
+  // The copy's recover, for resume: the same endpoints and passwords.
+  ASSERT_TRUE(node(g, "copy").recover);
+  const graph::Command& recover = *node(g, "copy").recover;
+  EXPECT_EQ(recover.script,
+            "\"$MIG\" driver redis-copy-recover --from redis://10.0.0.7:6379/0 --to "
+            "redis://redis.example:6379/3");
+  std::map<std::string, std::string> recoverVariables;
+  for (const auto& s : recover.secrets) recoverVariables[s.variable] = s.secret;
+  EXPECT_EQ(recoverVariables, variables);
+  EXPECT_FALSE(node(g, "wipe").recover);
 }
 
 // A hostile value must arrive as exactly one word, with nothing executed.

@@ -1921,6 +1921,55 @@ TEST(RedisWipe, PutsBackAReplicationCopyKilledHalfwayThenEmptiesWhatItWrote) {
   EXPECT_FALSE(fs::exists(journal.copyRecord(*target)));
 }
 
+// The record belongs to the step that copied (plan, step and run): that
+// step may copy again over what it wrote, and its undo empties every
+// database; another run's undo, months later, must not.
+TEST(RedisWipe, ActsOnTheRecordOfItsOwnStepAndRunOnly) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillWithEveryType(*source);
+  source->run({"SET", "in-db-3", "three"}, 3);
+  JournalFolder journal;
+  const auto step = [&](const std::string& run, std::vector<std::string> variables) {
+    variables.insert(variables.end(), {"MIG_PLAN=move", "MIG_STEP=cache_copy", "MIG_RUN=" + run});
+    return withJournal(variables, journal);
+  };
+  const std::vector<std::string> copyArgs = {"redis-copy",  "--from",   source->url(), "--to",
+                                             target->url(), "--method", "replication"};
+
+  ASSERT_EQ(runDriver(copyArgs, step("1", copyEnvironment(*source, *target))).exitCode, 0);
+  // Run again by the same step: db 3 is its own doing, not refused.
+  DriverRun again = runDriver(copyArgs, step("1", copyEnvironment(*source, *target)));
+  EXPECT_EQ(again.exitCode, 0) << again.err;
+  // Another run finds db 3 as any other data: the plan must allow it.
+  DriverRun otherRun = runDriver(copyArgs, step("2", copyEnvironment(*source, *target)));
+  EXPECT_EQ(otherRun.exitCode, 1);
+  EXPECT_NE(otherRun.err.find("the target also holds db 3 (1 key), which replication would "
+                              "replace"),
+            std::string::npos)
+      << otherRun.err;
+
+  // Another run's undo empties its own database only.
+  target->run({"SET", "written-later", "1"}, 3);
+  DriverRun notOurs = runDriver({"redis-wipe", "--db", target->url()},
+                                step("2", {"MIG_DB_PASSWORD=" + targetPassword()}));
+  ASSERT_EQ(notOurs.exitCode, 0) << notOurs.err;
+  EXPECT_EQ(notOurs.out, "emptied " + address(*target) + "/0 (3,010 keys)\n");
+  EXPECT_EQ(target->cli({"DBSIZE"}, 3), "2\n");
+  EXPECT_TRUE(fs::exists(journal.copyRecord(*target)));
+
+  // The copying run's undo empties every database the replication wrote.
+  DriverRun ours = runDriver({"redis-wipe", "--db", target->url()},
+                             step("1", {"MIG_DB_PASSWORD=" + targetPassword()}));
+  ASSERT_EQ(ours.exitCode, 0) << ours.err;
+  EXPECT_EQ(lines(ours.out)[0], "emptied every database of " + address(*target) +
+                                    " (2 keys): the copy by replication from " + address(*source) +
+                                    " wrote them all");
+  EXPECT_EQ(keyspaceOf(*target), "# Keyspace\n");
+  EXPECT_FALSE(fs::exists(journal.copyRecord(*target)));
+}
+
 // A copy run again after one cut short puts the target back first, then
 // copies as asked (where it used to refuse: "already a replica").
 TEST(RedisCopy, RunAgainAfterAKilledReplicationCopyPutsTheTargetBackFirst) {
@@ -2135,9 +2184,10 @@ TEST(RedisCompare, TtlHeavyDataComparesEqualAfterAGoodCopy) {
 
     DriverRun parity = compare(*source, *target);
     EXPECT_EQ(parity.exitCode, 0) << parity.out << parity.err;
-    EXPECT_TRUE(std::regex_match(
-        parity.out, std::regex("equal: 1,000 keys in .*; [0-9,]+ keys? expired while compared, "
-                               "not counted \\([0-9.]+s\\)\n")))
+    EXPECT_TRUE(
+        std::regex_match(parity.out, std::regex("equal: 1,000 keys \\(as SCAN finds them\\) in .*; "
+                                                "[0-9,]+ keys? expired while compared, "
+                                                "not counted \\([0-9.]+s\\)\n")))
         << parity.out;
   }
 }
@@ -2162,7 +2212,8 @@ TEST(RedisCompare, ReportsParityInOneLine) {
   DriverRun run = compare(*a, *b);
   EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
   EXPECT_TRUE(std::regex_match(
-      run.out, std::regex("equal: 5 keys in 127.0.0.1:" + std::to_string(a->port()) +
+      run.out, std::regex("equal: 5 keys \\(as SCAN finds them\\) in 127.0.0.1:" +
+                          std::to_string(a->port()) +
                           "/0 \\(a\\) and 127.0.0.1:" + std::to_string(b->port()) +
                           "/0 \\(b\\), same types, values, stream groups and ttls \\(within "
                           "5s\\); same function libraries \\(0\\); 0 keys expired while "
@@ -2252,7 +2303,7 @@ TEST(RedisCompare, TtlsAgreeWithinTheToleranceWhichIsAnOption) {
 
   DriverRun lenient = compare(*a, *b);
   EXPECT_EQ(lenient.exitCode, 0) << lenient.out;
-  EXPECT_TRUE(lenient.out.starts_with("equal: 1 key in ")) << lenient.out;
+  EXPECT_TRUE(lenient.out.starts_with("equal: 1 key (as SCAN finds them) in ")) << lenient.out;
 
   for (const std::string tolerance : {"1s", "2500ms"}) {
     DriverRun strict =
@@ -2298,9 +2349,9 @@ TEST(RedisCompare, ExpiredKeysAreNeitherCountedNorDifferences) {
 
   DriverRun run = compare(*a, *b);
   EXPECT_EQ(run.exitCode, 0) << run.out;
-  EXPECT_TRUE(std::regex_match(
-      run.out, std::regex("equal: 1 key in .*; same function libraries \\(0\\); 1 key expired "
-                          "while compared, not counted \\([0-9.]+s\\)\n")))
+  EXPECT_TRUE(std::regex_match(run.out, std::regex("equal: 1 key \\(as SCAN finds them\\) in .*; "
+                                                   "same function libraries \\(0\\); 1 key expired "
+                                                   "while compared, not counted \\([0-9.]+s\\)\n")))
       << run.out;
 }
 
@@ -2356,7 +2407,8 @@ TEST_P(RedisCompareExpiry, CountsTheKeyAsExpiredNotAsADifference) {
                             {"MIG_A_PASSWORD=" + a->password(), "MIG_B_PASSWORD=" + b->password()});
   EXPECT_EQ(run.exitCode, 0) << run.err;
   EXPECT_TRUE(std::regex_match(
-      run.out, std::regex("equal: 1 key in " + address(*a) + "/0 \\(a\\) and " + proxy.address() +
+      run.out, std::regex("equal: 1 key \\(as SCAN finds them\\) in " + address(*a) +
+                          "/0 \\(a\\) and " + proxy.address() +
                           "/0 \\(b\\), same types, values, stream groups and ttls \\(within 5s\\); "
                           "same function libraries \\(0\\); 1 key expired while compared, not "
                           "counted \\([0-9.]+s\\)\n")))

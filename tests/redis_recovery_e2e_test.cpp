@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "test_support.h"
@@ -68,11 +69,17 @@ class RedisRecoveryTest : public ::testing::Test {
     ASSERT_EQ(cli(*source_, {"DBSIZE"}), std::to_string(keys));
   }
 
-  /// The source sends its snapshot slowly (2 ms a key): a copy of 3,000
-  /// keys replicates for seconds, long enough to be killed halfway.
-  void slowDownTheSync() {
-    ASSERT_EQ(cli(*source_, {"CONFIG", "SET", "rdb-key-save-delay", "2000"}), "OK");
+  /// The source sends its snapshot slowly (`microseconds` a key, 2 ms by
+  /// default): a copy of 3,000 keys replicates for seconds, long enough to
+  /// be killed halfway.
+  void slowDownTheSync(int microseconds = 2000) {
+    ASSERT_EQ(cli(*source_, {"CONFIG", "SET", "rdb-key-save-delay", std::to_string(microseconds)}),
+              "OK");
     ASSERT_EQ(cli(*source_, {"CONFIG", "SET", "repl-diskless-sync-delay", "0"}), "OK");
+    // The target answers clients after every kilobyte it loads (Redis's
+    // default: every 2 MB, seconds here), so that it can be put back.
+    ASSERT_EQ(cli(*target_, {"CONFIG", "SET", "loading-process-events-interval-bytes", "1024"}),
+              "OK");
   }
 
   std::string planText(const std::string& method, const std::string& extraSteps = "") const {
@@ -133,6 +140,21 @@ plan cache_move {{
     return false;
   }
 
+  /// Starts `mig run` of plan.mig and kills it (kill -9) once the copy
+  /// has re-pointed the target; with `driverToo`, the copy's driver as
+  /// well, as a lost machine would.
+  void killTheRunMidReplication(bool driverToo) {
+    const pid_t runner = testing::startMig(dir_, {"run", "plan.mig"}, "run.out");
+    ASSERT_TRUE(waitUntilTargetReplicates()) << testing::readFile(dir_ / "run.out");
+    ::kill(runner, SIGKILL);
+    EXPECT_EQ(testing::exitStatusOf(runner), 128 + SIGKILL);
+    if (!driverToo) return;
+    testing::runCommand(fmt::format(
+        "pkill -KILL -f 'driver redis-copy .*127.0.0.1:{}/' ; sleep 0.2", target_->port()));
+    ASSERT_NE(cli(*target_, {"INFO", "replication"}).find("role:slave"), std::string::npos)
+        << "nothing has put the target back yet";
+  }
+
   /// The target as it was before the copy: a master, its own masterauth,
   /// no key in any database, no function library.
   void expectTargetAsBefore() {
@@ -165,12 +187,9 @@ plan cache_move {{
 // database the replication wrote and the function library it brought.
 TEST_F(RedisRecoveryTest, KillingTheRunnerDuringAReplicationCopyLeavesNoReplicaBehind) {
   fillSource(3000);
-  slowDownTheSync();
+  slowDownTheSync(5000);  // 15 s: still syncing when the resume comes
   testing::writeFile(dir_ / "plan.mig", planText("replication"));
-  const pid_t runner = testing::startMig(dir_, {"run", "plan.mig"}, "run.out");
-  ASSERT_TRUE(waitUntilTargetReplicates()) << testing::readFile(dir_ / "run.out");
-  ::kill(runner, SIGKILL);
-  EXPECT_EQ(testing::exitStatusOf(runner), 128 + SIGKILL);
+  killTheRunMidReplication(false);
   // Longer than the driver's progress interval (5 s): it writes to the
   // pipe whose reader is gone, which used to kill it with SIGPIPE.
   std::this_thread::sleep_for(6s);
@@ -178,6 +197,18 @@ TEST_F(RedisRecoveryTest, KillingTheRunnerDuringAReplicationCopyLeavesNoReplicaB
   auto resumed = mig("resume plan.mig");
   EXPECT_EQ(resumed.exitCode, 7) << resumed.output;
   EXPECT_NE(resumed.output.find("cache_copy"), std::string::npos) << resumed.output;
+  // What the driver said once its runner was gone, shown by the resume:
+  // the resume stopped it (SIGTERM), and it put the target back.
+  EXPECT_TRUE(std::regex_search(
+      resumed.output,
+      std::regex("mig: warning: step cache_copy \\(pid [0-9]+\\), after its runner was "
+                 "gone:\n(redis-copy: waiting for .*\n)*mig driver redis-copy: stopped by "
+                 "SIGTERM while 127\\.0\\.0\\.1:" +
+                 std::to_string(target_->port()) + " was syncing .*; replication stopped\n")))
+      << resumed.output;
+  EXPECT_FALSE(fs::exists(dir_ / ".mig" / "orphaned" / "cache_move") &&
+               !fs::is_empty(dir_ / ".mig" / "orphaned" / "cache_move"))
+      << "shown once, then removed";
   EXPECT_NE(cli(*target_, {"INFO", "replication"}).find("role:master"), std::string::npos)
       << "the target still replicates after resume";
   EXPECT_EQ(cli(*target_, {"CONFIG", "GET", "masterauth"}),
@@ -197,14 +228,7 @@ TEST_F(RedisRecoveryTest, RollbackRepairsAReplicationCopyKilledWithItsRunner) {
   fillSource(3000);
   slowDownTheSync();
   testing::writeFile(dir_ / "plan.mig", planText("replication"));
-  const pid_t runner = testing::startMig(dir_, {"run", "plan.mig"}, "run.out");
-  ASSERT_TRUE(waitUntilTargetReplicates()) << testing::readFile(dir_ / "run.out");
-  ::kill(runner, SIGKILL);
-  EXPECT_EQ(testing::exitStatusOf(runner), 128 + SIGKILL);
-  auto killed = testing::runCommand(fmt::format(
-      "pkill -KILL -f 'driver redis-copy .*127.0.0.1:{}/' ; sleep 0.2", target_->port()));
-  EXPECT_NE(cli(*target_, {"INFO", "replication"}).find("role:slave"), std::string::npos)
-      << "nothing has put the target back yet";
+  killTheRunMidReplication(true);
 
   auto rolledBack = mig("rollback plan.mig");
   EXPECT_EQ(rolledBack.exitCode, 0) << rolledBack.output;
@@ -218,6 +242,39 @@ TEST_F(RedisRecoveryTest, RollbackRepairsAReplicationCopyKilledWithItsRunner) {
       log.output.find("emptied every database of 127.0.0.1:" + std::to_string(target_->port())),
       std::string::npos)
       << log.output;
+  expectNoPasswordPrinted();
+}
+
+// Runner and driver both killed: resume runs the copy's `recover` before it
+// decides anything, which puts the target back and says so; only then does
+// it ask about the step (a --mark-done no longer leaves a replica behind).
+TEST_F(RedisRecoveryTest, ResumeRepairsAReplicationCopyKilledWithItsRunnerBeforeAsking) {
+  fillSource(3000);
+  slowDownTheSync();
+  testing::writeFile(dir_ / "plan.mig", planText("replication"));
+  killTheRunMidReplication(true);
+
+  auto resumed = mig("resume plan.mig");
+  EXPECT_EQ(resumed.exitCode, 7) << resumed.output;
+  EXPECT_NE(resumed.output.find("step cache_copy was interrupted: recovering first: "
+                                "redis.copy(from: cache_old, to: cache_new, method: replication)"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("was cut short before it put the target back"), std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find(fmt::format("127.0.0.1:{} is a master again, with its masterauth",
+                                            target_->port())),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_NE(cli(*target_, {"INFO", "replication"}).find("role:master"), std::string::npos);
+  EXPECT_EQ(cli(*target_, {"CONFIG", "GET", "masterauth"}),
+            std::string("masterauth\n") + kOwnMasterauth);
+
+  // Marked done, the run ends with the target a master holding the copy.
+  auto done = mig("resume plan.mig --mark-done cache_copy");
+  EXPECT_EQ(done.exitCode, 0) << done.output;
+  EXPECT_NE(done.output.find("nothing to recover"), std::string::npos) << done.output;
+  EXPECT_NE(cli(*target_, {"INFO", "replication"}).find("role:master"), std::string::npos);
   expectNoPasswordPrinted();
 }
 

@@ -443,6 +443,50 @@ TEST(Scheduler, ResumeDecidesInterruptedSteps) {
   EXPECT_EQ(h.runner.started, (std::vector<std::string>{"is checked done", "again"}));
 }
 
+/// `graph` with `step`'s action given a `recover` command `script`.
+graph::Graph withRecover(graph::Graph graph, const std::string& step, const std::string& script) {
+  for (graph::Node& node : graph.nodes) {
+    if (node.id != step) continue;
+    node.recover = node.run;
+    node.recover->script = script;
+    node.recover->call = "recover " + step;
+  }
+  return graph;
+}
+
+TEST(Scheduler, ResumeRecoversAnInterruptedStepBeforeDecidingAboutIt) {
+  Harness h(withRecover(compilePlan("  phase migration {\n    step unsure = sh(\"unsure\")\n"
+                                    "    step plain = sh(\"plain\")\n  }\n"),
+                        "unsure", "put unsure back"));
+  for (const char* step : {"unsure", "plain"}) {
+    ASSERT_TRUE(
+        h.journal->processStarted(h.runId, step, ProcessKind::Run, 1, 0, "", StepState::Running));
+  }
+  // Recovery runs whatever the operator chose, and before it counts.
+  RunReport chosen = h.scheduler().decideInterrupted(
+      {{"unsure", ResumeChoice::MarkDone}, {"plain", ResumeChoice::MarkDone}});
+  EXPECT_EQ(chosen.result, RunResult::Succeeded) << chosen.message;
+  EXPECT_EQ(h.runner.started, std::vector<std::string>{"put unsure back"});
+  EXPECT_EQ(h.state("unsure"), "done");
+}
+
+TEST(Scheduler, AFailedRecoveryLeavesTheStepUndecidedWhateverTheChoice) {
+  Harness h(withRecover(compilePlan("  phase migration {\n    step unsure = sh(\"unsure\")\n  }\n"),
+                        "unsure", "put unsure back"));
+  ASSERT_TRUE(
+      h.journal->processStarted(h.runId, "unsure", ProcessKind::Run, 1, 0, "", StepState::Running));
+  h.runner.behave = [](const std::string& script, int) {
+    return Behaviour{script == "put unsure back" ? 1 : 0};
+  };
+  RunReport decisions = h.scheduler().decideInterrupted({{"unsure", ResumeChoice::MarkDone}});
+  EXPECT_EQ(decisions.result, RunResult::NeedsDecision);
+  ASSERT_EQ(decisions.undecided.size(), 1u);
+  EXPECT_NE(decisions.undecided[0].find("its recovery failed: exit code 1"), std::string::npos)
+      << decisions.undecided[0];
+  EXPECT_EQ(h.state("unsure"), "running");
+  EXPECT_EQ(h.runner.started, std::vector<std::string>{"put unsure back"});
+}
+
 TEST(Scheduler, CheckThatCannotBePreparedDoesNotMarkTheStepDone) {
   Harness h(compilePlan("  phase migration {\n"
                         "    step checked {\n      do    sh(\"checked\")\n      check \"is checked done\"\n    }\n"

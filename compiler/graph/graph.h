@@ -56,6 +56,9 @@ struct Node {
   Command run;
   std::optional<Command> undo;
   std::optional<Command> check;
+  /// The action's `recover`: run by resume, before it decides about the
+  /// step when it was interrupted, to bring back a consistent state.
+  std::optional<Command> recover;
   std::optional<int64_t> timeoutMs;
   int retry = 0;
   int64_t delayMs = 0;

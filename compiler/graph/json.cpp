@@ -158,6 +158,7 @@ Json graphJson(const Graph& graph, Purpose purpose) {
       entry["idempotent"] = n.idempotent;
       // Only where set: plans without online migrations keep their hash.
       if (!n.undoneBy.empty()) entry["undoneBy"] = n.undoneBy;
+      if (n.recover) entry["recover"] = commandJson(*n.recover, purpose);
       entry["window"] = n.window.empty() ? Json(nullptr) : Json(n.window);
       entry["onWindowEnd"] = n.onWindowEnd;
       if (!n.host.empty()) entry["host"] = n.host;
@@ -468,6 +469,7 @@ std::optional<Graph> fromJson(std::string_view text, std::string& error) {
         node.estimateMs = r.nullableInteger(n, at, "estimateMs");
         node.idempotent = r.boolean(n, at, "idempotent");
         if (n.contains("undoneBy")) node.undoneBy = r.string(n, at, "undoneBy");
+        if (n.contains("recover")) node.recover = readOptionalCommand(r, n, at, "recover");
         node.window = r.nullableString(n, at, "window");
         node.onWindowEnd = r.string(n, at, "onWindowEnd");
         if (n.contains("host")) node.host = r.string(n, at, "host");

@@ -137,6 +137,9 @@ class Lowerer {
     node.run = expand(step.run);
     if (step.undo) node.undo = expand(*step.undo);
     if (step.check) node.check = expand(*step.check);
+    if (step.run.action && step.run.action->recover.isSet()) {
+      node.recover = expand(step.run, step.run.action->recover);
+    }
     node.timeoutMs = step.timeoutMs;
     node.retry = step.retry;
     node.delayMs = step.delayMs.value_or(0);
@@ -347,7 +350,11 @@ class Lowerer {
 
   // ---------------------------------------------------------------- commands
 
-  graph::Command expand(const sema::Call& call) {
+  graph::Command expand(const sema::Call& call) { return expand(call, call.action->run); }
+
+  /// The command of `call` whose script is `run`: the action's `run`, or
+  /// its `recover`.
+  graph::Command expand(const sema::Call& call, const Value& run) {
     const sema::Action& action = *call.action;
     CallScope scope{&action, &call.args};
     graph::Command command;
@@ -358,7 +365,6 @@ class Lowerer {
     command.requiredCommands = action.requiredCommands;
 
     // The script.
-    const Value& run = action.run;
     if (run.tag == Value::Tag::Ref && run.ref.to == Ref::To::Parameter) {
       const Value* value = scope.argument(*run.ref.parameter);
       command.script = value ? commandText(*value) : "";

@@ -180,6 +180,11 @@ struct Action {
   std::string undoneWith;
   Range undoneWithRange;
   Value run;  ///< a command template, or a reference to a `command` parameter
+  /// `recover "..."`: a command template that brings back a consistent
+  /// state after the action was cut short (its runner and process killed),
+  /// run by `mig resume` before it decides about the interrupted step. Unset
+  /// (Tag::None) for most actions.
+  Value recover;
   std::vector<EnvBinding> env;
   Range nameRange;
   Range range;

@@ -284,10 +284,15 @@ class SchemaBuilder {
         hasRun = true;
         if (!value) continue;
         action->run = values_.check(*value, Type::of(Tag::Command), actionScope);
+      } else if (attr.name.text == "recover") {
+        if (!value) continue;
+        action->recover = values_.check(*value, Type::of(Tag::Command), actionScope);
       } else {
-        diags_.report(diag::Rule::UnknownAttribute, attr.name.range,
-                      fmt::format("an action takes requires, effect, undone_with, run and env, not '{}'",
-                                  attr.name.text));
+        diags_.report(
+            diag::Rule::UnknownAttribute, attr.name.range,
+            fmt::format(
+                "an action takes requires, effect, undone_with, run, recover and env, not '{}'",
+                attr.name.text));
       }
     }
     if (!hasRun) {

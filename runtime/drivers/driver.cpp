@@ -84,6 +84,7 @@ int runDriver(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"redis-unsync", redisUnsync},
       {"redis-cutover", redisCutover},
       {"redis-wipe", redisWipe},
+      {"redis-copy-recover", redisCopyRecover},
       {"redis-inventory", redisInventory},
       {"mysql-inventory", mysqlInventory},
       {"mysql-copy", mysqlCopy},

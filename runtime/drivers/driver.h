@@ -65,6 +65,7 @@ int redisSync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisUnsync(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisCutover(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisWipe(const DriverArgs& args, std::ostream& out, std::ostream& err);
+int redisCopyRecover(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisInventory(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err);
 int mysqlInventory(const DriverArgs& args, std::ostream& out, std::ostream& err);

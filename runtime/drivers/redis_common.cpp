@@ -223,6 +223,8 @@ std::optional<ServerFacts> serverFacts(Connection& connection, std::string& erro
                      infoField(*cluster, "cluster_enabled") == "1",
                      number("used_memory"),
                      number("used_memory_startup"),
+                     number("mem_replication_backlog") + number("mem_clients_slaves") +
+                         number("mem_clients_normal") + number("mem_aof_buffer"),
                      number("maxmemory"),
                      infoField(*memory, "maxmemory_policy"),
                      keyspace(*keys)};

@@ -152,6 +152,9 @@ struct ServerFacts {
   bool clusterMode = false;               ///< cluster_enabled:1
   int64_t usedMemory = 0;                 ///< bytes
   int64_t startupMemory = 0;              ///< bytes an empty server uses (used_memory_startup)
+  /// Bytes of used_memory that are buffers, not data: the replication
+  /// backlog, clients' buffers, the AOF buffer.
+  int64_t bufferMemory = 0;
   int64_t maxmemory = 0;                  ///< bytes; 0: no limit
   std::string evictionPolicy;             ///< maxmemory_policy: "noeviction", "allkeys-lru", ...
   std::map<int, DatabaseKeys> databases;  ///< every non-empty database

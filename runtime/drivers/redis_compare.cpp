@@ -478,7 +478,8 @@ int redisCompare(const DriverArgs& args, std::ostream& out, std::ostream& err) {
       counted(comparison.expired(), "key", "keys") + " expired while compared, not counted";
   if (differences == 0) {
     reporter.say(
-        fmt::format("equal: {} in {}, same types, values, stream groups and ttls (within {}); same "
+        fmt::format("equal: {} (as SCAN finds them) in {}, same types, values, stream groups and "
+                    "ttls (within {}); same "
                     "function libraries ({}); {} ({})",
                     counted(comparison.keysInA(), "key", "keys"), names, toleranceText(tolerance),
                     comparison.libraries(), expired, duration(secondsSince(start))));

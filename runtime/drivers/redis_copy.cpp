@@ -146,6 +146,7 @@ std::optional<SyncRecord> recordOfCopy(const Endpoint& from, const Endpoint& to,
                                        const std::optional<SyncRecord>& previous,
                                        std::string& error) {
   SyncRecord record;
+  record.owner = copyOwner();
   record.target = to.address();
   record.source = from.address();
   const bool replication = ends.method == CopyMethod::kReplication;
@@ -246,7 +247,14 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   // else: the target may still replicate the source.
   std::optional<SyncRecord> previous = readCopyRecord(*to, reporter, error);
   if (!error.empty()) return reporter.fail(error);
+  // Another step's copy (another plan, an earlier run) is not this one's
+  // to put back or build on; this copy's record replaces it.
+  if (previous && !ownRecord(*previous)) previous.reset();
   const bool repairing = previous && previous->replicating;
+  // Databases this step's earlier copy by replication wrote are its own to
+  // replace again.
+  const bool replacesItsOwn =
+      previous && previous->method == "replication" && previous->source == from->address();
   if (repairing) {
     auto target = openEndpoint(*to, toPassword, error);
     if (!target) return reporter.fail(error);
@@ -255,8 +263,8 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     }
   }
   Problems problems;
-  Ends ends = prepare(*from, *to, fromPassword, toPassword, *method, replaceOthers == "true",
-                      reporter, problems);
+  Ends ends = prepare(*from, *to, fromPassword, toPassword, *method,
+                      replaceOthers == "true" || replacesItsOwn, reporter, problems);
   std::optional<SyncRecord> record;
   if (problems.empty()) {
     record = recordOfCopy(*from, *to, ends, previous, error);
@@ -266,9 +274,9 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     for (const std::string& problem : problems) reporter.fail(problem);
     // A repaired target holds what the cut-short copy wrote: its undo runs.
     if (!repairing) reportNothingChanged();
-    return reporter.fail(fmt::format("nothing was copied: {} found before any change to {}",
-                                     counted(problems.size(), "problem", "problems"),
-                                     to->describe()));
+    return reporter.fail(fmt::format(
+        "nothing was copied: {} found {} {}", counted(problems.size(), "problem", "problems"),
+        repairing ? "once it had put back" : "before any change to", to->describe()));
   }
   sayWhatIsCopied(*from, ends, reporter);
   const std::string recordPath = copyRecordPath(*to);

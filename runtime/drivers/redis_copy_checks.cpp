@@ -299,8 +299,8 @@ void checkCapacity(const ServerFacts& sourceFacts, const ServerFacts& targetFact
   // The share of a server's data that `db`'s keys take (all of it when
   // the copy replaces every database), or the rest of it.
   const auto share = [&](const ServerFacts& facts, std::optional<int> db, bool ofDb) {
-    const double data =
-        static_cast<double>(std::max<int64_t>(facts.usedMemory - facts.startupMemory, 0));
+    const double data = static_cast<double>(
+        std::max<int64_t>(facts.usedMemory - facts.startupMemory - facts.bufferMemory, 0));
     if (!db) return ofDb ? data : 0.0;
     int64_t all = 0;
     for (const auto& [number, keys] : facts.databases) all += keys.keys;

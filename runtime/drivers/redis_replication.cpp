@@ -33,6 +33,8 @@ constexpr auto kPutBackRetry = std::chrono::milliseconds(20);
 /// than waiting out the step's timeout for a source that is gone.
 constexpr auto kSourceCheckInterval = std::chrono::milliseconds(1000);
 constexpr auto kSourceGoneAfter = std::chrono::seconds(10);
+/// One PING's (and connection's) wait for the source.
+constexpr auto kSourceAnswerWithin = std::chrono::milliseconds(3000);
 
 // ---------------------------------------------------------------------------
 // Stop signals
@@ -447,7 +449,10 @@ class ReplicationCopy {
       if (!started) {
         // The source lists the target once it has connected, authenticated
         // and asked for a sync; until then the target's data is untouched.
+        // A source that does not answer ends the wait as a dead one does.
+        source_.setIoTimeout(kSourceGoneAfter);
         auto replicas = replicaCount(source_, error_);
+        source_.setIoTimeout(ConnectOptions{}.ioTimeout);
         if (!replicas) return Waited::kFailed;
         started = *replicas > replicasBefore_;
         if (!started && Clock::now() - start_ > options_.startWithin) return Waited::kNotStarted;
@@ -465,20 +470,29 @@ class ReplicationCopy {
   }
 
   /// Whether the source has not answered a PING (asked at most every
-  /// kSourceCheckInterval, through a new connection when the old one
-  /// broke) for kSourceGoneAfter.
+  /// kSourceCheckInterval) for kSourceGoneAfter. Through a connection of
+  /// its own, opened again after a failure, so that a source slow to
+  /// answer while it forks for the snapshot does not break the one the
+  /// copy goes on with.
   bool sourceGone() {
     if (Clock::now() - lastSourceCheck_ < kSourceCheckInterval) return false;
     lastSourceCheck_ = Clock::now();
     std::string failure;
-    auto pong =
-        reconnectingSource_.command({"PING"}, lastSourceCheck_ + kSourceCheckInterval, failure);
+    if (pinger_ == nullptr || pinger_->failed()) {
+      ConnectOptions connect;
+      connect.password = sourcePassword_.value;
+      connect.passwordSource = sourcePassword_.source;
+      connect.connectTimeout = kSourceAnswerWithin;
+      connect.ioTimeout = kSourceAnswerWithin;
+      pinger_ = Connection::open(from(), connect, failure);
+    }
+    auto pong = pinger_ ? pinger_->command({"PING"}) : std::nullopt;
     if (pong && !pong->isError()) {
       sourceSilentSince_.reset();
       return false;
     }
-    sourceSilence_ =
-        pong ? commandFailed("PING", reconnectingSource_.connection(), *pong) : failure;
+    if (pinger_) failure = pong ? commandFailed("PING", *pinger_, *pong) : pinger_->error();
+    sourceSilence_ = failure;
     if (!sourceSilentSince_) sourceSilentSince_ = lastSourceCheck_;
     return Clock::now() - *sourceSilentSince_ >= kSourceGoneAfter;
   }
@@ -488,12 +502,15 @@ class ReplicationCopy {
   /// back by the next redis-copy or redis-wipe. False with error_ set.
   bool recordReplicating() {
     if (options_.record == nullptr) return true;
-    options_.record->settings = {{"masterauth", saved_.masterauth},
-                                 {"masteruser", saved_.masteruser},
-                                 {"repl-diskless-load", saved_.disklessLoad}};
-    options_.record->replicating = true;
-    error_ = writeSyncRecord(options_.recordPath, *options_.record);
-    return error_.empty();
+    SyncRecord replicating = *options_.record;
+    replicating.settings = {{"masterauth", saved_.masterauth},
+                            {"masteruser", saved_.masteruser},
+                            {"repl-diskless-load", saved_.disklessLoad}};
+    replicating.replicating = true;
+    error_ = writeSyncRecord(options_.recordPath, replicating);
+    if (!error_.empty()) return false;
+    *options_.record = std::move(replicating);
+    return true;
   }
 
   /// "" when the target is back as it was (and its record says so);
@@ -517,7 +534,10 @@ class ReplicationCopy {
   /// A failure before the target was re-pointed: auto copies by dump.
   ReplicationResult notRepointed() {
     if (std::string notBack = putBack(); !notBack.empty()) return fail(error_ + "; and " + notBack);
-    if (!options_.fallBack) return fail(error_ + "; the target is as it was");
+    if (!options_.fallBack) {
+      reportNothingChanged();
+      return fail(error_ + "; the target is as it was");
+    }
     reporter_.say(fmt::format("replication could not start: {}; the target is as it was", error_));
     return ReplicationResult::kNotStarted;
   }
@@ -529,7 +549,10 @@ class ReplicationCopy {
         std::chrono::duration<double>(options_.startWithin).count(), state_, from().address());
     if (std::string notBack = putBack(); !notBack.empty())
       return fail(message + "; and " + notBack);
-    if (!options_.fallBack) return fail(message + "; the target is as it was");
+    if (!options_.fallBack) {
+      reportNothingChanged();
+      return fail(message + "; the target is as it was");
+    }
     reporter_.say(message + "; the target is as it was");
     return ReplicationResult::kNotStarted;
   }
@@ -583,6 +606,7 @@ class ReplicationCopy {
   std::string error_;
   Clock::time_point lastSourceCheck_;
   std::optional<Clock::time_point> sourceSilentSince_;
+  std::unique_ptr<Connection> pinger_;  ///< the source, for sourceGone
   std::string sourceSilence_;  ///< why the source's last PING failed
 };
 

@@ -482,7 +482,7 @@ std::string standDown(Connection& target, const std::optional<SyncRecord>& recor
       notBack(error, fmt::format("CONFIG SET {} {}", setting.name, byHand(setting, recordPath)));
     }
   }
-  if (commands.empty()) return record ? removeSyncRecord(recordPath) : "";
+  if (commands.empty()) return record && !how.keepRecord ? removeSyncRecord(recordPath) : "";
   return fmt::format("{} is not as it was before the sync ({}): run on it {}",
                      target.endpoint().address(), why, text::joined(commands, "; "));
 }

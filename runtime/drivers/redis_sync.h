@@ -100,8 +100,12 @@ struct SyncRecord {
   std::vector<SavedSetting> settings;  ///< in the order sync changed them
 
   // redis-copy's record only.
-  std::string
-      method;  ///< "replication" (every database written) or "dump" (db only); "" for a sync
+  /// The step that copied, "PLAN STEP RUN" (MIG_PLAN, MIG_STEP, MIG_RUN);
+  /// "" outside a run. Only that step's undo and reruns act on the record.
+  std::string owner;
+  /// "replication" (every database written) or "dump" (its database only);
+  /// "" for a sync.
+  std::string method;
   int db = 0;  ///< the database of the target's URL
   /// The target replicates (or may replicate) the source: the copy was
   /// cut short before it put the target back.
@@ -142,6 +146,15 @@ std::string removeSyncRecord(const std::string& path);
 /// `error` set when it would not say.
 std::optional<std::string> functionLibraries(Connection& server, std::string& error);
 
+/// The step this driver runs for, as a copy's record names its owner:
+/// "PLAN STEP RUN" from MIG_PLAN, MIG_STEP and MIG_RUN; "" outside a run.
+std::string copyOwner();
+
+/// Whether `record` is this step's (a rerun's or its undo's) to act on: a
+/// copy of the same plan, step and run; any record outside a run (a driver
+/// run by hand acts on what it finds).
+bool ownRecord(const SyncRecord& record);
+
 /// The record of the last copy into `target` (copyRecordPath), its
 /// recorded password masked by the reporter; nullopt when there is none,
 /// or with `error` set when it cannot be read.
@@ -165,6 +178,8 @@ struct StandDown {
   Clock::time_point deadline;
   /// Says what is waited for, every few seconds, while the target loads.
   Reporter* reporter = nullptr;
+  /// The record stays once all is back (a copy's, which its undo needs).
+  bool keepRecord = false;
 };
 
 /// The target a master again (when it is a replica), then every setting of

@@ -11,7 +11,8 @@
 //   setting masterauth old%20secret
 //   setting replica-read-only no
 //
-// redis-copy's record (redis-copy-HOST-PORT.state) adds `method`, `db`,
+// redis-copy's record (redis-copy-HOST-PORT.state) adds `owner` (the
+// plan, step and run that copied), `method`, `db`,
 // `replicating yes|no` and `functions PAYLOAD` (the target's FUNCTION DUMP
 // before mig's first copy into it).
 
@@ -134,7 +135,9 @@ std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& e
     return std::nullopt;
   }
   SyncRecord record;
+  size_t number = 0;
   for (const std::string& line : text::lines(text)) {
+    ++number;
     if (line.empty() || line.starts_with('#')) continue;
     const size_t space = line.find(' ');
     const std::string name = line.substr(0, space);
@@ -148,11 +151,12 @@ std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& e
         record.settings.push_back({std::string(rest.substr(0, split)), std::move(*value)});
         continue;
       }
-    } else if ((name == "target" || name == "source" || name == "method") &&
+    } else if ((name == "target" || name == "source" || name == "method" || name == "owner") &&
                (value = unescaped(rest))) {
       (name == "target"   ? record.target
        : name == "source" ? record.source
-                          : record.method) = std::move(*value);
+       : name == "method" ? record.method
+                          : record.owner) = std::move(*value);
       continue;
     } else if (name == "db" && !rest.empty() &&
                std::all_of(rest.begin(), rest.end(), [](char c) { return std::isdigit(c); })) {
@@ -166,8 +170,8 @@ std::optional<SyncRecord> readSyncRecord(const std::string& path, std::string& e
       record.functionsBefore = std::move(*value);
       continue;
     }
-    error =
-        fmt::format("{} is not a record of mig's Redis drivers (line '{}')", path, foreign(line));
+    // Not the line itself: it may hold the recorded masterauth.
+    error = fmt::format("{} is not a record of mig's Redis drivers (line {})", path, number);
     return std::nullopt;
   }
   return record;
@@ -181,8 +185,8 @@ std::string writeSyncRecord(const std::string& path, const SyncRecord& record) {
   std::string text = std::string(record.method.empty() ? kSyncHeader : kCopyHeader) + "\n";
   text += fmt::format("target {}\nsource {}\n", escaped(record.target), escaped(record.source));
   if (!record.method.empty()) {
-    text += fmt::format("method {}\ndb {}\nreplicating {}\n", escaped(record.method), record.db,
-                        record.replicating ? "yes" : "no");
+    text += fmt::format("owner {}\nmethod {}\ndb {}\nreplicating {}\n", escaped(record.owner),
+                        escaped(record.method), record.db, record.replicating ? "yes" : "no");
     if (record.functions) text += fmt::format("functions {}\n", escaped(record.functionsBefore));
   }
   for (const SavedSetting& setting : record.settings) {

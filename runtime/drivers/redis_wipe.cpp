@@ -12,9 +12,15 @@
 //   (FUNCTION RESTORE of the recorded payload, or none).
 //
 // A target that is a replica for another reason is refused before any
-// change, naming its master: a replica refuses writes.
+// change, naming its master: a replica refuses writes. A record is acted
+// on only by the step that wrote it (its plan, step and run).
+//
+// Here too: the copy's record helpers (redis_sync.h) and redis-copy-recover,
+// the `recover` of redis.copy that mig resume runs first.
 
 #include <fmt/format.h>
+
+#include <cstdlib>
 
 #include "runtime/drivers/redis_sync.h"
 
@@ -61,11 +67,13 @@ std::string putFunctionsBack(Connection& target, const SyncRecord& record, Repor
     reporter.say("function libraries as before the copy");
     return "";
   }
-  if (!call(target, {"FUNCTION", "FLUSH", "SYNC"}, error)) return error;
-  if (!record.functionsBefore.empty() &&
-      !call(target, {"FUNCTION", "RESTORE", record.functionsBefore}, error)) {
-    return error;
-  }
+  // One command each way: a refused RESTORE leaves the libraries as they were.
+  const bool restored =
+      record.functionsBefore.empty()
+          ? call(target, {"FUNCTION", "FLUSH", "SYNC"}, error).has_value()
+          : call(target, {"FUNCTION", "RESTORE", record.functionsBefore, "FLUSH"}, error)
+                .has_value();
+  if (!restored) return error;
   reporter.say(record.functionsBefore.empty()
                    ? "function libraries the copy brought removed: the target had none"
                    : "function libraries put back as they were before the copy");
@@ -73,6 +81,22 @@ std::string putFunctionsBack(Connection& target, const SyncRecord& record, Repor
 }
 
 }  // namespace
+
+std::string copyOwner() {
+  const auto variable = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value == nullptr ? "" : value);
+  };
+  const std::string plan = variable("MIG_PLAN");
+  const std::string step = variable("MIG_STEP");
+  if (plan.empty() || step.empty()) return "";
+  return fmt::format("{} {} {}", plan, step, variable("MIG_RUN"));
+}
+
+bool ownRecord(const SyncRecord& record) {
+  const std::string owner = copyOwner();
+  return owner.empty() || record.owner == owner;
+}
 
 std::optional<std::string> functionLibraries(Connection& server, std::string& error) {
   auto list = server.command({"FUNCTION", "LIST"});
@@ -105,14 +129,26 @@ std::optional<SyncRecord> readCopyRecord(const Endpoint& target, Reporter& repor
 }
 
 std::string repairCutShortCopy(Connection& target, SyncRecord& record, Reporter& reporter) {
-  if (!record.replicating) return "";
+  if (!record.replicating || !ownRecord(record)) return "";
   const std::string path = copyRecordPath(target.endpoint());
+  // Only a replica of the copy's source is the copy's doing.
+  std::string error;
+  auto replication = info(target, "replication", error);
+  if (!replication) return error;
+  if (infoField(*replication, "role") != "master" &&
+      fmt::format("{}:{}", infoField(*replication, "master_host"),
+                  infoField(*replication, "master_port")) != record.source) {
+    return fmt::format(
+        "{} is {}, not of {} as the record of the copy cut short says ({}): "
+        "mig leaves it as it is",
+        target.endpoint().address(), roleText(*replication), record.source, path);
+  }
   reporter.say(fmt::format(
       "a copy by replication from {} into {} was cut short before it put the target back (its "
       "record: {}): putting it back now",
       record.source, target.endpoint().address(), path));
   if (std::string notBack =
-          standDown(target, record, path, {Clock::now() + kRepairWithin, &reporter});
+          standDown(target, record, path, {Clock::now() + kRepairWithin, &reporter, true});
       !notBack.empty()) {
     return notBack;
   }
@@ -152,6 +188,9 @@ int redisWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!target) return unchanged(error);
   std::optional<SyncRecord> record = readCopyRecord(*endpoint, reporter, error);
   if (!error.empty()) return unchanged(error);
+  // Another step's copy (another plan, or an earlier run) is not this
+  // undo's to act on: it empties its database only.
+  if (record && !ownRecord(*record)) record.reset();
   const bool repairing = record && record->replicating;
   if (record) {
     if (std::string notBack = repairCutShortCopy(*target, *record, reporter); !notBack.empty()) {
@@ -185,6 +224,41 @@ int redisWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
     if (std::string failure = removeSyncRecord(copyRecordPath(*endpoint)); !failure.empty()) {
       return reporter.fail(failure);
     }
+  }
+  return 0;
+}
+
+// redis-copy-recover: the `recover` of redis.copy, which mig resume runs
+// before it decides about a copy that was interrupted: a copy by
+// replication cut short (runner and driver killed) is put back, as the
+// next copy or wipe would; anything else is left alone.
+int redisCopyRecover(const DriverArgs& args, std::ostream& out, std::ostream& err) {
+  using namespace redis;
+  Reporter reporter("redis-copy-recover", out, err);
+  if (!onlyKnownOptions(args, {"from", "to"}, reporter)) return 2;
+  auto fromUrl = args.require("from", err);
+  auto toUrl = args.require("to", err);
+  if (!fromUrl || !toUrl) return 2;
+  std::string error;
+  auto to = parseUrl(*toUrl, error);
+  if (!to) return reporter.fail("--to: " + error, 2);
+  const Password password = passwordFromEnvironment("MIG_TO_PASSWORD");
+  reporter.addSecret(password.value);
+  reporter.addEndpoint(*to);
+
+  std::optional<SyncRecord> record = readCopyRecord(*to, reporter, error);
+  if (!error.empty()) return reporter.fail(error);
+  if (!record || !ownRecord(*record) || !record->replicating) {
+    reporter.say(
+        fmt::format("nothing to recover: no copy into {} was cut short while the target "
+                    "replicated",
+                    to->address()));
+    return 0;
+  }
+  auto target = openEndpoint(*to, password, error);
+  if (!target) return reporter.fail(error);
+  if (std::string notBack = repairCutShortCopy(*target, *record, reporter); !notBack.empty()) {
+    return reporter.fail(notBack);
   }
   return 0;
 }
