@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,8 +24,8 @@ namespace {
 /// lines and flush them.
 class OrphanSafeOutput : public std::streambuf {
  public:
-  OrphanSafeOutput(int fd, std::string fallbackPath)
-      : fd_(fd), fallbackPath_(std::move(fallbackPath)) {}
+  OrphanSafeOutput(int fd, std::string fallbackPath, pid_t runner)
+      : fd_(fd), fallbackPath_(std::move(fallbackPath)), runner_(runner) {}
 
  protected:
   int_type overflow(int_type c) override {
@@ -52,9 +53,13 @@ class OrphanSafeOutput : public std::streambuf {
     return true;
   }
 
-  /// The orphaned-output file instead of the broken pipe, from now on.
+  /// The orphaned-output file instead of the broken pipe, from now on;
+  /// only when the runner is gone (a reader that ended on purpose, such as
+  /// `| head -1` in a step, is not a lost runner).
   bool switchToFallback() {
-    if (fallbackPath_.empty()) return false;
+    if (fallbackPath_.empty() || runner_ <= 0 || ::kill(runner_, 0) == 0 || errno != ESRCH) {
+      return false;
+    }
     std::error_code ignored;  // open says what failed
     std::filesystem::create_directories(std::filesystem::path(fallbackPath_).parent_path(),
                                         ignored);
@@ -68,6 +73,7 @@ class OrphanSafeOutput : public std::streambuf {
 
   int fd_;
   std::string fallbackPath_;
+  pid_t runner_;
 };
 
 }  // namespace
@@ -80,15 +86,16 @@ int driverCommand(const std::vector<std::string>& args) {
   const std::string journal = variable("MIG_JOURNAL");
   const std::string plan = variable("MIG_PLAN");
   const std::string step = variable("MIG_STEP");
-  if (journal.empty() || plan.empty() || step.empty()) {
+  const pid_t runner = static_cast<pid_t>(std::atol(variable("MIG_RUNNER_PID").c_str()));
+  if (journal.empty() || plan.empty() || step.empty() || runner <= 0) {
     return drivers::runDriver(args, std::cout, std::cerr);
   }
   // Outside a step there is no runner to lose: only steps get the fallback.
   // stdout and stderr share one file, as they share the runner's pipe.
   const std::string fallback = runtime::orphanedOutputFolder(journal, plan) + "/" + step + "-" +
                                std::to_string(::getpid()) + ".out";
-  OrphanSafeOutput outBuffer(STDOUT_FILENO, fallback);
-  OrphanSafeOutput errBuffer(STDERR_FILENO, fallback);
+  OrphanSafeOutput outBuffer(STDOUT_FILENO, fallback, runner);
+  OrphanSafeOutput errBuffer(STDERR_FILENO, fallback, runner);
   std::ostream out(&outBuffer);
   std::ostream err(&errBuffer);
   std::cout.flush();

@@ -100,7 +100,11 @@ std::vector<std::string> takeOrphanedOutput(const std::string& journalPath,
     const std::string name = path.stem().string();
     const size_t dash = name.rfind('-');
     std::string said = text.str();
+    // Its end is what it did last; a driver that kept talking is cut.
+    constexpr size_t kShown = 4096;
+    if (said.size() > kShown) said = "...\n" + said.substr(said.size() - kShown);
     while (!said.empty() && said.back() == '\n') said.pop_back();
+    while (!said.empty() && said.front() == '\n') said.erase(0, 1);
     if (!said.empty()) {
       outputs.push_back(fmt::format("step {} (pid {}), after its runner was gone:\n{}",
                                     name.substr(0, dash), name.substr(dash + 1), said));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
@@ -438,6 +439,9 @@ std::string Scheduler::recover(NodeState& step) {
       preparer_.prepare(node, *node.recover, "recover", std::max(step.attempts, 1), error);
   if (!request) return error;
   const std::string logPath = request->logPath;
+  // An earlier resume's recovery of this attempt: not what this one says.
+  std::error_code ignored;
+  std::filesystem::remove(logPath, ignored);
   ProcessResult result = runToEnd(node, *request);
   // Not an attempt of the step: its output is shown here, and stays in
   // its own log file.

@@ -132,6 +132,8 @@ std::optional<ProcessRequest> SecretCommandPreparer::prepare(const graph::Node& 
   request.env.emplace_back("MIG_STEP", node.id);
   request.env.emplace_back("MIG_JOURNAL", paths_.journal);
   if (!paths_.run.empty()) request.env.emplace_back("MIG_RUN", paths_.run);
+  // Whether the reader of the step's output is gone (cli/driver_command.cpp).
+  request.env.emplace_back("MIG_RUNNER_PID", std::to_string(::getpid()));
   for (const auto& [name, value] : command.env) request.env.emplace_back(name, value);
 
   std::string pgpass;

@@ -1970,6 +1970,91 @@ TEST(RedisWipe, ActsOnTheRecordOfItsOwnStepAndRunOnly) {
   EXPECT_FALSE(fs::exists(journal.copyRecord(*target)));
 }
 
+// Two copies into one server in one run (every database by replication,
+// then another database by dump): the record stays the run's, so the
+// undos, latest first, empty everything and put back the target's own
+// function library, not the one the first copy brought.
+TEST(RedisWipe, TwoCopiesIntoOneServerInOneRunAreBothUndone) {
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  fillWithEveryType(*source);
+  source->run({"SET", "in-db-3", "three"}, 3);
+  source->run({"FUNCTION", "LOAD", kLibrary});
+  target->run({"FUNCTION", "LOAD",
+               "#!lua name=targetlib\nredis.register_function('own', function() return 1 end)"});
+  JournalFolder journal;
+  const auto step = [&](const std::string& name, std::vector<std::string> variables) {
+    variables.insert(variables.end(), {"MIG_PLAN=move", "MIG_STEP=" + name, "MIG_RUN=7"});
+    return withJournal(variables, journal);
+  };
+  ASSERT_EQ(runDriver({"redis-copy", "--from", source->url(), "--to", target->url(), "--method",
+                       "replication"},
+                      step("everything", copyEnvironment(*source, *target)))
+                .exitCode,
+            0);
+  DriverRun second = runDriver(
+      {"redis-copy", "--from", source->url(0), "--to", target->url(4), "--method", "dump"},
+      step("db4", copyEnvironment(*source, *target)));
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_EQ(target->cli({"DBSIZE"}, 4), "3010\n");
+
+  DriverRun undoSecond = runDriver({"redis-wipe", "--db", target->url(4)},
+                                   step("db4", {"MIG_DB_PASSWORD=" + targetPassword()}));
+  ASSERT_EQ(undoSecond.exitCode, 0) << undoSecond.err;
+  EXPECT_EQ(lines(undoSecond.out)[0], "emptied every database of " + address(*target) +
+                                          " (6,021 keys): the copy by replication from " +
+                                          address(*source) + " wrote them all");
+  DriverRun undoFirst = runDriver({"redis-wipe", "--db", target->url()},
+                                  step("everything", {"MIG_DB_PASSWORD=" + targetPassword()}));
+  ASSERT_EQ(undoFirst.exitCode, 0) << undoFirst.err;
+  EXPECT_EQ(keyspaceOf(*target), "# Keyspace\n");
+  const std::string functions = target->cli({"FUNCTION", "LIST"});
+  EXPECT_NE(functions.find("targetlib"), std::string::npos) << functions;
+  EXPECT_EQ(functions.find("mylib"), std::string::npos) << functions;
+}
+
+// The repair promotes only a replica of the recorded source, written as
+// the record writes it: an IPv6 source is "[::1]:PORT" there and "::1"
+// in INFO.
+TEST(RedisWipe, PutsBackACopyCutShortFromAnIpv6Source) {
+  if (!ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  auto source = TestRedis::start(sourcePassword());
+  auto target = TestRedis::start(targetPassword());
+  ASSERT_TRUE(source && target);
+  slowDownTheSync(*source, *target, 3000);
+  JournalFolder journal;
+  const std::string sourceAddress = "[::1]:" + std::to_string(source->port());
+  DriverRun killed = runDriver({"redis-copy", "--from", "redis://" + sourceAddress + "/0", "--to",
+                                target->url(), "--method", "replication"},
+                               withJournal(copyEnvironment(*source, *target), journal),
+                               onceLoading(*target, SIGKILL));
+  EXPECT_EQ(killed.exitCode, 128 + SIGKILL);
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("master_host:::1"), std::string::npos);
+
+  // A record naming another source than the target's master: left alone.
+  const std::string record = readFile(journal.copyRecord(*target));
+  std::string otherSource = record;
+  otherSource.replace(otherSource.find("source " + sourceAddress), 7 + sourceAddress.size(),
+                      "source 127.0.0.1:1");
+  std::ofstream(journal.copyRecord(*target), std::ios::trunc) << otherSource;
+  DriverRun refused = wipe(*target, journal, targetPassword());
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_NE(refused.err.find(" is a replica of ::1:" + std::to_string(source->port()) +
+                             ", not of 127.0.0.1:1 as the record of the copy cut short says: mig "
+                             "leaves it as it is; once it is as it should be, remove the record " +
+                             journal.copyRecord(*target)),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(target->cli({"INFO", "replication"}).find("role:slave"), std::string::npos);
+
+  std::ofstream(journal.copyRecord(*target), std::ios::trunc) << record;
+  DriverRun wiped = wipe(*target, journal, targetPassword());
+  ASSERT_EQ(wiped.exitCode, 0) << wiped.err;
+  EXPECT_NE(wiped.out.find("is a master again"), std::string::npos) << wiped.out;
+  expectPutBack(*target);
+}
+
 // A copy run again after one cut short puts the target back first, then
 // copies as asked (where it used to refuse: "already a replica").
 TEST(RedisCopy, RunAgainAfterAKilledReplicationCopyPutsTheTargetBackFirst) {

@@ -49,7 +49,7 @@ const std::vector<BlockAttributes>& blockAttributes() {
       {"step",
        {"do", "undo", "check", "after", "timeout", "retry", "delay", "estimate", "idempotent",
         "window", "on_window_end", "on", "description"}},
-      {"action", {"requires", "effect", "run", "env", "undone_with"}},
+      {"action", {"requires", "effect", "run", "recover", "env", "undone_with"}},
   };
   return table;
 }

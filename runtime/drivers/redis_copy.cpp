@@ -247,14 +247,7 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   // else: the target may still replicate the source.
   std::optional<SyncRecord> previous = readCopyRecord(*to, reporter, error);
   if (!error.empty()) return reporter.fail(error);
-  // Another step's copy (another plan, an earlier run) is not this one's
-  // to put back or build on; this copy's record replaces it.
-  if (previous && !ownRecord(*previous)) previous.reset();
-  const bool repairing = previous && previous->replicating;
-  // Databases this step's earlier copy by replication wrote are its own to
-  // replace again.
-  const bool replacesItsOwn =
-      previous && previous->method == "replication" && previous->source == from->address();
+  const bool repairing = previous && previous->replicating && mayRepair(*previous);
   if (repairing) {
     auto target = openEndpoint(*to, toPassword, error);
     if (!target) return reporter.fail(error);
@@ -262,6 +255,13 @@ int redisCopy(const DriverArgs& args, std::ostream& out, std::ostream& err) {
       return reporter.fail("nothing was copied: " + notBack);
     }
   }
+  // Another copy's record (another plan's, an earlier run's) is not this
+  // one's to build on: this copy's record replaces it.
+  if (previous && !ownRecord(*previous)) previous.reset();
+  // Databases this run's earlier copy by replication wrote are its own to
+  // replace again.
+  const bool replacesItsOwn =
+      previous && previous->method == "replication" && previous->source == from->address();
   Problems problems;
   Ends ends = prepare(*from, *to, fromPassword, toPassword, *method,
                       replaceOthers == "true" || replacesItsOwn, reporter, problems);

@@ -34,7 +34,7 @@ constexpr auto kPutBackRetry = std::chrono::milliseconds(20);
 constexpr auto kSourceCheckInterval = std::chrono::milliseconds(1000);
 constexpr auto kSourceGoneAfter = std::chrono::seconds(10);
 /// One PING's (and connection's) wait for the source.
-constexpr auto kSourceAnswerWithin = std::chrono::milliseconds(3000);
+constexpr auto kSourceAnswerWithin = std::chrono::milliseconds(500);
 
 // ---------------------------------------------------------------------------
 // Stop signals

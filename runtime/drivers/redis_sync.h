@@ -100,8 +100,8 @@ struct SyncRecord {
   std::vector<SavedSetting> settings;  ///< in the order sync changed them
 
   // redis-copy's record only.
-  /// The step that copied, "PLAN STEP RUN" (MIG_PLAN, MIG_STEP, MIG_RUN);
-  /// "" outside a run. Only that step's undo and reruns act on the record.
+  /// The run that copied, "PLAN RUN" (MIG_PLAN, MIG_RUN); "" outside a
+  /// run. Only that run's steps build on the record and undo what it says.
   std::string owner;
   /// "replication" (every database written) or "dump" (its database only);
   /// "" for a sync.
@@ -146,14 +146,19 @@ std::string removeSyncRecord(const std::string& path);
 /// `error` set when it would not say.
 std::optional<std::string> functionLibraries(Connection& server, std::string& error);
 
-/// The step this driver runs for, as a copy's record names its owner:
-/// "PLAN STEP RUN" from MIG_PLAN, MIG_STEP and MIG_RUN; "" outside a run.
+/// The run this driver runs in, as a copy's record names its owner:
+/// "PLAN RUN" from MIG_PLAN and MIG_RUN; "" outside a run.
 std::string copyOwner();
 
-/// Whether `record` is this step's (a rerun's or its undo's) to act on: a
-/// copy of the same plan, step and run; any record outside a run (a driver
-/// run by hand acts on what it finds).
+/// Whether `record` is this run's to build on and undo: a copy of the
+/// same plan and run (one step's, or another's into the same server); any
+/// record outside a run (a driver run by hand acts on what it finds).
 bool ownRecord(const SyncRecord& record);
+
+/// Whether a copy cut short that `record` tells of may be put back from
+/// here: a copy of the same plan (whatever the run: the plan's lock keeps
+/// two runs of it apart, so that copy is not running), or outside a run.
+bool mayRepair(const SyncRecord& record);
 
 /// The record of the last copy into `target` (copyRecordPath), its
 /// recorded password masked by the reporter; nullopt when there is none,

@@ -49,13 +49,20 @@ std::string replicaRefusal(Connection& target, const Endpoint& endpoint) {
   auto replication = info(target, "replication", error);
   if (!replication) return error;
   if (infoField(*replication, "role") == "master") return "";
-  std::string syncError;
-  const bool synced = readSyncRecord(syncRecordPath(endpoint), syncError).has_value();
+  std::string ignored;
+  std::string why =
+      ", not made so by mig: run REPLICAOF NO ONE on it first if it should be a master";
+  if (readSyncRecord(syncRecordPath(endpoint), ignored)) {
+    why = ", made so by redis.sync: redis.unsync puts it back and empties it";
+  } else if (auto copy = readSyncRecord(copyRecordPath(endpoint), ignored);
+             copy && copy->replicating) {
+    why = fmt::format(
+        ", left so by a copy of another plan that was cut short (its record {} names {}): that "
+        "plan's resume or rollback puts it back",
+        copyRecordPath(endpoint), copy->owner.empty() ? "no plan" : shown(copy->owner));
+  }
   return fmt::format("{} is {}{}: a replica refuses writes (READONLY)", endpoint.address(),
-                     roleText(*replication),
-                     synced ? ", made so by redis.sync: redis.unsync puts it back and empties it"
-                            : ", not made so by mig: run REPLICAOF NO ONE on it first if it "
-                              "should be a master");
+                     roleText(*replication), why);
 }
 
 /// The function libraries back as the record has them. "" or why not.
@@ -88,14 +95,20 @@ std::string copyOwner() {
     return std::string(value == nullptr ? "" : value);
   };
   const std::string plan = variable("MIG_PLAN");
-  const std::string step = variable("MIG_STEP");
-  if (plan.empty() || step.empty()) return "";
-  return fmt::format("{} {} {}", plan, step, variable("MIG_RUN"));
+  if (plan.empty()) return "";
+  return fmt::format("{} {}", plan, variable("MIG_RUN"));
 }
 
 bool ownRecord(const SyncRecord& record) {
   const std::string owner = copyOwner();
   return owner.empty() || record.owner == owner;
+}
+
+bool mayRepair(const SyncRecord& record) {
+  const std::string owner = copyOwner();
+  // Plan names are identifiers: the plan is what comes before the space.
+  const auto plan = [](const std::string& text) { return text.substr(0, text.find(' ')); };
+  return owner.empty() || plan(record.owner) == plan(owner);
 }
 
 std::optional<std::string> functionLibraries(Connection& server, std::string& error) {
@@ -129,19 +142,24 @@ std::optional<SyncRecord> readCopyRecord(const Endpoint& target, Reporter& repor
 }
 
 std::string repairCutShortCopy(Connection& target, SyncRecord& record, Reporter& reporter) {
-  if (!record.replicating || !ownRecord(record)) return "";
+  if (!record.replicating || !mayRepair(record)) return "";
   const std::string path = copyRecordPath(target.endpoint());
   // Only a replica of the copy's source is the copy's doing.
   std::string error;
   auto replication = info(target, "replication", error);
   if (!replication) return error;
-  if (infoField(*replication, "role") != "master" &&
-      fmt::format("{}:{}", infoField(*replication, "master_host"),
-                  infoField(*replication, "master_port")) != record.source) {
-    return fmt::format(
-        "{} is {}, not of {} as the record of the copy cut short says ({}): "
-        "mig leaves it as it is",
-        target.endpoint().address(), roleText(*replication), record.source, path);
+  if (infoField(*replication, "role") != "master") {
+    // As Endpoint::address() writes it: an IPv6 host in brackets.
+    const std::string host = infoField(*replication, "master_host");
+    const std::string shownHost = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    const std::string master =
+        fmt::format("{}:{}", shownHost, infoField(*replication, "master_port"));
+    if (master != record.source) {
+      return fmt::format(
+          "{} is {}, not of {} as the record of the copy cut short says: mig leaves it as it "
+          "is; once it is as it should be, remove the record {}",
+          target.endpoint().address(), roleText(*replication), record.source, path);
+    }
   }
   reporter.say(fmt::format(
       "a copy by replication from {} into {} was cut short before it put the target back (its "
@@ -188,15 +206,15 @@ int redisWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   if (!target) return unchanged(error);
   std::optional<SyncRecord> record = readCopyRecord(*endpoint, reporter, error);
   if (!error.empty()) return unchanged(error);
-  // Another step's copy (another plan, or an earlier run) is not this
-  // undo's to act on: it empties its database only.
-  if (record && !ownRecord(*record)) record.reset();
-  const bool repairing = record && record->replicating;
-  if (record) {
+  const bool repairing = record && record->replicating && mayRepair(*record);
+  if (repairing) {
     if (std::string notBack = repairCutShortCopy(*target, *record, reporter); !notBack.empty()) {
       return reporter.fail(notBack);
     }
   }
+  // Another copy's record (another plan's, an earlier run's) is not this
+  // undo's to act on: it empties its database only.
+  if (record && !ownRecord(*record)) record.reset();
   if (std::string refusal = replicaRefusal(*target, *endpoint); !refusal.empty()) {
     return repairing ? reporter.fail(refusal) : unchanged(refusal);
   }
@@ -244,15 +262,17 @@ int redisCopyRecover(const DriverArgs& args, std::ostream& out, std::ostream& er
   if (!to) return reporter.fail("--to: " + error, 2);
   const Password password = passwordFromEnvironment("MIG_TO_PASSWORD");
   reporter.addSecret(password.value);
+  // The target's masterauth while it replicates.
+  reporter.addSecret(passwordFromEnvironment("MIG_FROM_PASSWORD").value);
   reporter.addEndpoint(*to);
 
   std::optional<SyncRecord> record = readCopyRecord(*to, reporter, error);
   if (!error.empty()) return reporter.fail(error);
-  if (!record || !ownRecord(*record) || !record->replicating) {
-    reporter.say(
-        fmt::format("nothing to recover: no copy into {} was cut short while the target "
-                    "replicated",
-                    to->address()));
+  if (!record || !mayRepair(*record) || !record->replicating) {
+    reporter.say(fmt::format(
+        "nothing to recover: no record here of a copy into {} cut short while the target "
+        "replicated (records are kept beside the journal of the machine that ran the copy)",
+        to->address()));
     return 0;
   }
   auto target = openEndpoint(*to, password, error);
