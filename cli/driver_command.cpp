@@ -98,7 +98,6 @@ int driverCommand(const std::vector<std::string>& args) {
   OrphanSafeOutput errBuffer(STDERR_FILENO, fallback, runner);
   std::ostream out(&outBuffer);
   std::ostream err(&errBuffer);
-  std::cout.flush();
   return drivers::runDriver(args, out, err);
 }
 

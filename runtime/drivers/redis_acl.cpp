@@ -109,14 +109,11 @@ int redisAclVerify(const DriverArgs& args, std::ostream& out, std::ostream& err)
   // std/acl passes every kind --url-endpoint and --users; Redis needs
   // neither (its password is REDISCLI_AUTH, and it has no users by address).
   if (!onlyKnownOptions(args, {"kind", "url", "url-endpoint", "users"}, reporter)) return 2;
-  auto url = args.require("url", err);
-  if (!url) return 2;
+  const auto server = oneServer(args, "url", "REDISCLI_AUTH", reporter, err);
+  if (!server) return 2;
+  const Endpoint* endpoint = &server->endpoint;
+  const Password& password = server->password;
   std::string error;
-  auto endpoint = parseUrl(*url, error);
-  if (!endpoint) return reporter.fail("--url: " + error, 2);
-  const Password password = passwordFromEnvironment("REDISCLI_AUTH");
-  reporter.addSecret(password.value);
-  reporter.addEndpoint(*endpoint);
 
   ConnectOptions anonymous;
   anonymous.selectDb = false;

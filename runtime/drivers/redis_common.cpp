@@ -112,6 +112,23 @@ bool onlyKnownOptions(const DriverArgs& args, std::initializer_list<std::string_
   return true;
 }
 
+std::optional<OneServer> oneServer(const DriverArgs& args, const std::string& option,
+                                   const std::string& variable, Reporter& reporter,
+                                   std::ostream& err) {
+  auto url = args.require(option, err);
+  if (!url) return std::nullopt;
+  std::string error;
+  auto endpoint = parseUrl(*url, error);
+  if (!endpoint) {
+    reporter.fail(fmt::format("--{}: {}", option, error), 2);
+    return std::nullopt;
+  }
+  OneServer server{std::move(*endpoint), passwordFromEnvironment(variable)};
+  reporter.addSecret(server.password.value);
+  reporter.addEndpoint(server.endpoint);
+  return server;
+}
+
 std::unique_ptr<Connection> openEndpoint(const Endpoint& endpoint, const Password& password,
                                          std::string& error) {
   ConnectOptions options;

@@ -104,6 +104,20 @@ Password passwordFromEnvironment(const std::string& variable);
 bool onlyKnownOptions(const DriverArgs& args, std::initializer_list<std::string_view> known,
                       Reporter& reporter);
 
+/// The server of a driver that talks to one: its URL (option `option`)
+/// and its password (`variable`, else REDISCLI_AUTH), both masked by the
+/// reporter from then on.
+struct OneServer {
+  Endpoint endpoint;
+  Password password;
+};
+
+/// Reads --`option` and the password; nullopt after a usage message
+/// ("missing --db", "--db: ...") when the option is missing or malformed.
+std::optional<OneServer> oneServer(const DriverArgs& args, const std::string& option,
+                                   const std::string& variable, Reporter& reporter,
+                                   std::ostream& err);
+
 /// A connection to `endpoint`, or nullptr with `error` set.
 std::unique_ptr<Connection> openEndpoint(const Endpoint& endpoint, const Password& password,
                                          std::string& error);

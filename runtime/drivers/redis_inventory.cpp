@@ -78,16 +78,11 @@ int redisInventory(const DriverArgs& args, std::ostream& out, std::ostream& err)
   using namespace redis;
   Reporter reporter("redis-inventory", out, err);
   if (!onlyKnownOptions(args, {"db"}, reporter)) return 2;
-  auto url = args.require("db", err);
-  if (!url) return 2;
+  const auto db = oneServer(args, "db", "MIG_DB_PASSWORD", reporter, err);
+  if (!db) return 2;
+  const Endpoint* endpoint = &db->endpoint;
   std::string error;
-  auto endpoint = parseUrl(*url, error);
-  if (!endpoint) return reporter.fail("--db: " + error, 2);
-  const Password password = passwordFromEnvironment("MIG_DB_PASSWORD");
-  reporter.addSecret(password.value);
-  reporter.addEndpoint(*endpoint);
-
-  auto server = openEndpoint(*endpoint, password, error);
+  auto server = openEndpoint(*endpoint, db->password, error);
   if (!server) return reporter.fail(error);
   auto facts = serverFacts(*server, error);
   auto replication = facts ? info(*server, "replication", error) : std::nullopt;

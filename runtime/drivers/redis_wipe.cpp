@@ -188,14 +188,11 @@ int redisWipe(const DriverArgs& args, std::ostream& out, std::ostream& err) {
   using namespace redis;
   Reporter reporter("redis-wipe", out, err);
   if (!onlyKnownOptions(args, {"db"}, reporter)) return 2;
-  auto url = args.require("db", err);
-  if (!url) return 2;
+  const auto db = oneServer(args, "db", "MIG_DB_PASSWORD", reporter, err);
+  if (!db) return 2;
+  const Endpoint* endpoint = &db->endpoint;
+  const Password& password = db->password;
   std::string error;
-  auto endpoint = parseUrl(*url, error);
-  if (!endpoint) return reporter.fail("--db: " + error, 2);
-  const Password password = passwordFromEnvironment("MIG_DB_PASSWORD");
-  reporter.addSecret(password.value);
-  reporter.addEndpoint(*endpoint);
 
   const auto unchanged = [&](const std::string& problem) {
     reporter.fail(problem + "; nothing was changed");
